@@ -1,0 +1,33 @@
+"""tfcompress: make TensorFlow/Keras models small and fast for deployment."""
+
+import setuptools
+
+setuptools.setup(
+    name="tfcompress",
+    version="0.1.0",
+    description=(
+        "Distillation, pruning, quantization and validated TFLite export "
+        "for tf_keras models."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=setuptools.find_packages(include=["tfcompress", "tfcompress.*"]),
+    python_requires=">=3.10,<3.14",
+    install_requires=[
+        # TF 2.21 ships Keras 3 as tf.keras; TFMOT 0.8.1 needs Keras 2, which
+        # is the tf-keras package of the same version as TensorFlow.
+        "tensorflow==2.21.0",
+        "tf-keras==2.21.0",
+        "tensorflow-model-optimization==0.8.1",
+        "tensorflow-datasets==4.9.10",
+        # tensorflow-datasets 4.9.10 imports it without declaring it.
+        "importlib_resources>=6",
+        # TFMOT 0.8.1 pins absl-py~=1.2.
+        "absl-py~=1.2",
+        # tf.lite.Interpreter is deprecated; LiteRT runs our .tflite files.
+        "ai-edge-litert>=2.0,<3",
+        "numpy>=1.26,<3",
+    ],
+    extras_require={"test": ["pytest>=8"]},
+    entry_points={"console_scripts": ["tfcompress=tfcompress.cli.main:run"]},
+)

@@ -1,0 +1,31 @@
+"""Test set-up: real MNIST from ../shared/tensorflow_datasets when present."""
+
+import os
+
+import pytest
+from absl import flags
+
+# tf.test.TestCase reads absl flags (--test_tmpdir); pytest never parses them.
+flags.FLAGS.mark_as_parsed()
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SHARED_TFDS = os.path.join(os.path.dirname(_REPO), "shared", "tensorflow_datasets")
+
+if not os.environ.get("TFDS_DATA_DIR") and os.path.isdir(_SHARED_TFDS):
+    os.environ["TFDS_DATA_DIR"] = _SHARED_TFDS
+
+
+def _mnist_prepared():
+    data_dir = os.environ.get("TFDS_DATA_DIR", "")
+    return os.path.isfile(os.path.join(data_dir, "mnist", "3.0.1", "dataset_info.json"))
+
+
+def pytest_collection_modifyitems(config, items):
+    # tf.test.TestCase.test_session is a context manager, not a test.
+    items[:] = [item for item in items if item.name != "test_session"]
+    if _mnist_prepared():
+        return
+    skip = pytest.mark.skip(reason="MNIST is not prepared in $TFDS_DATA_DIR")
+    for item in items:
+        if "mnist" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,47 @@
+"""tfcompress: make tf_keras models small and fast for deployment.
+
+The public API. Submodules hold one concept each: `data`, `models`,
+`training`, `evaluate`, `export`, `jobs`, `cli`.
+
+Names load on first use (PEP 562), so `tfcompress --help` answers without
+importing TensorFlow, and the CLI can set TensorFlow's log level first.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "data": "tfcompress.data",
+    "evaluate": "tfcompress.evaluate",
+    "export": "tfcompress.export",
+    "models": "tfcompress.models",
+    "training": "tfcompress.training",
+    "artifact_size": "tfcompress.evaluate",
+    "count_params": "tfcompress.evaluate",
+    "evaluate_classifier": "tfcompress.evaluate",
+    "evaluate_tflite": "tfcompress.evaluate",
+    "ExportValidationError": "tfcompress.export",
+    "export_saved_model": "tfcompress.export",
+    "export_tflite": "tfcompress.export",
+    "load_keras_model": "tfcompress.export",
+    "save_keras_model": "tfcompress.export",
+    "compile_classifier": "tfcompress.training",
+    "train_classifier": "tfcompress.training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tfcompress' has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name])
+    value = module if module.__name__ == f"tfcompress.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

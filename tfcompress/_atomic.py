@@ -1,0 +1,60 @@
+"""Atomic outputs: write under a temporary sibling name, then rename.
+
+A reader (or a rerun after a crash) sees either the old output or the whole
+new one, never a half-written file or folder.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def replace(src, dst):
+    """Moves `src` (file or folder) to `dst`, replacing whatever is there."""
+    if os.path.isdir(dst) and not os.path.islink(dst):
+        # os.replace cannot overwrite a non-empty folder: move it aside first.
+        old = f"{dst}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old)
+    else:
+        os.replace(src, dst)
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yields a temporary path to write; renames it to `path` on success.
+
+    On an exception the temporary output is removed and `path` is untouched.
+    Works for a single file or a whole folder written at the yielded path.
+    """
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    # Keep the extension: Keras picks its file format from it (.keras, .h5).
+    stem, ext = os.path.splitext(os.path.basename(path))
+    tmp = os.path.join(parent, f".{stem}.tmp-{uuid.uuid4().hex[:8]}{ext}")
+    try:
+        yield tmp
+        if not os.path.lexists(tmp):
+            raise FileNotFoundError(f"Nothing was written at {tmp!r} for {path!r}.")
+        replace(tmp, path)
+    finally:
+        _remove(tmp)
+
+
+def write_json(path, obj):
+    """Writes `obj` as indented JSON, atomically."""
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")

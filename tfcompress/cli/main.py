@@ -1,0 +1,56 @@
+"""The `tfcompress` command: `tfcompress COMMAND --flags`.
+
+absl has no subcommands, so this picks the command's module from argv[1] and
+imports only that one: each command defines its own flags, and commands may
+reuse flag names (--output_dir) without clashing.
+"""
+
+import importlib
+import logging
+import os
+import sys
+
+COMMANDS = {
+    "train": ("tfcompress.cli.train", "Train, evaluate and export a model."),
+}
+
+
+def usage():
+    lines = ["Usage: tfcompress COMMAND [--flags]   (tfcompress COMMAND --help)",
+             "", "Commands:"]
+    lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def run(argv=None):
+    """Console-script entry point."""
+    argv = list(sys.argv if argv is None else argv)
+    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+        print(usage())
+        sys.exit(0 if len(argv) >= 2 else 2)
+    command = argv[1]
+    if command not in COMMANDS:
+        print(f"tfcompress: unknown command {command!r}.\n\n{usage()}", file=sys.stderr)
+        sys.exit(2)
+    # Quiet TensorFlow's C++ logging (the converter's, mostly) by default.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from absl import app  # pylint: disable=g-import-not-at-top
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+
+    module = importlib.import_module(COMMANDS[command][0])
+
+    def main(args):
+        # absl logs INFO by default and TFDS logs a line per dataset read:
+        # show warnings and up unless -v / --verbosity asks for more.
+        if not flags.FLAGS["verbosity"].present:
+            absl_logging.set_verbosity(absl_logging.WARNING)
+            logging.getLogger("tensorflow").setLevel(logging.WARNING)
+        return module.main(args)
+
+    sys.argv = [f"tfcompress {command}", *argv[2:]]  # absl's usage line
+    app.run(main, argv=sys.argv)
+
+
+if __name__ == "__main__":
+    run()

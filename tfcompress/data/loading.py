@@ -1,0 +1,125 @@
+"""TFDS image-classification datasets as batched `tf.data` pipelines.
+
+Loading never downloads: a dataset must already be prepared in `data_dir`, so
+an offline machine gets an immediate error instead of a hanging download.
+"""
+
+import os
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tfcompress.data import preprocessing
+
+# Above this many examples the shuffle buffer stops growing (memory bound).
+_MAX_SHUFFLE_BUFFER = 60_000
+
+
+def resolve_data_dir(data_dir=None):
+    """`data_dir`, else $TFDS_DATA_DIR, else TFDS's default directory."""
+    if data_dir:
+        return os.fspath(data_dir)
+    return os.environ.get("TFDS_DATA_DIR") or tfds.core.constants.DATA_DIR
+
+
+def builder(name, data_dir=None):
+    """The TFDS builder of a dataset that is prepared locally.
+
+    Raises:
+      ValueError: TFDS knows no dataset called `name`.
+      FileNotFoundError: the dataset is not prepared under the directory.
+    """
+    data_dir = resolve_data_dir(data_dir)
+    try:
+        dataset_builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(
+            f"`dataset` {name!r} is not a TFDS dataset name (see "
+            "tfds.list_builders())."
+        ) from None
+    if not dataset_builder.is_prepared():
+        raise FileNotFoundError(
+            f"Dataset {name!r} is not prepared under {data_dir!r}. Point "
+            "`data_dir` (or $TFDS_DATA_DIR, or --data_dir) at a directory "
+            f"that holds {name}/ in TFDS format, or prepare it once with "
+            f"network access: tfds.builder({name!r}, data_dir=...)"
+            ".download_and_prepare()."
+        )
+    return dataset_builder
+
+
+def num_examples(name, split, data_dir=None):
+    """Number of examples in `split` (slices such as "train[:10%]" work)."""
+    return builder(name, data_dir).info.splits[split].num_examples
+
+
+def load(
+    name,
+    split,
+    *,
+    batch_size=128,
+    shuffle=False,
+    seed=0,
+    normalize="unit",
+    mean=None,
+    std=None,
+    flatten=False,
+    cache=True,
+    drop_remainder=False,
+    data_dir=None,
+):
+    """Loads a TFDS image-classification split as (image, label) batches.
+
+    Order: decode, preprocess, cache, shuffle, batch, prefetch; so caching
+    keeps decoded floats and the shuffle is fresh (and seeded) every epoch.
+
+    Args:
+      name: TFDS dataset name, e.g. "mnist".
+      split: TFDS split, slices included: "train", "train[:10%]", "test".
+      batch_size: positive int.
+      shuffle: shuffle examples each epoch (use for training splits).
+      seed: int seed of the shuffle; same seed, same order every run.
+      normalize: "unit" ([0, 1]) or "standard" (mean/std); see
+        `preprocessing.make_preprocess_fn`.
+      mean: for "standard"; defaults to known statistics of `name`.
+      std: for "standard"; defaults to known statistics of `name`.
+      flatten: images as flat vectors (for MLPs taking [batch, H*W*C]).
+      cache: keep preprocessed examples in memory after the first epoch.
+      drop_remainder: drop the last partial batch.
+      data_dir: TFDS directory; defaults to $TFDS_DATA_DIR, then TFDS's own.
+
+    Returns:
+      A `tf.data.Dataset` of (float32 [batch, ...], int32 [batch]) pairs.
+    """
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+    if normalize == "standard" and (mean is None or std is None):
+        if name not in preprocessing.KNOWN_MEAN_STD:
+            raise ValueError(
+                f"`normalize='standard'` needs `mean` and `std` for {name!r}; "
+                f"statistics are built in only for "
+                f"{sorted(preprocessing.KNOWN_MEAN_STD)}."
+            )
+        mean, std = preprocessing.KNOWN_MEAN_STD[name]
+    preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)
+
+    dataset_builder = builder(name, data_dir)
+    try:
+        size = dataset_builder.info.splits[split].num_examples
+    except (KeyError, ValueError) as e:
+        raise ValueError(
+            f"`split` {split!r} does not exist in {name!r} (splits: "
+            f"{sorted(dataset_builder.info.splits)}): {e}"
+        ) from None
+    ds = dataset_builder.as_dataset(
+        split=split, as_supervised=True, shuffle_files=False
+    )
+    ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(
+            min(size, _MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
+        )
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)

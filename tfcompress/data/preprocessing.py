@@ -1,0 +1,49 @@
+"""Pure per-example image preprocessing for classification datasets."""
+
+import tensorflow as tf
+
+# Channel statistics of the training splits, on the [0, 1] scale.
+# MNIST: the widely used 0.1307 / 0.3081 (e.g. the PyTorch MNIST example).
+KNOWN_MEAN_STD = {
+    "mnist": (0.1307, 0.3081),
+    "fashion_mnist": (0.2860, 0.3530),
+}
+
+NORMALIZATIONS = ("unit", "standard")
+
+
+def make_preprocess_fn(normalize="unit", mean=None, std=None, flatten=False):
+    """Returns `fn(image, label) -> (float image, int32 label)`.
+
+    Args:
+      normalize: "unit" scales uint8 pixels to [0, 1]; "standard" also
+        subtracts `mean` and divides by `std`.
+      mean: float or per-channel list, on the [0, 1] scale ("standard" only).
+      std: positive float or per-channel list ("standard" only).
+      flatten: reshape each image to a vector, for MLPs fed flat input.
+
+    Raises:
+      ValueError: unknown `normalize`, or "standard" without `mean`/`std`.
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(
+            f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}."
+        )
+    if normalize == "standard":
+        if mean is None or std is None:
+            raise ValueError(
+                "`normalize='standard'` needs `mean` and `std` (on the [0, 1] "
+                f"scale); got mean={mean!r}, std={std!r}."
+            )
+        if min(tf.nest.flatten(std)) <= 0:
+            raise ValueError(f"`std` must be > 0, got {std!r}.")
+
+    def preprocess(image, label):
+        image = tf.cast(image, tf.float32) / 255.0
+        if normalize == "standard":
+            image = (image - mean) / std
+        if flatten:
+            image = tf.reshape(image, [-1])
+        return image, tf.cast(label, tf.int32)
+
+    return preprocess

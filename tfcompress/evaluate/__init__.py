@@ -1,0 +1,8 @@
+"""Evaluation: accuracy of Keras and TFLite models, parameters and sizes."""
+
+from tfcompress.evaluate.accuracy import evaluate_classifier
+from tfcompress.evaluate.accuracy import evaluate_tflite
+from tfcompress.evaluate.size import artifact_size
+from tfcompress.evaluate.size import count_params
+
+__all__ = ["artifact_size", "count_params", "evaluate_classifier", "evaluate_tflite"]

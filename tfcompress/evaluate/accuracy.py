@@ -1,0 +1,56 @@
+"""Accuracy and loss of a Keras model or a .tflite file on a dataset."""
+
+import numpy as np
+import tensorflow as tf
+
+from tfcompress._keras import require_keras2_model
+from tfcompress.export.litert import TFLiteRunner
+
+
+def _accumulate(batches):
+    """Accuracy and mean cross-entropy from (logits, labels) numpy pairs."""
+    correct, loss_sum, count = 0, 0.0, 0
+    for logits, labels in batches:
+        labels = labels.astype(np.int64)
+        correct += int(np.sum(np.argmax(logits, axis=-1) == labels))
+        loss_sum += float(tf.reduce_sum(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        ))
+        count += len(labels)
+    if count == 0:
+        raise ValueError("The dataset is empty: nothing to evaluate.")
+    return {"accuracy": correct / count, "loss": loss_sum / count,
+            "num_examples": count}
+
+
+def evaluate_classifier(model, data):
+    """Top-1 accuracy and mean cross-entropy of a logits model.
+
+    Does not need the model to be compiled and leaves it as it is.
+
+    Args:
+      model: tf_keras model that outputs logits.
+      data: `tf.data.Dataset` of (x, y) batches.
+
+    Returns:
+      {"accuracy": float, "loss": float, "num_examples": int}.
+    """
+    require_keras2_model(model)
+    predict = tf.function(lambda x: model(x, training=False))
+    return _accumulate(
+        (predict(x).numpy().astype(np.float32), y.numpy()) for x, y in data
+    )
+
+
+def evaluate_tflite(tflite_model, data, num_threads=None):
+    """Top-1 accuracy and mean cross-entropy of a float .tflite model.
+
+    Args:
+      tflite_model: path of a .tflite file, or its bytes.
+      data: `tf.data.Dataset` of (x, y) batches.
+      num_threads: LiteRT threads; None lets LiteRT choose.
+    """
+    runner = TFLiteRunner(tflite_model, num_threads=num_threads)
+    return _accumulate(
+        (runner(x.numpy()).astype(np.float32), y.numpy()) for x, y in data
+    )

@@ -1,0 +1,69 @@
+"""Checks that an exported artifact answers like the Keras model it came from."""
+
+import dataclasses
+
+import numpy as np
+
+from tfcompress._keras import require_keras2_model
+
+# Float exports must match Keras logits this closely (issue #2).
+FLOAT_ATOL = 1e-4
+
+
+class ExportValidationError(RuntimeError):
+    """An exported artifact failed to run or disagreed with the Keras model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote and how well it agreed with Keras on a batch."""
+
+    path: str
+    max_abs_diff: float
+    num_checked: int
+
+
+def single_input_spec(model):
+    """(shape without batch, dtype) of a single-input, single-output model."""
+    require_keras2_model(model)
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"Export supports models with one input and one output; {model.name!r} "
+            f"has {len(model.inputs)} inputs and {len(model.outputs)} outputs."
+        )
+    return tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype
+
+
+def check_batch(model, inputs=None, num_examples=8, seed=0):
+    """The batch an export is checked on: `inputs`, or seeded uniform noise.
+
+    Real data is the better check; noise in [0, 1) at least exercises every op.
+    """
+    shape, dtype = single_input_spec(model)
+    if inputs is None:
+        rng = np.random.default_rng(seed)
+        return rng.uniform(size=(num_examples, *shape)).astype(dtype.as_numpy_dtype)
+    inputs = np.asarray(inputs)
+    if inputs.shape[1:] != shape:
+        raise ValueError(
+            f"`check_inputs` must have shape [batch, {', '.join(map(str, shape))}], "
+            f"got {list(inputs.shape)}."
+        )
+    return inputs.astype(dtype.as_numpy_dtype)
+
+
+def compare_outputs(expected, actual, atol, what):
+    """Max abs difference of two logit arrays; raises if over `atol`."""
+    expected = np.asarray(expected, dtype=np.float32)
+    actual = np.asarray(actual, dtype=np.float32)
+    if expected.shape != actual.shape:
+        raise ExportValidationError(
+            f"{what} returned shape {actual.shape}, Keras returned {expected.shape}."
+        )
+    diff = float(np.max(np.abs(expected - actual))) if expected.size else 0.0
+    if not diff <= atol:
+        raise ExportValidationError(
+            f"{what} disagrees with the Keras model: max abs diff on logits "
+            f"{diff:.3g} > {atol:g}. Nothing was written."
+        )
+    return diff

@@ -1,0 +1,1 @@
+"""Whole jobs behind the CLI commands: flag-free, testable functions."""

@@ -1,0 +1,106 @@
+"""Training classifiers (teachers, baselines) with the callbacks they need."""
+
+import os
+import tempfile
+
+from tfcompress._keras import keras
+from tfcompress._keras import require_keras2_model
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+def make_optimizer(name="adam", learning_rate=1e-3):
+    """Adam, or SGD with Nesterov momentum 0.9."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}, got {name!r}.")
+    if not learning_rate > 0:
+        raise ValueError(f"`learning_rate` must be > 0, got {learning_rate!r}.")
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+
+
+def compile_classifier(model, *, optimizer="adam", learning_rate=1e-3):
+    """Compiles a logits model with sparse cross-entropy and accuracy."""
+    require_keras2_model(model)
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def train_classifier(
+    model,
+    train_data,
+    *,
+    epochs,
+    validation_data=None,
+    optimizer="adam",
+    learning_rate=1e-3,
+    checkpoint_dir=None,
+    early_stopping_patience=None,
+    callbacks=(),
+    verbose=2,
+):
+    """Trains a logits classifier and keeps its best weights.
+
+    With `validation_data`, the weights of the epoch with the best validation
+    accuracy are checkpointed and restored at the end. With `checkpoint_dir`,
+    the run also backs itself up every epoch, so calling again with the same
+    arguments after a kill resumes where it stopped (Keras BackupAndRestore).
+
+    Args:
+      model: an uncompiled or compiled tf_keras model that outputs logits.
+      train_data: `tf.data.Dataset` of (x, y) batches.
+      epochs: positive int.
+      validation_data: optional dataset of (x, y) batches.
+      optimizer: "adam" or "sgd"; replaces any earlier compile.
+      learning_rate: positive float.
+      checkpoint_dir: folder for best weights and the resume backup; a
+        temporary folder when None (no resume).
+      early_stopping_patience: stop after this many epochs without a better
+        validation accuracy; None trains all epochs.
+      callbacks: more Keras callbacks.
+      verbose: Keras verbosity (0 silent, 1 progress bar, 2 a line per epoch).
+
+    Returns:
+      The Keras `History`.
+    """
+    require_keras2_model(model)
+    if not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
+    if early_stopping_patience is not None and validation_data is None:
+        raise ValueError("`early_stopping_patience` needs `validation_data`.")
+    compile_classifier(model, optimizer=optimizer, learning_rate=learning_rate)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        state_dir = checkpoint_dir or scratch
+        os.makedirs(state_dir, exist_ok=True)
+        best_path = os.path.join(state_dir, "best.weights.h5")
+        all_callbacks = list(callbacks)
+        if checkpoint_dir:
+            all_callbacks.append(
+                keras.callbacks.BackupAndRestore(os.path.join(state_dir, "backup"))
+            )
+        if validation_data is not None:
+            all_callbacks.append(
+                keras.callbacks.ModelCheckpoint(
+                    best_path, monitor="val_accuracy", mode="max",
+                    save_best_only=True, save_weights_only=True,
+                )
+            )
+        if early_stopping_patience is not None:
+            all_callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_accuracy", mode="max",
+                    patience=early_stopping_patience,
+                )
+            )
+        history = model.fit(
+            train_data, epochs=epochs, validation_data=validation_data,
+            callbacks=all_callbacks, verbose=verbose,
+        )
+        if validation_data is not None and os.path.exists(best_path):
+            model.load_weights(best_path)
+    return history
