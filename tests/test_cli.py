@@ -1,0 +1,110 @@
+"""Tests of the `tfcompress` command: usage errors and the train job."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from tfcompress.jobs import train
+
+
+def _run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "tfcompress.cli.main", *args],
+        capture_output=True, text=True, timeout=300, env=os.environ.copy())
+
+
+class UsageErrorTest(tf.test.TestCase):
+
+    def assertUsageError(self, result, message):
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(message, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+    def test_no_command_prints_usage(self):
+        result = _run_cli()
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("Usage: tfcompress COMMAND", result.stdout)
+
+    def test_unknown_command(self):
+        self.assertUsageError(_run_cli("compress"), "unknown command 'compress'")
+
+    def test_unknown_flag(self):
+        self.assertUsageError(_run_cli("train", "--epoch=3"),
+                              "Unknown command line flag 'epoch'")
+
+    def test_flag_out_of_bounds(self):
+        self.assertUsageError(_run_cli("train", "--epochs=0"),
+                              "flag --epochs=0: 0 is not a positive integer")
+
+    def test_stray_argument(self):
+        self.assertUsageError(_run_cli("train", "mnist"), "Unexpected arguments: ['mnist']")
+
+    def test_unknown_model_spec(self):
+        out = os.path.join(self.create_tempdir().full_path, "run")
+        self.assertUsageError(_run_cli("train", "--model=resnet", f"--output_dir={out}"),
+                              "Unknown model 'resnet' in spec 'resnet'")
+        self.assertFalse(os.path.exists(out))
+
+    def test_bad_model_argument_value(self):
+        out = os.path.join(self.create_tempdir().full_path, "run")
+        self.assertUsageError(
+            _run_cli("train", "--model=mlp:10,dropout=2", f"--output_dir={out}"),
+            "`dropout` must be in [0, 1), got 2.0")
+
+    def test_dataset_not_prepared(self):
+        empty = self.create_tempdir().full_path
+        self.assertUsageError(_run_cli("train", f"--data_dir={empty}"),
+                              f"Dataset 'mnist' is not prepared under '{empty}'")
+
+    @pytest.mark.mnist
+    def test_bad_split(self):
+        out = os.path.join(self.create_tempdir().full_path, "run")
+        self.assertUsageError(
+            _run_cli("train", "--test_split=validation", f"--output_dir={out}"),
+            "`test_split` 'validation' is not a usable split of 'mnist'")
+
+    @pytest.mark.mnist
+    def test_existing_output_dir_needs_overwrite(self):
+        out = self.create_tempdir()
+        out.create_file("summary.json", content="{}")
+        self.assertUsageError(_run_cli("train", f"--output_dir={out.full_path}"),
+                              "already holds files; pass --overwrite")
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+class TrainCommandTest(tf.test.TestCase):
+
+    def test_train_writes_checked_artifacts_and_summary(self):
+        out = os.path.join(self.create_tempdir().full_path, "run")
+        result = _run_cli(
+            "train", "--model=lenet_300_100", "--epochs=2",
+            "--train_split=train[:4000]", "--val_split=train[4000:5000]",
+            "--test_split=test[:1000]", f"--output_dir={out}", "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertIn("Test accuracy: Keras", result.stdout)
+        self.assertCountEqual(
+            os.listdir(out),
+            [train.KERAS_FILE, train.SAVED_MODEL_DIR, train.TFLITE_FILE,
+             train.SUMMARY_FILE])
+        self.assertFalse(os.path.exists(out + ".partial"))
+        with open(os.path.join(out, train.SUMMARY_FILE)) as f:
+            summary = json.load(f)
+        self.assertEqual(summary["params"]["total"], 266_610)
+        self.assertEqual(summary["keras"]["test_examples"], 1000)
+        self.assertGreater(summary["keras"]["test_accuracy"], 0.85)
+        self.assertAllClose(summary["tflite"]["test_accuracy"],
+                            summary["keras"]["test_accuracy"], atol=0.002)
+        self.assertLessEqual(summary["tflite"]["max_abs_diff_vs_keras"], 1e-4)
+        self.assertLessEqual(summary["saved_model"]["max_abs_diff_vs_keras"], 1e-4)
+        tflite_size = summary["sizes"][train.TFLITE_FILE]
+        self.assertEqual(tflite_size["bytes"],
+                         os.path.getsize(os.path.join(out, train.TFLITE_FILE)))
+        self.assertLess(tflite_size["gzip_bytes"], tflite_size["bytes"])
+        # A float32 model: about 4 bytes per parameter.
+        self.assertBetween(tflite_size["bytes"], 4 * 266_610, 4 * 266_610 * 1.05)
+        self.assertEqual(summary["config"]["model_spec"], "lenet_300_100")

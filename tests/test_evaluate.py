@@ -1,0 +1,94 @@
+"""Tests of accuracy, parameter counts and artifact sizes."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import helpers
+from tfcompress import data
+from tfcompress import evaluate
+from tfcompress import export
+from tfcompress import models
+
+
+def _dataset(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 6)).astype(np.float32)
+    y = rng.integers(0, 3, size=n).astype(np.int32)
+    return x, y, tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+
+class EvaluateTest(tf.test.TestCase):
+
+    def test_keras_accuracy_and_loss_match_hand_computation(self):
+        model = helpers.tiny_mlp()
+        x, y, ds = _dataset()
+        logits = model(x).numpy().astype(np.float64)
+        log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        metrics = evaluate.evaluate_classifier(model, ds)
+        self.assertEqual(metrics["num_examples"], 40)
+        self.assertAllClose(metrics["accuracy"], np.mean(logits.argmax(-1) == y))
+        self.assertAllClose(metrics["loss"], -np.mean(log_probs[np.arange(40), y]),
+                            rtol=1e-5)
+
+    def test_tflite_accuracy_equals_keras_accuracy(self):
+        model = helpers.tiny_mlp()
+        _, _, ds = _dataset(n=64, seed=1)
+        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
+        export.export_tflite(model, path)
+        keras_metrics = evaluate.evaluate_classifier(model, ds)
+        tflite_metrics = evaluate.evaluate_tflite(path, ds)
+        self.assertEqual(tflite_metrics["accuracy"], keras_metrics["accuracy"])
+        self.assertAllClose(tflite_metrics["loss"], keras_metrics["loss"], atol=1e-5)
+
+    def test_empty_dataset_is_an_error(self):
+        empty = tf.data.Dataset.from_tensor_slices(
+            (np.zeros((0, 6), np.float32), np.zeros((0,), np.int32))).batch(4)
+        with self.assertRaisesRegex(ValueError, "The dataset is empty"):
+            evaluate.evaluate_classifier(helpers.tiny_mlp(), empty)
+
+    @pytest.mark.mnist
+    def test_float_tflite_accuracy_equals_keras_on_mnist_slice(self):
+        model = models.lenet5()
+        ds = data.load("mnist", "test[:256]")
+        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
+        export.export_tflite(model, path)
+        self.assertEqual(evaluate.evaluate_tflite(path, ds)["accuracy"],
+                         evaluate.evaluate_classifier(model, ds)["accuracy"])
+
+
+class SizeTest(tf.test.TestCase):
+
+    def test_count_params_counts_nonzeros(self):
+        model = helpers.tiny_mlp()
+        kernel = model.layers[2].kernel
+        kernel.assign(tf.zeros_like(kernel))
+        counts = evaluate.count_params(model)
+        self.assertEqual(counts["total"], 6 * 8 + 8 + 8 * 3 + 3)
+        self.assertEqual(counts["trainable"], counts["total"])
+        self.assertEqual(counts["non_trainable"], 0)
+        # Zero kernel (48) and zero-initialized biases (8 + 3) are not counted.
+        self.assertEqual(counts["nonzero"], 8 * 3)
+
+    def test_file_size_raw_and_gzipped(self):
+        path = self.create_tempfile("f.bin", content="a" * 10_000).full_path
+        size = evaluate.artifact_size(path)
+        self.assertEqual(size["bytes"], 10_000)
+        self.assertEqual(size["gzip_bytes"],
+                         len(gzip.compress(b"a" * 10_000, compresslevel=9, mtime=0)))
+        self.assertLess(size["gzip_bytes"], 200)
+
+    def test_folder_size_is_sum_of_files_and_deterministic(self):
+        folder = self.create_tempdir()
+        folder.create_file("a", content="x" * 100)
+        folder.create_file("sub/b", content="y" * 50)
+        first = evaluate.artifact_size(folder.full_path)
+        self.assertEqual(first["bytes"], 150)
+        self.assertEqual(evaluate.artifact_size(folder.full_path), first)
+
+    def test_missing_path(self):
+        with self.assertRaisesRegex(FileNotFoundError, "No file or folder at 'nope'"):
+            evaluate.artifact_size("nope")

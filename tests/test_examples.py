@@ -1,0 +1,28 @@
+"""The example scripts run as a user would run them."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+_EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples")
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+class ExamplesTest(tf.test.TestCase):
+
+    def test_mnist_train_example_trains_and_exports(self):
+        out = self.create_tempdir().full_path
+        result = subprocess.run(
+            [sys.executable, os.path.join(_EXAMPLES, "mnist_train.py"),
+             "--epochs=1", f"--output_dir={out}"],
+            capture_output=True, text=True, timeout=600)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertTrue(os.path.isfile(os.path.join(out, "model.tflite")))
+        accuracy = float(re.search(r"TFLite test: \{'accuracy': ([0-9.]+)",
+                                   result.stdout).group(1))
+        self.assertGreater(accuracy, 0.9)

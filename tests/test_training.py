@@ -1,0 +1,72 @@
+"""Tests of classifier training on a slice of real MNIST."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import helpers
+from tfcompress import data
+from tfcompress import evaluate
+from tfcompress import models
+from tfcompress import training
+from tfcompress._keras import keras
+
+
+class TrainingTest(tf.test.TestCase):
+
+    @pytest.mark.mnist
+    def test_training_on_mnist_slice_improves_accuracy(self):
+        keras.utils.set_random_seed(0)
+        model = models.lenet_300_100()
+        train = data.load("mnist", "train[:3000]", shuffle=True, seed=0)
+        val = data.load("mnist", "train[3000:4000]")
+        test = data.load("mnist", "test[:1000]")
+        before = evaluate.evaluate_classifier(model, test)["accuracy"]
+        history = training.train_classifier(model, train, epochs=3,
+                                            validation_data=val, verbose=0)
+        after = evaluate.evaluate_classifier(model, test)["accuracy"]
+        self.assertLess(before, 0.3)
+        self.assertGreater(after, 0.85)
+        self.assertLen(history.history["val_accuracy"], 3)
+
+    def test_best_validation_epoch_weights_are_restored(self):
+        keras.utils.set_random_seed(0)
+        rng = np.random.default_rng(0)
+        x = rng.uniform(size=(64, 6)).astype(np.float32)
+        y = (x[:, 0] > 0.5).astype(np.int32)
+        train = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+        # Validation labels are the opposite rule: the more the model learns
+        # the training rule, the worse it does, so the first epoch is best.
+        val = tf.data.Dataset.from_tensor_slices((x, 1 - y)).batch(16)
+        model = helpers.tiny_mlp(num_classes=2)
+        history = training.train_classifier(
+            model, train, epochs=6, validation_data=val, learning_rate=0.05,
+            verbose=0)
+        best = max(history.history["val_accuracy"])
+        self.assertGreater(best, history.history["val_accuracy"][-1])
+        restored = evaluate.evaluate_classifier(model, val)["accuracy"]
+        self.assertAllClose(restored, best)
+
+    def test_checkpoint_dir_keeps_best_weights(self):
+        folder = self.create_tempdir().full_path
+        x = np.zeros((8, 6), np.float32)
+        ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(8, np.int32))).batch(4)
+        training.train_classifier(helpers.tiny_mlp(), ds, epochs=1,
+                                  validation_data=ds, checkpoint_dir=folder,
+                                  verbose=0)
+        self.assertIn("best.weights.h5", os.listdir(folder))
+
+    def test_bad_arguments(self):
+        ds = tf.data.Dataset.from_tensor_slices(
+            (np.zeros((4, 6), np.float32), np.zeros(4, np.int32))).batch(2)
+        model = helpers.tiny_mlp()
+        with self.assertRaisesRegex(ValueError, "`epochs` must be a positive int, got 0"):
+            training.train_classifier(model, ds, epochs=0)
+        with self.assertRaisesRegex(ValueError, "`early_stopping_patience` needs"):
+            training.train_classifier(model, ds, epochs=1, early_stopping_patience=2)
+        with self.assertRaisesRegex(ValueError, "`optimizer` must be one of"):
+            training.train_classifier(model, ds, epochs=1, optimizer="lbfgs")
+        with self.assertRaisesRegex(ValueError, "`learning_rate` must be > 0, got -1"):
+            training.train_classifier(model, ds, epochs=1, learning_rate=-1)
