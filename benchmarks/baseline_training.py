@@ -14,6 +14,7 @@ import tempfile
 from absl import app
 from absl import flags
 
+from tfcompress.jobs import artifacts
 from tfcompress.jobs import train
 
 _MODEL = flags.DEFINE_string("model", "lenet_300_100", "Model spec.")
@@ -39,7 +40,7 @@ def main(argv):
     print("| seed | test errors | Keras acc | TFLite acc | train s | TFLite KiB | gzipped KiB |")
     print("|---|---|---|---|---|---|---|")
     for seed, s in zip(_SEEDS.value, rows):
-        size = s["sizes"][train.TFLITE_FILE]
+        size = s["sizes"][artifacts.TFLITE_FILE]
         errors = round((1 - s["keras"]["test_accuracy"]) * s["keras"]["test_examples"])
         print(f"| {seed} | {errors} | {s['keras']['test_accuracy']:.2%} | "
               f"{s['tflite']['test_accuracy']:.2%} | {s['train_seconds']:.0f} | "

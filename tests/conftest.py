@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import tensorflow as tf
 from absl import flags
 
 # tf.test.TestCase reads absl flags (--test_tmpdir); pytest never parses them.
@@ -10,6 +11,12 @@ flags.FLAGS.mark_as_parsed()
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SHARED_TFDS = os.path.join(os.path.dirname(_REPO), "shared", "tensorflow_datasets")
+
+# Two logical CPUs, so tf.distribute tests have two replicas on one CPU. This
+# must run before TensorFlow initializes its devices, so it lives here.
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration()] * 2)
 
 if not os.environ.get("TFDS_DATA_DIR") and os.path.isdir(_SHARED_TFDS):
     os.environ["TFDS_DATA_DIR"] = _SHARED_TFDS

@@ -8,7 +8,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from tfcompress.jobs import train
+from tfcompress.jobs import artifacts
 
 
 def _run_cli(*args):
@@ -89,10 +89,10 @@ class TrainCommandTest(tf.test.TestCase):
         self.assertIn("Test accuracy: Keras", result.stdout)
         self.assertCountEqual(
             os.listdir(out),
-            [train.KERAS_FILE, train.SAVED_MODEL_DIR, train.TFLITE_FILE,
-             train.SUMMARY_FILE])
+            [artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR, artifacts.TFLITE_FILE,
+             artifacts.SUMMARY_FILE])
         self.assertFalse(os.path.exists(out + ".partial"))
-        with open(os.path.join(out, train.SUMMARY_FILE)) as f:
+        with open(os.path.join(out, artifacts.SUMMARY_FILE)) as f:
             summary = json.load(f)
         self.assertEqual(summary["params"]["total"], 266_610)
         self.assertEqual(summary["keras"]["test_examples"], 1000)
@@ -101,9 +101,9 @@ class TrainCommandTest(tf.test.TestCase):
                             summary["keras"]["test_accuracy"], atol=0.002)
         self.assertLessEqual(summary["tflite"]["max_abs_diff_vs_keras"], 1e-4)
         self.assertLessEqual(summary["saved_model"]["max_abs_diff_vs_keras"], 1e-4)
-        tflite_size = summary["sizes"][train.TFLITE_FILE]
+        tflite_size = summary["sizes"][artifacts.TFLITE_FILE]
         self.assertEqual(tflite_size["bytes"],
-                         os.path.getsize(os.path.join(out, train.TFLITE_FILE)))
+                         os.path.getsize(os.path.join(out, artifacts.TFLITE_FILE)))
         self.assertLess(tflite_size["gzip_bytes"], tflite_size["bytes"])
         # A float32 model: about 4 bytes per parameter.
         self.assertBetween(tflite_size["bytes"], 4 * 266_610, 4 * 266_610 * 1.05)

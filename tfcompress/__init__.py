@@ -1,7 +1,7 @@
 """tfcompress: make tf_keras models small and fast for deployment.
 
 The public API. Submodules hold one concept each: `data`, `models`,
-`training`, `evaluate`, `export`, `jobs`, `cli`.
+`distill`, `training`, `evaluate`, `export`, `jobs`, `cli`.
 
 Names load on first use (PEP 562), so `tfcompress --help` answers without
 importing TensorFlow, and the CLI can set TensorFlow's log level first.
@@ -14,12 +14,15 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "data": "tfcompress.data",
+    "distill": "tfcompress.distill",
     "evaluate": "tfcompress.evaluate",
     "export": "tfcompress.export",
     "models": "tfcompress.models",
     "training": "tfcompress.training",
     "artifact_size": "tfcompress.evaluate",
     "count_params": "tfcompress.evaluate",
+    "Distiller": "tfcompress.distill",
+    "StudentCheckpoint": "tfcompress.distill",
     "evaluate_classifier": "tfcompress.evaluate",
     "evaluate_tflite": "tfcompress.evaluate",
     "ExportValidationError": "tfcompress.export",

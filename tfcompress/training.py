@@ -30,33 +30,58 @@ def compile_classifier(model, *, optimizer="adam", learning_rate=1e-3):
     )
 
 
-def train_classifier(
+def train_classifier(model, train_data, *, epochs, optimizer="adam",
+                     learning_rate=1e-3, **fit_kwargs):
+    """Compiles a logits classifier (cross-entropy, accuracy) and `fit`s it.
+
+    Args:
+      model: tf_keras model that outputs logits; any earlier compile is
+        replaced.
+      train_data: `tf.data.Dataset` of (x, y) batches.
+      epochs: positive int.
+      optimizer: "adam" or "sgd".
+      learning_rate: positive float.
+      **fit_kwargs: `validation_data`, `checkpoint_dir`,
+        `early_stopping_patience`, `callbacks`, `verbose`; see `fit`.
+
+    Returns:
+      The Keras `History`.
+    """
+    require_keras2_model(model)
+    _check_epochs(epochs)
+    compile_classifier(model, optimizer=optimizer, learning_rate=learning_rate)
+    return fit(model, train_data, epochs=epochs, **fit_kwargs)
+
+
+def _check_epochs(epochs):
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
+
+
+def fit(
     model,
     train_data,
     *,
     epochs,
     validation_data=None,
-    optimizer="adam",
-    learning_rate=1e-3,
     checkpoint_dir=None,
     early_stopping_patience=None,
     callbacks=(),
     verbose=2,
 ):
-    """Trains a logits classifier and keeps its best weights.
+    """Fits a compiled model and keeps the weights of its best epoch.
 
     With `validation_data`, the weights of the epoch with the best validation
     accuracy are checkpointed and restored at the end. With `checkpoint_dir`,
     the run also backs itself up every epoch, so calling again with the same
     arguments after a kill resumes where it stopped (Keras BackupAndRestore).
+    Works for plain classifiers and for a compiled `Distiller` alike.
 
     Args:
-      model: an uncompiled or compiled tf_keras model that outputs logits.
+      model: a compiled tf_keras model whose metrics include "accuracy".
       train_data: `tf.data.Dataset` of (x, y) batches.
       epochs: positive int.
       validation_data: optional dataset of (x, y) batches.
-      optimizer: "adam" or "sgd"; replaces any earlier compile.
-      learning_rate: positive float.
       checkpoint_dir: folder for best weights and the resume backup; a
         temporary folder when None (no resume).
       early_stopping_patience: stop after this many epochs without a better
@@ -67,12 +92,9 @@ def train_classifier(
     Returns:
       The Keras `History`.
     """
-    require_keras2_model(model)
-    if not isinstance(epochs, int) or epochs <= 0:
-        raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
+    _check_epochs(epochs)
     if early_stopping_patience is not None and validation_data is None:
         raise ValueError("`early_stopping_patience` needs `validation_data`.")
-    compile_classifier(model, optimizer=optimizer, learning_rate=learning_rate)
 
     with tempfile.TemporaryDirectory() as scratch:
         state_dir = checkpoint_dir or scratch

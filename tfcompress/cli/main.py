@@ -12,6 +12,8 @@ import sys
 
 COMMANDS = {
     "train": ("tfcompress.cli.train", "Train, evaluate and export a model."),
+    "distill": ("tfcompress.cli.distill",
+                "Distill a student from a trained teacher, then export it."),
 }
 
 

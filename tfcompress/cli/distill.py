@@ -1,0 +1,33 @@
+"""`tfcompress distill`: distill a student from a trained teacher and export it."""
+
+import os
+
+from absl import flags
+
+from tfcompress.cli import common
+from tfcompress.jobs import distill
+
+_TEACHER = flags.DEFINE_string(
+    "teacher", None, "Trained teacher: a .keras file or a `tfcompress train` "
+    "output folder.", required=True)
+_STUDENT = flags.DEFINE_string(
+    "student", "mlp:800,800", "Student model spec, e.g. mlp:800,800, lenet_300_100.")
+_TEMPERATURE = flags.DEFINE_float(
+    "temperature", 4.0, "Softmax temperature T of the soft targets.", lower_bound=0.0)
+_ALPHA = flags.DEFINE_float(
+    "alpha", 0.1, "Weight of the hard-label loss; soft targets get 1 - alpha.",
+    lower_bound=0.0, upper_bound=1.0)
+_TEACHER_CACHE = flags.DEFINE_bool(
+    "teacher_cache", True, "Run the teacher once and reuse its logits every epoch.")
+
+
+def main(argv):
+    default_dir = os.path.join(
+        "saved_models",
+        f"distill_{common.safe_name(_STUDENT.value)}_{common.DATASET.value}")
+    job_inputs = dict(
+        teacher=_TEACHER.value, student_spec=_STUDENT.value,
+        temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
+        **common.training_inputs(default_dir))
+    common.run_job(distill, argv, job_inputs,
+                   run_options={"teacher_cache": _TEACHER_CACHE.value})

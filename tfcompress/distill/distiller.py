@@ -1,0 +1,297 @@
+"""`Distiller`: a tf_keras Model that trains a student from a frozen teacher.
+
+loss = alpha * hard-label loss + (1 - alpha) * T**2 * KL(teacher_T || student_T)
+       + sum of weighted extra terms (logit MSE, FitNets feature hints).
+
+Written by hand: tf_keras ships no distiller (Keras 3's `keras.distillation`
+does not work with TFMOT's Keras 2 models).
+"""
+
+import numbers
+
+import tensorflow as tf
+
+from tfcompress._keras import keras
+from tfcompress._keras import require_keras2_model
+from tfcompress.distill import losses
+from tfcompress.distill import terms
+
+# Keys of an input that already carries the teacher's outputs (teacher_cache).
+STUDENT_INPUTS = "_student_inputs"
+TEACHER_OUTPUTS = "_teacher_outputs"
+TEACHER_LOGITS = "logits"
+
+# log(p) of a probability-output teacher: clip so log(0) stays finite.
+_MIN_PROBABILITY = 1e-12
+
+
+def ends_in_softmax(model):
+    """Whether a model's last layer applies softmax (outputs probabilities)."""
+    last = model.layers[-1]
+    if isinstance(last, keras.Model):
+        return ends_in_softmax(last)
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", None) == "softmax"
+
+
+def _check_models(student, teacher):
+    require_keras2_model(student, "student")
+    require_keras2_model(teacher, "teacher")
+    if student is teacher:
+        raise ValueError("`teacher` is the same model as `student`; distill from a "
+                         "separate, trained teacher model.")
+    teacher_ids = {id(v) for v in teacher.weights}
+    if any(id(v) in teacher_ids for v in student.weights):
+        raise ValueError("`student` and `teacher` share weights; the teacher must be "
+                         "a separate model (clone it with keras.models.clone_model).")
+    if ends_in_softmax(student):
+        raise ValueError(
+            f"`student` {student.name!r} ends in a softmax; the Distiller trains a "
+            "student that outputs logits. Remove the final softmax (apply it at "
+            "inference if you need probabilities).")
+    if student.output_shape[1:] != teacher.output_shape[1:]:
+        raise ValueError(
+            f"`teacher` outputs shape {teacher.output_shape} but `student` outputs "
+            f"{student.output_shape}; both must predict the same classes.")
+    if student.input_shape[1:] != teacher.input_shape[1:]:
+        raise ValueError(
+            f"`teacher` takes inputs of shape {teacher.input_shape} but `student` "
+            f"takes {student.input_shape}; both must read the same examples.")
+
+
+def _layer_output(model, layer_name, arg_name):
+    try:
+        return model.get_layer(layer_name).output
+    except ValueError:
+        names = [layer.name for layer in model.layers]
+        raise ValueError(
+            f"`{arg_name}` {layer_name!r} is not a layer of {model.name!r}; its "
+            f"layers are {names}.") from None
+
+
+def _make_adapter(student_shape, teacher_shape, name):
+    """FitNets regressor from student features to the teacher's shape."""
+    if len(student_shape) == 2 and len(teacher_shape) == 2:
+        return keras.layers.Dense(teacher_shape[-1], name=name)
+    if (len(student_shape) == 4 and len(teacher_shape) == 4
+            and student_shape[1:3] == teacher_shape[1:3]):
+        return keras.layers.Conv2D(teacher_shape[-1], 1, name=name)
+    raise ValueError(
+        f"FeatureHint {name!r}: cannot map student features {student_shape} to "
+        f"teacher features {teacher_shape}; pick layers that are both vectors, or "
+        "both feature maps of the same height and width.")
+
+
+@keras.utils.register_keras_serializable(package="tfcompress")
+class Distiller(keras.Model):
+    """Trains `student` to match `teacher` and the labels; predicts with `student`.
+
+    Use it like any Keras model: `compile(optimizer, metrics=[...])`, then
+    `fit`, `evaluate`, `predict` (all on the student). The teacher is frozen:
+    its weights never change and it always runs in inference mode (dropout
+    off, batch-norm statistics untouched). The trained student is
+    `distiller.student`; save and export that.
+
+    Logged losses: `loss` (total), `hard_loss`, `soft_loss` and one entry per
+    extra term, each a mean over examples (sample-weighted as Keras does).
+    """
+
+    def __init__(self, student, teacher, *, temperature=4.0, alpha=0.1,
+                 extra_losses=(), **kwargs):
+        """Args:
+          student: tf_keras model that outputs logits; the one trained.
+          teacher: trained tf_keras model with the student's input and output
+            shapes; logits, or probabilities from a final softmax (detected
+            and turned back into logits with log).
+          temperature: positive float; T of the softened distributions.
+          alpha: weight in [0, 1] of the hard-label loss; the soft-target
+            loss gets 1 - alpha.
+          extra_losses: `terms.LogitMSE` / `terms.FeatureHint` objects, each
+            with its own weight.
+          **kwargs: passed to keras.Model (e.g. name).
+        """
+        super().__init__(**kwargs)
+        _check_models(student, teacher)
+        if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
+                or not temperature > 0):
+            raise ValueError(f"`temperature` must be > 0, got {temperature!r}.")
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
+            raise ValueError(f"`alpha` must be in [0, 1], got {alpha!r}.")
+        extra_losses = tuple(extra_losses)
+        for term in extra_losses:
+            if not isinstance(term, (terms.LogitMSE, terms.FeatureHint)):
+                raise ValueError(
+                    "`extra_losses` must hold tfcompress.distill.LogitMSE or "
+                    f"FeatureHint objects, got {term!r}.")
+        names = [term.name for term in extra_losses]
+        if len(set(names)) != len(names):
+            raise ValueError(f"`extra_losses` repeats a term: {names}.")
+
+        self.student = student
+        self.teacher = teacher
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self.extra_losses = extra_losses
+        self.teacher_outputs_probabilities = ends_in_softmax(teacher)
+        self._build_hints()
+        # Every weight exists now (student, teacher, adapters): mark the model
+        # built so BackupAndRestore and load_weights work before the first step.
+        self.built = True
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ["loss", "hard_loss", "soft_loss", *names]
+        }
+
+    def _build_hints(self):
+        hints = [t for t in self.extra_losses if isinstance(t, terms.FeatureHint)]
+        self._student_features = self._teacher_features = None
+        self.adapters = []
+        if not hints:
+            return
+        student_feats = [_layer_output(self.student, h.student_layer, "student_layer")
+                         for h in hints]
+        teacher_feats = [_layer_output(self.teacher, h.teacher_layer, "teacher_layer")
+                         for h in hints]
+        self._student_features = keras.Model(
+            self.student.inputs, [self.student.outputs[0], *student_feats])
+        self._teacher_features = keras.Model(
+            self.teacher.inputs, [self.teacher.outputs[0], *teacher_feats])
+        self.adapters = []
+        for hint, student_feat, teacher_feat in zip(hints, student_feats, teacher_feats):
+            adapter = _make_adapter(tuple(student_feat.shape), tuple(teacher_feat.shape),
+                                    f"adapter_{hint.student_layer}")
+            adapter.build(student_feat.shape)
+            self.adapters.append(adapter)
+
+    # --- the forward passes -------------------------------------------------
+
+    def call(self, inputs, training=False):
+        return self.student(inputs, training=training)
+
+    def teacher_outputs(self, inputs):
+        """The teacher's logits (and hint features) for a batch, in a dict.
+
+        Keys: "logits", then "hint_0", "hint_1", ... for the FeatureHints.
+        """
+        if self._teacher_features is not None:
+            logits, *features = self._teacher_features(inputs, training=False)
+        else:
+            logits, features = self.teacher(inputs, training=False), []
+        if self.teacher_outputs_probabilities:
+            # log p are logits up to a per-example constant, which softmax
+            # ignores: softmax(log(p) / T) is exactly p sharpened/softened by T.
+            logits = tf.math.log(tf.maximum(logits, _MIN_PROBABILITY))
+        outputs = {TEACHER_LOGITS: logits}
+        outputs.update({f"hint_{i}": f for i, f in enumerate(features)})
+        return tf.nest.map_structure(tf.stop_gradient, outputs)
+
+    def _student_outputs(self, inputs, training):
+        if self._student_features is None:
+            return self.student(inputs, training=training), []
+        logits, *features = self._student_features(inputs, training=training)
+        return logits, [adapt(f) for adapt, f in zip(self.adapters, features)]
+
+    def _split_inputs(self, x):
+        """(student inputs, teacher outputs): cached ones if `x` carries them."""
+        if isinstance(x, dict) and TEACHER_OUTPUTS in x:
+            return x[STUDENT_INPUTS], x[TEACHER_OUTPUTS]
+        return x, self.teacher_outputs(x)
+
+    # --- losses ---------------------------------------------------------------
+
+    def per_example_losses(self, y, teacher, student_logits, student_features):
+        """Per-example loss terms and their weights, keyed by logged name."""
+        teacher_logits = tf.cast(teacher[TEACHER_LOGITS], student_logits.dtype)
+        values = {
+            "hard_loss": losses.hard_label_loss(y, student_logits),
+            "soft_loss": losses.soft_target_loss(teacher_logits, student_logits,
+                                                 self.temperature),
+        }
+        weights = {"hard_loss": self.alpha, "soft_loss": 1.0 - self.alpha}
+        hint_index = 0
+        for term in self.extra_losses:
+            if isinstance(term, terms.FeatureHint):
+                values[term.name] = term(teacher[f"hint_{hint_index}"],
+                                         student_features[hint_index])
+                hint_index += 1
+            else:
+                values[term.name] = term(teacher_logits, student_logits)
+            weights[term.name] = term.weight
+        return values, weights
+
+    def _loss(self, y, teacher, student_logits, student_features, sample_weight):
+        values, weights = self.per_example_losses(y, teacher, student_logits,
+                                                  student_features)
+        total = tf.add_n([weights[name] * value for name, value in values.items()])
+        if sample_weight is not None:
+            sample_weight = tf.reshape(tf.cast(sample_weight, total.dtype), [-1])
+        # Sum over this replica's examples / global batch: gradients summed
+        # across replicas then equal one device's mean over the global batch.
+        loss = tf.nn.compute_average_loss(total, sample_weight=sample_weight)
+        regularization = self.student.losses
+        if regularization:
+            loss += tf.nn.scale_regularization_loss(tf.add_n(regularization))
+        values["loss"] = total
+        for name, value in values.items():
+            if sample_weight is not None:
+                value = value * sample_weight
+            self._trackers[name].update_state(value)
+        return loss
+
+    # --- Keras hooks ------------------------------------------------------------
+
+    def compile(self, optimizer="adam", metrics=None, loss=None, **kwargs):
+        """Like Model.compile, without `loss`: the Distiller defines its own."""
+        if loss is not None:
+            raise ValueError(
+                "Distiller computes its own loss; set `alpha`, `temperature` and "
+                f"`extra_losses` in the constructor instead of loss={loss!r}.")
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+
+    @property
+    def metrics(self):
+        return [*self._trackers.values(), *super().metrics]
+
+    def _trainable_variables(self):
+        variables = list(self.student.trainable_variables)
+        for adapter in self.adapters:
+            variables += adapter.trainable_variables
+        return variables
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, teacher = self._split_inputs(x)
+        with tf.GradientTape() as tape:
+            student_logits, features = self._student_outputs(x, training=True)
+            loss = self._loss(y, teacher, student_logits, features, sample_weight)
+        self.optimizer.minimize(loss, self._trainable_variables(), tape=tape)
+        self.compiled_metrics.update_state(y, student_logits, sample_weight)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, teacher = self._split_inputs(x)
+        student_logits, features = self._student_outputs(x, training=False)
+        self._loss(y, teacher, student_logits, features, sample_weight)
+        self.compiled_metrics.update_state(y, student_logits, sample_weight)
+        return {m.name: m.result() for m in self.metrics}
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "student": keras.saving.serialize_keras_object(self.student),
+            "teacher": keras.saving.serialize_keras_object(self.teacher),
+            "temperature": self.temperature,
+            "alpha": self.alpha,
+            "extra_losses": [term.get_config() for term in self.extra_losses],
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        student = keras.saving.deserialize_keras_object(config.pop("student"))
+        teacher = keras.saving.deserialize_keras_object(config.pop("teacher"))
+        extra = [terms.from_config(c) for c in config.pop("extra_losses", [])]
+        return cls(student, teacher, extra_losses=extra, **config)

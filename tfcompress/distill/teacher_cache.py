@@ -1,0 +1,110 @@
+"""Teacher outputs computed once and reused every epoch.
+
+A distillation step normally runs the teacher forward on every batch of every
+epoch. When the input pipeline is deterministic (no shuffling, no random
+augmentation), the teacher's outputs for each example never change, so one
+pass can compute them all; afterwards a distillation epoch costs about what a
+plain student epoch costs. The outputs are attached to their examples before
+shuffling, so any later shuffle keeps each example with its own targets.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfcompress._keras import keras
+from tfcompress.distill import distiller as distiller_lib
+
+# Dataset ops whose output changes from one pass to the next: shuffles, and
+# random ops inside map functions (augmentation).
+_NONDETERMINISTIC_OP_MARKERS = ("Shuffle", "Random", "RngReadAndSkip", "RngSkip")
+
+_MAX_SHUFFLE_BUFFER = 60_000
+
+
+def nondeterministic_ops(dataset):
+    """Names of shuffle/random ops in a tf.data pipeline's graph.
+
+    Written by hand: tf.data has no public "is this pipeline deterministic"
+    query, so this reads the pipeline's serialized graph and its functions.
+    """
+    graph_bytes = tf.raw_ops.DatasetToGraphV2(
+        input_dataset=dataset._variant_tensor,  # pylint: disable=protected-access
+        external_state_policy=1,  # ignore: we only read op names
+        strip_device_assignment=True)
+    graph = tf.compat.v1.GraphDef.FromString(graph_bytes.numpy())
+    ops = {node.op for node in graph.node}
+    for function in graph.library.function:
+        ops.update(node.op for node in function.node_def)
+    return sorted(op for op in ops
+                  if any(marker in op for marker in _NONDETERMINISTIC_OP_MARKERS))
+
+
+def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0,
+                         verbose=1):
+    """Runs the teacher once over `dataset` and pairs each example with it.
+
+    Args:
+      distiller: the `Distiller` whose teacher (and hints) to run.
+      dataset: deterministic `tf.data.Dataset` of (x, y) or (x, y, weight)
+        batches; no shuffle or random augmentation (this function shuffles
+        for you, after pairing).
+      batch_size: batch size of the returned dataset.
+      shuffle: reshuffle the paired examples every epoch (seeded).
+      seed: shuffle seed.
+      verbose: Keras verbosity of the teacher pass's progress bar (0, 1, 2).
+
+    Returns:
+      Dataset of ({STUDENT_INPUTS: x, TEACHER_OUTPUTS: {...}}, y[, weight])
+      batches, which `Distiller.fit` uses without running the teacher.
+
+    Raises:
+      ValueError: the pipeline shuffles or augments randomly, so the
+        teacher's outputs would not belong to the examples they are paired
+        with; or a bad `batch_size`.
+    """
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+    found = nondeterministic_ops(dataset)
+    if found:
+        raise ValueError(
+            "The teacher cache needs a deterministic `dataset`, but its pipeline "
+            f"has {found}. Pass the unshuffled, unaugmented dataset (this function "
+            "shuffles after pairing), or train without the teacher cache.")
+
+    labels, outputs = [], []
+    num_batches = int(dataset.cardinality())
+    progress = keras.utils.Progbar(num_batches if num_batches > 0 else None,
+                                   unit_name="batch", verbose=verbose)
+    predict = tf.function(distiller.teacher_outputs)
+    for step, batch in enumerate(dataset, start=1):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(batch)
+        labels.append(np.asarray(y))
+        outputs.append(tf.nest.map_structure(np.asarray, predict(x)))
+        progress.update(step)
+    if not labels:
+        raise ValueError("`dataset` is empty: there is nothing to distill on.")
+    labels = np.concatenate(labels)
+    count = len(labels)
+    outputs = {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
+
+    cached = tf.data.Dataset.from_tensor_slices((labels, outputs))
+
+    def pair(example, cache):
+        x, y, weight = keras.utils.unpack_x_y_sample_weight(example)
+        cached_label, teacher = cache
+        # Guards the pairing at run time too: a pass that yields examples in
+        # another order than the teacher pass fails here, loudly.
+        check = tf.debugging.assert_equal(
+            y, tf.cast(cached_label, y.dtype),
+            message="teacher cache: example order changed since the teacher pass")
+        with tf.control_dependencies([check]):
+            inputs = {distiller_lib.STUDENT_INPUTS: tf.identity(x),
+                      distiller_lib.TEACHER_OUTPUTS: teacher}
+        return keras.utils.pack_x_y_sample_weight(inputs, y, weight)
+
+    paired = tf.data.Dataset.zip((dataset.unbatch(), cached)).map(
+        pair, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle:
+        paired = paired.shuffle(min(count, _MAX_SHUFFLE_BUFFER), seed=seed,
+                                reshuffle_each_iteration=True)
+    return paired.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,72 @@
+"""The artifacts every job leaves: .keras, SavedModel and TFLite, all checked."""
+
+import os
+
+from tfcompress import evaluate
+from tfcompress import export
+
+# Artifact names inside an output folder; later stages read these.
+KERAS_FILE = "model.keras"
+SAVED_MODEL_DIR = "saved_model"
+TFLITE_FILE = "model.tflite"
+SUMMARY_FILE = "summary.json"
+
+# Real test images the exports are checked on.
+_CHECK_EXAMPLES = 64
+
+
+def model_path(path):
+    """The .keras file of `path`: the file itself, or a job folder's model."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, KERAS_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No model at {path!r}: give a .keras file or the output folder of "
+            "`tfcompress train` / `tfcompress distill`.")
+    return path
+
+
+def export_and_evaluate(model, folder, test_ds):
+    """Writes and checks the three artifacts; returns the summary sections.
+
+    Both exports are run on real test images and compared with the Keras
+    model before they land; the TFLite file is then evaluated on `test_ds`.
+
+    Returns:
+      {"params", "keras", "tflite", "saved_model", "sizes"} summary sections.
+    """
+    keras_metrics = evaluate.evaluate_classifier(model, test_ds)
+    check_batch = next(iter(test_ds))[0].numpy()[:_CHECK_EXAMPLES]
+    paths = {name: os.path.join(folder, name)
+             for name in (KERAS_FILE, SAVED_MODEL_DIR, TFLITE_FILE)}
+    export.save_keras_model(model, paths[KERAS_FILE])
+    saved = export.export_saved_model(model, paths[SAVED_MODEL_DIR],
+                                      check_inputs=check_batch)
+    tflite = export.export_tflite(model, paths[TFLITE_FILE], check_inputs=check_batch)
+    tflite_metrics = evaluate.evaluate_tflite(paths[TFLITE_FILE], test_ds)
+    return {
+        "params": evaluate.count_params(model),
+        "keras": {"test_accuracy": keras_metrics["accuracy"],
+                  "test_loss": keras_metrics["loss"],
+                  "test_examples": keras_metrics["num_examples"]},
+        "tflite": {"test_accuracy": tflite_metrics["accuracy"],
+                   "max_abs_diff_vs_keras": tflite.max_abs_diff},
+        "saved_model": {"max_abs_diff_vs_keras": saved.max_abs_diff},
+        "sizes": {name: evaluate.artifact_size(path) for name, path in paths.items()},
+    }
+
+
+def format_summary(summary, output_dir):
+    """A few human-readable lines: accuracy, parameters and artifact sizes."""
+    lines = [
+        f"Test accuracy: Keras {summary['keras']['test_accuracy']:.2%}, "
+        f"TFLite {summary['tflite']['test_accuracy']:.2%} "
+        f"({summary['keras']['test_examples']:,} examples)",
+        f"Parameters: {summary['params']['total']:,}",
+        f"Artifacts in {output_dir}:",
+    ]
+    for name, size in summary["sizes"].items():
+        lines.append(f"  {name:<14} {size['bytes'] / 1024:9.1f} KiB   "
+                     f"gzipped {size['gzip_bytes'] / 1024:9.1f} KiB")
+    return "\n".join(lines)

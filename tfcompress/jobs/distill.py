@@ -1,0 +1,142 @@
+"""The `tfcompress distill` job: distill a zoo student from a trained teacher."""
+
+import os
+import time
+
+from tfcompress import _atomic
+from tfcompress import data
+from tfcompress import distill
+from tfcompress import evaluate
+from tfcompress import export
+from tfcompress import models
+from tfcompress import training
+from tfcompress._keras import keras
+from tfcompress.jobs import artifacts
+from tfcompress.jobs import inputs
+from tfcompress.jobs import run_dir
+
+
+def _build(teacher, student_spec, temperature, alpha, dataset, data_dir):
+    """Loads the teacher, builds the student and pairs them in a Distiller."""
+    input_shape, num_classes = inputs.dataset_shape(dataset, data_dir)
+    teacher_model = export.load_keras_model(artifacts.model_path(teacher))
+    student = models.build(student_spec, input_shape=input_shape,
+                           num_classes=num_classes)
+    return distill.Distiller(student, teacher_model, temperature=temperature,
+                             alpha=alpha)
+
+
+def check_inputs(*, teacher, student_spec, output_dir, dataset, epochs, batch_size,
+                 optimizer, learning_rate, temperature, alpha, train_split,
+                 val_split, test_split, overwrite, data_dir):
+    """Checks every input of `run` without training, raising at once.
+
+    Loads the teacher and builds the Distiller, so a teacher that does not
+    fit the student or the dataset fails here, before any work.
+
+    Raises:
+      ValueError: a bad spec, dataset, split, hyperparameter or teacher.
+      FileNotFoundError: no teacher model, or the dataset is not prepared.
+      FileExistsError: `output_dir` holds files and not `overwrite`.
+    """
+    inputs.check_splits(dataset, data_dir, train_split=train_split,
+                        val_split=val_split, test_split=test_split)
+    training.make_optimizer(optimizer, learning_rate)
+    inputs.check_positive_int("epochs", epochs)
+    inputs.check_positive_int("batch_size", batch_size)
+    run_dir.check_output_dir(output_dir, overwrite)
+    _build(teacher, student_spec, temperature, alpha, dataset, data_dir)
+
+
+def run(
+    *,
+    teacher,
+    student_spec,
+    output_dir,
+    dataset="mnist",
+    temperature=4.0,
+    alpha=0.1,
+    epochs=10,
+    batch_size=128,
+    optimizer="adam",
+    learning_rate=1e-3,
+    train_split="train[5000:]",
+    val_split="train[:5000]",
+    test_split="test",
+    teacher_cache=True,
+    seed=0,
+    overwrite=False,
+    data_dir=None,
+    verbose=2,
+    log=print,
+):
+    """Distills `student_spec` from `teacher` on a TFDS dataset and exports it.
+
+    Writes into `output_dir` what `tfcompress train` writes, for the student:
+    model.keras, saved_model/, model.tflite (both run and compared with
+    Keras) and summary.json, which also records the teacher's accuracy.
+
+    Args:
+      teacher: a .keras file, or the output folder of `tfcompress train`.
+      student_spec: model spec of the student, e.g. "mlp:800,800".
+      teacher_cache: run the teacher once over the training split and reuse
+        its logits every epoch (the data pipeline here is deterministic).
+      Others: as `tfcompress.jobs.train.run`, plus the Distiller's
+        `temperature` and `alpha`.
+
+    Returns:
+      The summary dict written to summary.json.
+    """
+    check_inputs(
+        teacher=teacher, student_spec=student_spec, output_dir=output_dir,
+        dataset=dataset, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+        learning_rate=learning_rate, temperature=temperature, alpha=alpha,
+        train_split=train_split, val_split=val_split, test_split=test_split,
+        overwrite=overwrite, data_dir=data_dir,
+    )
+    config = dict(
+        job="distill", teacher=os.path.abspath(artifacts.model_path(teacher)),
+        student_spec=student_spec, dataset=dataset, temperature=temperature,
+        alpha=alpha, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+        learning_rate=learning_rate, train_split=train_split, val_split=val_split,
+        test_split=test_split, teacher_cache=teacher_cache, seed=seed,
+    )
+    staging = run_dir.start(output_dir, config)
+    keras.utils.set_random_seed(seed)
+    distiller = _build(teacher, student_spec, temperature, alpha, dataset, data_dir)
+    distiller.compile(
+        training.make_optimizer(optimizer, learning_rate),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    load = dict(batch_size=batch_size, data_dir=data_dir)
+    if teacher_cache:
+        log("Running the teacher once over the training split (teacher cache).")
+        train_ds = distill.with_teacher_outputs(
+            distiller, data.load(dataset, train_split, **load),
+            batch_size=batch_size, shuffle=True, seed=seed, verbose=verbose)
+    else:
+        train_ds = data.load(dataset, train_split, shuffle=True, seed=seed, **load)
+    val_ds = data.load(dataset, val_split, **load) if val_split else None
+    test_ds = data.load(dataset, test_split, **load)
+    log(f"Distilling {student_spec} ({distiller.student.count_params():,} parameters) "
+        f"from {config['teacher']} at T={temperature}, alpha={alpha}, "
+        f"for {epochs} epochs.")
+
+    start = time.time()
+    training.fit(distiller, train_ds, epochs=epochs, validation_data=val_ds,
+                 checkpoint_dir=os.path.join(staging, "checkpoints"), verbose=verbose)
+    train_seconds = time.time() - start
+    teacher_accuracy = evaluate.evaluate_classifier(distiller.teacher, test_ds)["accuracy"]
+    summary = {
+        "config": config,
+        "train_seconds": round(train_seconds, 2),
+        "teacher": {"test_accuracy": teacher_accuracy,
+                    "params": distiller.teacher.count_params()},
+        **artifacts.export_and_evaluate(distiller.student, staging, test_ds),
+    }
+    _atomic.write_json(os.path.join(staging, artifacts.SUMMARY_FILE), summary)
+    run_dir.finish(staging, output_dir)
+    log(f"Teacher test accuracy {teacher_accuracy:.2%} "
+        f"({summary['teacher']['params']:,} parameters).")
+    log(artifacts.format_summary(summary, output_dir))
+    return summary

@@ -1,0 +1,45 @@
+"""Checks shared by the jobs: datasets, splits and numbers, before any work."""
+
+import numbers
+
+from tfcompress import data
+
+
+def dataset_shape(dataset, data_dir=None):
+    """(input shape, number of classes) of a TFDS image-classification set."""
+    info = data.builder(dataset, data_dir).info
+    if not info.supervised_keys:
+        raise ValueError(f"`dataset` {dataset!r} has no (image, label) supervised keys.")
+    image_key, label_key = info.supervised_keys[:2]
+    return tuple(info.features[image_key].shape), info.features[label_key].num_classes
+
+
+def check_splits(dataset, data_dir, **splits):
+    """Each split (keyword = argument name) must exist and hold examples.
+
+    An empty or None value is allowed only for `val_split` (no validation).
+    """
+    for arg_name, split in splits.items():
+        if not split and arg_name == "val_split":
+            continue
+        try:
+            if data.num_examples(dataset, split, data_dir) == 0:
+                raise ValueError("it is empty")
+        except (KeyError, ValueError) as e:
+            raise ValueError(
+                f"`{arg_name}` {split!r} is not a usable split of {dataset!r}: {e}"
+            ) from None
+
+
+def check_positive_int(arg_name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"`{arg_name}` must be a positive int, got {value!r}.")
+
+
+def check_in_range(arg_name, value, low, high, low_open=False):
+    """`value` must be a real number in [low, high] (or (low, high])."""
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
+          and (low < value if low_open else low <= value) and value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}]"
+        raise ValueError(f"`{arg_name}` must be in {interval}, got {value!r}.")
