@@ -26,3 +26,35 @@ def tiny_cnn(seed=0):
 
 def random_batch(shape, n=16, seed=0):
     return np.random.default_rng(seed).uniform(size=(n, *shape)).astype(np.float32)
+
+
+def labelled_data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 6)).astype(np.float32)
+    y = (x[:, 0] * 3).astype(np.int32)  # 3 classes learnable from x
+    return x, y
+
+
+def small_teacher(seed=1, softmax=False, batch_norm=False, dropout=False):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6,))
+    x = keras.layers.Dense(16, activation="relu", name="hidden")(inputs)
+    if batch_norm:
+        x = keras.layers.BatchNormalization()(x)
+    if dropout:
+        x = keras.layers.Dropout(0.5)(x)
+    logits = keras.layers.Dense(3, name="logits")(x)
+    outputs = keras.layers.Softmax()(logits) if softmax else logits
+    return keras.Model(inputs, outputs)
+
+
+def small_student(seed=2):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6,))
+    x = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
+
+
+def compile_distiller(distiller, learning_rate=0.1):
+    distiller.compile(keras.optimizers.SGD(learning_rate), metrics=["accuracy"])
+    return distiller

@@ -17,12 +17,15 @@ def _run_cli(*args):
         capture_output=True, text=True, timeout=300, env=os.environ.copy())
 
 
-class UsageErrorTest(tf.test.TestCase):
+class CliTestCase(tf.test.TestCase):
 
     def assertUsageError(self, result, message):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn(message, result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+
+
+class UsageErrorTest(CliTestCase):
 
     def test_no_command_prints_usage(self):
         result = _run_cli()
@@ -108,3 +111,80 @@ class TrainCommandTest(tf.test.TestCase):
         # A float32 model: about 4 bytes per parameter.
         self.assertBetween(tflite_size["bytes"], 4 * 266_610, 4 * 266_610 * 1.05)
         self.assertEqual(summary["config"]["model_spec"], "lenet_300_100")
+
+
+def _save_mnist_teacher(folder, num_classes=10):
+    from tfcompress import export  # pylint: disable=g-import-not-at-top
+    from tfcompress import models  # pylint: disable=g-import-not-at-top
+
+    path = os.path.join(folder, "teacher.keras")
+    export.save_keras_model(models.mlp((32,), num_classes=num_classes), path)
+    return path
+
+
+class DistillUsageErrorTest(CliTestCase):
+
+    def test_teacher_flag_is_required(self):
+        self.assertUsageError(_run_cli("distill"), "Flag --teacher must have a value")
+
+    def test_missing_teacher(self):
+        self.assertUsageError(_run_cli("distill", "--teacher=/no/such/teacher"),
+                              "No model at '/no/such/teacher'")
+
+    def test_alpha_flag_out_of_range(self):
+        self.assertUsageError(_run_cli("distill", "--teacher=t.keras", "--alpha=1.5"),
+                              "flag --alpha=1.5: 1.5 is not a number in the range [0.0, 1.0]")
+
+    @pytest.mark.mnist
+    def test_teacher_with_other_classes(self):
+        folder = self.create_tempdir().full_path
+        teacher = _save_mnist_teacher(folder, num_classes=5)
+        self.assertUsageError(
+            _run_cli("distill", f"--teacher={teacher}",
+                     f"--output_dir={os.path.join(folder, 'out')}"),
+            "`teacher` outputs shape (None, 5) but `student` outputs (None, 10)")
+
+    @pytest.mark.mnist
+    def test_zero_temperature(self):
+        folder = self.create_tempdir().full_path
+        teacher = _save_mnist_teacher(folder)
+        self.assertUsageError(
+            _run_cli("distill", f"--teacher={teacher}", "--temperature=0",
+                     f"--output_dir={os.path.join(folder, 'out')}"),
+            "`temperature` must be > 0, got 0.0")
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+class DistillCommandTest(tf.test.TestCase):
+
+    def test_distill_writes_student_artifacts_and_summary(self):
+        folder = self.create_tempdir().full_path
+        teacher = _save_mnist_teacher(folder)
+        out = os.path.join(folder, "student")
+        result = _run_cli(
+            "distill", f"--teacher={teacher}", "--student=mlp:64", "--epochs=2",
+            "--temperature=5", "--alpha=0.2",
+            "--train_split=train[:3000]", "--val_split=train[3000:4000]",
+            "--test_split=test[:1000]", f"--output_dir={out}", "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertCountEqual(
+            os.listdir(out),
+            [artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR, artifacts.TFLITE_FILE,
+             artifacts.SUMMARY_FILE])
+        with open(os.path.join(out, artifacts.SUMMARY_FILE)) as f:
+            summary = json.load(f)
+        self.assertEqual(summary["config"]["temperature"], 5.0)
+        self.assertEqual(summary["config"]["alpha"], 0.2)
+        self.assertTrue(summary["config"]["teacher_cache"])
+        self.assertEqual(summary["params"]["total"], 784 * 64 + 64 + 64 * 10 + 10)
+        self.assertEqual(summary["teacher"]["params"], 784 * 32 + 32 + 32 * 10 + 10)
+        # An untrained teacher guesses; the student still learns from labels.
+        self.assertGreater(summary["keras"]["test_accuracy"], 0.5)
+        self.assertAllClose(summary["tflite"]["test_accuracy"],
+                            summary["keras"]["test_accuracy"], atol=0.002)
+        self.assertLessEqual(summary["tflite"]["max_abs_diff_vs_keras"], 1e-4)
+        from tfcompress import export  # pylint: disable=g-import-not-at-top
+
+        student = export.load_keras_model(os.path.join(out, artifacts.KERAS_FILE))
+        self.assertEqual(student.count_params(), summary["params"]["total"])

@@ -26,3 +26,16 @@ class ExamplesTest(tf.test.TestCase):
         accuracy = float(re.search(r"TFLite test: \{'accuracy': ([0-9.]+)",
                                    result.stdout).group(1))
         self.assertGreater(accuracy, 0.9)
+
+    def test_mnist_distill_example_trains_both_students_and_exports(self):
+        out = self.create_tempdir().full_path
+        result = subprocess.run(
+            [sys.executable, os.path.join(_EXAMPLES, "mnist_distill.py"),
+             "--teacher_epochs=1", "--epochs=1", f"--output_dir={out}"],
+            capture_output=True, text=True, timeout=600)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertTrue(os.path.isfile(os.path.join(out, "student.tflite")))
+        for who in ("Teacher", "Student alone", "Student distilled"):
+            accuracy = float(re.search(who + r": \{'accuracy': ([0-9.]+)",
+                                       result.stdout).group(1))
+            self.assertGreater(accuracy, 0.9, who)

@@ -1,0 +1,258 @@
+"""Distillation benchmarks: Hinton 2015 on MNIST, keras.io parity, cost.
+
+  python benchmarks/distillation.py --experiment=hinton --seeds=0,1,2
+  python benchmarks/distillation.py --experiment=keras_io --seeds=0,1,2
+  python benchmarks/distillation.py --experiment=cost
+
+Every comparison is measured in the same run: the student trained alone and
+the student distilled see the same data, epochs, optimizer and seeds.
+Teachers are trained once per experiment (seed 0) and kept under
+saved_models/benchmarks/ so reruns can reuse them (--reuse_teachers).
+"""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+from tfcompress import _atomic
+from tfcompress import data
+from tfcompress import distill
+from tfcompress import evaluate
+from tfcompress import export
+from tfcompress import models
+from tfcompress import training
+from tfcompress._keras import keras
+
+_EXPERIMENT = flags.DEFINE_enum("experiment", "hinton", ["hinton", "keras_io", "cost"],
+                                "Which benchmark to run.")
+_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Student seeds.")
+_TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", None,
+                                       "Teacher epochs (default per experiment).")
+_STUDENT_EPOCHS = flags.DEFINE_integer("student_epochs", None,
+                                       "Student epochs (default per experiment).")
+_TEMPERATURE = flags.DEFINE_float("temperature", None, "Distillation temperature.")
+_ALPHA = flags.DEFINE_float("alpha", None, "Weight of the hard-label loss.")
+_REUSE_TEACHERS = flags.DEFINE_bool("reuse_teachers", True,
+                                    "Reuse a teacher saved by an earlier run.")
+_OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here too.")
+
+_TEACHER_DIR = os.path.join("saved_models", "benchmarks")
+_TRAIN, _TEST = "train", "test"
+
+# Per experiment: teacher spec, student spec, epochs, T, alpha (keras.io:
+# teacher 5 epochs, student 3, T=10, alpha=0.1; Hinton: T=20).
+_SETUPS = {
+    "hinton": dict(teacher="hinton_teacher", student="hinton_student",
+                   teacher_epochs=40, student_epochs=30, temperature=20.0, alpha=0.1,
+                   jitter=2),
+    "keras_io": dict(teacher="small_cnn:256,512", student="small_cnn:16,32",
+                     teacher_epochs=5, student_epochs=3, temperature=10.0, alpha=0.1,
+                     jitter=0),
+}
+
+
+def _setup(name):
+    setup = dict(_SETUPS[name])
+    for key, flag in (("teacher_epochs", _TEACHER_EPOCHS), ("student_epochs", _STUDENT_EPOCHS),
+                      ("temperature", _TEMPERATURE), ("alpha", _ALPHA)):
+        if flag.value is not None:
+            setup[key] = flag.value
+    return setup
+
+
+def _errors(model, test_ds):
+    metrics = evaluate.evaluate_classifier(model, test_ds)
+    return round((1 - metrics["accuracy"]) * metrics["num_examples"])
+
+
+def _teacher(setup, name):
+    """Trains (or reloads) the experiment's teacher, with input jitter if set."""
+    path = os.path.join(_TEACHER_DIR, f"{name}_teacher_{setup['teacher_epochs']}ep.keras")
+    if _REUSE_TEACHERS.value and os.path.exists(path):
+        print(f"Reusing teacher {path}")
+        return export.load_keras_model(path)
+    keras.utils.set_random_seed(0)
+    teacher = models.build(setup["teacher"])
+    trained = teacher
+    if setup["jitter"]:
+        # Hinton et al. 2015 trained the MNIST teacher on images jittered by up
+        # to two pixels; only the teacher sees jitter, as in the paper.
+        shift = setup["jitter"] / 28
+        trained = keras.Sequential([
+            keras.layers.RandomTranslation(shift, shift, fill_mode="constant",
+                                           interpolation="nearest", seed=0),
+            teacher])
+    train_ds = data.load("mnist", _TRAIN, shuffle=True, seed=0)
+    start = time.time()
+    training.train_classifier(trained, train_ds, epochs=setup["teacher_epochs"], verbose=2)
+    print(f"Teacher trained in {time.time() - start:.0f} s")
+    export.save_keras_model(teacher, path)
+    return teacher
+
+
+def _train_student(setup, seed, teacher=None):
+    keras.utils.set_random_seed(seed)
+    student = models.build(setup["student"])
+    if teacher is None:
+        train_ds = data.load("mnist", _TRAIN, shuffle=True, seed=seed)
+        training.train_classifier(student, train_ds, epochs=setup["student_epochs"],
+                                  verbose=0)
+        return student
+    distiller = distill.Distiller(student, teacher, temperature=setup["temperature"],
+                                  alpha=setup["alpha"])
+    distiller.compile(training.make_optimizer("adam", 1e-3), metrics=["accuracy"])
+    train_ds = distill.with_teacher_outputs(
+        distiller, data.load("mnist", _TRAIN), batch_size=128, shuffle=True, seed=seed,
+        verbose=0)
+    distiller.fit(train_ds, epochs=setup["student_epochs"], verbose=0)
+    return student
+
+
+def _accuracy_experiment(name):
+    setup = _setup(name)
+    test_ds = data.load("mnist", _TEST)
+    teacher = _teacher(setup, name)
+    teacher_errors = _errors(teacher, test_ds)
+    rows = []
+    for seed in map(int, _SEEDS.value):
+        alone = _errors(_train_student(setup, seed), test_ds)
+        distilled = _errors(_train_student(setup, seed, teacher), test_ds)
+        rows.append({"seed": seed, "alone": alone, "distilled": distilled})
+        print(f"seed {seed}: alone {alone} errors, distilled {distilled}", flush=True)
+
+    alone = [r["alone"] for r in rows]
+    distilled = [r["distilled"] for r in rows]
+    spread = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0  # noqa: E731
+    print(f"\n{name}: teacher {setup['teacher']} ({setup['teacher_epochs']} epochs"
+          f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}): "
+          f"{teacher_errors} test errors. Student {setup['student']}, "
+          f"{setup['student_epochs']} epochs, Adam 1e-3, batch 128; distilled at "
+          f"T={setup['temperature']}, alpha={setup['alpha']}, with the teacher cache.\n")
+    print("| seed | student alone: errors | distilled: errors | reduction |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['seed']} | {r['alone']} | {r['distilled']} | "
+              f"{1 - r['distilled'] / r['alone']:.0%} |")
+    print(f"| mean ± std | {statistics.mean(alone):.1f} ± {spread(alone):.1f} | "
+          f"{statistics.mean(distilled):.1f} ± {spread(distilled):.1f} | "
+          f"{1 - statistics.mean(distilled) / statistics.mean(alone):.0%} |")
+    return {"experiment": name, "setup": setup, "teacher_errors": teacher_errors,
+            "rows": rows}
+
+
+class _KerasIoDistiller(keras.Model):
+    """The keras.io recipe's Distiller, as the cost baseline (teacher every step).
+
+    Follows keras.io/examples/vision/knowledge_distillation: KLDivergence on
+    softmax(t/T), softmax(s/T), times T**2; teacher run on every batch.
+    """
+
+    def __init__(self, student, teacher, temperature, alpha):
+        super().__init__()
+        self.student, self.teacher = student, teacher
+        self.temperature, self.alpha = temperature, alpha
+        self.student_loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.distillation_loss_fn = keras.losses.KLDivergence()
+
+    def call(self, x):
+        return self.student(x)
+
+    def train_step(self, data_batch):
+        x, y = data_batch
+        teacher_predictions = self.teacher(x, training=False)
+        with tf.GradientTape() as tape:
+            student_predictions = self.student(x, training=True)
+            student_loss = self.student_loss_fn(y, student_predictions)
+            distillation_loss = self.distillation_loss_fn(
+                tf.nn.softmax(teacher_predictions / self.temperature, axis=1),
+                tf.nn.softmax(student_predictions / self.temperature, axis=1),
+            ) * self.temperature**2
+            loss = self.alpha * student_loss + (1 - self.alpha) * distillation_loss
+        variables = self.student.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.compiled_metrics.update_state(y, student_predictions)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def _epoch_seconds(model, train_ds, epochs):
+    """Median seconds per epoch, after one warm-up epoch (tracing, caches)."""
+    times = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    model.fit(train_ds, epochs=epochs + 1, verbose=0, callbacks=[Timer()])
+    return statistics.median(times[1:]), times[1:]
+
+
+def _cost_experiment():
+    """Seconds per epoch of each way to train the Hinton student, as ratios."""
+    epochs = _STUDENT_EPOCHS.value or 3
+    setup = _setup("hinton")
+    teacher = models.build(setup["teacher"])  # cost does not depend on its training
+    plain_ds = data.load("mnist", _TRAIN, shuffle=True, seed=0)
+
+    def make_student():
+        keras.utils.set_random_seed(0)
+        return models.build(setup["student"])
+
+    def compiled_distiller():
+        d = distill.Distiller(make_student(), teacher, temperature=20.0, alpha=0.1)
+        d.compile(training.make_optimizer("adam", 1e-3), metrics=["accuracy"])
+        return d
+
+    runs = {}
+    student = make_student()
+    training.compile_classifier(student)
+    runs["plain student fit"] = _epoch_seconds(student, plain_ds, epochs)
+    recipe = _KerasIoDistiller(make_student(), teacher, 20.0, 0.1)
+    recipe.compile(keras.optimizers.Adam(1e-3), metrics=["accuracy"])
+    runs["keras.io recipe distiller"] = _epoch_seconds(recipe, plain_ds, epochs)
+    runs["tfcompress Distiller, no cache"] = _epoch_seconds(compiled_distiller(),
+                                                            plain_ds, epochs)
+    distiller = compiled_distiller()
+    start = time.perf_counter()
+    cached_ds = distill.with_teacher_outputs(distiller, data.load("mnist", _TRAIN),
+                                             batch_size=128, seed=0, verbose=0)
+    cache_seconds = time.perf_counter() - start
+    runs["tfcompress Distiller, teacher cache"] = _epoch_seconds(distiller, cached_ds,
+                                                                 epochs)
+    base = runs["plain student fit"][0]
+    print(f"\nCost: {setup['student']} student, {setup['teacher']} teacher, MNIST train "
+          f"(60,000), batch 128; median of {epochs} epochs after a warm-up epoch.\n")
+    print("| training | s / epoch | vs plain student fit |")
+    print("|---|---|---|")
+    for name, (median, _) in runs.items():
+        print(f"| {name} | {median:.2f} | {median / base:.2f}x |")
+    print(f"\nThe one-off teacher pass of the cache took {cache_seconds:.2f} s.")
+    return {"experiment": "cost", "epochs": epochs, "cache_seconds": cache_seconds,
+            "seconds_per_epoch": {k: v for k, v in runs.items()}}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"TF {tf.__version__}, seeds {_SEEDS.value}")
+    if _EXPERIMENT.value == "cost":
+        result = _cost_experiment()
+    else:
+        result = _accuracy_experiment(_EXPERIMENT.value)
+    if _OUTPUT.value:
+        _atomic.write_json(_OUTPUT.value, result)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4)
+    app.run(main)
