@@ -12,15 +12,15 @@ from tfcompress.jobs import run_dir
 class AtomicOutputTest(tf.test.TestCase):
 
     def test_file_appears_only_on_success_and_keeps_extension(self):
-        path = os.path.join(self.create_tempdir().full_path, "model.keras")
+        path = os.path.join(self.create_tempdir().full_path, "best.weights.h5")
         with _atomic.atomic_output(path) as tmp:
-            self.assertTrue(tmp.endswith(".keras"))
+            self.assertTrue(tmp.endswith("-best.weights.h5"))
             self.assertFalse(os.path.exists(path))
             with open(tmp, "w") as f:
                 f.write("new")
         with open(path) as f:
             self.assertEqual(f.read(), "new")
-        self.assertEqual(os.listdir(os.path.dirname(path)), ["model.keras"])
+        self.assertEqual(os.listdir(os.path.dirname(path)), ["best.weights.h5"])
 
     def test_failure_leaves_old_output_and_no_temporary(self):
         folder = self.create_tempdir().full_path

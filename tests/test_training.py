@@ -70,3 +70,26 @@ class TrainingTest(tf.test.TestCase):
             training.train_classifier(model, ds, epochs=1, optimizer="lbfgs")
         with self.assertRaisesRegex(ValueError, "`learning_rate` must be > 0, got -1"):
             training.train_classifier(model, ds, epochs=1, learning_rate=-1)
+
+
+class KeepBestWeightsTest(tf.test.TestCase):
+
+    def test_best_value_survives_a_restart(self):
+        folder = self.create_tempdir().full_path
+        path = os.path.join(folder, "best.weights.h5")
+        model = helpers.tiny_mlp()
+        first = training.KeepBestWeights(path)
+        first.set_model(model)
+        first.on_epoch_end(0, {"val_accuracy": 0.8})
+        saved = [w.numpy().copy() for w in model.weights]
+        model.layers[-1].kernel.assign(tf.zeros_like(model.layers[-1].kernel))
+        # A new callback (as after a kill and resume) still knows 0.8 is best.
+        resumed = training.KeepBestWeights(path)
+        resumed.set_model(model)
+        self.assertEqual(resumed.best(), 0.8)
+        resumed.on_epoch_end(1, {"val_accuracy": 0.5})
+        resumed.restore()
+        for before, after in zip(saved, model.weights):
+            self.assertAllEqual(before, after.numpy())
+        resumed.on_epoch_end(2, {"val_accuracy": 0.9})
+        self.assertEqual(resumed.best(), 0.9)

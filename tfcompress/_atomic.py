@@ -40,9 +40,9 @@ def atomic_output(path):
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
-    # Keep the extension: Keras picks its file format from it (.keras, .h5).
-    stem, ext = os.path.splitext(os.path.basename(path))
-    tmp = os.path.join(parent, f".{stem}.tmp-{uuid.uuid4().hex[:8]}{ext}")
+    # Keep the whole name as the suffix: Keras picks its file format from it
+    # (.keras, .h5, and .weights.h5 differ).
+    tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex[:8]}-{os.path.basename(path)}")
     try:
         yield tmp
         if not os.path.lexists(tmp):

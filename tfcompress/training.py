@@ -1,8 +1,10 @@
 """Training classifiers (teachers, baselines) with the callbacks they need."""
 
+import json
 import os
 import tempfile
 
+from tfcompress import _atomic
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 
@@ -28,6 +30,43 @@ def compile_classifier(model, *, optimizer="adam", learning_rate=1e-3):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
+
+
+class KeepBestWeights(keras.callbacks.Callback):
+    """Saves the weights of the epoch with the best `monitor` value.
+
+    Unlike ModelCheckpoint(save_best_only=True), the best value so far is
+    stored beside the weights, so a run resumed by BackupAndRestore keeps
+    comparing against it instead of starting over from -inf.
+    """
+
+    def __init__(self, weights_path, monitor="val_accuracy"):
+        super().__init__()
+        self.weights_path = weights_path
+        self.record_path = weights_path + ".json"
+        self.monitor = monitor
+
+    def best(self):
+        """The best value saved so far, or None."""
+        if not (os.path.exists(self.record_path) and os.path.exists(self.weights_path)):
+            return None
+        with open(self.record_path, encoding="utf-8") as f:
+            return json.load(f)["best"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        best = self.best()
+        if best is None or value > best:
+            with _atomic.atomic_output(self.weights_path) as tmp:
+                self.model.save_weights(tmp)
+            _atomic.write_json(self.record_path, {"best": float(value), "epoch": epoch})
+
+    def restore(self):
+        """Loads the best weights into the model, if any were saved."""
+        if self.best() is not None:
+            self.model.load_weights(self.weights_path)
 
 
 def train_classifier(model, train_data, *, epochs, optimizer="adam",
@@ -99,19 +138,14 @@ def fit(
     with tempfile.TemporaryDirectory() as scratch:
         state_dir = checkpoint_dir or scratch
         os.makedirs(state_dir, exist_ok=True)
-        best_path = os.path.join(state_dir, "best.weights.h5")
+        keep_best = KeepBestWeights(os.path.join(state_dir, "best.weights.h5"))
         all_callbacks = list(callbacks)
         if checkpoint_dir:
             all_callbacks.append(
                 keras.callbacks.BackupAndRestore(os.path.join(state_dir, "backup"))
             )
         if validation_data is not None:
-            all_callbacks.append(
-                keras.callbacks.ModelCheckpoint(
-                    best_path, monitor="val_accuracy", mode="max",
-                    save_best_only=True, save_weights_only=True,
-                )
-            )
+            all_callbacks.append(keep_best)
         if early_stopping_patience is not None:
             all_callbacks.append(
                 keras.callbacks.EarlyStopping(
@@ -123,6 +157,6 @@ def fit(
             train_data, epochs=epochs, validation_data=validation_data,
             callbacks=all_callbacks, verbose=verbose,
         )
-        if validation_data is not None and os.path.exists(best_path):
-            model.load_weights(best_path)
+        if validation_data is not None:
+            keep_best.restore()
     return history
