@@ -75,7 +75,9 @@ def _errors(model, test_ds):
 
 def _teacher(setup, name):
     """Trains (or reloads) the experiment's teacher, with input jitter if set."""
-    path = os.path.join(_TEACHER_DIR, f"{name}_teacher_{setup['teacher_epochs']}ep.keras")
+    path = os.path.join(
+        _TEACHER_DIR, f"{name}_teacher_{setup['teacher_epochs']}ep_"
+                      f"b{setup['batch_size']}_jitter{setup['jitter']}.keras")
     if _REUSE_TEACHERS.value and os.path.exists(path):
         print(f"Reusing teacher {path}")
         return export.load_keras_model(path)

@@ -24,6 +24,18 @@ def tiny_cnn(seed=0):
     return keras.Model(inputs, keras.layers.Dense(3)(x))
 
 
+class KillAfterEpoch(keras.callbacks.Callback):
+    """Raises at the end of epoch `epoch`, like a kill after that epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError(f"killed after epoch {epoch}")
+
+
 def random_batch(shape, n=16, seed=0):
     return np.random.default_rng(seed).uniform(size=(n, *shape)).astype(np.float32)
 

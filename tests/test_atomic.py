@@ -5,6 +5,8 @@ import os
 
 import tensorflow as tf
 
+import helpers
+
 from tfcompress import _atomic
 from tfcompress.jobs import run_dir
 
@@ -42,6 +44,17 @@ class AtomicOutputTest(tf.test.TestCase):
         self.assertEqual(os.listdir(path), ["new"])
         self.assertEqual(os.listdir(folder), ["out"])
 
+    def test_file_never_replaces_a_folder(self):
+        folder = self.create_tempdir().full_path
+        path = os.path.join(folder, "m.tflite")
+        os.makedirs(os.path.join(path, "keep"))
+        with self.assertRaisesRegex(IsADirectoryError, "one is a folder"):
+            with _atomic.atomic_output(path) as tmp:
+                with open(tmp, "w") as f:
+                    f.write("x")
+        self.assertEqual(os.listdir(path), ["keep"])
+        self.assertEqual(os.listdir(folder), ["m.tflite"])
+
     def test_nothing_written_is_an_error(self):
         path = os.path.join(self.create_tempdir().full_path, "x.json")
         with self.assertRaisesRegex(FileNotFoundError, "Nothing was written"):
@@ -74,6 +87,27 @@ class RunDirTest(tf.test.TestCase):
         self.assertTrue(os.path.isdir(os.path.join(staging, "checkpoints")))
         run_dir.start(out, {"epochs": 4, "splits": ("a", "b")})
         self.assertFalse(os.path.exists(os.path.join(staging, "checkpoints")))
+
+    def test_trailing_slash_output_dir_is_replaced(self):
+        out = os.path.join(self.create_tempdir().full_path, "run")
+        os.makedirs(os.path.join(out, "old"))
+        staging = run_dir.start(out + "/", {})
+        _atomic.write_json(os.path.join(staging, "summary.json"), {})
+        run_dir.finish(staging, out + "/")
+        self.assertEqual(os.listdir(out), ["summary.json"])
+
+    def test_train_once_skips_training_a_killed_run_finished(self):
+        staging = run_dir.start(os.path.join(self.create_tempdir().full_path, "r"), {})
+        model = helpers.tiny_mlp()
+        calls = []
+        seconds = run_dir.train_once(staging, model, lambda: calls.append(1))
+        trained = [w.numpy().copy() for w in model.weights]
+        other = helpers.tiny_mlp(seed=5)
+        self.assertEqual(run_dir.train_once(staging, other, lambda: calls.append(1)),
+                         seconds)
+        self.assertLen(calls, 1)
+        for a, b in zip(trained, other.weights):
+            self.assertAllEqual(a, b.numpy())
 
     def test_finish_moves_staging_into_place_without_scratch(self):
         out = os.path.join(self.create_tempdir().full_path, "run")

@@ -46,12 +46,14 @@ class UsageErrorTest(CliTestCase):
     def test_stray_argument(self):
         self.assertUsageError(_run_cli("train", "mnist"), "Unexpected arguments: ['mnist']")
 
+    @pytest.mark.mnist
     def test_unknown_model_spec(self):
         out = os.path.join(self.create_tempdir().full_path, "run")
         self.assertUsageError(_run_cli("train", "--model=resnet", f"--output_dir={out}"),
                               "Unknown model 'resnet' in spec 'resnet'")
         self.assertFalse(os.path.exists(out))
 
+    @pytest.mark.mnist
     def test_bad_model_argument_value(self):
         out = os.path.join(self.create_tempdir().full_path, "run")
         self.assertUsageError(
@@ -127,9 +129,25 @@ class DistillUsageErrorTest(CliTestCase):
     def test_teacher_flag_is_required(self):
         self.assertUsageError(_run_cli("distill"), "Flag --teacher must have a value")
 
+    @pytest.mark.mnist
     def test_missing_teacher(self):
-        self.assertUsageError(_run_cli("distill", "--teacher=/no/such/teacher"),
-                              "No model at '/no/such/teacher'")
+        out = os.path.join(self.create_tempdir().full_path, "out")
+        self.assertUsageError(
+            _run_cli("distill", "--teacher=/no/such/teacher", f"--output_dir={out}"),
+            "No model at '/no/such/teacher'")
+
+    @pytest.mark.mnist
+    def test_keras3_teacher_file(self):
+        import keras as keras3  # pylint: disable=g-import-not-at-top
+
+        folder = self.create_tempdir().full_path
+        path = os.path.join(folder, "k3.keras")
+        keras3.Sequential([keras3.Input((28, 28, 1)), keras3.layers.Flatten(),
+                           keras3.layers.Dense(10)]).save(path)
+        self.assertUsageError(
+            _run_cli("distill", f"--teacher={path}",
+                     f"--output_dir={os.path.join(folder, 'out')}"),
+            f"Cannot load '{path}' as a tf_keras (Keras 2) model")
 
     def test_alpha_flag_out_of_range(self):
         self.assertUsageError(_run_cli("distill", "--teacher=t.keras", "--alpha=1.5"),

@@ -1,5 +1,8 @@
 """Tests of tfcompress.data on the real, locally prepared MNIST."""
 
+import os
+from unittest import mock
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -67,8 +70,19 @@ class LoadTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllEqual(np.sort(first), np.sort(unshuffled))
 
     def test_data_dir_argument_overrides_environment(self):
-        ds = data.load("mnist", "test[:5]", data_dir=data.resolve_data_dir())
+        real_dir = data.resolve_data_dir()
+        empty = self.create_tempdir().full_path
+        with mock.patch.dict(os.environ, {"TFDS_DATA_DIR": empty}):
+            self.assertEqual(data.resolve_data_dir(), empty)
+            with self.assertRaises(FileNotFoundError):
+                data.load("mnist", "test[:5]")
+            ds = data.load("mnist", "test[:5]", data_dir=real_dir)
         self.assertLen(_collect(ds)[1], 5)
+
+    def test_given_mean_is_kept_when_std_comes_from_the_table(self):
+        x, _ = _collect(data.load("mnist", "test[:50]", normalize="standard", mean=0.0))
+        unit, _ = _collect(data.load("mnist", "test[:50]"))
+        self.assertAllClose(x, unit / 0.3081, rtol=1e-5)
 
 
 class LoadErrorTest(tf.test.TestCase):

@@ -86,6 +86,8 @@ class DistillerTrainingTest(tf.test.TestCase, parameterized.TestCase):
         x, y = helpers.labelled_data(n=10)
         distiller = helpers.compile_distiller(distill.Distiller(student, teacher))
         self.assertAllClose(distiller.predict(x, verbose=0), student(x))
+        logs = distiller.evaluate(x, y, return_dict=True, verbose=0)
+        self.assertAllClose(logs["accuracy"], np.mean(student(x).numpy().argmax(-1) == y))
 
     def test_probability_teacher_gives_same_losses_as_its_logits(self):
         x, y = helpers.labelled_data(n=16)
@@ -252,15 +254,34 @@ class CallbacksTest(tf.test.TestCase):
         self.assertContainsSubset(["epoch_loss", "epoch_hard_loss", "epoch_soft_loss"],
                                   tags)
 
-    def test_early_stopping_and_backup_and_restore(self):
+    def test_early_stopping(self):
+        x, y = helpers.labelled_data()
+        distiller = helpers.compile_distiller(
+            distill.Distiller(helpers.small_student(), helpers.small_teacher()))
+        history = distiller.fit(x, y, validation_data=(x, y), epochs=20, verbose=0,
+                                callbacks=[keras.callbacks.EarlyStopping(
+                                    monitor="val_loss", patience=0, min_delta=10.0)])
+        self.assertLen(history.history["loss"], 2)
+
+    def test_backup_and_restore_resumes_an_interrupted_fit(self):
         x, y = helpers.labelled_data()
         backup = os.path.join(self.create_tempdir().full_path, "backup")
-        history = helpers.compile_distiller(distill.Distiller(helpers.small_student(), helpers.small_teacher())).fit(
-            x, y, validation_data=(x, y), epochs=20, verbose=0, callbacks=[
-                keras.callbacks.EarlyStopping(monitor="val_loss", patience=0,
-                                              min_delta=10.0),
-                keras.callbacks.BackupAndRestore(backup)])
-        self.assertLen(history.history["loss"], 2)
+        distiller = helpers.compile_distiller(
+            distill.Distiller(helpers.small_student(), helpers.small_teacher()))
+        with self.assertRaisesRegex(RuntimeError, "killed"):
+            distiller.fit(x, y, epochs=4, verbose=0, callbacks=[
+                keras.callbacks.BackupAndRestore(backup), helpers.KillAfterEpoch(1)])
+        weights_at_kill = [w.numpy().copy() for w in distiller.student.weights]
+        # A new process would build everything again: a fresh Distiller resumes.
+        resumed = helpers.compile_distiller(
+            distill.Distiller(helpers.small_student(seed=9), helpers.small_teacher()))
+        first_epoch = []
+        resumed.fit(x, y, epochs=4, verbose=0, callbacks=[
+            keras.callbacks.BackupAndRestore(backup),
+            keras.callbacks.LambdaCallback(
+                on_epoch_begin=lambda epoch, logs: first_epoch.append(epoch))])
+        self.assertEqual(first_epoch, [2, 3])
+        self.assertNotAllClose(weights_at_kill[0], resumed.student.weights[0])
 
 
 class MirroredStrategyTest(tf.test.TestCase):
@@ -281,3 +302,31 @@ class MirroredStrategyTest(tf.test.TestCase):
         for one, two in zip(results[0][0], results[1][0]):
             self.assertAllClose(one, two, atol=1e-5, rtol=1e-5)
         self.assertAllClose(results[0][1], results[1][1], rtol=1e-5)
+
+
+class DistillerInputTest(tf.test.TestCase):
+
+    def test_teacher_is_marked_frozen(self):
+        teacher = helpers.small_teacher()
+        distiller = distill.Distiller(helpers.small_student(), teacher)
+        self.assertFalse(teacher.trainable)
+        self.assertEmpty(teacher.trainable_weights)
+        self.assertLen(distiller.trainable_weights, 4)  # the student's 2 kernels, 2 biases
+
+    def test_tf_nn_softmax_teacher_is_detected(self):
+        inputs = keras.Input((6,))
+        teacher = keras.Model(inputs, tf.nn.softmax(keras.layers.Dense(3)(inputs)))
+        self.assertTrue(distill.Distiller(helpers.small_student(), teacher)
+                        .teacher_outputs_probabilities)
+
+    def test_one_hot_labels_are_refused_with_what_to_do(self):
+        x, y = helpers.labelled_data(n=8)
+        distiller = helpers.compile_distiller(
+            distill.Distiller(helpers.small_student(), helpers.small_teacher()))
+        with self.assertRaisesRegex(ValueError, "integer class ids .* argmax"):
+            distiller.fit(x, np.eye(3)[y], epochs=1, verbose=0)
+
+    def test_metrics_and_loss_are_keyword_only_in_compile(self):
+        distiller = distill.Distiller(helpers.small_student(), helpers.small_teacher())
+        with self.assertRaises(TypeError):
+            distiller.compile("sgd", "sparse_categorical_crossentropy")

@@ -118,3 +118,44 @@ class TeacherCacheTest(tf.test.TestCase):
             data.load("mnist", "test[:100]")), [])
         self.assertNotEmpty(distill.teacher_cache.nondeterministic_ops(
             data.load("mnist", "test[:100]", shuffle=True)))
+
+
+class TeacherCacheGuardTest(tf.test.TestCase):
+
+    def test_reorder_within_a_label_is_caught_by_the_input_fingerprint(self):
+        x, _ = helpers.labelled_data(n=16)
+        y = np.zeros(16, np.int32)  # one label: only the inputs tell examples apart
+        calls = []
+
+        def generator():
+            calls.append(1)
+            order = np.arange(16) if len(calls) == 1 else np.roll(np.arange(16), 1)
+            for i in order:
+                yield x[i], y[i]
+
+        ds = tf.data.Dataset.from_generator(
+            generator, output_signature=(tf.TensorSpec((6,), tf.float32),
+                                         tf.TensorSpec((), tf.int32))).batch(4)
+        distiller = distill.Distiller(helpers.small_student(), helpers.small_teacher())
+        cached = distill.with_teacher_outputs(distiller, ds, batch_size=4, shuffle=False,
+                                              verbose=0)
+        with self.assertRaisesRegex(tf.errors.InvalidArgumentError,
+                                    "example order changed since the teacher pass"):
+            list(cached)
+
+    def test_nondeterministic_map_is_refused(self):
+        x, y = helpers.labelled_data()
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).map(
+            lambda a, b: (a * 2, b), num_parallel_calls=2, deterministic=False).batch(8)
+        distiller = distill.Distiller(helpers.small_student(), helpers.small_teacher())
+        with self.assertRaisesRegex(ValueError, r"deterministic=False"):
+            distill.with_teacher_outputs(distiller, ds, batch_size=8)
+
+    def test_infinite_dataset_and_non_distiller_are_refused(self):
+        x, y = helpers.labelled_data()
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+        distiller = distill.Distiller(helpers.small_student(), helpers.small_teacher())
+        with self.assertRaisesRegex(ValueError, r"`dataset` is infinite"):
+            distill.with_teacher_outputs(distiller, ds.repeat(), batch_size=8)
+        with self.assertRaisesRegex(TypeError, "`distiller` must be a tfcompress Distiller"):
+            distill.with_teacher_outputs(helpers.small_teacher(), ds, batch_size=8)

@@ -72,6 +72,48 @@ class TrainingTest(tf.test.TestCase):
             training.train_classifier(model, ds, epochs=1, learning_rate=-1)
 
 
+class ResumeTest(tf.test.TestCase):
+
+    def _data(self):
+        x, y = helpers.labelled_data()
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+    def test_killed_fit_resumes_at_the_next_epoch(self):
+        folder = self.create_tempdir().full_path
+        ds = self._data()
+        model = helpers.tiny_mlp()
+        training.compile_classifier(model)
+        with self.assertRaisesRegex(RuntimeError, "killed"):
+            training.fit(model, ds, epochs=4, validation_data=ds, checkpoint_dir=folder,
+                         callbacks=[helpers.KillAfterEpoch(1)], verbose=0)
+        resumed = helpers.tiny_mlp(seed=7)
+        training.compile_classifier(resumed)
+        history = training.fit(resumed, ds, epochs=4, validation_data=ds,
+                               checkpoint_dir=folder, verbose=0)
+        # The kill came before epoch 1's backup was written: epoch 1 is redone,
+        # epoch 0 is not.
+        self.assertEqual(history.epoch, [1, 2, 3])
+
+    def test_fresh_run_in_a_used_checkpoint_dir_ignores_the_old_best(self):
+        folder = self.create_tempdir().full_path
+        ds = self._data()
+        keep = training.KeepBestWeights(os.path.join(folder, "best.weights.h5"))
+        keep.set_model(helpers.tiny_mlp())
+        keep.on_epoch_end(0, {"val_accuracy": 1.0})  # an old run's perfect best
+        model = helpers.tiny_mlp()
+        training.compile_classifier(model, learning_rate=0.05)
+        training.fit(model, ds, epochs=2, validation_data=ds, checkpoint_dir=folder,
+                     verbose=0)
+        self.assertLess(keep.best(), 1.0)
+
+    def test_missing_accuracy_metric_is_a_clear_error(self):
+        ds = self._data()
+        model = helpers.tiny_mlp()
+        model.compile("sgd", loss=keras.losses.SparseCategoricalCrossentropy(True))
+        with self.assertRaisesRegex(ValueError, "needs 'val_accuracy' in the epoch logs"):
+            training.fit(model, ds, epochs=1, validation_data=ds, verbose=0)
+
+
 class KeepBestWeightsTest(tf.test.TestCase):
 
     def test_best_value_survives_a_restart(self):

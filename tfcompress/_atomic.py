@@ -1,7 +1,9 @@
 """Atomic outputs: write under a temporary sibling name, then rename.
 
 A reader (or a rerun after a crash) sees either the old output or the whole
-new one, never a half-written file or folder.
+new one, never a half-written file. Replacing an existing folder takes two
+renames (old folder aside, new one in): a crash between them leaves the old
+folder at `<path>.old-*` and nothing at `<path>`, never a half-written one.
 """
 
 import contextlib
@@ -19,7 +21,17 @@ def _remove(path):
 
 
 def replace(src, dst):
-    """Moves `src` (file or folder) to `dst`, replacing whatever is there."""
+    """Moves `src` to `dst`, replacing a file with a file, a folder with a folder.
+
+    Raises:
+      IsADirectoryError / NotADirectoryError: `dst` is of the other kind; it
+        is left alone rather than deleted.
+    """
+    src, dst = os.path.normpath(src), os.path.normpath(dst)
+    if os.path.lexists(dst) and os.path.isdir(src) != os.path.isdir(dst):
+        error = IsADirectoryError if os.path.isdir(dst) else NotADirectoryError
+        raise error(f"Cannot replace {dst!r} with {src!r}: one is a folder and the "
+                    "other is not. Remove or rename it first.")
     if os.path.isdir(dst) and not os.path.islink(dst):
         # os.replace cannot overwrite a non-empty folder: move it aside first.
         old = f"{dst}.old-{uuid.uuid4().hex[:8]}"
@@ -37,7 +49,7 @@ def atomic_output(path):
     On an exception the temporary output is removed and `path` is untouched.
     Works for a single file or a whole folder written at the yielded path.
     """
-    path = os.fspath(path)
+    path = os.path.normpath(os.fspath(path))
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     # Keep the whole name as the suffix: Keras picks its file format from it

@@ -5,6 +5,7 @@ import os
 import tempfile
 
 from tfcompress import _atomic
+from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 
@@ -35,9 +36,9 @@ def compile_classifier(model, *, optimizer="adam", learning_rate=1e-3):
 class KeepBestWeights(keras.callbacks.Callback):
     """Saves the weights of the epoch with the best `monitor` value.
 
-    Unlike ModelCheckpoint(save_best_only=True), the best value so far is
-    stored beside the weights, so a run resumed by BackupAndRestore keeps
-    comparing against it instead of starting over from -inf.
+    Higher is better. Unlike ModelCheckpoint(save_best_only=True), the best
+    value so far is stored beside the weights, so a run resumed by
+    BackupAndRestore keeps comparing against it instead of starting over.
     """
 
     def __init__(self, weights_path, monitor="val_accuracy"):
@@ -53,10 +54,20 @@ class KeepBestWeights(keras.callbacks.Callback):
         with open(self.record_path, encoding="utf-8") as f:
             return json.load(f)["best"]
 
+    def clear(self):
+        """Forgets an earlier run's best (call before a fresh, unresumed run)."""
+        for path in (self.record_path, self.weights_path):
+            if os.path.exists(path):
+                os.remove(path)
+
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            return
+            raise ValueError(
+                f"Keeping the best epoch needs {self.monitor!r} in the epoch logs, "
+                f"which has {sorted(logs or {})}; compile the model with "
+                "metrics=['accuracy'] (or keras.metrics.SparseCategoricalAccuracy("
+                "name='accuracy')).")
         best = self.best()
         if best is None or value > best:
             with _atomic.atomic_output(self.weights_path) as tmp:
@@ -87,14 +98,9 @@ def train_classifier(model, train_data, *, epochs, optimizer="adam",
       The Keras `History`.
     """
     require_keras2_model(model)
-    _check_epochs(epochs)
+    check_positive_int("epochs", epochs)
     compile_classifier(model, optimizer=optimizer, learning_rate=learning_rate)
     return fit(model, train_data, epochs=epochs, **fit_kwargs)
-
-
-def _check_epochs(epochs):
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
-        raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
 
 
 def fit(
@@ -131,7 +137,8 @@ def fit(
     Returns:
       The Keras `History`.
     """
-    _check_epochs(epochs)
+    require_keras2_model(model)
+    check_positive_int("epochs", epochs)
     if early_stopping_patience is not None and validation_data is None:
         raise ValueError("`early_stopping_patience` needs `validation_data`.")
 
@@ -139,13 +146,16 @@ def fit(
         state_dir = checkpoint_dir or scratch
         os.makedirs(state_dir, exist_ok=True)
         keep_best = KeepBestWeights(os.path.join(state_dir, "best.weights.h5"))
+        backup_dir = os.path.join(state_dir, "backup")
+        if not os.path.isdir(backup_dir):
+            keep_best.clear()  # a fresh run: an older run's best is not ours
         all_callbacks = list(callbacks)
-        if checkpoint_dir:
-            all_callbacks.append(
-                keras.callbacks.BackupAndRestore(os.path.join(state_dir, "backup"))
-            )
         if validation_data is not None:
+            # Before BackupAndRestore: a kill between the two then re-runs the
+            # epoch rather than skipping a best epoch it never recorded.
             all_callbacks.append(keep_best)
+        if checkpoint_dir:
+            all_callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
         if early_stopping_patience is not None:
             all_callbacks.append(
                 keras.callbacks.EarlyStopping(

@@ -9,10 +9,11 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tfcompress._checks import check_positive_int
 from tfcompress.data import preprocessing
 
 # Above this many examples the shuffle buffer stops growing (memory bound).
-_MAX_SHUFFLE_BUFFER = 60_000
+MAX_SHUFFLE_BUFFER = 60_000
 
 
 def resolve_data_dir(data_dir=None):
@@ -91,8 +92,7 @@ def load(
     Returns:
       A `tf.data.Dataset` of (float32 [batch, ...], int32 [batch]) pairs.
     """
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
     if normalize == "standard" and (mean is None or std is None):
         if name not in preprocessing.KNOWN_MEAN_STD:
             raise ValueError(
@@ -100,7 +100,9 @@ def load(
                 f"statistics are built in only for "
                 f"{sorted(preprocessing.KNOWN_MEAN_STD)}."
             )
-        mean, std = preprocessing.KNOWN_MEAN_STD[name]
+        known_mean, known_std = preprocessing.KNOWN_MEAN_STD[name]
+        mean = known_mean if mean is None else mean
+        std = known_std if std is None else std
     preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)
 
     dataset_builder = builder(name, data_dir)
@@ -119,7 +121,7 @@ def load(
         ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(
-            min(size, _MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
+            min(size, MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
         )
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -32,8 +32,21 @@ def ends_in_softmax(model):
         return ends_in_softmax(last)
     if isinstance(last, keras.layers.Softmax):
         return True
+    # A final tf.nn.softmax(x) in a functional model becomes a TFOpLambda.
+    if "softmax" in str(getattr(last, "symbol", "")):
+        return True
     activation = getattr(last, "activation", None)
     return getattr(activation, "__name__", None) == "softmax"
+
+
+def _shape(model, attribute, arg_name):
+    try:
+        return getattr(model, attribute)
+    except (AttributeError, RuntimeError):
+        raise ValueError(
+            f"`{arg_name}` {model.name!r} has no known {attribute.split('_')[0]} "
+            "shape: build it first (a functional model, or call it on a batch)."
+        ) from None
 
 
 def _check_models(student, teacher):
@@ -51,14 +64,18 @@ def _check_models(student, teacher):
             f"`student` {student.name!r} ends in a softmax; the Distiller trains a "
             "student that outputs logits. Remove the final softmax (apply it at "
             "inference if you need probabilities).")
-    if student.output_shape[1:] != teacher.output_shape[1:]:
+    student_out = _shape(student, "output_shape", "student")
+    teacher_out = _shape(teacher, "output_shape", "teacher")
+    if student_out[1:] != teacher_out[1:]:
         raise ValueError(
-            f"`teacher` outputs shape {teacher.output_shape} but `student` outputs "
-            f"{student.output_shape}; both must predict the same classes.")
-    if student.input_shape[1:] != teacher.input_shape[1:]:
+            f"`teacher` outputs shape {teacher_out} but `student` outputs "
+            f"{student_out}; both must predict the same classes.")
+    student_in = _shape(student, "input_shape", "student")
+    teacher_in = _shape(teacher, "input_shape", "teacher")
+    if student_in[1:] != teacher_in[1:]:
         raise ValueError(
-            f"`teacher` takes inputs of shape {teacher.input_shape} but `student` "
-            f"takes {student.input_shape}; both must read the same examples.")
+            f"`teacher` takes inputs of shape {teacher_in} but `student` "
+            f"takes {student_in}; both must read the same examples.")
 
 
 def _layer_output(model, layer_name, arg_name):
@@ -96,6 +113,8 @@ class Distiller(keras.Model):
 
     Logged losses: `loss` (total), `hard_loss`, `soft_loss` and one entry per
     extra term, each a mean over examples (sample-weighted as Keras does).
+    The logged `loss` leaves out the student's regularization losses, which
+    are still added to what is minimized.
     """
 
     def __init__(self, student, teacher, *, temperature=4.0, alpha=0.1,
@@ -104,7 +123,7 @@ class Distiller(keras.Model):
           student: tf_keras model that outputs logits; the one trained.
           teacher: trained tf_keras model with the student's input and output
             shapes; logits, or probabilities from a final softmax (detected
-            and turned back into logits with log).
+            and turned back into logits with log). It is set non-trainable.
           temperature: positive float; T of the softened distributions.
           alpha: weight in [0, 1] of the hard-label loss; the soft-target
             loss gets 1 - alpha.
@@ -130,6 +149,7 @@ class Distiller(keras.Model):
             raise ValueError(f"`extra_losses` repeats a term: {names}.")
 
         self.student = student
+        teacher.trainable = False  # frozen: summaries and counts say so too
         self.teacher = teacher
         self.temperature = float(temperature)
         self.alpha = float(alpha)
@@ -147,8 +167,8 @@ class Distiller(keras.Model):
     def _build_hints(self):
         hints = [t for t in self.extra_losses if isinstance(t, terms.FeatureHint)]
         self._student_features = self._teacher_features = None
-        self.adapters = []
         if not hints:
+            self.adapters = []
             return
         student_feats = [_layer_output(self.student, h.student_layer, "student_layer")
                          for h in hints]
@@ -222,6 +242,12 @@ class Distiller(keras.Model):
         return values, weights
 
     def _loss(self, y, teacher, student_logits, student_features, sample_weight):
+        if y is None or (y.shape.rank is not None and y.shape.rank > 1
+                         and y.shape[-1] != 1):
+            raise ValueError(
+                "Distiller needs integer class ids as labels `y`, shape [batch]; got "
+                f"{None if y is None else y.shape}. Convert one-hot labels with "
+                "argmax.")
         values, weights = self.per_example_losses(y, teacher, student_logits,
                                                   student_features)
         total = tf.add_n([weights[name] * value for name, value in values.items()])
@@ -242,7 +268,7 @@ class Distiller(keras.Model):
 
     # --- Keras hooks ------------------------------------------------------------
 
-    def compile(self, optimizer="adam", metrics=None, loss=None, **kwargs):
+    def compile(self, optimizer="adam", *, metrics=None, loss=None, **kwargs):
         """Like Model.compile, without `loss`: the Distiller defines its own."""
         if loss is not None:
             raise ValueError(

@@ -11,14 +11,24 @@ shuffling, so any later shuffle keeps each example with its own targets.
 import numpy as np
 import tensorflow as tf
 
+from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
+from tfcompress.data.loading import MAX_SHUFFLE_BUFFER
 from tfcompress.distill import distiller as distiller_lib
 
 # Dataset ops whose output changes from one pass to the next: shuffles, and
 # random ops inside map functions (augmentation).
 _NONDETERMINISTIC_OP_MARKERS = ("Shuffle", "Random", "RngReadAndSkip", "RngSkip")
 
-_MAX_SHUFFLE_BUFFER = 60_000
+
+def _fingerprint(x, batched):
+    """Sum of each example's input values: cheap, and differs between examples."""
+    total = 0.0
+    for tensor in tf.nest.flatten(x):
+        tensor = tf.cast(tensor, tf.float64)
+        axes = list(range(1 if batched else 0, tensor.shape.rank))
+        total += tf.reduce_sum(tensor, axis=axes)
+    return total
 
 
 def nondeterministic_ops(dataset):
@@ -32,11 +42,15 @@ def nondeterministic_ops(dataset):
         external_state_policy=1,  # ignore: we only read op names
         strip_device_assignment=True)
     graph = tf.compat.v1.GraphDef.FromString(graph_bytes.numpy())
-    ops = {node.op for node in graph.node}
+    nodes = list(graph.node)
     for function in graph.library.function:
-        ops.update(node.op for node in function.node_def)
-    return sorted(op for op in ops
-                  if any(marker in op for marker in _NONDETERMINISTIC_OP_MARKERS))
+        nodes.extend(function.node_def)
+    found = {node.op for node in nodes
+             if any(marker in node.op for marker in _NONDETERMINISTIC_OP_MARKERS)}
+    # map/interleave(deterministic=False) may hand out elements out of order.
+    found.update(f"{node.op}(deterministic=False)" for node in nodes
+                 if node.attr["deterministic"].s == b"false")
+    return sorted(found)
 
 
 def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0,
@@ -62,8 +76,13 @@ def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0
         teacher's outputs would not belong to the examples they are paired
         with; or a bad `batch_size`.
     """
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+    if not isinstance(distiller, distiller_lib.Distiller):
+        raise TypeError(f"`distiller` must be a tfcompress Distiller, got "
+                        f"{type(distiller).__name__}.")
+    check_positive_int("batch_size", batch_size)
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("`dataset` is infinite (repeat()?); pass one epoch of it: "
+                         "the teacher runs once over every example.")
     found = nondeterministic_ops(dataset)
     if found:
         raise ValueError(
@@ -71,7 +90,7 @@ def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0
             f"has {found}. Pass the unshuffled, unaugmented dataset (this function "
             "shuffles after pairing), or train without the teacher cache.")
 
-    labels, outputs = [], []
+    labels, fingerprints, outputs = [], [], []
     num_batches = int(dataset.cardinality())
     progress = keras.utils.Progbar(num_batches if num_batches > 0 else None,
                                    unit_name="batch", verbose=verbose)
@@ -79,25 +98,30 @@ def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0
     for step, batch in enumerate(dataset, start=1):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(batch)
         labels.append(np.asarray(y))
+        fingerprints.append(_fingerprint(x, batched=True).numpy())
         outputs.append(tf.nest.map_structure(np.asarray, predict(x)))
         progress.update(step)
     if not labels:
         raise ValueError("`dataset` is empty: there is nothing to distill on.")
     labels = np.concatenate(labels)
+    fingerprints = np.concatenate(fingerprints)
     count = len(labels)
     outputs = {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
 
-    cached = tf.data.Dataset.from_tensor_slices((labels, outputs))
+    cached = tf.data.Dataset.from_tensor_slices((labels, fingerprints, outputs))
 
     def pair(example, cache):
         x, y, weight = keras.utils.unpack_x_y_sample_weight(example)
-        cached_label, teacher = cache
+        cached_label, cached_fingerprint, teacher = cache
         # Guards the pairing at run time too: a pass that yields examples in
         # another order than the teacher pass fails here, loudly.
-        check = tf.debugging.assert_equal(
-            y, tf.cast(cached_label, y.dtype),
-            message="teacher cache: example order changed since the teacher pass")
-        with tf.control_dependencies([check]):
+        message = "teacher cache: example order changed since the teacher pass"
+        checks = [
+            tf.debugging.assert_equal(y, tf.cast(cached_label, y.dtype), message=message),
+            tf.debugging.assert_near(_fingerprint(x, batched=False), cached_fingerprint,
+                                     rtol=1e-6, atol=1e-6, message=message),
+        ]
+        with tf.control_dependencies(checks):
             inputs = {distiller_lib.STUDENT_INPUTS: tf.identity(x),
                       distiller_lib.TEACHER_OUTPUTS: teacher}
         return keras.utils.pack_x_y_sample_weight(inputs, y, weight)
@@ -105,6 +129,6 @@ def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0
     paired = tf.data.Dataset.zip((dataset.unbatch(), cached)).map(
         pair, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
-        paired = paired.shuffle(min(count, _MAX_SHUFFLE_BUFFER), seed=seed,
+        paired = paired.shuffle(min(count, MAX_SHUFFLE_BUFFER), seed=seed,
                                 reshuffle_each_iteration=True)
     return paired.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -17,9 +17,23 @@ def save_keras_model(model, path):
     return os.fspath(path)
 
 
-def load_keras_model(path, compile=False):
-    """Loads a tf_keras model saved by `save_keras_model` (or Keras 2)."""
+def load_keras_model(path, compile=False):  # pylint: disable=redefined-builtin
+    """Loads a tf_keras model saved by `save_keras_model` (or Keras 2).
+
+    Raises:
+      FileNotFoundError: nothing at `path`.
+      ValueError: the file is not a Keras 2 model (a Keras 3 file, or
+        corrupt), with what to do about it.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No model at {path!r}.")
-    return keras.models.load_model(path, compile=compile)
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except (TypeError, ValueError, OSError, KeyError) as e:
+        raise ValueError(
+            f"Cannot load {path!r} as a tf_keras (Keras 2) model: {e}. A file saved "
+            "by Keras 3 (`import keras`, or tf.keras in TF 2.21) cannot be read by "
+            "tf_keras: rebuild the model with `import tf_keras as keras` and load "
+            "its weights, or save it again from tf_keras."
+        ) from None

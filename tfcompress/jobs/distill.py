@@ -1,7 +1,6 @@
 """The `tfcompress distill` job: distill a zoo student from a trained teacher."""
 
 import os
-import time
 
 from tfcompress import _atomic
 from tfcompress import data
@@ -122,14 +121,13 @@ def run(
         f"from {config['teacher']} at T={temperature}, alpha={alpha}, "
         f"for {epochs} epochs.")
 
-    start = time.time()
-    training.fit(distiller, train_ds, epochs=epochs, validation_data=val_ds,
-                 checkpoint_dir=os.path.join(staging, "checkpoints"), verbose=verbose)
-    train_seconds = time.time() - start
+    train_seconds = run_dir.train_once(staging, distiller, lambda: training.fit(
+        distiller, train_ds, epochs=epochs, validation_data=val_ds,
+        checkpoint_dir=os.path.join(staging, "checkpoints"), verbose=verbose))
     teacher_accuracy = evaluate.evaluate_classifier(distiller.teacher, test_ds)["accuracy"]
     summary = {
         "config": config,
-        "train_seconds": round(train_seconds, 2),
+        "train_seconds": train_seconds,
         "teacher": {"test_accuracy": teacher_accuracy,
                     "params": distiller.teacher.count_params()},
         **artifacts.export_and_evaluate(distiller.student, staging, test_ds),

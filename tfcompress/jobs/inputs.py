@@ -1,8 +1,7 @@
 """Checks shared by the jobs: datasets, splits and numbers, before any work."""
 
-import numbers
-
 from tfcompress import data
+from tfcompress._checks import check_positive_int  # noqa: F401  (re-exported)
 
 
 def dataset_shape(dataset, data_dir=None):
@@ -30,16 +29,3 @@ def check_splits(dataset, data_dir, **splits):
                 f"`{arg_name}` {split!r} is not a usable split of {dataset!r}: {e}"
             ) from None
 
-
-def check_positive_int(arg_name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{arg_name}` must be a positive int, got {value!r}.")
-
-
-def check_in_range(arg_name, value, low, high, low_open=False):
-    """`value` must be a real number in [low, high] (or (low, high])."""
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
-          and (low < value if low_open else low <= value) and value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}]"
-        raise ValueError(f"`{arg_name}` must be in {interval}, got {value!r}.")

@@ -9,6 +9,7 @@ partial folder and resumes from its checkpoints.
 import json
 import os
 import shutil
+import time
 
 from tfcompress import _atomic
 
@@ -31,7 +32,7 @@ def check_output_dir(output_dir, overwrite):
 def start(output_dir, config):
     """Returns the staging folder, resuming one left by the same config."""
     config = json.loads(json.dumps(config))  # compare as it reads back
-    staging = f"{os.fspath(output_dir).rstrip(os.sep)}.partial"
+    staging = f"{os.path.normpath(output_dir)}.partial"
     config_path = os.path.join(staging, _CONFIG)
     if os.path.isdir(staging):
         try:
@@ -50,5 +51,32 @@ def finish(staging, output_dir, scratch=("checkpoints",)):
     """Drops scratch folders, then moves the staging folder to `output_dir`."""
     for name in scratch:
         shutil.rmtree(os.path.join(staging, name), ignore_errors=True)
-    os.remove(os.path.join(staging, _CONFIG))
-    _atomic.replace(staging, os.fspath(output_dir))
+    output_dir = os.path.normpath(output_dir)
+    _atomic.replace(staging, output_dir)
+    # Only now: had the rename failed, a rerun would still resume from staging.
+    os.remove(os.path.join(output_dir, _CONFIG))
+
+
+def train_once(staging, model, train):
+    """Calls `train()` unless a killed run of this staging folder finished it.
+
+    Training's own backup is deleted when `fit` ends, so without this a job
+    killed during export would retrain from scratch when resumed. The trained
+    weights are kept in the staging folder until the job finishes.
+
+    Returns:
+      Seconds the training took (in the run that did it).
+    """
+    weights = os.path.join(staging, "checkpoints", "trained.weights.h5")
+    record = weights + ".json"
+    if os.path.exists(record):
+        model.load_weights(weights)
+        with open(record, encoding="utf-8") as f:
+            return json.load(f)["train_seconds"]
+    start = time.time()
+    train()
+    seconds = round(time.time() - start, 2)
+    with _atomic.atomic_output(weights) as tmp:
+        model.save_weights(tmp)
+    _atomic.write_json(record, {"train_seconds": seconds})
+    return seconds

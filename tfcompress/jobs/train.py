@@ -1,7 +1,6 @@
 """The `tfcompress train` job: train, evaluate and export one model."""
 
 import os
-import time
 
 from tfcompress import _atomic
 from tfcompress import data
@@ -86,16 +85,13 @@ def run(
     log(f"Training {model_spec} ({model.count_params():,} parameters) on {dataset} "
         f"{train_split} for {epochs} epochs.")
 
-    start = time.time()
-    training.train_classifier(
+    training.compile_classifier(model, optimizer=optimizer, learning_rate=learning_rate)
+    train_seconds = run_dir.train_once(staging, model, lambda: training.fit(
         model, train_ds, epochs=epochs, validation_data=val_ds,
-        optimizer=optimizer, learning_rate=learning_rate,
-        checkpoint_dir=os.path.join(staging, "checkpoints"), verbose=verbose,
-    )
-    train_seconds = time.time() - start
+        checkpoint_dir=os.path.join(staging, "checkpoints"), verbose=verbose))
     summary = {
         "config": config,
-        "train_seconds": round(train_seconds, 2),
+        "train_seconds": train_seconds,
         **artifacts.export_and_evaluate(model, staging, test_ds),
     }
     _atomic.write_json(os.path.join(staging, artifacts.SUMMARY_FILE), summary)
