@@ -75,6 +75,19 @@ class TFLiteExportTest(tf.test.TestCase, parameterized.TestCase):
             export.export_tflite(helpers.tiny_mlp(), "unused.tflite",
                                  check_inputs=np.zeros((2, 7)))
 
+    def test_empty_check_inputs_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "`check_inputs` is empty"):
+            export.export_tflite(helpers.tiny_mlp(), "unused.tflite",
+                                 check_inputs=np.zeros((0, 6)))
+
+    def test_unknown_input_dims_need_check_inputs(self):
+        from tfcompress._keras import keras  # pylint: disable=g-import-not-at-top
+
+        inputs = keras.Input((None, 3))
+        model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+        with self.assertRaisesRegex(ValueError, "unknown dimensions .* pass `check_inputs`"):
+            export.export_tflite(model, "unused.tflite")
+
     def test_runner_handles_changing_batch_sizes(self):
         model = helpers.tiny_mlp()
         path = os.path.join(self.create_tempdir().full_path, "m.tflite")

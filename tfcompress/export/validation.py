@@ -41,14 +41,22 @@ def check_batch(model, inputs=None, num_examples=8, seed=0):
     """
     shape, dtype = single_input_spec(model)
     if inputs is None:
+        if None in shape:
+            raise ValueError(
+                f"{model.name!r} takes inputs of shape {[None, *shape]} with unknown "
+                "dimensions, so no check batch can be made up: pass `check_inputs`.")
         rng = np.random.default_rng(seed)
         return rng.uniform(size=(num_examples, *shape)).astype(dtype.as_numpy_dtype)
     inputs = np.asarray(inputs)
-    if inputs.shape[1:] != shape:
+    if inputs.ndim != len(shape) + 1 or any(
+            want is not None and got != want for got, want in zip(inputs.shape[1:], shape)):
         raise ValueError(
             f"`check_inputs` must have shape [batch, {', '.join(map(str, shape))}], "
             f"got {list(inputs.shape)}."
         )
+    if len(inputs) == 0:
+        raise ValueError("`check_inputs` is empty: the export must be run on at least "
+                         "one example.")
     return inputs.astype(dtype.as_numpy_dtype)
 
 
