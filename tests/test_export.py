@@ -85,7 +85,7 @@ class TFLiteExportTest(tf.test.TestCase, parameterized.TestCase):
 
         inputs = keras.Input((None, 3))
         model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
-        with self.assertRaisesRegex(ValueError, "unknown dimensions .* pass `check_inputs`"):
+        with self.assertRaisesRegex(ValueError, "unknown dimensions, .* pass `check_inputs`"):
             export.export_tflite(model, "unused.tflite")
 
     def test_runner_handles_changing_batch_sizes(self):
