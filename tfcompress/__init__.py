@@ -1,7 +1,7 @@
 """tfcompress: make tf_keras models small and fast for deployment.
 
 The public API. Submodules hold one concept each: `data`, `models`,
-`distill`, `training`, `evaluate`, `export`, `jobs`, `cli`.
+`distill`, `prune`, `training`, `evaluate`, `export`, `jobs`, `cli`.
 
 Names load on first use (PEP 562), so `tfcompress --help` answers without
 importing TensorFlow, and the CLI can set TensorFlow's log level first.
@@ -18,6 +18,7 @@ _EXPORTS = {
     "evaluate": "tfcompress.evaluate",
     "export": "tfcompress.export",
     "models": "tfcompress.models",
+    "prune": "tfcompress.prune",
     "training": "tfcompress.training",
     "artifact_size": "tfcompress.evaluate",
     "count_params": "tfcompress.evaluate",

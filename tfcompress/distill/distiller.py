@@ -15,6 +15,7 @@ from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.distill import losses
 from tfcompress.distill import terms
+from tfcompress.prune import magnitude as prune_magnitude
 
 # Keys of an input that already carries the teacher's outputs (teacher_cache).
 STUDENT_INPUTS = "_student_inputs"
@@ -275,6 +276,12 @@ class Distiller(keras.Model):
                 "Distiller computes its own loss; set `alpha`, `temperature` and "
                 f"`extra_losses` in the constructor instead of loss={loss!r}.")
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+
+    def fit(self, *args, **kwargs):
+        """Model.fit; refuses a pruned student without the pruning callbacks."""
+        fit_callbacks = kwargs.get("callbacks", args[5] if len(args) > 5 else None)
+        prune_magnitude.check_fit_callbacks(self.student, fit_callbacks)
+        return super().fit(*args, **kwargs)
 
     @property
     def metrics(self):

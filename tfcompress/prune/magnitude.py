@@ -1,0 +1,259 @@
+"""Magnitude pruning with TFMOT, on a copy of the model.
+
+`prune` wraps the chosen layers of a copy of `model` in TFMOT's
+PruneLowMagnitude (the original is left untouched), `callbacks` gives what
+`fit` needs, and `strip` removes the wrappers once training is done.
+"""
+
+import dataclasses
+import functools
+
+import tensorflow_model_optimization as tfmot
+from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
+from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+from tfcompress._keras import keras
+from tfcompress._keras import require_keras2_model
+from tfcompress.prune import schedules
+from tfcompress.prune import selection
+
+MISSING_CALLBACK_ERROR = (
+    "This model is being pruned, and pruning needs its callbacks in fit: pass "
+    "callbacks=tfcompress.prune.callbacks() (TFMOT's UpdatePruningStep).")
+
+
+@dataclasses.dataclass(frozen=True)
+class PruneResult:
+    """A model ready to be trained with pruning, and what was (not) pruned.
+
+    Attributes:
+      model: the copy of the model with pruning wrappers.
+      targets: layer name -> target sparsity of each pruned layer (for N:M
+        sparsity, the fraction N:M implies).
+      skipped: layer name -> why a chosen layer with weights was not pruned.
+    """
+
+    model: keras.Model
+    targets: dict
+    skipped: dict
+
+
+def _prunable_weights(layer):
+    if isinstance(layer, prunable_layer.PrunableLayer):
+        return layer.get_prunable_weights()
+    if prune_registry.PruneRegistry.supports(layer):
+        return prune_registry.PruneRegistry._weight_names(layer)  # pylint: disable=protected-access
+    return None
+
+
+def _skip_reason(layer, m_by_n):
+    """Why TFMOT cannot prune `layer`; None when it can."""
+    if isinstance(layer, keras.Model):
+        return "a nested model: prune it on its own"
+    weights = _prunable_weights(layer)
+    if weights is None:
+        return f"TFMOT cannot prune {type(layer).__name__} layers"
+    if not weights:
+        return f"{type(layer).__name__} has no weights TFMOT prunes"
+    if m_by_n and not isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
+        return "N:M sparsity applies to Dense and Conv2D layers only"
+    return None
+
+
+def _check_m_by_n(m_by_n):
+    if m_by_n is None:
+        return None
+    if (not isinstance(m_by_n, (tuple, list)) or len(m_by_n) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in m_by_n)
+            or not 0 < m_by_n[0] < m_by_n[1]):
+        raise ValueError(
+            f"`m_by_n` must be (N, M) ints with 0 < N < M, meaning N zeros in every "
+            f"M consecutive weights (e.g. (2, 4)), got {m_by_n!r}.")
+    return tuple(m_by_n)
+
+
+def _copy_layer(layer):
+    return layer.__class__.from_config(layer.get_config())
+
+
+def prune(model, *, sparsity=0.8, layers=None, schedule="polynomial", begin_step=0,
+          end_step=None, frequency=100, m_by_n=None, block_size=(1, 1),
+          block_pooling="AVG", xnnpack=False, strict=False):
+    """Wraps the chosen layers of a copy of `model` for magnitude pruning.
+
+    Args:
+      model: functional or Sequential tf_keras model; left untouched.
+      sparsity: target fraction of zero weights in each pruned layer (e.g.
+        0.9), or a dict {layer name: sparsity} of per-layer targets (then
+        those layers are the chosen ones and `layers` must be None).
+      layers: which layers to prune (see `selection.layer_selector`): None
+        for all, a regex, a list of names, a layer class, or a callable.
+      schedule: "polynomial" (gradual, needs `end_step`) or "constant".
+      begin_step: optimizer step where pruning starts.
+      end_step: step where the target is reached (polynomial), or where mask
+        updates stop (constant; None never stops).
+      frequency: steps between mask updates.
+      m_by_n: (N, M) for N:M structured sparsity, N zeros in each group of M
+        consecutive input-channel weights, e.g. (2, 4); `sparsity` then
+        follows from it and must be left at its default.
+      block_size: (rows, cols) blocks pruned together (block sparsity).
+      block_pooling: "AVG" or "MAX", how a block's magnitude is pooled.
+      xnnpack: let TFMOT's PruneForLatencyOnXNNPack policy decide which
+        layers to prune, so XNNPACK's sparse kernels can run the result.
+      strict: raise instead of skipping chosen layers TFMOT cannot prune.
+
+    Returns:
+      A `PruneResult`. Train `result.model` with `callbacks=callbacks()`.
+
+    Raises:
+      ValueError: bad arguments, unknown layer names, nothing to prune, or
+        (with `strict`) a chosen layer that cannot be pruned.
+    """
+    require_keras2_model(model)
+    m_by_n = _check_m_by_n(m_by_n)
+    if isinstance(sparsity, dict):
+        if xnnpack:
+            raise ValueError("`xnnpack=True` lets TFMOT's policy choose the layers: "
+                             "give one `sparsity`, not per-layer targets.")
+        if layers is not None:
+            raise ValueError("Give per-layer targets in `sparsity` or a selection in "
+                             "`layers`, not both.")
+        selection.check_names_exist(model, sparsity, "sparsity")
+        targets = {name: schedules.check_sparsity(f"sparsity[{name!r}]", value)
+                   for name, value in sparsity.items()}
+        chosen = lambda layer: layer.name in targets  # noqa: E731
+    else:
+        if m_by_n and sparsity != 0.8:
+            raise ValueError("`m_by_n` sets the sparsity (N/M); leave `sparsity` unset.")
+        target = m_by_n[0] / m_by_n[1] if m_by_n else sparsity
+        target = schedules.check_sparsity("sparsity", target)
+        if isinstance(layers, (list, tuple, set)) and all(isinstance(n, str) for n in layers):
+            selection.check_names_exist(model, layers, "layers")
+        chosen = selection.layer_selector(layers)
+        targets = {layer.name: target for layer in model.layers if chosen(layer)}
+    if block_pooling not in ("AVG", "MAX"):
+        raise ValueError(f"`block_pooling` must be 'AVG' or 'MAX', got {block_pooling!r}.")
+
+    skipped = {}
+    for layer in model.layers:
+        if layer.name not in targets or not layer.weights:
+            targets.pop(layer.name, None)
+            continue
+        reason = _skip_reason(layer, m_by_n)
+        if reason:
+            skipped[layer.name] = reason
+            targets.pop(layer.name)
+    if skipped and strict:
+        raise ValueError(f"Cannot prune {sorted(skipped)} (strict=True): {skipped}.")
+    if not targets and not xnnpack:
+        raise ValueError(f"No layer of {model.name!r} to prune: the selection "
+                         f"{layers!r} chose no layer with prunable weights.")
+    # Validate every schedule before building anything.
+    layer_schedules = {
+        name: schedules.make_schedule(schedule, value, begin_step=begin_step,
+                                      end_step=end_step, frequency=frequency)
+        for name, value in targets.items()}
+    wrapper_args = dict(block_size=block_size, block_pooling_type=block_pooling,
+                        sparsity_m_by_n=m_by_n)
+
+    if xnnpack:
+        # The policy must see the whole model: it prunes what XNNPACK can use.
+        try:
+            pruned = tfmot.sparsity.keras.prune_low_magnitude(
+                keras.models.clone_model(model, clone_function=_copy_layer),
+                pruning_schedule=schedules.make_schedule(
+                    schedule, target, begin_step=begin_step, end_step=end_step,
+                    frequency=frequency),
+                pruning_policy=tfmot.sparsity.keras.PruneForLatencyOnXNNPack(),
+                **wrapper_args)
+        except ValueError as e:
+            raise ValueError(f"TFMOT's XNNPACK pruning policy refused {model.name!r}: "
+                             f"{e}") from None
+    else:
+        def wrap(layer):
+            copy = _copy_layer(layer)
+            if layer.name not in layer_schedules:
+                return copy
+            return tfmot.sparsity.keras.prune_low_magnitude(
+                copy, pruning_schedule=layer_schedules[layer.name], **wrapper_args)
+
+        pruned = keras.models.clone_model(model, clone_function=wrap)
+
+    copies = {getattr(layer, "layer", layer).name: layer for layer in pruned.layers}
+    for layer in model.layers:
+        copies[layer.name].set_weights(layer.get_weights())
+    wrappers = pruning_wrapper.collect_prunable_layers(pruned)
+    for wrapper in wrappers:
+        # Inside the graph too (custom loops, reloaded models): our message.
+        wrapper._PRUNE_CALLBACK_ERROR_MSG = MISSING_CALLBACK_ERROR  # pylint: disable=protected-access
+    _guard_fit(pruned)
+    if xnnpack:
+        wrapped = {w.layer.name for w in wrappers}
+        targets = {name: target for name in wrapped}
+        for layer in model.layers:
+            if layer.weights and layer.name not in wrapped:
+                skipped.setdefault(layer.name, "left dense by the XNNPACK policy")
+    return PruneResult(model=pruned, targets=targets, skipped=skipped)
+
+
+def callbacks(log_dir=None):
+    """The callbacks `fit` needs while pruning.
+
+    TFMOT's UpdatePruningStep (advances the schedule, re-applies masks at
+    each epoch end), plus PruningSummaries (sparsity per layer in
+    TensorBoard) when `log_dir` is given.
+    """
+    result = [tfmot.sparsity.keras.UpdatePruningStep()]
+    if log_dir:
+        result.append(tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir))
+    return result
+
+
+def _guard_fit(model):
+    """Makes `model.fit` refuse to start without the pruning callbacks.
+
+    Written by hand: TFMOT only fails inside the first training step, with an
+    assertion from the graph; this fails before training, in plain words.
+    """
+    original_fit = model.fit
+
+    @functools.wraps(original_fit)
+    def fit(*args, **kwargs):
+        # callbacks is fit's 6th positional parameter (x, y, batch_size,
+        # epochs, verbose, callbacks).
+        fit_callbacks = kwargs.get("callbacks", args[5] if len(args) > 5 else None)
+        check_fit_callbacks(model, fit_callbacks)
+        return original_fit(*args, **kwargs)
+
+    model.fit = fit
+
+
+def is_pruning_wrapper(layer):
+    """Whether `layer` is a TFMOT PruneLowMagnitude wrapper."""
+    return isinstance(layer, pruning_wrapper.PruneLowMagnitude)
+
+
+def has_pruning_wrappers(model):
+    return bool(pruning_wrapper.collect_prunable_layers(model))
+
+
+def check_fit_callbacks(model, fit_callbacks):
+    """Raises our clear error if `model` is pruned and UpdatePruningStep is missing."""
+    if not has_pruning_wrappers(model):
+        return
+    if not any(isinstance(c, tfmot.sparsity.keras.UpdatePruningStep)
+               for c in fit_callbacks or ()):
+        raise ValueError(MISSING_CALLBACK_ERROR)
+
+
+def strip(model):
+    """The model without pruning wrappers, its zeros kept.
+
+    Masks are applied once more first, so the weights are exactly as sparse
+    as the masks even if training stopped between mask applications.
+    """
+    require_keras2_model(model)
+    for wrapper in pruning_wrapper.collect_prunable_layers(model):
+        wrapper.pruning_obj.weight_mask_op()
+    return tfmot.sparsity.keras.strip_pruning(model)
