@@ -223,3 +223,84 @@ class PruningInsideDistillerTest(tf.test.TestCase):
         for name, value in _kernel_sparsity(report).items():
             self.assertAllClose(value, 0.8, atol=0.01, msg=name)
         self.assertFalse(prune.has_pruning_wrappers(teacher))
+
+
+class SensitivityTest(tf.test.TestCase):
+
+    def _trained(self):
+        model = _mlp()
+        training.compile_classifier(model, learning_rate=1e-2)
+        model.fit(_dataset(), epochs=5, verbose=0)
+        return model
+
+    def test_analysis_measures_each_layer_alone_and_restores_weights(self):
+        model = self._trained()
+        before = [w.numpy().copy() for w in model.weights]
+        result = prune.sensitivity.analyze(model, _dataset(), sparsities=(0.5, 0.9),
+                                           verbose=0)
+        for b, a in zip(before, model.weights):
+            self.assertAllEqual(b, a.numpy())
+        self.assertEqual(sorted(result.accuracy), ["d1", "d2", "out"])
+        self.assertEqual(result.params, {"d1": 16 * 32, "d2": 32 * 16, "out": 16 * 4})
+        # Check one point by hand: d1 alone at 90%.
+        kernel = model.get_layer("d1").kernel
+        original = kernel.numpy()
+        kernel.assign(original * prune.sensitivity.magnitude_mask(original, 0.9))
+        from tfcompress import evaluate  # pylint: disable=g-import-not-at-top
+        by_hand = evaluate.evaluate_classifier(model, _dataset())["accuracy"]
+        kernel.assign(original)
+        self.assertEqual(result.accuracy["d1"][0.9], by_hand)
+
+    def test_magnitude_mask_zeroes_the_smallest(self):
+        kernel = np.array([[0.1, -5.0], [3.0, -0.2]], np.float32)
+        self.assertAllEqual(prune.sensitivity.magnitude_mask(kernel, 0.5),
+                            [[0, 1], [1, 0]])
+
+    def test_plan_hits_the_global_target_exactly_and_spares_sensitive_layers(self):
+        fake = prune.sensitivity.Sensitivity(
+            baseline=0.98, params={"big": 1000, "small": 100},
+            accuracy={"big": {0.5: 0.98, 0.9: 0.975, 0.95: 0.97},
+                      "small": {0.5: 0.95, 0.9: 0.60, 0.95: 0.40}})
+        plan = prune.sensitivity.plan(fake, 0.85)
+        self.assertAllClose(prune.sensitivity.global_sparsity(plan, fake.params), 0.85)
+        self.assertGreater(plan["big"], plan["small"])
+        with self.assertRaisesRegex(ValueError, "above what the analysis measured"):
+            prune.sensitivity.plan(fake, 0.96)
+
+    def test_plan_from_a_real_analysis_prunes_to_target(self):
+        model = self._trained()
+        result = prune.sensitivity.analyze(model, _dataset(), verbose=0)
+        plan = prune.sensitivity.plan(result, 0.8)
+        self.assertAllClose(prune.sensitivity.global_sparsity(plan, result.params), 0.8)
+        pruned = prune.prune(model, sparsity=plan, end_step=16, frequency=4)
+        stripped = prune.strip(_train(pruned.model))
+        report = _kernel_sparsity(prune.sparsity_report(stripped))
+        for name, target in plan.items():
+            self.assertAllClose(report[name], target, atol=0.01, msg=name)
+
+    def test_bad_sparsities(self):
+        with self.assertRaisesRegex(ValueError, "`sparsities` must be increasing"):
+            prune.sensitivity.analyze(_mlp(), _dataset(), sparsities=(0.9, 0.5))
+        with self.assertRaisesRegex(ValueError, "`layers` must name Dense/Conv layers"):
+            prune.sensitivity.analyze(_mlp(), _dataset(), layers=["nope"])
+
+
+class IterativeTest(tf.test.TestCase):
+
+    def test_rounds_raise_sparsity_and_stop_at_the_floor(self):
+        model = _mlp()
+        compile_model = lambda m: training.compile_classifier(m, learning_rate=1e-2)  # noqa: E731
+        compile_model(model)
+        model.fit(_dataset(), epochs=5, verbose=0)
+        kept, rounds = prune.prune_iteratively(
+            model, _dataset(), _dataset(), compile_model=compile_model,
+            sparsities=(0.5, 0.8), epochs_per_round=2, frequency=2, verbose=0)
+        self.assertEqual([r.sparsity for r in rounds], [0.5, 0.8])
+        self.assertAllClose(_kernel_sparsity(prune.sparsity_report(kept))["d1"], 0.8,
+                            atol=0.01)
+        # A floor above any reachable accuracy: the first round is not kept.
+        kept, rounds = prune.prune_iteratively(
+            model, _dataset(), _dataset(), compile_model=compile_model,
+            sparsities=(0.5, 0.8), accuracy_floor=1.01, frequency=2, verbose=0)
+        self.assertLen(rounds, 1)
+        self.assertIs(kept, model)

@@ -1,5 +1,8 @@
 """Pruning: TFMOT magnitude pruning made hard to misuse, and sparsity reports."""
 
+from tfcompress.prune import sensitivity
+from tfcompress.prune.iterative import Round
+from tfcompress.prune.iterative import prune_iteratively
 from tfcompress.prune.magnitude import MISSING_CALLBACK_ERROR
 from tfcompress.prune.magnitude import PruneResult
 from tfcompress.prune.magnitude import callbacks
@@ -15,7 +18,7 @@ from tfcompress.prune.schedules import epochs_to_steps
 from tfcompress.prune.schedules import make_schedule
 
 __all__ = [
-    "MISSING_CALLBACK_ERROR", "PruneResult", "callbacks", "check_fit_callbacks",
+    "MISSING_CALLBACK_ERROR", "PruneResult", "Round", "prune_iteratively", "sensitivity", "callbacks", "check_fit_callbacks",
     "epochs_to_steps", "format_report", "has_pruning_wrappers", "is_m_by_n_sparse",
     "is_pruning_wrapper", "make_schedule", "prune",
     "sparsity_report", "strip",
