@@ -206,3 +206,69 @@ class DistillCommandTest(tf.test.TestCase):
 
         student = export.load_keras_model(os.path.join(out, artifacts.KERAS_FILE))
         self.assertEqual(student.count_params(), summary["params"]["total"])
+
+
+class PruneUsageErrorTest(CliTestCase):
+
+    def test_model_flag_is_required(self):
+        self.assertUsageError(_run_cli("prune"), "Flag --model must have a value")
+
+    @pytest.mark.mnist
+    def test_bad_m_by_n(self):
+        folder = self.create_tempdir().full_path
+        model = _save_mnist_teacher(folder)
+        self.assertUsageError(
+            _run_cli("prune", f"--model={model}", "--m_by_n=2-4",
+                     f"--output_dir={os.path.join(folder, 'out')}"),
+            "`m_by_n` must look like '2:4'")
+
+    @pytest.mark.mnist
+    def test_pruning_end_epoch_after_last_epoch(self):
+        folder = self.create_tempdir().full_path
+        model = _save_mnist_teacher(folder)
+        self.assertUsageError(
+            _run_cli("prune", f"--model={model}", "--epochs=2", "--pruning_end_epoch=3",
+                     f"--output_dir={os.path.join(folder, 'out')}"),
+            "`pruning_end_epoch` (3) must be at most `epochs` (2)")
+        self.assertFalse(os.path.exists(os.path.join(folder, "out")))
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+class PruneCommandTest(tf.test.TestCase):
+
+    def test_prune_with_sensitivity_and_teacher_writes_sparse_artifacts(self):
+        folder = self.create_tempdir().full_path
+        model = _save_mnist_teacher(folder)
+        out = os.path.join(folder, "pruned")
+        result = _run_cli(
+            "prune", f"--model={model}", f"--teacher={model}", "--sparsity=0.8",
+            "--sensitivity", "--epochs=2", "--frequency=5",
+            "--train_split=train[:2000]", "--val_split=train[2000:2500]",
+            "--test_split=test[:500]", f"--output_dir={out}", "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertCountEqual(
+            os.listdir(out),
+            [artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR, artifacts.TFLITE_FILE,
+             artifacts.SUMMARY_FILE, "prune_report.json", "sensitivity.json"])
+        with open(os.path.join(out, "sensitivity.json")) as f:
+            plan = json.load(f)["plan"]
+        with open(os.path.join(out, "prune_report.json")) as f:
+            report = json.load(f)
+        kernels = {"dense_1": 784 * 32, "logits": 32 * 10}
+        planned = sum(kernels[name] * plan[name] for name in kernels) / sum(kernels.values())
+        self.assertAllClose(planned, 0.8)
+        for row in report["layers"]:
+            self.assertAllClose(row["kernel_sparsity"], plan[row["name"]], atol=0.01)
+        with open(os.path.join(out, artifacts.SUMMARY_FILE)) as f:
+            summary = json.load(f)
+        sizes = summary["sizes"][artifacts.TFLITE_FILE]
+        self.assertLess(sizes["gzip_bytes"], 0.5 * sizes["bytes"])
+        self.assertEqual(summary["sparsity"], report["total"])
+        self.assertAllClose(summary["tflite"]["test_accuracy"],
+                            summary["keras"]["test_accuracy"], atol=0.002)
+        from tfcompress import export  # pylint: disable=g-import-not-at-top
+        from tfcompress import prune  # pylint: disable=g-import-not-at-top
+
+        stripped = export.load_keras_model(os.path.join(out, artifacts.KERAS_FILE))
+        self.assertFalse(prune.has_pruning_wrappers(stripped))

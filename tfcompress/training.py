@@ -112,6 +112,7 @@ def fit(
     checkpoint_dir=None,
     early_stopping_patience=None,
     callbacks=(),
+    keep_best=True,
     verbose=2,
 ):
     """Fits a compiled model and keeps the weights of its best epoch.
@@ -132,6 +133,9 @@ def fit(
       early_stopping_patience: stop after this many epochs without a better
         validation accuracy; None trains all epochs.
       callbacks: more Keras callbacks.
+      keep_best: restore the best validation epoch at the end; turn it off
+        when early epochs are not comparable (e.g. before pruning reaches
+        its target, a denser model scores better).
       verbose: Keras verbosity (0 silent, 1 progress bar, 2 a line per epoch).
 
     Returns:
@@ -145,15 +149,16 @@ def fit(
     with tempfile.TemporaryDirectory() as scratch:
         state_dir = checkpoint_dir or scratch
         os.makedirs(state_dir, exist_ok=True)
-        keep_best = KeepBestWeights(os.path.join(state_dir, "best.weights.h5"))
+        best_keeper = KeepBestWeights(os.path.join(state_dir, "best.weights.h5"))
         backup_dir = os.path.join(state_dir, "backup")
         if not os.path.isdir(backup_dir):
-            keep_best.clear()  # a fresh run: an older run's best is not ours
+            best_keeper.clear()  # a fresh run: an older run's best is not ours
         all_callbacks = list(callbacks)
-        if validation_data is not None:
+        keep_best = keep_best and validation_data is not None
+        if keep_best:
             # Before BackupAndRestore: a kill between the two then re-runs the
             # epoch rather than skipping a best epoch it never recorded.
-            all_callbacks.append(keep_best)
+            all_callbacks.append(best_keeper)
         if checkpoint_dir:
             all_callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
         if early_stopping_patience is not None:
@@ -167,6 +172,6 @@ def fit(
             train_data, epochs=epochs, validation_data=validation_data,
             callbacks=all_callbacks, verbose=verbose,
         )
-        if validation_data is not None:
-            keep_best.restore()
+        if keep_best:
+            best_keeper.restore()
     return history

@@ -14,6 +14,8 @@ COMMANDS = {
     "train": ("tfcompress.cli.train", "Train, evaluate and export a model."),
     "distill": ("tfcompress.cli.distill",
                 "Distill a student from a trained teacher, then export it."),
+    "prune": ("tfcompress.cli.prune",
+              "Prune a trained model while fine-tuning it, then export it."),
 }
 
 

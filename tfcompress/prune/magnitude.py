@@ -77,7 +77,10 @@ def _copy_layer(layer):
     return layer.__class__.from_config(layer.get_config())
 
 
-def prune(model, *, sparsity=0.8, layers=None, schedule="polynomial", begin_step=0,
+DEFAULT_SPARSITY = 0.8
+
+
+def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_step=0,
           end_step=None, frequency=100, m_by_n=None, block_size=(1, 1),
           block_pooling="AVG", xnnpack=False, strict=False):
     """Wraps the chosen layers of a copy of `model` for magnitude pruning.
@@ -85,8 +88,9 @@ def prune(model, *, sparsity=0.8, layers=None, schedule="polynomial", begin_step
     Args:
       model: functional or Sequential tf_keras model; left untouched.
       sparsity: target fraction of zero weights in each pruned layer (e.g.
-        0.9), or a dict {layer name: sparsity} of per-layer targets (then
-        those layers are the chosen ones and `layers` must be None).
+        0.9; default 0.8), or a dict {layer name: sparsity} of per-layer
+        targets (then those layers are the chosen ones and `layers` must be
+        None).
       layers: which layers to prune (see `selection.layer_selector`): None
         for all, a regex, a list of names, a layer class, or a callable.
       schedule: "polynomial" (gradual, needs `end_step`) or "constant".
@@ -96,7 +100,7 @@ def prune(model, *, sparsity=0.8, layers=None, schedule="polynomial", begin_step
       frequency: steps between mask updates.
       m_by_n: (N, M) for N:M structured sparsity, N zeros in each group of M
         consecutive input-channel weights, e.g. (2, 4); `sparsity` then
-        follows from it and must be left at its default.
+        follows from it and must be left unset.
       block_size: (rows, cols) blocks pruned together (block sparsity).
       block_pooling: "AVG" or "MAX", how a block's magnitude is pooled.
       xnnpack: let TFMOT's PruneForLatencyOnXNNPack policy decide which
@@ -124,9 +128,12 @@ def prune(model, *, sparsity=0.8, layers=None, schedule="polynomial", begin_step
                    for name, value in sparsity.items()}
         chosen = lambda layer: layer.name in targets  # noqa: E731
     else:
-        if m_by_n and sparsity != 0.8:
+        if m_by_n and sparsity is not None:
             raise ValueError("`m_by_n` sets the sparsity (N/M); leave `sparsity` unset.")
-        target = m_by_n[0] / m_by_n[1] if m_by_n else sparsity
+        if m_by_n:
+            target = m_by_n[0] / m_by_n[1]
+        else:
+            target = DEFAULT_SPARSITY if sparsity is None else sparsity
         target = schedules.check_sparsity("sparsity", target)
         if isinstance(layers, (list, tuple, set)) and all(isinstance(n, str) for n in layers):
             selection.check_names_exist(model, layers, "layers")

@@ -1,0 +1,46 @@
+"""`tfcompress prune`: prune a trained model while fine-tuning it, then export."""
+
+import os
+
+from absl import flags
+
+from tfcompress.cli import common
+from tfcompress.jobs import prune
+
+_MODEL = flags.DEFINE_string(
+    "model", None, "Trained model: a .keras file or a `tfcompress train` output folder.",
+    required=True)
+_SPARSITY = flags.DEFINE_float(
+    "sparsity", 0.9, "Target fraction of zero weights (overall, with --sensitivity).",
+    lower_bound=0.0, upper_bound=0.999)
+_SCHEDULE = flags.DEFINE_enum("schedule", "polynomial", ["polynomial", "constant"],
+                              "Gradual (Zhu & Gupta) or one-step pruning.")
+_PRUNING_END_EPOCH = flags.DEFINE_integer(
+    "pruning_end_epoch", None, "Epoch by which the target is reached (default: two "
+    "thirds of --epochs); later epochs fine-tune.", lower_bound=1)
+_FREQUENCY = flags.DEFINE_integer("frequency", 100, "Steps between mask updates.",
+                                  lower_bound=1)
+_M_BY_N = flags.DEFINE_string("m_by_n", None,
+                              "N:M structured sparsity, e.g. 2:4 (overrides --sparsity).")
+_SENSITIVITY = flags.DEFINE_bool(
+    "sensitivity", False, "Per-layer targets from a one-shot sensitivity analysis.")
+_TEACHER = flags.DEFINE_string(
+    "teacher", None, "Fine-tune by distilling from this model (e.g. the unpruned one).")
+_TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.",
+                                  lower_bound=0.0)
+_ALPHA = flags.DEFINE_float("alpha", 0.1, "Weight of the hard-label loss.",
+                            lower_bound=0.0, upper_bound=1.0)
+
+
+def main(argv):
+    model_name = os.path.basename(os.path.normpath(_MODEL.value or "model"))
+    default_dir = os.path.join(
+        "saved_models", f"pruned_{common.safe_name(model_name)}_{_SPARSITY.value:g}")
+    job_inputs = dict(
+        model=_MODEL.value, sparsity=_SPARSITY.value, schedule=_SCHEDULE.value,
+        pruning_end_epoch=_PRUNING_END_EPOCH.value, m_by_n=_M_BY_N.value,
+        sensitivity=_SENSITIVITY.value, teacher=_TEACHER.value,
+        temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
+        **common.training_inputs(default_dir))
+    common.run_job(prune, argv, job_inputs,
+                   run_options=dict(frequency=_FREQUENCY.value))
