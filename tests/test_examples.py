@@ -39,3 +39,17 @@ class ExamplesTest(tf.test.TestCase):
             accuracy = float(re.search(who + r": \{'accuracy': ([0-9.]+)",
                                        result.stdout).group(1))
             self.assertGreater(accuracy, 0.9, who)
+
+    def test_mnist_prune_example_reaches_its_sparsity_and_exports(self):
+        out = self.create_tempdir().full_path
+        result = subprocess.run(
+            [sys.executable, os.path.join(_EXAMPLES, "mnist_prune.py"),
+             "--train_epochs=2", "--epochs=2", "--sparsity=0.8", f"--output_dir={out}"],
+            capture_output=True, text=True, timeout=600)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertTrue(os.path.isfile(os.path.join(out, "pruned.tflite")))
+        total = re.search(r"total\s+[\d,]+\s+[\d,]+\s+([\d.]+)%", result.stdout)
+        self.assertGreater(float(total.group(1)), 75.0)  # biases stay dense
+        accuracy = float(re.search(r"Pruned: \{'accuracy': ([0-9.]+)",
+                                   result.stdout).group(1))
+        self.assertGreater(accuracy, 0.9)
