@@ -27,8 +27,9 @@ $(VENV)/.installed: setup.py
 	touch $@
 
 # The main job on MNIST: LeNet-300-100 trained alone (the baseline), a
-# 1200-1200 teacher, then LeNet-300-100 distilled from that teacher. Each
-# stage prints its test accuracy (Keras and TFLite) and its export sizes.
+# 1200-1200 teacher, LeNet-300-100 distilled from that teacher, then pruned to
+# 90% while distilling again. Each stage prints its test accuracy (Keras and
+# TFLite) and its export sizes.
 demo: install
 	$(BIN)/tfcompress train --model=lenet_300_100 --epochs=20 --seed=0 \
 	    --output_dir=$(DEMO_DIR)/baseline --overwrite
@@ -37,6 +38,9 @@ demo: install
 	$(BIN)/tfcompress distill --teacher=$(DEMO_DIR)/teacher --student=lenet_300_100 \
 	    --temperature=4 --alpha=0.1 --epochs=20 --seed=0 \
 	    --output_dir=$(DEMO_DIR)/distilled --overwrite
+	$(BIN)/tfcompress prune --model=$(DEMO_DIR)/distilled --teacher=$(DEMO_DIR)/teacher \
+	    --sparsity=0.9 --epochs=10 --seed=0 \
+	    --output_dir=$(DEMO_DIR)/pruned --overwrite
 
 test: install
 	$(BIN)/python -m pytest
