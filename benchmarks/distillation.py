@@ -10,7 +10,6 @@ Teachers are trained once per experiment (seed 0) and kept under
 saved_models/benchmarks/ so reruns can reuse them (--reuse_teachers).
 """
 
-import json
 import os
 import platform
 import statistics

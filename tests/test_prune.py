@@ -7,7 +7,6 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 from absl.testing import parameterized
 
-import helpers
 from tfcompress import distill
 from tfcompress import prune
 from tfcompress import training

@@ -38,12 +38,11 @@ def check_inputs(*, teacher, student_spec, output_dir, dataset, epochs, batch_si
       FileNotFoundError: no teacher model, or the dataset is not prepared.
       FileExistsError: `output_dir` holds files and not `overwrite`.
     """
-    inputs.check_splits(dataset, data_dir, train_split=train_split,
-                        val_split=val_split, test_split=test_split)
-    training.make_optimizer(optimizer, learning_rate)
-    inputs.check_positive_int("epochs", epochs)
-    inputs.check_positive_int("batch_size", batch_size)
-    run_dir.check_output_dir(output_dir, overwrite)
+    inputs.check_training_inputs(
+        dataset=dataset, data_dir=data_dir, train_split=train_split,
+        val_split=val_split, test_split=test_split, optimizer=optimizer,
+        learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
+        output_dir=output_dir, overwrite=overwrite)
     _build(teacher, student_spec, temperature, alpha, dataset, data_dir)
 
 

@@ -1,7 +1,9 @@
 """Checks shared by the jobs: datasets, splits and numbers, before any work."""
 
 from tfcompress import data
-from tfcompress._checks import check_positive_int  # noqa: F401  (re-exported)
+from tfcompress import training
+from tfcompress._checks import check_positive_int
+from tfcompress.jobs import run_dir
 
 
 def dataset_shape(dataset, data_dir=None):
@@ -29,3 +31,15 @@ def check_splits(dataset, data_dir, **splits):
                 f"`{arg_name}` {split!r} is not a usable split of {dataset!r}: {e}"
             ) from None
 
+
+
+def check_training_inputs(*, dataset, data_dir, train_split, val_split, test_split,
+                          optimizer, learning_rate, epochs, batch_size, output_dir,
+                          overwrite):
+    """The checks every training job shares: data, optimizer, sizes, output."""
+    check_splits(dataset, data_dir, train_split=train_split, val_split=val_split,
+                 test_split=test_split)
+    training.make_optimizer(optimizer, learning_rate)
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    run_dir.check_output_dir(output_dir, overwrite)

@@ -53,16 +53,15 @@ def check_inputs(*, model, output_dir, dataset, epochs, batch_size, optimizer,
       FileNotFoundError: no model or teacher file, or no prepared dataset.
       FileExistsError: `output_dir` holds files and not `overwrite`.
     """
-    inputs.check_splits(dataset, data_dir, train_split=train_split,
-                        val_split=val_split, test_split=test_split)
-    training.make_optimizer(optimizer, learning_rate)
-    inputs.check_positive_int("epochs", epochs)
-    inputs.check_positive_int("batch_size", batch_size)
+    inputs.check_training_inputs(
+        dataset=dataset, data_dir=data_dir, train_split=train_split,
+        val_split=val_split, test_split=test_split, optimizer=optimizer,
+        learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
+        output_dir=output_dir, overwrite=overwrite)
     _ramp_end_epoch(epochs, pruning_end_epoch)
     if sensitivity and (m_by_n or not val_split):
         raise ValueError("`sensitivity` plans unstructured per-layer targets on the "
                          "validation split: it needs `val_split` and no `m_by_n`.")
-    run_dir.check_output_dir(output_dir, overwrite)
     loaded = export.load_keras_model(artifacts.model_path(model))
     m_by_n = parse_m_by_n(m_by_n)
     # Any valid ramp will do: this only checks the model and the arguments.

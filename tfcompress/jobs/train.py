@@ -25,12 +25,11 @@ def check_inputs(*, model_spec, output_dir, dataset, epochs, batch_size,
     input_shape, num_classes = inputs.dataset_shape(dataset, data_dir)
     # Building is cheap and checks the spec's values too (dropout=2 fails).
     models.build(model_spec, input_shape=input_shape, num_classes=num_classes)
-    inputs.check_splits(dataset, data_dir, train_split=train_split,
-                        val_split=val_split, test_split=test_split)
-    training.make_optimizer(optimizer, learning_rate)
-    inputs.check_positive_int("epochs", epochs)
-    inputs.check_positive_int("batch_size", batch_size)
-    run_dir.check_output_dir(output_dir, overwrite)
+    inputs.check_training_inputs(
+        dataset=dataset, data_dir=data_dir, train_split=train_split,
+        val_split=val_split, test_split=test_split, optimizer=optimizer,
+        learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
+        output_dir=output_dir, overwrite=overwrite)
 
 
 def run(
