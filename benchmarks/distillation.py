@@ -38,6 +38,8 @@ _STUDENT_EPOCHS = flags.DEFINE_integer("student_epochs", None,
                                        "Student epochs (default per experiment).")
 _TEMPERATURE = flags.DEFINE_float("temperature", None, "Distillation temperature.")
 _ALPHA = flags.DEFINE_float("alpha", None, "Weight of the hard-label loss.")
+_COSINE = flags.DEFINE_bool("cosine", None, "Cosine learning-rate decay to 0 over "
+                            "each training run (teachers and students alike).")
 _REUSE_TEACHERS = flags.DEFINE_bool("reuse_teachers", True,
                                     "Reuse a teacher saved by an earlier run.")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here too.")
@@ -51,20 +53,29 @@ _TRAIN, _TEST = "train", "test"
 _SETUPS = {
     "hinton": dict(teacher="hinton_teacher", student="hinton_student",
                    teacher_epochs=40, student_epochs=30, batch_size=128,
-                   temperature=20.0, alpha=0.1, jitter=2),
+                   temperature=20.0, alpha=0.1, jitter=2, cosine=False),
     "keras_io": dict(teacher="small_cnn:256,512", student="small_cnn:16,32",
                      teacher_epochs=5, student_epochs=3, batch_size=32,
-                     temperature=10.0, alpha=0.1, jitter=0),
+                     temperature=10.0, alpha=0.1, jitter=0, cosine=False),
 }
 
 
 def _setup(name):
     setup = dict(_SETUPS[name])
     for key, flag in (("teacher_epochs", _TEACHER_EPOCHS), ("student_epochs", _STUDENT_EPOCHS),
-                      ("temperature", _TEMPERATURE), ("alpha", _ALPHA)):
+                      ("temperature", _TEMPERATURE), ("alpha", _ALPHA),
+                      ("cosine", _COSINE)):
         if flag.value is not None:
             setup[key] = flag.value
     return setup
+
+
+def _learning_rate(setup, epochs):
+    """Adam's 1e-3, decayed to 0 along a cosine over the run if set up so."""
+    if not setup["cosine"]:
+        return 1e-3
+    steps = epochs * -(-60_000 // setup["batch_size"])
+    return keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps)
 
 
 def _errors(model, test_ds):
@@ -76,7 +87,8 @@ def _teacher(setup, name):
     """Trains (or reloads) the experiment's teacher, with input jitter if set."""
     path = os.path.join(
         _TEACHER_DIR, f"{name}_teacher_{setup['teacher_epochs']}ep_"
-                      f"b{setup['batch_size']}_jitter{setup['jitter']}.keras")
+                      f"b{setup['batch_size']}_jitter{setup['jitter']}"
+                      f"{'_cosine' if setup['cosine'] else ''}.keras")
     if _REUSE_TEACHERS.value and os.path.exists(path):
         print(f"Reusing teacher {path}")
         return export.load_keras_model(path)
@@ -94,7 +106,9 @@ def _teacher(setup, name):
     train_ds = data.load("mnist", _TRAIN, shuffle=True, seed=0,
                          batch_size=setup["batch_size"])
     start = time.time()
-    training.train_classifier(trained, train_ds, epochs=setup["teacher_epochs"], verbose=2)
+    training.train_classifier(
+        trained, train_ds, epochs=setup["teacher_epochs"], verbose=2,
+        learning_rate=_learning_rate(setup, setup["teacher_epochs"]))
     print(f"Teacher trained in {time.time() - start:.0f} s")
     export.save_keras_model(teacher, path)
     return teacher
@@ -107,12 +121,15 @@ def _train_student(setup, seed, teacher=None):
     if teacher is None:
         train_ds = data.load("mnist", _TRAIN, shuffle=True, seed=seed,
                              batch_size=batch_size)
-        training.train_classifier(student, train_ds, epochs=setup["student_epochs"],
-                                  verbose=0)
+        training.train_classifier(
+            student, train_ds, epochs=setup["student_epochs"], verbose=0,
+            learning_rate=_learning_rate(setup, setup["student_epochs"]))
         return student
     distiller = distill.Distiller(student, teacher, temperature=setup["temperature"],
                                   alpha=setup["alpha"])
-    distiller.compile(training.make_optimizer("adam", 1e-3), metrics=["accuracy"])
+    distiller.compile(
+        training.make_optimizer("adam", _learning_rate(setup, setup["student_epochs"])),
+        metrics=["accuracy"])
     train_ds = distill.with_teacher_outputs(
         distiller, data.load("mnist", _TRAIN, batch_size=256), batch_size=batch_size,
         shuffle=True, seed=seed, verbose=0)
@@ -138,7 +155,8 @@ def _accuracy_experiment(name):
     print(f"\n{name}: teacher {setup['teacher']} ({setup['teacher_epochs']} epochs"
           f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}): "
           f"{teacher_errors} test errors. Student {setup['student']}, "
-          f"{setup['student_epochs']} epochs, Adam 1e-3, batch {setup['batch_size']}; "
+          f"{setup['student_epochs']} epochs, Adam 1e-3"
+          f"{' with cosine decay' if setup['cosine'] else ''}, batch {setup['batch_size']}; "
           f"distilled at "
           f"T={setup['temperature']}, alpha={setup['alpha']}, with the teacher cache.\n")
     print("| seed | student alone: errors | distilled: errors | reduction |")

@@ -13,10 +13,16 @@ OPTIMIZERS = ("adam", "sgd")
 
 
 def make_optimizer(name="adam", learning_rate=1e-3):
-    """Adam, or SGD with Nesterov momentum 0.9."""
+    """Adam, or SGD with Nesterov momentum 0.9.
+
+    `learning_rate` is a positive float or a Keras LearningRateSchedule
+    (e.g. keras.optimizers.schedules.CosineDecay).
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}, got {name!r}.")
-    if not learning_rate > 0:
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        pass
+    elif isinstance(learning_rate, bool) or not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0, got {learning_rate!r}.")
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)
