@@ -135,3 +135,17 @@ class KeepBestWeightsTest(tf.test.TestCase):
             self.assertAllEqual(before, after.numpy())
         resumed.on_epoch_end(2, {"val_accuracy": 0.9})
         self.assertEqual(resumed.best(), 0.9)
+
+
+class OptimizerTest(tf.test.TestCase):
+
+    def test_learning_rate_schedule_is_accepted(self):
+        schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=10)
+        optimizer = training.make_optimizer("adam", schedule)
+        # At step 0 the cosine schedule gives its initial rate; at the end, 0.
+        self.assertAllClose(optimizer.learning_rate, 1e-3)
+        self.assertAllClose(schedule(10), 0.0)
+
+    def test_bad_learning_rate(self):
+        with self.assertRaisesRegex(ValueError, "`learning_rate` must be > 0, got True"):
+            training.make_optimizer("adam", True)
