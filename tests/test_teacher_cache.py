@@ -153,5 +153,7 @@ class TeacherCacheGuardTest(CacheTestCase):
         distiller = distill.Distiller(helpers.small_student(), helpers.small_teacher())
         with self.assertRaisesRegex(ValueError, r"`dataset` is infinite"):
             distill.with_teacher_outputs(distiller, ds.repeat(), batch_size=8)
+        with self.assertRaisesRegex(ValueError, "`dataset` must yield batches of"):
+            distill.with_teacher_outputs(distiller, ds.unbatch(), batch_size=8)
         with self.assertRaisesRegex(TypeError, "`distiller` must be a tfcompress Distiller"):
             distill.with_teacher_outputs(helpers.small_teacher(), ds, batch_size=8)

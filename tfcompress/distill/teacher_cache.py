@@ -84,6 +84,11 @@ def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0
     if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise ValueError("`dataset` is infinite (repeat()?); pass one epoch of it: "
                          "the teacher runs once over every example.")
+    spec = dataset.element_spec
+    label_spec = spec[1] if isinstance(spec, tuple) and len(spec) > 1 else None
+    if label_spec is None or label_spec.shape.rank == 0:
+        raise ValueError("`dataset` must yield batches of (x, y) or (x, y, weight), "
+                         f"got elements {spec}; batch it first (e.g. ds.batch(256)).")
     found = nondeterministic_ops(dataset)
     if found:
         raise ValueError(
