@@ -101,6 +101,15 @@ class PruneSelectionTest(tf.test.TestCase, parameterized.TestCase):
                              schedule="constant")
         self.assertEqual(list(result.targets), ["conv"])
 
+    def test_keras_wrapper_layers_keep_their_weights(self):
+        inputs = keras.Input((3, 16))
+        x = keras.layers.TimeDistributed(keras.layers.Dense(8), name="td")(inputs)
+        x = keras.layers.Flatten()(x)
+        model = keras.Model(inputs, keras.layers.Dense(4, name="out")(x))
+        result = prune.prune(model, sparsity=0.5, layers=["out"], schedule="constant")
+        self.assertAllEqual(result.model.get_layer("td").get_weights()[0],
+                            model.get_layer("td").get_weights()[0])
+
     def test_original_model_is_left_untouched(self):
         model = _mlp()
         before = [w.numpy().copy() for w in model.weights]

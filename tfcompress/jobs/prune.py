@@ -161,19 +161,18 @@ def run(
         log(f"Not pruned: {name} ({reason})")
 
     trainee = result.model
-    optimizer_obj = training.make_optimizer(optimizer, learning_rate)
     if teacher:
         trainee = distill.Distiller(result.model,
                                     export.load_keras_model(config["teacher"]),
                                     temperature=temperature, alpha=alpha)
-        trainee.compile(optimizer_obj, metrics=["accuracy"])
+        trainee.compile(training.make_optimizer(optimizer, learning_rate),
+                        metrics=["accuracy"])
         train_ds = distill.with_teacher_outputs(
             trainee, data.load(dataset, train_split, **load), batch_size=batch_size,
             seed=seed, verbose=verbose)
     else:
-        trainee.compile(optimizer_obj,
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                        metrics=["accuracy"])
+        training.compile_classifier(trainee, optimizer=optimizer,
+                                    learning_rate=learning_rate)
         train_ds = data.load(dataset, train_split, shuffle=True, seed=seed, **load)
     log(f"Pruning {dense.name} to {sparsity:.0%} ({schedule}, target by epoch "
         f"{ramp_end} of {epochs}){' with distillation' if teacher else ''}.")

@@ -126,7 +126,6 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
         selection.check_names_exist(model, sparsity, "sparsity")
         targets = {name: schedules.check_sparsity(f"sparsity[{name!r}]", value)
                    for name, value in sparsity.items()}
-        chosen = lambda layer: layer.name in targets  # noqa: E731
     else:
         if m_by_n and sparsity is not None:
             raise ValueError("`m_by_n` sets the sparsity (N/M); leave `sparsity` unset.")
@@ -187,7 +186,8 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
 
         pruned = keras.models.clone_model(model, clone_function=wrap)
 
-    copies = {getattr(layer, "layer", layer).name: layer for layer in pruned.layers}
+    copies = {(layer.layer if is_pruning_wrapper(layer) else layer).name: layer
+              for layer in pruned.layers}
     for layer in model.layers:
         copies[layer.name].set_weights(layer.get_weights())
     wrappers = pruning_wrapper.collect_prunable_layers(pruned)
