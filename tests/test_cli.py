@@ -87,7 +87,7 @@ class TrainCommandTest(tf.test.TestCase):
     def test_train_writes_checked_artifacts_and_summary(self):
         out = os.path.join(self.create_tempdir().full_path, "run")
         result = _run_cli(
-            "train", "--model=lenet_300_100", "--epochs=2",
+            "train", "--model=lenet_300_100", "--epochs=2", "--lr_schedule=cosine",
             "--train_split=train[:4000]", "--val_split=train[4000:5000]",
             "--test_split=test[:1000]", f"--output_dir={out}", "--verbose=0")
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
@@ -113,6 +113,7 @@ class TrainCommandTest(tf.test.TestCase):
         # A float32 model: about 4 bytes per parameter.
         self.assertBetween(tflite_size["bytes"], 4 * 266_610, 4 * 266_610 * 1.05)
         self.assertEqual(summary["config"]["model_spec"], "lenet_300_100")
+        self.assertEqual(summary["config"]["lr_schedule"], "cosine")
 
 
 def _save_mnist_teacher(folder, num_classes=10):

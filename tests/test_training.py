@@ -49,6 +49,19 @@ class TrainingTest(tf.test.TestCase):
         restored = evaluate.evaluate_classifier(model, val)["accuracy"]
         self.assertAllClose(restored, best)
 
+    def test_constant_learning_rate_is_kept(self):
+        self.assertEqual(training.learning_rate_schedule(0.01, "constant"), 0.01)
+
+    def test_cosine_learning_rate_decays_to_zero_over_the_run(self):
+        rate = training.learning_rate_schedule(0.01, "cosine", total_steps=100)
+        self.assertAllClose([float(rate(0)), float(rate(50)), float(rate(100))],
+                            [0.01, 0.005, 0.0], atol=1e-7)
+
+    def test_unknown_learning_rate_schedule(self):
+        with self.assertRaisesRegex(ValueError, r"`lr_schedule` must be one of "
+                                    r"\('constant', 'cosine'\), got 'step'"):
+            training.learning_rate_schedule(0.01, "step", total_steps=10)
+
     def test_checkpoint_dir_keeps_best_weights(self):
         folder = self.create_tempdir().full_path
         x = np.zeros((8, 6), np.float32)

@@ -10,6 +10,7 @@ from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 
 OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def make_optimizer(name="adam", learning_rate=1e-3):
@@ -27,6 +28,27 @@ def make_optimizer(name="adam", learning_rate=1e-3):
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)
     return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+
+
+def learning_rate_schedule(learning_rate, lr_schedule="constant", *, total_steps=None):
+    """`learning_rate` as it is ("constant") or decayed to 0 along a cosine.
+
+    Cosine decay over the whole run (Loshchilov & Hutter 2017, without
+    restarts) gave clearly better MNIST teachers and students here than a
+    constant rate (BENCHMARKS.md).
+
+    Args:
+      learning_rate: positive float, the starting rate.
+      lr_schedule: one of LR_SCHEDULES.
+      total_steps: optimizer steps of the whole run; needed for "cosine".
+    """
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"`lr_schedule` must be one of {LR_SCHEDULES}, got "
+                         f"{lr_schedule!r}.")
+    if lr_schedule == "constant":
+        return learning_rate
+    check_positive_int("total_steps", total_steps)
+    return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
 
 
 def compile_classifier(model, *, optimizer="adam", learning_rate=1e-3):

@@ -15,6 +15,9 @@ BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.", lower_bound=
 OPTIMIZER = flags.DEFINE_enum("optimizer", "adam", ["adam", "sgd"], "Optimizer.")
 LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Learning rate.",
                                    lower_bound=0.0)
+LR_SCHEDULE = flags.DEFINE_enum(
+    "lr_schedule", "constant", ["constant", "cosine"],
+    "Learning rate kept constant, or decayed to 0 along a cosine over the run.")
 TRAIN_SPLIT = flags.DEFINE_string("train_split", "train[5000:]", "Training split.")
 VAL_SPLIT = flags.DEFINE_string(
     "val_split", "train[:5000]",
@@ -33,7 +36,8 @@ def training_inputs(default_output_dir):
     return dict(
         dataset=DATASET.value, data_dir=DATA_DIR.value, epochs=EPOCHS.value,
         batch_size=BATCH_SIZE.value, optimizer=OPTIMIZER.value,
-        learning_rate=LEARNING_RATE.value, train_split=TRAIN_SPLIT.value,
+        learning_rate=LEARNING_RATE.value, lr_schedule=LR_SCHEDULE.value,
+        train_split=TRAIN_SPLIT.value,
         val_split=VAL_SPLIT.value, test_split=TEST_SPLIT.value,
         output_dir=OUTPUT_DIR.value or default_output_dir, overwrite=OVERWRITE.value,
     )

@@ -26,7 +26,7 @@ def _build(teacher, student_spec, temperature, alpha, dataset, data_dir):
 
 
 def check_inputs(*, teacher, student_spec, output_dir, dataset, epochs, batch_size,
-                 optimizer, learning_rate, temperature, alpha, train_split,
+                 optimizer, learning_rate, lr_schedule, temperature, alpha, train_split,
                  val_split, test_split, overwrite, data_dir):
     """Checks every input of `run` without training, raising at once.
 
@@ -42,7 +42,7 @@ def check_inputs(*, teacher, student_spec, output_dir, dataset, epochs, batch_si
         dataset=dataset, data_dir=data_dir, train_split=train_split,
         val_split=val_split, test_split=test_split, optimizer=optimizer,
         learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
-        output_dir=output_dir, overwrite=overwrite)
+        output_dir=output_dir, overwrite=overwrite, lr_schedule=lr_schedule)
     _build(teacher, student_spec, temperature, alpha, dataset, data_dir)
 
 
@@ -58,6 +58,7 @@ def run(
     batch_size=128,
     optimizer="adam",
     learning_rate=1e-3,
+    lr_schedule="constant",
     train_split="train[5000:]",
     val_split="train[:5000]",
     test_split="test",
@@ -88,7 +89,8 @@ def run(
     check_inputs(
         teacher=teacher, student_spec=student_spec, output_dir=output_dir,
         dataset=dataset, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-        learning_rate=learning_rate, temperature=temperature, alpha=alpha,
+        learning_rate=learning_rate, lr_schedule=lr_schedule, temperature=temperature,
+        alpha=alpha,
         train_split=train_split, val_split=val_split, test_split=test_split,
         overwrite=overwrite, data_dir=data_dir,
     )
@@ -96,14 +98,18 @@ def run(
         job="distill", teacher=os.path.abspath(artifacts.model_path(teacher)),
         student_spec=student_spec, dataset=dataset, temperature=temperature,
         alpha=alpha, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-        learning_rate=learning_rate, train_split=train_split, val_split=val_split,
+        learning_rate=learning_rate, lr_schedule=lr_schedule, train_split=train_split,
+        val_split=val_split,
         test_split=test_split, teacher_cache=teacher_cache, seed=seed,
     )
     staging = run_dir.start(output_dir, config)
     keras.utils.set_random_seed(seed)
     distiller = _build(teacher, student_spec, temperature, alpha, dataset, data_dir)
+    rate = inputs.learning_rate(
+        learning_rate=learning_rate, lr_schedule=lr_schedule, dataset=dataset,
+        train_split=train_split, data_dir=data_dir, epochs=epochs, batch_size=batch_size)
     distiller.compile(
-        training.make_optimizer(optimizer, learning_rate),
+        training.make_optimizer(optimizer, rate),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     load = dict(batch_size=batch_size, data_dir=data_dir)

@@ -32,14 +32,22 @@ def check_splits(dataset, data_dir, **splits):
             ) from None
 
 
-
 def check_training_inputs(*, dataset, data_dir, train_split, val_split, test_split,
                           optimizer, learning_rate, epochs, batch_size, output_dir,
-                          overwrite):
+                          overwrite, lr_schedule="constant"):
     """The checks every training job shares: data, optimizer, sizes, output."""
     check_splits(dataset, data_dir, train_split=train_split, val_split=val_split,
                  test_split=test_split)
     training.make_optimizer(optimizer, learning_rate)
+    training.learning_rate_schedule(learning_rate, lr_schedule, total_steps=1)
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)
     run_dir.check_output_dir(output_dir, overwrite)
+
+
+def learning_rate(*, learning_rate, lr_schedule, dataset, train_split, data_dir,
+                  epochs, batch_size):
+    """The job's learning rate: a float, or a schedule spanning the whole run."""
+    steps_per_epoch = -(-data.num_examples(dataset, train_split, data_dir) // batch_size)
+    return training.learning_rate_schedule(learning_rate, lr_schedule,
+                                           total_steps=epochs * steps_per_epoch)

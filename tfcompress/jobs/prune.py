@@ -42,7 +42,7 @@ def _ramp_end_epoch(epochs, pruning_end_epoch):
 
 
 def check_inputs(*, model, output_dir, dataset, epochs, batch_size, optimizer,
-                 learning_rate, sparsity, schedule, pruning_end_epoch, m_by_n,
+                 learning_rate, lr_schedule, sparsity, schedule, pruning_end_epoch, m_by_n,
                  sensitivity, teacher, temperature, alpha, train_split, val_split,
                  test_split, overwrite, data_dir):
     """Checks every input of `run` without training, raising at once.
@@ -57,7 +57,7 @@ def check_inputs(*, model, output_dir, dataset, epochs, batch_size, optimizer,
         dataset=dataset, data_dir=data_dir, train_split=train_split,
         val_split=val_split, test_split=test_split, optimizer=optimizer,
         learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
-        output_dir=output_dir, overwrite=overwrite)
+        output_dir=output_dir, overwrite=overwrite, lr_schedule=lr_schedule)
     _ramp_end_epoch(epochs, pruning_end_epoch)
     if sensitivity and (m_by_n or not val_split):
         raise ValueError("`sensitivity` plans unstructured per-layer targets on the "
@@ -91,6 +91,7 @@ def run(
     batch_size=128,
     optimizer="adam",
     learning_rate=1e-3,
+    lr_schedule="constant",
     train_split="train[5000:]",
     val_split="train[:5000]",
     test_split="test",
@@ -119,6 +120,7 @@ def run(
     """
     check_inputs(model=model, output_dir=output_dir, dataset=dataset, epochs=epochs,
                  batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
+                 lr_schedule=lr_schedule,
                  sparsity=sparsity, schedule=schedule,
                  pruning_end_epoch=pruning_end_epoch, m_by_n=m_by_n,
                  sensitivity=sensitivity, teacher=teacher, temperature=temperature,
@@ -132,6 +134,7 @@ def run(
         teacher=teacher and os.path.abspath(artifacts.model_path(teacher)),
         temperature=temperature, alpha=alpha, dataset=dataset, epochs=epochs,
         batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
         train_split=train_split, val_split=val_split, test_split=test_split, seed=seed,
     )
     staging = run_dir.start(output_dir, config)
@@ -160,19 +163,21 @@ def run(
     for name, reason in result.skipped.items():
         log(f"Not pruned: {name} ({reason})")
 
+    rate = inputs.learning_rate(
+        learning_rate=learning_rate, lr_schedule=lr_schedule, dataset=dataset,
+        train_split=train_split, data_dir=data_dir, epochs=epochs, batch_size=batch_size)
     trainee = result.model
     if teacher:
         trainee = distill.Distiller(result.model,
                                     export.load_keras_model(config["teacher"]),
                                     temperature=temperature, alpha=alpha)
-        trainee.compile(training.make_optimizer(optimizer, learning_rate),
+        trainee.compile(training.make_optimizer(optimizer, rate),
                         metrics=["accuracy"])
         train_ds = distill.with_teacher_outputs(
             trainee, data.load(dataset, train_split, **load), batch_size=batch_size,
             seed=seed, verbose=verbose)
     else:
-        training.compile_classifier(trainee, optimizer=optimizer,
-                                    learning_rate=learning_rate)
+        training.compile_classifier(trainee, optimizer=optimizer, learning_rate=rate)
         train_ds = data.load(dataset, train_split, shuffle=True, seed=seed, **load)
     log(f"Pruning {dense.name} to {sparsity:.0%} ({schedule}, target by epoch "
         f"{ramp_end} of {epochs}){' with distillation' if teacher else ''}.")

@@ -13,7 +13,7 @@ from tfcompress.jobs import run_dir
 
 
 def check_inputs(*, model_spec, output_dir, dataset, epochs, batch_size,
-                 optimizer, learning_rate, train_split, val_split, test_split,
+                 optimizer, learning_rate, lr_schedule, train_split, val_split, test_split,
                  overwrite, data_dir):
     """Checks every input of `run` without training; cheap, raises at once.
 
@@ -29,7 +29,7 @@ def check_inputs(*, model_spec, output_dir, dataset, epochs, batch_size,
         dataset=dataset, data_dir=data_dir, train_split=train_split,
         val_split=val_split, test_split=test_split, optimizer=optimizer,
         learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
-        output_dir=output_dir, overwrite=overwrite)
+        output_dir=output_dir, overwrite=overwrite, lr_schedule=lr_schedule)
 
 
 def run(
@@ -41,6 +41,7 @@ def run(
     batch_size=128,
     optimizer="adam",
     learning_rate=1e-3,
+    lr_schedule="constant",
     train_split="train[5000:]",
     val_split="train[:5000]",
     test_split="test",
@@ -62,7 +63,7 @@ def run(
     check_inputs(
         model_spec=model_spec, output_dir=output_dir, dataset=dataset,
         epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-        learning_rate=learning_rate, train_split=train_split,
+        learning_rate=learning_rate, lr_schedule=lr_schedule, train_split=train_split,
         val_split=val_split, test_split=test_split, overwrite=overwrite,
         data_dir=data_dir,
     )
@@ -70,6 +71,7 @@ def run(
     config = dict(
         job="train", model_spec=model_spec, dataset=dataset, epochs=epochs,
         batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
         train_split=train_split, val_split=val_split, test_split=test_split,
         seed=seed,
     )
@@ -84,7 +86,10 @@ def run(
     log(f"Training {model_spec} ({model.count_params():,} parameters) on {dataset} "
         f"{train_split} for {epochs} epochs.")
 
-    training.compile_classifier(model, optimizer=optimizer, learning_rate=learning_rate)
+    rate = inputs.learning_rate(
+        learning_rate=learning_rate, lr_schedule=lr_schedule, dataset=dataset,
+        train_split=train_split, data_dir=data_dir, epochs=epochs, batch_size=batch_size)
+    training.compile_classifier(model, optimizer=optimizer, learning_rate=rate)
     train_seconds = run_dir.train_once(staging, model, lambda: training.fit(
         model, train_ds, epochs=epochs, validation_data=val_ds,
         checkpoint_dir=os.path.join(staging, "checkpoints"), verbose=verbose))

@@ -18,8 +18,8 @@ from tfcompress.prune.schedules import epochs_to_steps
 from tfcompress.prune.schedules import make_schedule
 
 __all__ = [
-    "MISSING_CALLBACK_ERROR", "PruneResult", "Round", "prune_iteratively", "sensitivity", "callbacks", "check_fit_callbacks",
+    "MISSING_CALLBACK_ERROR", "PruneResult", "Round", "callbacks", "check_fit_callbacks",
     "epochs_to_steps", "format_report", "has_pruning_wrappers", "is_m_by_n_sparse",
-    "is_pruning_wrapper", "make_schedule", "prune",
+    "is_pruning_wrapper", "make_schedule", "prune", "prune_iteratively", "sensitivity",
     "sparsity_report", "strip",
 ]
