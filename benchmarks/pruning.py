@@ -2,12 +2,15 @@
 
   python benchmarks/pruning.py --model=lenet_300_100 --seeds=0,1,2
   python benchmarks/pruning.py --model=lenet5 --seeds=0,1,2
+  python benchmarks/pruning.py --lr_schedule=cosine --dense_epochs=40 \
+      --teacher=saved_models/benchmarks/hinton_teacher_60ep_b128_jitter2_cosine.keras
 
 Trains the dense model once (seed 0, through `tfcompress train`), then for
 each seed prunes it with `tfcompress prune` in three ways, all with the same
-epochs, data and optimizer: to --sparsity alone (Han parity), and to
---beyond_sparsity without and with distillation from the dense model and
-sensitivity-planned per-layer targets. Every row comes from the same run;
+epochs, data, optimizer and learning-rate schedule: to --sparsity alone (Han
+parity), and to --beyond_sparsity without and with distillation from
+--teacher (default: the dense model itself), with sensitivity-planned
+per-layer targets if --sensitivity. Every row comes from the same run;
 sizes are gzipped float TFLite files, compared with the dense one.
 """
 
@@ -28,6 +31,13 @@ _DENSE_EPOCHS = flags.DEFINE_integer("dense_epochs", 20, "Dense training epochs.
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Pruning + fine-tuning epochs.")
 _SPARSITY = flags.DEFINE_float("sparsity", 0.92, "Han parity target.")
 _BEYOND = flags.DEFINE_float("beyond_sparsity", 0.95, "The 'beyond Han' target.")
+_LR_SCHEDULE = flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"],
+                                 "Learning-rate schedule of every run.")
+_TEACHER = flags.DEFINE_string("teacher", None, "Teacher of the KD row (default: the "
+                               "dense model).")
+_TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.")
+_SENSITIVITY = flags.DEFINE_bool("sensitivity", True,
+                                 "Sensitivity-planned per-layer targets in the KD row.")
 _WORK_DIR = flags.DEFINE_string("work_dir", "saved_models/benchmarks/pruning",
                                 "Where runs are written (reused when complete).")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here too.")
@@ -55,23 +65,31 @@ def _errors(summary):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    root = os.path.join(_WORK_DIR.value, _MODEL.value)
-    dense_dir = os.path.join(root, "dense")
+    schedule = _LR_SCHEDULE.value
+    # Earlier layouts (constant rate) keep their folders; others get their own.
+    root = os.path.join(_WORK_DIR.value, _MODEL.value,
+                        *(() if schedule == "constant" else (schedule,)))
+    dense_dir = os.path.join(root, f"dense_{_DENSE_EPOCHS.value}ep"
+                             if _DENSE_EPOCHS.value != 20 else "dense")
     dense = _run(train_job, dense_dir, model_spec=_MODEL.value,
-                 epochs=_DENSE_EPOCHS.value, seed=0)
+                 epochs=_DENSE_EPOCHS.value, seed=0, lr_schedule=schedule)
     print(f"dense: {_errors(dense)} errors", flush=True)
+    teacher = _TEACHER.value or dense_dir
+    kd_name = (f"{_BEYOND.value:.0%} + KD{' + sensitivity' if _SENSITIVITY.value else ''}"
+               f"{' (' + os.path.basename(teacher) + ')' if _TEACHER.value else ''}")
     variants = {
         f"{_SPARSITY.value:.0%}": dict(sparsity=_SPARSITY.value),
         f"{_BEYOND.value:.0%}": dict(sparsity=_BEYOND.value),
-        f"{_BEYOND.value:.0%} + KD + sensitivity": dict(
-            sparsity=_BEYOND.value, teacher=dense_dir, sensitivity=True),
+        kd_name: dict(sparsity=_BEYOND.value, teacher=teacher,
+                      temperature=_TEMPERATURE.value, sensitivity=_SENSITIVITY.value),
     }
     rows = {name: [] for name in variants}
     for seed in map(int, _SEEDS.value):
         for name, kwargs in variants.items():
-            out = os.path.join(root, f"{name.replace(' ', '').replace('%', 'pct')}_s{seed}")
+            folder = "".join(c for c in name.replace("%", "pct") if c.isalnum() or c in "+_.-")
+            out = os.path.join(root, f"{folder}_s{seed}")
             summary = _run(prune_job, out, model=dense_dir, epochs=_EPOCHS.value,
-                           seed=seed, **kwargs)
+                           seed=seed, lr_schedule=schedule, **kwargs)
             rows[name].append(summary)
             print(f"seed {seed} {name}: {_errors(summary)} errors, sparsity "
                   f"{summary['sparsity']['sparsity']:.2%}", flush=True)
@@ -81,7 +99,8 @@ def main(argv):
           f"{_DENSE_EPOCHS.value} epochs, {_errors(dense)} test errors "
           f"({1 - dense['keras']['test_accuracy']:.2%}); TFLite gzipped "
           f"{dense_gz / 1024:.1f} KiB. Pruning: {_EPOCHS.value} epochs (polynomial "
-          f"ramp over the first two thirds), Adam 1e-3, seeds {_SEEDS.value}.\n")
+          f"ramp over the first two thirds), Adam 1e-3 ({schedule}), "
+          f"seeds {_SEEDS.value}; KD teacher {teacher}.\n")
     print("| pruning | weights kept | test error (mean ± std) | per seed | "
           "TFLite gzipped | vs dense |")
     print("|---|---|---|---|---|---|")
