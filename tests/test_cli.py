@@ -273,3 +273,93 @@ class PruneCommandTest(tf.test.TestCase):
 
         stripped = export.load_keras_model(os.path.join(out, artifacts.KERAS_FILE))
         self.assertFalse(prune.has_pruning_wrappers(stripped))
+
+
+class QuantizeUsageErrorTest(CliTestCase):
+
+    def test_model_flag_is_required(self):
+        self.assertUsageError(_run_cli("quantize"), "Flag --model must have a value")
+
+    def test_unknown_mode(self):
+        self.assertUsageError(_run_cli("quantize", "--model=m.keras", "--mode=int4"),
+                              "flag --mode=int4: value should be one of")
+
+    @pytest.mark.mnist
+    def test_pqat_needs_a_pruned_model(self):
+        folder = self.create_tempdir().full_path
+        model = _save_mnist_teacher(folder)
+        self.assertUsageError(
+            _run_cli("quantize", f"--model={model}", "--mode=pqat",
+                     f"--output_dir={os.path.join(folder, 'out')}"),
+            "mode 'pqat' keeps a pruned model's zeros, but")
+
+    @pytest.mark.mnist
+    def test_int8_io_with_a_float_mode(self):
+        folder = self.create_tempdir().full_path
+        model = _save_mnist_teacher(folder)
+        self.assertUsageError(
+            _run_cli("quantize", f"--model={model}", "--mode=float16", "--int8_io",
+                     f"--output_dir={os.path.join(folder, 'out')}"),
+            "`int8_io` needs an int8 mode (int8, qat, pqat, cqat), got mode 'float16'")
+        self.assertFalse(os.path.exists(os.path.join(folder, "out")))
+
+
+class EvaluateUsageErrorTest(CliTestCase):
+
+    def test_missing_file(self):
+        self.assertUsageError(_run_cli("evaluate", "--tflite=nowhere.tflite"),
+                              "`tflite` 'nowhere.tflite' is not a file")
+
+    def test_bad_batch_sizes(self):
+        self.assertUsageError(_run_cli("evaluate", "--tflite=x", "--batch_sizes=1,a"),
+                              "--batch_sizes must be integers")
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+class QuantizeCommandTest(tf.test.TestCase):
+
+    def _quantize(self, folder, *flags):
+        model = _save_mnist_teacher(folder)
+        out = os.path.join(folder, "out")
+        result = _run_cli("quantize", f"--model={model}", *flags,
+                          "--train_split=train[:1000]", "--val_split=train[1000:1500]",
+                          "--test_split=test[:500]", f"--output_dir={out}", "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        with open(os.path.join(out, artifacts.SUMMARY_FILE)) as f:
+            return out, json.load(f), result.stdout
+
+    def test_int8_then_evaluate(self):
+        out, summary, stdout = self._quantize(self.create_tempdir().full_path,
+                                              "--mode=int8", "--num_samples=100")
+        self.assertCountEqual(os.listdir(out), [artifacts.TFLITE_FILE,
+                                                "float_reference.tflite",
+                                                artifacts.SUMMARY_FILE])
+        self.assertIn("int8 TFLite", stdout)
+        tflite = summary["tflite"]
+        self.assertEqual(tflite["quantization"], "int8")
+        self.assertGreaterEqual(tflite["top1_agreement_vs_keras"], 0.95)
+        self.assertEqual(tflite["bytes"],
+                         os.path.getsize(os.path.join(out, artifacts.TFLITE_FILE)))
+        self.assertGreater(summary["ratios"]["bytes"], 3.5)  # float32 -> int8
+        self.assertAllClose(tflite["test_accuracy"], summary["keras"]["test_accuracy"],
+                            atol=0.03)
+        self.assertGreater(tflite["latency_ms_batch1"], 0)
+        self.assertEqual({w["dtype"] for w in summary["tflite_weights"]["tensors"].values()},
+                         {"int8"})
+
+        result = _run_cli("evaluate", f"--tflite={os.path.join(out, artifacts.TFLITE_FILE)}",
+                          "--split=test[:500]", "--batch_sizes=1,8", "--repeats=5")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertIn(f"accuracy {tflite['test_accuracy']:.2%} on mnist test[:500] "
+                      "(500 examples)", result.stdout)
+        self.assertIn(f"gzipped {tflite['gzip_bytes'] / 1024:.1f} KiB", result.stdout)
+        self.assertEqual(result.stdout.count("Latency, batch"), 4)  # 2 sizes x 2 kernels
+
+    def test_cqat_keeps_clusters_in_the_int8_file(self):
+        _, summary, _ = self._quantize(self.create_tempdir().full_path, "--mode=cqat",
+                                       "--clusters=8", "--epochs=1")
+        self.assertEqual(summary["config"]["clusters"], 8)
+        self.assertLessEqual(summary["tflite_weights"]["max_distinct_values"], 8)
+        self.assertGreater(summary["train_seconds"], 0)
+        self.assertGreaterEqual(summary["tflite"]["top1_agreement_vs_keras"], 0.95)

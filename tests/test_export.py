@@ -65,7 +65,7 @@ class TFLiteExportTest(tf.test.TestCase, parameterized.TestCase):
         path = os.path.join(folder, "m.tflite")
         with mock.patch.object(tflite_module, "convert", return_value=b"not a model"):
             with self.assertRaisesRegex(export.ExportValidationError,
-                                        "LiteRT could not run the converted model"):
+                                        "LiteRT could not run the float export"):
                 export.export_tflite(helpers.tiny_mlp(), path)
         self.assertEqual(os.listdir(folder), [])
 

@@ -1,7 +1,7 @@
 """tfcompress: make tf_keras models small and fast for deployment.
 
 The public API. Submodules hold one concept each: `data`, `models`,
-`distill`, `prune`, `training`, `evaluate`, `export`, `jobs`, `cli`.
+`distill`, `prune`, `quantize`, `training`, `evaluate`, `export`, `jobs`, `cli`.
 
 Names load on first use (PEP 562), so `tfcompress --help` answers without
 importing TensorFlow, and the CLI can set TensorFlow's log level first.
@@ -19,6 +19,7 @@ _EXPORTS = {
     "export": "tfcompress.export",
     "models": "tfcompress.models",
     "prune": "tfcompress.prune",
+    "quantize": "tfcompress.quantize",
     "training": "tfcompress.training",
     "artifact_size": "tfcompress.evaluate",
     "count_params": "tfcompress.evaluate",
@@ -26,6 +27,7 @@ _EXPORTS = {
     "StudentCheckpoint": "tfcompress.distill",
     "evaluate_classifier": "tfcompress.evaluate",
     "evaluate_tflite": "tfcompress.evaluate",
+    "measure_latency": "tfcompress.evaluate",
     "ExportValidationError": "tfcompress.export",
     "export_saved_model": "tfcompress.export",
     "export_tflite": "tfcompress.export",

@@ -16,6 +16,10 @@ COMMANDS = {
                 "Distill a student from a trained teacher, then export it."),
     "prune": ("tfcompress.cli.prune",
               "Prune a trained model while fine-tuning it, then export it."),
+    "quantize": ("tfcompress.cli.quantize",
+                 "Quantize (or cluster) a trained model into a checked TFLite file."),
+    "evaluate": ("tfcompress.cli.evaluate",
+                 "Accuracy, size and latency of a .tflite file."),
 }
 
 

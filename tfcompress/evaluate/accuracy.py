@@ -42,15 +42,19 @@ def evaluate_classifier(model, data):
     )
 
 
-def evaluate_tflite(tflite_model, data, num_threads=None):
-    """Top-1 accuracy and mean cross-entropy of a float .tflite model.
+def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True):
+    """Top-1 accuracy and mean cross-entropy of a .tflite model.
+
+    Quantized models are handled: int8 inputs are quantized and int8 outputs
+    dequantized with the file's own scales.
 
     Args:
       tflite_model: path of a .tflite file, or its bytes.
-      data: `tf.data.Dataset` of (x, y) batches.
+      data: `tf.data.Dataset` of (x, y) batches of float inputs.
       num_threads: LiteRT threads; None lets LiteRT choose.
+      xnnpack: run with LiteRT's default XNNPACK delegate.
     """
-    runner = TFLiteRunner(tflite_model, num_threads=num_threads)
+    runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack)
     return _accumulate(
         (runner(x.numpy()).astype(np.float32), y.numpy()) for x, y in data
     )

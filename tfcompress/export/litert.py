@@ -2,24 +2,40 @@
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import OpResolverType
 
 
-def load_interpreter(model, num_threads=None):
-    """A LiteRT interpreter for a .tflite path or the model's bytes."""
-    if isinstance(model, (bytes, bytearray)):
-        return Interpreter(model_content=bytes(model), num_threads=num_threads)
-    return Interpreter(model_path=str(model), num_threads=num_threads)
+def load_interpreter(model, num_threads=None, xnnpack=True):
+    """A LiteRT interpreter for a .tflite path or the model's bytes.
+
+    With `xnnpack` LiteRT applies its default delegate (XNNPACK), as on a
+    device; without it, only LiteRT's built-in kernels run. Some files run
+    only without it (sparse weights with int8 quantization, for one).
+    """
+    resolver = (OpResolverType.AUTO if xnnpack
+                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    source = ({"model_content": bytes(model)} if isinstance(model, (bytes, bytearray))
+              else {"model_path": str(model)})
+    return Interpreter(**source, num_threads=num_threads,
+                       experimental_op_resolver_type=resolver)
+
+
+def _scale(details):
+    scale, zero_point = details["quantization"]
+    return (scale, zero_point) if scale else None
 
 
 class TFLiteRunner:
     """Invokes a single-input, single-output .tflite model on numpy batches.
 
     The input is resized to each batch's size, so one runner serves batches
-    of any size (the converter keeps the batch dimension dynamic).
+    of any size (the converter keeps the batch dimension dynamic). A model
+    with integer (quantized) input or output takes and returns floats: the
+    input is quantized and the output dequantized with the file's scales.
     """
 
-    def __init__(self, model, num_threads=None):
-        self.interpreter = load_interpreter(model, num_threads)
+    def __init__(self, model, num_threads=None, xnnpack=True):
+        self.interpreter = load_interpreter(model, num_threads, xnnpack)
         inputs = self.interpreter.get_input_details()
         outputs = self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
@@ -28,20 +44,41 @@ class TFLiteRunner:
                 f"got {len(inputs)} inputs and {len(outputs)} outputs."
             )
         self._input = inputs[0]
-        self._output_index = outputs[0]["index"]
+        self._output = outputs[0]
         self._batch = None
 
     @property
     def input_dtype(self):
         return self._input["dtype"]
 
+    @property
+    def input_shape(self):
+        """Shape of one example (without the batch dimension)."""
+        return tuple(int(d) for d in self._input["shape"][1:])
+
+    def quantize_input(self, batch):
+        """`batch` in the model's input dtype (quantized if it is an integer)."""
+        batch = np.asarray(batch)
+        dtype = self.input_dtype
+        scale = _scale(self._input)
+        if np.issubdtype(dtype, np.integer) and scale and np.issubdtype(
+                batch.dtype, np.floating):
+            info = np.iinfo(dtype)
+            batch = np.clip(np.round(batch / scale[0] + scale[1]), info.min, info.max)
+        return batch.astype(dtype)
+
     def __call__(self, batch):
-        """Runs the model on `batch` (numpy, [batch, ...]); returns numpy."""
-        batch = np.asarray(batch, dtype=self.input_dtype)
+        """Runs the model on `batch` (numpy, [batch, ...]); returns numpy floats
+        for a quantized output, the output's own dtype otherwise."""
+        batch = self.quantize_input(batch)
         if self._batch != batch.shape[0]:
             self.interpreter.resize_tensor_input(self._input["index"], batch.shape)
             self.interpreter.allocate_tensors()
             self._batch = batch.shape[0]
         self.interpreter.set_tensor(self._input["index"], batch)
         self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._output_index).copy()
+        output = self.interpreter.get_tensor(self._output["index"]).copy()
+        scale = _scale(self._output)
+        if np.issubdtype(output.dtype, np.integer) and scale:
+            output = (output.astype(np.float32) - scale[1]) * scale[0]
+        return output

@@ -2,49 +2,117 @@
 
 import os
 
-import tensorflow as tf
+import numpy as np
 
 from tfcompress import _atomic
+from tfcompress.export import converter as converter_lib
 from tfcompress.export import validation
 from tfcompress.export.litert import TFLiteRunner
+from tfcompress.quantize import calibration
+
+# Quantized exports must give the Keras model's top-1 class on at least this
+# fraction of the check batch (int8 on MNIST agrees on about 99.5% or more).
+DEFAULT_MIN_AGREEMENT = 0.95
 
 
-def convert(model):
-    """Converts a tf_keras model to float TFLite flatbuffer bytes."""
-    validation.single_input_spec(model)
-    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+def convert(model, **options):
+    """Converts a tf_keras model to TFLite flatbuffer bytes.
+
+    `options` are those of `tfcompress.export.converter.make_converter`
+    (quantization, representative_data, num_samples, int8_io, sparse).
+    """
+    return converter_lib.make_converter(model, **options).convert()
 
 
-def export_tflite(model, path, *, check_inputs=None, atol=validation.FLOAT_ATOL):
-    """Writes `model` as a float .tflite file that LiteRT has run.
+def _describe(quantization, sparse, int8_io):
+    parts = [{"none": "float"}.get(quantization, quantization)]
+    if int8_io:
+        parts.append("int8 input/output")
+    if sparse:
+        parts.append("sparse encoding")
+    return " + ".join(parts)
 
-    The converted model is invoked in LiteRT on `check_inputs` and compared
-    with the Keras model before the file is renamed into place; a model that
-    fails to run or to agree is never left at `path`.
+
+def _run_checked(tmp, path, batch, xnnpack, what, sparse):
+    """Runs the written file in LiteRT; on failure, says what would work."""
+    try:
+        return TFLiteRunner(tmp, xnnpack=xnnpack)(batch)
+    except (RuntimeError, ValueError) as e:
+        failure = e
+    if xnnpack:
+        try:
+            TFLiteRunner(tmp, xnnpack=False)(batch)
+        except (RuntimeError, ValueError):
+            pass
+        else:
+            raise validation.ExportValidationError(
+                f"LiteRT's XNNPACK delegate cannot run the {what} export for "
+                f"{os.fspath(path)!r} ({failure}). It runs on LiteRT's built-in "
+                "kernels: pass xnnpack=False to accept a file that needs them"
+                + (", or sparse=False to keep XNNPACK" if sparse else "")
+                + ". Nothing was written.") from failure
+    raise validation.ExportValidationError(
+        f"LiteRT could not run the {what} export for {os.fspath(path)!r}: {failure}. "
+        "Nothing was written." + (" Try sparse=False." if sparse else "")) from failure
+
+
+def export_tflite(model, path, *, quantization="none", representative_data=None,
+                  num_samples=calibration.DEFAULT_SAMPLES, int8_io=False, sparse=False,
+                  xnnpack=True, check_inputs=None, atol=validation.FLOAT_ATOL,
+                  min_agreement=DEFAULT_MIN_AGREEMENT):
+    """Writes `model` as a .tflite file that LiteRT has run and checked.
+
+    The converted model is invoked in LiteRT on `check_inputs` before the
+    file is renamed into place. A float export must match the Keras logits
+    within `atol`; a quantized one must give the Keras model's top-1 class
+    on at least `min_agreement` of the batch. A file that fails to run or to
+    agree is never left at `path`.
 
     Args:
-      model: single-input, single-output tf_keras model.
+      model: single-input, single-output tf_keras model (QAT models too).
       path: output file, usually ending in .tflite; replaced if it exists.
-      check_inputs: numpy batch to check on; seeded noise when None.
-      atol: largest allowed max abs difference of logits.
+      quantization: "none" (float32), "dynamic" (int8 weights), "float16"
+        or "int8" (weights and activations; calibrated on
+        `representative_data` unless the model is quantization-aware).
+      representative_data: calibration inputs for "int8": numpy array or
+        `tf.data.Dataset` of (x, y) batches, e.g. the training split.
+      num_samples: calibration examples taken from it.
+      int8_io: int8 input and output tensors ("int8" only); the check
+        quantizes inputs and dequantizes outputs with the file's scales.
+      sparse: TFLite's sparse weight encoding (smaller for pruned models;
+        XNNPACK cannot run it with int8 weights).
+      xnnpack: check with LiteRT's default XNNPACK delegate, as devices run
+        it; False checks the built-in kernels only.
+      check_inputs: numpy batch to check on (real data); seeded noise when
+        None.
+      atol: largest allowed max abs difference of float logits.
+      min_agreement: smallest allowed top-1 agreement of quantized exports.
 
     Returns:
-      `ExportResult`.
+      `ExportResult` (max abs diff and top-1 agreement on the batch).
 
     Raises:
-      ExportValidationError: LiteRT failed to run it or it disagrees.
+      ValueError: options that do not fit together or the model.
+      ExportValidationError: LiteRT failed to run it or it disagrees; the
+        message says which option broke and what works instead.
     """
+    if not 0 <= min_agreement <= 1:
+        raise ValueError(f"`min_agreement` must be in [0, 1], got {min_agreement!r}.")
     batch = validation.check_batch(model, check_inputs)
     expected = model(batch, training=False).numpy()
-    flatbuffer = convert(model)
+    flatbuffer = convert(model, quantization=quantization,
+                         representative_data=representative_data,
+                         num_samples=num_samples, int8_io=int8_io, sparse=sparse)
+    what = _describe(quantization, sparse, int8_io)
     with _atomic.atomic_output(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(flatbuffer)
-        try:
-            actual = TFLiteRunner(tmp)(batch)
-        except (RuntimeError, ValueError) as e:
-            raise validation.ExportValidationError(
-                f"LiteRT could not run the converted model for {os.fspath(path)!r}: {e}"
-            ) from e
-        diff = validation.compare_outputs(expected, actual, atol, "The TFLite model")
-    return validation.ExportResult(str(path), diff, len(batch))
+        actual = _run_checked(tmp, path, batch, xnnpack, what, sparse)
+        if quantization == "none":
+            diff = validation.compare_outputs(expected, actual, atol, "The TFLite model")
+            agreement = validation.top1_agreement(expected, actual)
+        else:
+            agreement = validation.check_agreement(
+                expected, actual, min_agreement, f"The {what} TFLite model")
+            diff = float(np.max(np.abs(expected - actual.astype(np.float32))))
+    return validation.ExportResult(str(path), diff, len(batch), agreement)

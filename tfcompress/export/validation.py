@@ -21,6 +21,8 @@ class ExportResult:
     path: str
     max_abs_diff: float
     num_checked: int
+    # Fraction of the batch where the artifact's top-1 class is Keras'.
+    top1_agreement: float = 1.0
 
 
 def single_input_spec(model):
@@ -75,3 +77,26 @@ def compare_outputs(expected, actual, atol, what):
             f"{diff:.3g} > {atol:g}. Nothing was written."
         )
     return diff
+
+
+def top1_agreement(expected, actual):
+    """Fraction of rows whose argmax is the same in both output arrays."""
+    expected, actual = np.asarray(expected), np.asarray(actual)
+    if expected.shape != actual.shape:
+        raise ExportValidationError(
+            f"The exported model returned shape {actual.shape}, Keras returned "
+            f"{expected.shape}.")
+    return float(np.mean(np.argmax(expected, -1) == np.argmax(actual, -1)))
+
+
+def check_agreement(expected, actual, min_agreement, what):
+    """Top-1 agreement of two output arrays; raises if under `min_agreement`."""
+    agreement = top1_agreement(expected, actual)
+    if agreement < min_agreement:
+        raise ExportValidationError(
+            f"{what} disagrees with the Keras model: same top-1 class on "
+            f"{agreement:.1%} of {len(expected)} check examples, under the "
+            f"{min_agreement:.1%} asked. Nothing was written. Calibrate on more or "
+            "more representative data, or fine-tune with quantization-aware "
+            "training.")
+    return agreement

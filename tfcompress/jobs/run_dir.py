@@ -57,17 +57,19 @@ def finish(staging, output_dir, scratch=("checkpoints",)):
     os.remove(os.path.join(output_dir, _CONFIG))
 
 
-def train_once(staging, model, train):
+def train_once(staging, model, train, name="trained"):
     """Calls `train()` unless a killed run of this staging folder finished it.
 
     Training's own backup is deleted when `fit` ends, so without this a job
     killed during export would retrain from scratch when resumed. The trained
     weights are kept in the staging folder until the job finishes.
 
+    `name` tells apart the trainings of a job that trains more than once.
+
     Returns:
       Seconds the training took (in the run that did it).
     """
-    weights = os.path.join(staging, "checkpoints", "trained.weights.h5")
+    weights = os.path.join(staging, "checkpoints", f"{name}.weights.h5")
     record = weights + ".json"
     if os.path.exists(record):
         model.load_weights(weights)

@@ -1,0 +1,37 @@
+"""`tfcompress evaluate`: accuracy, size and latency of a .tflite file."""
+
+from absl import app
+from absl import flags
+
+from tfcompress.jobs import evaluate_tflite
+
+_TFLITE = flags.DEFINE_string("tflite", None, "The .tflite file.", required=True)
+_DATASET = flags.DEFINE_string("dataset", "mnist", "TFDS dataset name.")
+_SPLIT = flags.DEFINE_string("split", "test", "Split to measure accuracy on.")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR, then TFDS's).")
+_BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "32"], "Latency batch sizes.")
+_NUM_THREADS = flags.DEFINE_integer("num_threads", 2, "LiteRT threads.", lower_bound=1)
+_REPEATS = flags.DEFINE_integer("repeats", 100, "Timed invokes per latency figure.",
+                                lower_bound=1)
+_XNNPACK = flags.DEFINE_bool(
+    "xnnpack", True, "Also run with LiteRT's default XNNPACK delegate (the "
+    "accuracy uses it); --noxnnpack for files only the built-in kernels run.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        batch_sizes = [int(b) for b in _BATCH_SIZES.value]
+    except ValueError:
+        raise app.UsageError(f"--batch_sizes must be integers, got "
+                             f"{_BATCH_SIZES.value}.") from None
+    job_inputs = {"tflite": _TFLITE.value, "dataset": _DATASET.value,
+                  "split": _SPLIT.value, "batch_sizes": batch_sizes,
+                  "num_threads": _NUM_THREADS.value, "data_dir": _DATA_DIR.value}
+    try:
+        evaluate_tflite.check_inputs(**job_inputs)
+    except (ValueError, OSError) as e:
+        raise app.UsageError(str(e)) from None
+    evaluate_tflite.run(**job_inputs, xnnpack=_XNNPACK.value, repeats=_REPEATS.value)

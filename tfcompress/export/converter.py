@@ -1,0 +1,65 @@
+"""The TFLite converter set up for each quantization mode."""
+
+import tensorflow as tf
+
+from tfcompress.export import validation
+from tfcompress.quantize import calibration
+from tfcompress.quantize import qat
+
+# "none": float32; "dynamic": int8 weights, float activations; "float16":
+# float16 weights; "int8": int8 weights and activations (calibrated, or from
+# quantization-aware training).
+QUANTIZATION_MODES = ("none", "dynamic", "float16", "int8")
+
+
+def check_options(model, quantization, representative_data, int8_io):
+    """Raises ValueError for a combination the converter cannot honour."""
+    if quantization not in QUANTIZATION_MODES:
+        raise ValueError(f"`quantization` must be one of {QUANTIZATION_MODES}, got "
+                         f"{quantization!r}.")
+    if int8_io and quantization != "int8":
+        raise ValueError(f"`int8_io` needs quantization='int8', got {quantization!r}.")
+    aware = qat.is_quantization_aware(model)
+    if aware and quantization != "int8":
+        raise ValueError(f"{model.name!r} was trained quantization-aware: export it "
+                         f"with quantization='int8', not {quantization!r}.")
+    if quantization == "int8" and not aware and representative_data is None:
+        raise ValueError("quantization='int8' needs `representative_data` (e.g. the "
+                         "training split) to calibrate activation ranges.")
+
+
+def make_converter(model, *, quantization="none", representative_data=None,
+                   num_samples=calibration.DEFAULT_SAMPLES, int8_io=False,
+                   sparse=False):
+    """A TFLiteConverter for `model` with the chosen quantization.
+
+    Args:
+      model: single-input, single-output tf_keras model (QAT models too).
+      quantization: one of QUANTIZATION_MODES.
+      representative_data: inputs for int8 calibration (numpy or tf.data);
+        not needed for a quantization-aware model.
+      num_samples: calibration examples taken from `representative_data`.
+      int8_io: int8 input and output tensors too (int8 only).
+      sparse: store sparse weights in TFLite's sparse encoding.
+    """
+    validation.single_input_spec(model)
+    check_options(model, quantization, representative_data, int8_io)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
+    if quantization != "none":
+        optimizations.append(tf.lite.Optimize.DEFAULT)
+    converter.optimizations = optimizations
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantization == "int8":
+        if not qat.is_quantization_aware(model):
+            # A QAT model brings its own ranges; asking for int8-only ops
+            # would make the converter demand calibration data anyway.
+            examples = calibration.calibration_examples(representative_data, num_samples)
+            converter.representative_dataset = calibration.representative_dataset(
+                examples)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if int8_io:
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+    return converter

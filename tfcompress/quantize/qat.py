@@ -1,0 +1,77 @@
+"""Quantization-aware training with TFMOT, plain or preserving earlier
+compression (sparsity from pruning, shared values from clustering)."""
+
+import tensorflow_model_optimization as tfmot
+from tensorflow_model_optimization.python.core.clustering.keras import cluster_wrapper
+
+from tfcompress._keras import keras
+from tfcompress._keras import require_keras2_model
+from tfcompress.prune import magnitude
+
+_QUANTIZE = tfmot.quantization.keras
+_COMBINE = tfmot.experimental.combine
+
+# What QAT keeps of earlier compression: nothing, the zeros of a pruned model
+# (PQAT), or a clustered model's shared values, zeros included (CQAT).
+PRESERVE = (None, "sparsity", "clusters")
+
+
+def is_quantization_aware(model):
+    """True if `model` holds TFMOT quantization wrappers (a QAT model)."""
+    return any(isinstance(layer, (_QUANTIZE.QuantizeWrapper, _QUANTIZE.QuantizeWrapperV2))
+               for layer in getattr(model, "layers", ()))
+
+
+def is_clustered(model):
+    """True if `model` still holds TFMOT clustering wrappers (not stripped)."""
+    return any(isinstance(layer, cluster_wrapper.ClusterWeights) for layer in model.layers)
+
+
+def _scheme(preserve):
+    if preserve is None:
+        return _QUANTIZE.default_8bit.Default8BitQuantizeScheme()
+    if preserve == "sparsity":
+        return _COMBINE.Default8BitPrunePreserveQuantizeScheme()
+    return _COMBINE.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
+
+
+def quantize_aware(model, preserve=None):
+    """A quantization-aware copy of `model`, to fine-tune and export as int8.
+
+    Fake-quantization ops simulate int8 weights and activations in training,
+    so fine-tuning recovers what quantization costs. Compile and fit the
+    result like any model, then export it with quantization="int8" (no
+    calibration data needed: the ranges were learned).
+
+    Args:
+      model: tf_keras Sequential or functional model, pruning and clustering
+        wrappers stripped (`tfcompress.prune.strip`, `strip_clusters`).
+      preserve: one of PRESERVE: "sparsity" keeps a pruned model's zeros at
+        zero (PQAT), "clusters" keeps a clustered model's shared values
+        (CQAT, zeros too).
+
+    Raises:
+      ValueError: wrappers left, already quantization-aware, an unknown
+        `preserve`, or a model TFMOT cannot quantize.
+    """
+    require_keras2_model(model)
+    if preserve not in PRESERVE:
+        raise ValueError(f"`preserve` must be one of {PRESERVE}, got {preserve!r}.")
+    if magnitude.has_pruning_wrappers(model):
+        raise ValueError(f"{model.name!r} still has pruning wrappers: strip them "
+                         "first (tfcompress.prune.strip), then quantize.")
+    if is_clustered(model):
+        raise ValueError(f"{model.name!r} still has clustering wrappers: strip them "
+                         "first (tfcompress.quantize.strip_clusters).")
+    if is_quantization_aware(model):
+        raise ValueError(f"{model.name!r} is already quantization-aware.")
+    if not isinstance(model, keras.Sequential) and not model._is_graph_network:  # noqa: SLF001
+        raise ValueError(f"{model.name!r} is a subclassed model: TFMOT quantizes "
+                         "Sequential and functional models only.")
+    try:
+        annotated = _QUANTIZE.quantize_annotate_model(model)
+        with _QUANTIZE.quantize_scope():
+            return _QUANTIZE.quantize_apply(annotated, _scheme(preserve))
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise ValueError(f"TFMOT cannot make {model.name!r} quantization-aware: "
+                         f"{e}") from e
