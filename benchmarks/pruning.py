@@ -38,6 +38,9 @@ _TEACHER = flags.DEFINE_string("teacher", None, "Teacher of the KD row (default:
 _TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.")
 _SENSITIVITY = flags.DEFINE_bool("sensitivity", True,
                                  "Sensitivity-planned per-layer targets in the KD row.")
+_VARIANTS = flags.DEFINE_list("variants", ["parity", "beyond", "kd"],
+                              "Rows to run: parity (--sparsity), beyond "
+                              "(--beyond_sparsity), kd (--beyond_sparsity with KD).")
 _WORK_DIR = flags.DEFINE_string("work_dir", "saved_models/benchmarks/pruning",
                                 "Where runs are written (reused when complete).")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here too.")
@@ -78,11 +81,14 @@ def main(argv):
     kd_name = (f"{_BEYOND.value:.0%} + KD{' + sensitivity' if _SENSITIVITY.value else ''}"
                f"{' (' + os.path.basename(teacher) + ')' if _TEACHER.value else ''}")
     variants = {
-        f"{_SPARSITY.value:.0%}": dict(sparsity=_SPARSITY.value),
-        f"{_BEYOND.value:.0%}": dict(sparsity=_BEYOND.value),
-        kd_name: dict(sparsity=_BEYOND.value, teacher=teacher,
-                      temperature=_TEMPERATURE.value, sensitivity=_SENSITIVITY.value),
+        f"{_SPARSITY.value:.0%}": ("parity", dict(sparsity=_SPARSITY.value)),
+        f"{_BEYOND.value:.0%}": ("beyond", dict(sparsity=_BEYOND.value)),
+        kd_name: ("kd", dict(sparsity=_BEYOND.value, teacher=teacher,
+                             temperature=_TEMPERATURE.value,
+                             sensitivity=_SENSITIVITY.value)),
     }
+    variants = {name: kwargs for name, (key, kwargs) in variants.items()
+                if key in _VARIANTS.value}
     rows = {name: [] for name in variants}
     for seed in map(int, _SEEDS.value):
         for name, kwargs in variants.items():
