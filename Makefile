@@ -28,8 +28,9 @@ $(VENV)/.installed: setup.py
 
 # The main job on MNIST: LeNet-300-100 trained alone (the baseline), a
 # 1200-1200 teacher, LeNet-300-100 distilled from that teacher, then pruned to
-# 90% while distilling again. Each stage prints its test accuracy (Keras and
-# TFLite) and its export sizes.
+# 90% while distilling again, then quantized to int8 by sparsity-preserving
+# quantization-aware training, and the final .tflite file evaluated. Each
+# stage prints its test accuracy (Keras and TFLite) and its export sizes.
 demo: install
 	$(BIN)/tfcompress train --model=lenet_300_100 --epochs=20 --seed=0 \
 	    --output_dir=$(DEMO_DIR)/baseline --overwrite
@@ -41,6 +42,9 @@ demo: install
 	$(BIN)/tfcompress prune --model=$(DEMO_DIR)/distilled --teacher=$(DEMO_DIR)/teacher \
 	    --sparsity=0.9 --epochs=10 --seed=0 \
 	    --output_dir=$(DEMO_DIR)/pruned --overwrite
+	$(BIN)/tfcompress quantize --model=$(DEMO_DIR)/pruned --mode=pqat --epochs=2 --seed=0 \
+	    --output_dir=$(DEMO_DIR)/quantized --overwrite
+	$(BIN)/tfcompress evaluate --tflite=$(DEMO_DIR)/quantized/model.tflite
 
 test: install
 	$(BIN)/python -m pytest

@@ -65,6 +65,13 @@ class PruneScheduleTest(tf.test.TestCase, parameterized.TestCase):
                                                 r"end_epoch=4\), got 4"):
             prune.epochs_to_steps(4, 4, steps_per_epoch=8)
 
+    def test_update_period_longer_than_the_ramp_is_refused(self):
+        # TFMOT would leave the model dense without a word.
+        with self.assertRaisesRegex(ValueError, r"`frequency` \(100\) is longer than "
+                                    r"the ramp \(`end_step` - `begin_step` = 20 steps\)"
+                                    r".* at most 20"):
+            prune.prune(_mlp(), sparsity=0.9, end_step=20)
+
     def test_polynomial_ramp_follows_zhu_gupta(self):
         schedule = prune.make_schedule("polynomial", 0.9, begin_step=0, end_step=100,
                                        frequency=1)

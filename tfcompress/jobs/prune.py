@@ -66,7 +66,7 @@ def check_inputs(*, model, output_dir, dataset, epochs, batch_size, optimizer,
     m_by_n = parse_m_by_n(m_by_n)
     # Any valid ramp will do: this only checks the model and the arguments.
     pruned = prune.prune(loaded, sparsity=None if m_by_n else sparsity,
-                         schedule=schedule, m_by_n=m_by_n, end_step=2)
+                         schedule=schedule, m_by_n=m_by_n, end_step=2, frequency=1)
     if teacher:
         distill.Distiller(pruned.model,
                           export.load_keras_model(artifacts.model_path(teacher)),

@@ -56,7 +56,8 @@ def prune_iteratively(model, train_data, val_data, *, compile_model,
     for sparsity in sparsities:
         result = magnitude.prune(
             kept, sparsity=sparsity, layers=layers, schedule="polynomial",
-            begin_step=0, end_step=steps_per_epoch, frequency=frequency)
+            begin_step=0, end_step=steps_per_epoch,
+            frequency=min(frequency, steps_per_epoch))
         compile_model(result.model)
         result.model.fit(train_data, epochs=epochs_per_round, verbose=verbose,
                          callbacks=magnitude.callbacks())

@@ -50,6 +50,13 @@ def make_schedule(kind, sparsity, *, begin_step=0, end_step=None, frequency=100,
     if kind == "constant":
         return tfmot.sparsity.keras.ConstantSparsity(
             sparsity, begin_step=begin_step, end_step=end_step, frequency=frequency)
+    if frequency > end_step - begin_step:
+        # TFMOT updates masks only every `frequency` steps inside the ramp:
+        # a longer period leaves the model at its initial sparsity, silently.
+        raise ValueError(
+            f"`frequency` ({frequency}) is longer than the ramp (`end_step` - "
+            f"`begin_step` = {end_step - begin_step} steps): the masks would never "
+            f"reach the target. Use a frequency of at most {end_step - begin_step}.")
     return tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=min(initial_sparsity, sparsity), final_sparsity=sparsity,
         begin_step=begin_step, end_step=end_step, power=3, frequency=frequency)
