@@ -27,6 +27,8 @@ setuptools.setup(
         # tf.lite.Interpreter is deprecated; LiteRT runs our .tflite files.
         "ai-edge-litert>=2.0,<3",
         "numpy>=1.26,<3",
+        # The pipeline report's plots.
+        "matplotlib>=3.8,<4",
         # TF 2.21 no longer pulls TensorBoard in; Keras' TensorBoard callback needs it.
         "tensorboard~=2.21.0",
     ],

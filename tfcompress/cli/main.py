@@ -20,6 +20,11 @@ COMMANDS = {
                  "Quantize (or cluster) a trained model into a checked TFLite file."),
     "evaluate": ("tfcompress.cli.evaluate",
                  "Accuracy, size and latency of a .tflite file."),
+    "pipeline": ("tfcompress.cli.pipeline",
+                 "Teacher, distill, prune, quantize, export, evaluate, and a report."),
+    "report": ("tfcompress.cli.report", "Rebuild a pipeline run's report: report RUN_DIR."),
+    "compare": ("tfcompress.cli.compare",
+                "Two pipeline runs side by side: compare RUN_A RUN_B."),
 }
 
 

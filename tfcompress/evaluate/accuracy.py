@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.export.litert import TFLiteRunner
 
@@ -42,7 +43,7 @@ def evaluate_classifier(model, data):
     )
 
 
-def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True):
+def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True, verbose=0):
     """Top-1 accuracy and mean cross-entropy of a .tflite model.
 
     Quantized models are handled: int8 inputs are quantized and int8 outputs
@@ -53,8 +54,16 @@ def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True):
       data: `tf.data.Dataset` of (x, y) batches of float inputs.
       num_threads: LiteRT threads; None lets LiteRT choose.
       xnnpack: run with LiteRT's default XNNPACK delegate.
+      verbose: 1 shows a progress bar over the batches.
     """
     runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack)
-    return _accumulate(
-        (runner(x.numpy()).astype(np.float32), y.numpy()) for x, y in data
-    )
+    batches = int(data.cardinality())
+    progress = keras.utils.Progbar(batches if batches > 0 else None, unit_name="batch",
+                                   verbose=verbose)
+
+    def run_batches():
+        for x, y in data:
+            yield runner(x.numpy()).astype(np.float32), y.numpy()
+            progress.add(1)
+
+    return _accumulate(run_batches())

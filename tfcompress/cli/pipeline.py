@@ -1,0 +1,87 @@
+"""`tfcompress pipeline`: from a model spec (or a trained model) to a checked
+TFLite file and a report, stage by stage. Flags can come from a file:
+`tfcompress pipeline --flagfile=examples/mnist_pipeline.flags`."""
+
+import os
+
+from absl import app
+from absl import flags
+
+from tfcompress import pipeline
+from tfcompress.cli import common
+from tfcompress.jobs import quantize as quantize_job
+
+_DEFAULTS = pipeline.Options(output_dir="")
+
+_STAGES = flags.DEFINE_list(
+    "stages", list(pipeline.STAGES),
+    f"Stages to run, in this order: {','.join(pipeline.STAGES)}. Left-out stages "
+    "are read from --output_dir if an earlier run wrote them.")
+_MODEL = flags.DEFINE_string("model", _DEFAULTS.model,
+                             "Spec of the model to deploy (baseline and distill).")
+_TEACHER_MODEL = flags.DEFINE_string("teacher_model", _DEFAULTS.teacher_model,
+                                     "Spec of the teacher the teacher stage trains.")
+_TEACHER = flags.DEFINE_string("teacher", None,
+                               "A trained teacher (instead of the teacher stage).")
+_INPUT_MODEL = flags.DEFINE_string(
+    "input_model", None, "A trained model to compress (instead of baseline/distill).")
+_BASELINE_EPOCHS = flags.DEFINE_integer("baseline_epochs", _DEFAULTS.baseline_epochs,
+                                        "Baseline epochs.", lower_bound=1)
+_TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", _DEFAULTS.teacher_epochs,
+                                       "Teacher epochs.", lower_bound=1)
+_DISTILL_EPOCHS = flags.DEFINE_integer("distill_epochs", _DEFAULTS.distill_epochs,
+                                       "Distillation epochs.", lower_bound=1)
+_TEMPERATURE = flags.DEFINE_float("temperature", _DEFAULTS.temperature,
+                                  "Distillation temperature.", lower_bound=0.0)
+_ALPHA = flags.DEFINE_float("alpha", _DEFAULTS.alpha, "Weight of the hard-label loss.",
+                            lower_bound=0.0, upper_bound=1.0)
+_PRUNE_EPOCHS = flags.DEFINE_integer("prune_epochs", _DEFAULTS.prune_epochs,
+                                     "Pruning + fine-tuning epochs.", lower_bound=1)
+_SPARSITY = flags.DEFINE_float("sparsity", _DEFAULTS.sparsity, "Pruning target.",
+                               lower_bound=0.0, upper_bound=0.999)
+_SENSITIVITY = flags.DEFINE_bool("sensitivity", False,
+                                 "Per-layer pruning targets from a sensitivity analysis.")
+_PRUNE_WITH_TEACHER = flags.DEFINE_bool(
+    "prune_with_teacher", True, "Fine-tune the pruned model by distilling from the "
+    "teacher, when there is one.")
+_QUANTIZATION = flags.DEFINE_enum("quantization", _DEFAULTS.quantization,
+                                  list(quantize_job.MODES), "Quantize stage mode.")
+_QUANTIZE_EPOCHS = flags.DEFINE_integer(
+    "quantize_epochs", _DEFAULTS.quantize_epochs,
+    "Fine-tuning epochs of qat, pqat, cluster and cqat.", lower_bound=1)
+_CLUSTERS = flags.DEFINE_integer("clusters", _DEFAULTS.clusters,
+                                 "Shared values per kernel (cluster, cqat).", lower_bound=2)
+
+flags.FLAGS.set_default("lr_schedule", _DEFAULTS.lr_schedule)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if flags.FLAGS["epochs"].present or flags.FLAGS["learning_rate"].present:
+        raise app.UsageError("The pipeline sets epochs per stage (--baseline_epochs, "
+                             "--teacher_epochs, --distill_epochs, --prune_epochs, "
+                             "--quantize_epochs); --epochs and --learning_rate do not "
+                             "apply.")
+    output_dir = common.OUTPUT_DIR.value or os.path.join(
+        "saved_models", f"pipeline_{common.safe_name(_MODEL.value)}_"
+                        f"{common.DATASET.value}")
+    options = pipeline.Options(
+        output_dir=output_dir, stages=tuple(_STAGES.value), model=_MODEL.value,
+        teacher_model=_TEACHER_MODEL.value, teacher=_TEACHER.value,
+        input_model=_INPUT_MODEL.value, dataset=common.DATASET.value,
+        data_dir=common.DATA_DIR.value, train_split=common.TRAIN_SPLIT.value,
+        val_split=common.VAL_SPLIT.value, test_split=common.TEST_SPLIT.value,
+        batch_size=common.BATCH_SIZE.value, lr_schedule=common.LR_SCHEDULE.value,
+        baseline_epochs=_BASELINE_EPOCHS.value, teacher_epochs=_TEACHER_EPOCHS.value,
+        distill_epochs=_DISTILL_EPOCHS.value, temperature=_TEMPERATURE.value,
+        alpha=_ALPHA.value, prune_epochs=_PRUNE_EPOCHS.value, sparsity=_SPARSITY.value,
+        sensitivity=_SENSITIVITY.value, prune_with_teacher=_PRUNE_WITH_TEACHER.value,
+        quantization=_QUANTIZATION.value, quantize_epochs=_QUANTIZE_EPOCHS.value,
+        clusters=_CLUSTERS.value, seed=common.SEED.value,
+        overwrite=common.OVERWRITE.value, verbose=int(common.VERBOSE.value))
+    try:
+        pipeline.check_inputs(options)
+    except (ValueError, OSError) as e:  # bad input: one line, no traceback
+        raise app.UsageError(str(e)) from None
+    pipeline.run(options)

@@ -1,0 +1,164 @@
+"""The pipeline report: one record per stage, read back from the run folder.
+
+Everything comes from files the stages wrote (summary.json of each job,
+evaluate/evaluation.json, pipeline.json), so `tfcompress report RUN_DIR`
+rebuilds the same report without rerunning anything.
+"""
+
+import json
+import os
+
+from tfcompress import _atomic
+from tfcompress.jobs import artifacts
+from tfcompress.pipeline import plots
+from tfcompress.pipeline import stages as stages_lib
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+_COLUMNS = (
+    ("stage", "stage", "{}"),
+    ("params", "params", "{:,}"),
+    ("nonzero", "non-zeros", "{:,}"),
+    ("sparsity", "sparsity", "{:.1%}"),
+    ("tflite_bytes", "TFLite KiB", "{:.1f}", 1 / 1024),
+    ("tflite_gzip_bytes", "gzipped KiB", "{:.1f}", 1 / 1024),
+    ("keras_accuracy", "Keras acc", "{:.2%}"),
+    ("tflite_accuracy", "TFLite acc", "{:.2%}"),
+    ("latency_ms", "latency ms (batch 1)", "{:.4f}"),
+    ("seconds", "time s", "{:.0f}"),
+)
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _maybe(path):
+    return _read(path) if os.path.isfile(path) else None
+
+
+def _stage_record(run_dir, stage, summary, records):
+    """One table row from a job's summary.json."""
+    if stage == "quantize":
+        tflite = summary["tflite"]
+        source = records.get(os.path.basename(os.path.dirname(summary["config"]["model"])))
+        params = source["params"] if source else None
+        weights = summary["tflite_weights"]["tensors"].values()
+        zeros = sum(w["zeros"] for w in weights)
+        nonzero = params - zeros if params is not None else None
+        return {"params": params, "nonzero": nonzero,
+                "tflite_bytes": tflite["bytes"], "tflite_gzip_bytes": tflite["gzip_bytes"],
+                "keras_accuracy": summary["keras"]["test_accuracy"],
+                "tflite_accuracy": tflite["test_accuracy"],
+                "mode": summary["config"]["mode"]}
+    size = summary["sizes"][artifacts.TFLITE_FILE]
+    return {"params": summary["params"]["total"], "nonzero": summary["params"]["nonzero"],
+            "tflite_bytes": size["bytes"], "tflite_gzip_bytes": size["gzip_bytes"],
+            "keras_accuracy": summary["keras"]["test_accuracy"],
+            "tflite_accuracy": summary["tflite"]["test_accuracy"]}
+
+
+def build_report(run_dir):
+    """The report dict of a run folder (raises FileNotFoundError if empty)."""
+    pipeline = _maybe(os.path.join(run_dir, "pipeline.json")) or {"stage_seconds": {}}
+    evaluation = _maybe(os.path.join(stages_lib.stage_dir(run_dir, "evaluate"),
+                                     "evaluation.json"))
+    latency = (evaluation or {}).get("latency", {})
+    records = {}
+    for stage in stages_lib.MODEL_STAGES:
+        summary_path = os.path.join(stages_lib.stage_dir(run_dir, stage),
+                                    artifacts.SUMMARY_FILE)
+        if not os.path.isfile(summary_path):
+            continue
+        record = _stage_record(run_dir, stage, _read(summary_path), records)
+        params, nonzero = record["params"], record["nonzero"]
+        record["sparsity"] = (1 - nonzero / params) if params and nonzero is not None \
+            else None
+        record["latency_ms"] = latency.get(stage, {}).get("median_ms")
+        record["seconds"] = pipeline["stage_seconds"].get(stage)
+        records[stage] = {"stage": stage, **record}
+    if not records:
+        raise FileNotFoundError(f"{run_dir!r} holds no finished pipeline stage "
+                                "(no <stage>/summary.json).")
+    # The reference is the model as it was before compression: the baseline,
+    # else the first stage that ran; the result is the last stage.
+    rows = list(records.values())
+    compressed = [r for r in rows if r["stage"] != "teacher"] or rows
+    before, after = compressed[0], compressed[-1]
+    if "baseline" in records:
+        before = records["baseline"]
+    ratios = {
+        "smaller": before["tflite_gzip_bytes"] / after["tflite_gzip_bytes"],
+        "faster": (before["latency_ms"] / after["latency_ms"]
+                   if before["latency_ms"] and after["latency_ms"] else None),
+    }
+    line = (f"{before['stage']} -> {after['stage']}: {ratios['smaller']:.1f}x smaller "
+            f"(gzipped TFLite), "
+            + (f"{ratios['faster']:.1f}x faster (batch 1), " if ratios["faster"] else "")
+            + f"accuracy {before['tflite_accuracy']:.2%} -> {after['tflite_accuracy']:.2%}")
+    return {"stages": rows, "reference": before["stage"], "result": after["stage"],
+            "ratios": ratios, "summary_line": line,
+            "exported": (evaluation or {}).get("exported"),
+            "stage_seconds": pipeline["stage_seconds"],
+            "options": pipeline.get("options")}
+
+
+def _cell(record, column):
+    key, _, fmt = column[:3]
+    value = record.get(key)
+    if value is None:
+        return "-"
+    return fmt.format(value * column[3] if len(column) > 3 else value)
+
+
+def format_table(report):
+    """The stage table as Markdown."""
+    lines = ["| " + " | ".join(c[1] for c in _COLUMNS) + " |",
+             "|" + "---|" * len(_COLUMNS)]
+    lines += ["| " + " | ".join(_cell(r, c) for c in _COLUMNS) + " |"
+              for r in report["stages"]]
+    return "\n".join(lines)
+
+
+def write_report(run_dir):
+    """Writes report.json, report.md and the plots; returns the report."""
+    report = build_report(run_dir)
+    images = plots.write_plots(run_dir, report)
+    report["plots"] = images
+    _atomic.write_json(os.path.join(run_dir, REPORT_JSON), report)
+    md = [f"# tfcompress pipeline report: {os.path.basename(os.path.normpath(run_dir))}",
+          "", f"**{report['summary_line']}**", "", format_table(report), ""]
+    if report["exported"]:
+        exported = report["exported"]
+        md += [f"Exported file `{exported['path']}`: TFLite accuracy "
+               f"{exported['test_accuracy']:.2%} on {exported['test_examples']:,} test "
+               f"examples, {exported['bytes'] / 1024:.1f} KiB "
+               f"({exported['gzip_bytes'] / 1024:.1f} KiB gzipped).", ""]
+    md += ["Accuracies are on the test split; sizes are each stage's TFLite file; "
+           "latency is the median LiteRT invoke at batch 1.", ""]
+    md += [f"![{name}]({name})" for name in images]
+    with _atomic.atomic_output(os.path.join(run_dir, REPORT_MD)) as tmp, \
+            open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(md) + "\n")
+    return report
+
+
+def format_comparison(report_a, report_b, name_a, name_b):
+    """Two runs' stage tables side by side (one row per stage and run)."""
+    keys = ("tflite_gzip_bytes", "tflite_accuracy", "latency_ms", "sparsity")
+    columns = [c for c in _COLUMNS if c[0] in keys]
+    lines = ["| stage | run | " + " | ".join(c[1] for c in columns) + " |",
+             "|" + "---|" * (len(columns) + 2)]
+    by_stage = {}
+    for name, report in ((name_a, report_a), (name_b, report_b)):
+        for record in report["stages"]:
+            by_stage.setdefault(record["stage"], []).append((name, record))
+    for stage in stages_lib.MODEL_STAGES:
+        for name, record in by_stage.get(stage, []):
+            lines.append(f"| {stage} | {name} | "
+                         + " | ".join(_cell(record, c) for c in columns) + " |")
+    lines += ["", f"{name_a}: {report_a['summary_line']}",
+              f"{name_b}: {report_b['summary_line']}"]
+    return "\n".join(lines)

@@ -1,0 +1,188 @@
+"""Running a planned pipeline: one job per stage, with banners and timings."""
+
+import json
+import os
+import shutil
+import time
+
+from tfcompress import _atomic
+from tfcompress import data
+from tfcompress import evaluate
+from tfcompress import quantize
+from tfcompress.export.litert import TFLiteRunner
+from tfcompress.jobs import artifacts
+from tfcompress.jobs import distill as distill_job
+from tfcompress.jobs import prune as prune_job
+from tfcompress.jobs import quantize as quantize_job
+from tfcompress.jobs import train as train_job
+from tfcompress.pipeline import report as report_lib
+from tfcompress.pipeline import stages as stages_lib
+
+PIPELINE_FILE = "pipeline.json"
+EXPORT_FILE = "export.json"
+EVALUATION_FILE = "evaluation.json"
+
+
+def _common(options, epochs):
+    return {"dataset": options.dataset, "data_dir": options.data_dir,
+            "train_split": options.train_split, "val_split": options.val_split,
+            "test_split": options.test_split, "batch_size": options.batch_size,
+            "optimizer": "adam", "learning_rate": 1e-3,
+            "lr_schedule": options.lr_schedule, "epochs": epochs,
+            "seed": options.seed, "overwrite": True, "verbose": options.verbose}
+
+
+def _job(options, stage, inputs):
+    """(job module, keyword arguments) for a model stage."""
+    out = stages_lib.stage_dir(options.output_dir, stage)
+    if stage in ("baseline", "teacher"):
+        spec = options.model if stage == "baseline" else options.teacher_model
+        epochs = options.baseline_epochs if stage == "baseline" else options.teacher_epochs
+        return train_job, {"model_spec": spec, "output_dir": out,
+                           **_common(options, epochs)}
+    if stage == "distill":
+        return distill_job, {"teacher": inputs["teacher"], "student_spec": options.model,
+                             "temperature": options.temperature, "alpha": options.alpha,
+                             "output_dir": out,
+                             **_common(options, options.distill_epochs)}
+    if stage == "prune":
+        return prune_job, {"model": inputs["model"], "teacher": inputs.get("teacher"),
+                           "sparsity": options.sparsity, "sensitivity": options.sensitivity,
+                           "schedule": "polynomial", "pruning_end_epoch": None,
+                           "m_by_n": None,
+                           "temperature": options.temperature, "alpha": options.alpha,
+                           "output_dir": out, **_common(options, options.prune_epochs)}
+    kwargs = {"model": inputs["model"], "mode": options.quantization,
+              "clusters": options.clusters, "num_samples": quantize.DEFAULT_SAMPLES,
+              "int8_io": False, "sparse": False, "output_dir": out,
+              **_common(options, options.quantize_epochs)}
+    # Fine-tuning a trained model: a tenth of training's rate, kept constant.
+    kwargs.update(learning_rate=1e-4, lr_schedule="constant")
+    return quantize_job, kwargs
+
+
+def check_inputs(options):
+    """Plans the run and checks every stage's job inputs, before any work.
+
+    Raises:
+      ValueError, FileExistsError, FileNotFoundError: as `stages.plan` and
+        the jobs' `check_inputs`, naming the stage.
+    """
+    steps = stages_lib.plan(options)
+    for stage, inputs in steps.items():
+        if stage not in stages_lib.MODEL_STAGES:
+            continue
+        job, kwargs = _job(options, stage, inputs)
+        # Inputs made by earlier stages of this run do not exist yet.
+        if any(not os.path.exists(path) for name, path in inputs.items()
+               if name in ("teacher", "model") and path):
+            continue
+        checks = {k: v for k, v in kwargs.items() if k not in ("seed", "verbose")}
+        try:
+            job.check_inputs(**checks)
+        except (ValueError, OSError) as e:
+            raise type(e)(f"{stage} stage: {e}") from None
+    return steps
+
+
+def _export(options, inputs, log):
+    """Gathers the final validated files into export/, atomically."""
+    out = stages_lib.stage_dir(options.output_dir, "export")
+    final = inputs["final"]
+    source = os.path.join(final, artifacts.TFLITE_FILE)
+    with _atomic.atomic_output(out) as tmp:
+        os.makedirs(tmp)
+        shutil.copyfile(source, os.path.join(tmp, artifacts.TFLITE_FILE))
+        for name in (artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR):
+            path = os.path.join(final, name)
+            if os.path.isdir(path):
+                shutil.copytree(path, os.path.join(tmp, name))
+            elif os.path.isfile(path):
+                shutil.copyfile(path, os.path.join(tmp, name))
+        # The copy is the deliverable: run it once more before it counts.
+        test = data.load(options.dataset, options.test_split, batch_size=8,
+                         data_dir=options.data_dir)
+        TFLiteRunner(os.path.join(tmp, artifacts.TFLITE_FILE))(next(iter(test))[0].numpy())
+        _atomic.write_json(os.path.join(tmp, EXPORT_FILE), {
+            "source_stage": os.path.basename(final),
+            "files": sorted(os.listdir(tmp)),
+        })
+    log(f"Exported {os.path.basename(final)}'s files to {out}: "
+        f"{', '.join(sorted(os.listdir(out)))}")
+
+
+def _evaluate(options, log):
+    """Accuracy of the exported file, latency of every stage's file."""
+    out = stages_lib.stage_dir(options.output_dir, "evaluate")
+    quiet = options.verbose == 0
+    exported = os.path.join(stages_lib.stage_dir(options.output_dir, "export"),
+                            artifacts.TFLITE_FILE)
+    test = data.load(options.dataset, options.test_split, batch_size=options.batch_size,
+                     data_dir=options.data_dir)
+    log(f"Accuracy of {exported} on {options.dataset} {options.test_split}:")
+    metrics = evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else 1)
+    files = {stage: os.path.join(stages_lib.stage_dir(options.output_dir, stage),
+                                 artifacts.TFLITE_FILE)
+             for stage in stages_lib.MODEL_STAGES
+             if stages_lib.is_complete(options.output_dir, stage)}
+    files["export"] = exported
+    log(f"Latency, batch 1, {options.latency_threads} threads, of each stage's file:")
+    from tfcompress._keras import keras  # pylint: disable=g-import-not-at-top
+
+    progress = keras.utils.Progbar(len(files), unit_name="file", verbose=0 if quiet else 1)
+    latency = {}
+    for stage, path in files.items():
+        latency[stage] = evaluate.measure_latency(
+            path, batch_size=1, num_threads=options.latency_threads)
+        progress.add(1)
+    with _atomic.atomic_output(out) as tmp:
+        os.makedirs(tmp)
+        _atomic.write_json(os.path.join(tmp, EVALUATION_FILE), {
+            "exported": {"path": exported, "test_accuracy": metrics["accuracy"],
+                         "test_examples": metrics["num_examples"],
+                         **evaluate.artifact_size(exported)},
+            "latency": latency})
+
+
+def _record_time(options, stage, seconds):
+    path = os.path.join(options.output_dir, PIPELINE_FILE)
+    record = {"stage_seconds": {}}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    record["stage_seconds"][stage] = round(seconds, 2)
+    record["options"] = {k: v for k, v in vars(options).items() if k != "overwrite"}
+    record["options"]["stages"] = list(options.stages)
+    _atomic.write_json(path, record)
+
+
+def run(options, log=print):
+    """Runs the planned stages in order, then writes the report.
+
+    Returns:
+      The report dict (also in report.json beside report.md and its plots).
+    """
+    quiet = options.verbose == 0
+    say = (lambda *_: None) if quiet else log
+    steps = check_inputs(options)
+    os.makedirs(options.output_dir, exist_ok=True)
+    total = time.time()
+    for number, (stage, inputs) in enumerate(steps.items(), 1):
+        say(f"\n{'=' * 72}\n[{number}/{len(steps)}] {stage}"
+            + "".join(f"  {k}={v}" for k, v in inputs.items() if v) + f"\n{'=' * 72}")
+        start = time.time()
+        if stage in stages_lib.MODEL_STAGES:
+            job, kwargs = _job(options, stage, inputs)
+            job.run(**kwargs, log=say)
+        elif stage == "export":
+            _export(options, inputs, say)
+        else:
+            _evaluate(options, say)
+        seconds = time.time() - start
+        _record_time(options, stage, seconds)
+        say(f"[{stage}] done in {seconds:.0f} s (total {time.time() - total:.0f} s)")
+    report = report_lib.write_report(options.output_dir)
+    log(report_lib.format_table(report))
+    log(report["summary_line"])
+    log(f"Report: {os.path.join(options.output_dir, report_lib.REPORT_MD)}")
+    return report

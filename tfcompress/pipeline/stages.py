@@ -1,0 +1,154 @@
+"""The stages of `tfcompress pipeline` and what each one takes as input.
+
+Each stage is one of the jobs (`tfcompress.jobs`) writing into its own folder
+under the run directory, so a later stage can be rerun alone from an earlier
+stage's output. Planning is a pure function of the options and of which
+stage folders already exist: every missing input is found before any work.
+"""
+
+import dataclasses
+import os
+
+from tfcompress.jobs import artifacts
+
+# In run order. baseline: the deployed architecture trained alone (what the
+# report compares against); teacher: a bigger model to distill from;
+# distill, prune, quantize: the compression steps; export: the final files
+# gathered in export/; evaluate: accuracy and latency of every stage's file.
+STAGES = ("baseline", "teacher", "distill", "prune", "quantize", "export", "evaluate")
+MODEL_STAGES = ("baseline", "teacher", "distill", "prune", "quantize")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Everything a pipeline run needs; see cli/pipeline.py for each flag."""
+
+    output_dir: str
+    stages: tuple = STAGES
+    model: str = "lenet_300_100"
+    teacher_model: str = "mlp:1200,1200,dropout=0.5"
+    teacher: str = None           # a trained teacher instead of the teacher stage
+    input_model: str = None       # a trained model to compress instead of training one
+    dataset: str = "mnist"
+    data_dir: str = None
+    train_split: str = "train[5000:]"
+    val_split: str = "train[:5000]"
+    test_split: str = "test"
+    batch_size: int = 128
+    lr_schedule: str = "cosine"
+    baseline_epochs: int = 20
+    teacher_epochs: int = 20
+    distill_epochs: int = 20
+    temperature: float = 4.0
+    alpha: float = 0.1
+    prune_epochs: int = 10
+    sparsity: float = 0.9
+    sensitivity: bool = False
+    prune_with_teacher: bool = True
+    quantization: str = "pqat"
+    quantize_epochs: int = 2
+    clusters: int = 16
+    latency_threads: int = 2
+    seed: int = 0
+    overwrite: bool = False
+    verbose: int = 2
+
+
+def stage_dir(output_dir, stage):
+    return os.path.join(output_dir, stage)
+
+
+def is_complete(output_dir, stage):
+    """A stage folder counts once its job finished (it writes summary.json last)."""
+    name = "export.json" if stage == "export" else (
+        "evaluation.json" if stage == "evaluate" else artifacts.SUMMARY_FILE)
+    return os.path.isfile(os.path.join(stage_dir(output_dir, stage), name))
+
+
+def _latest(candidates, available):
+    return next((stage for stage in candidates if stage in available), None)
+
+
+def plan(options):
+    """{stage: {input name: path}} for each stage to run, in run order.
+
+    Inputs come from this run's earlier stages, from stage folders a former
+    run left in `output_dir`, or from `teacher` / `input_model`.
+
+    Raises:
+      ValueError: an unknown or repeated stage, a stage whose input nothing
+        provides, or conflicting options; the message says what to add.
+      FileExistsError: a stage folder to write already exists and not
+        `overwrite`.
+      FileNotFoundError: `teacher` or `input_model` is not there.
+    """
+    stages = tuple(options.stages)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        raise ValueError(f"`stages` must be a non-empty list drawn from {list(STAGES)}, "
+                         f"got {list(stages)}.")
+    if len(set(stages)) != len(stages):
+        raise ValueError(f"`stages` lists a stage twice: {list(stages)}.")
+    if options.teacher and "teacher" in stages:
+        raise ValueError("Give either the teacher stage or `teacher` (a trained "
+                         "teacher), not both.")
+    if options.input_model and ("baseline" in stages or "distill" in stages):
+        raise ValueError("`input_model` is the model to compress: drop the baseline "
+                         "and distill stages, which would train one.")
+    for path_name in ("teacher", "input_model"):
+        path = getattr(options, path_name)
+        if path:
+            try:
+                artifacts.model_path(path)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"`{path_name}` {path!r}: no .keras model "
+                                        "there.") from None
+    out = options.output_dir
+    for stage in stages:
+        folder = stage_dir(out, stage)
+        if os.path.exists(folder) and not options.overwrite:
+            raise FileExistsError(
+                f"{folder!r} already holds the {stage} stage of an earlier run: pass "
+                "--overwrite to redo it, or leave it out of --stages to reuse it.")
+
+    ran = set()
+    done = {s for s in STAGES if is_complete(out, s)}
+
+    def available(stage):
+        return stage in ran or (stage in done and stage not in stages)
+
+    def folder_of(candidates):
+        stage = _latest(candidates, [s for s in candidates if available(s)])
+        return stage and stage_dir(out, stage)
+
+    steps = {}
+    for stage in (s for s in STAGES if s in stages):
+        inputs = {}
+        if stage in ("distill", "prune"):
+            teacher = options.teacher or folder_of(("teacher",))
+            if stage == "distill" and not teacher:
+                raise ValueError("The distill stage needs a teacher: add teacher to "
+                                 "--stages, or pass --teacher=PATH.")
+            if stage == "distill" or options.prune_with_teacher:
+                inputs["teacher"] = teacher
+        if stage in ("prune", "quantize"):
+            earlier = ("prune", "distill", "baseline") if stage == "quantize" \
+                else ("distill", "baseline")
+            source = folder_of(earlier) or options.input_model
+            if not source:
+                raise ValueError(f"The {stage} stage needs a trained model: add "
+                                 f"{' or '.join(reversed(earlier))} to --stages, or "
+                                 "pass --input_model=PATH.")
+            inputs["model"] = source
+        if stage == "export":
+            final = folder_of(("quantize", "prune", "distill", "baseline"))
+            if not final:
+                raise ValueError("The export stage needs a model stage before it: add "
+                                 "baseline, distill, prune or quantize to --stages.")
+            inputs["final"] = final
+        if stage == "evaluate" and not available("export"):
+            raise ValueError("The evaluate stage measures the exported file: add "
+                             "export to --stages.")
+        steps[stage] = inputs
+        ran.add(stage)
+    return steps
