@@ -1,0 +1,265 @@
+"""`tfcompress pipeline`: planning, the end-to-end run, its report, usage errors."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import matplotlib.image
+import pytest
+import tensorflow as tf
+
+from tfcompress import pipeline
+from tfcompress.jobs import artifacts
+
+_SLICES = ("--train_split=train[:2000]", "--val_split=train[2000:2500]",
+           "--test_split=test[:500]")
+
+
+def _run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "tfcompress.cli.main", *args],
+        capture_output=True, text=True, timeout=600, env=os.environ.copy())
+
+
+def _fake_stage(run_dir, stage):
+    os.makedirs(os.path.join(run_dir, stage))
+    with open(os.path.join(run_dir, stage, artifacts.SUMMARY_FILE), "w") as f:
+        f.write("{}")
+
+
+class PlanTest(tf.test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.run_dir = os.path.join(self.create_tempdir().full_path, "run")
+
+    def _plan(self, **kwargs):
+        return pipeline.plan(pipeline.Options(output_dir=self.run_dir, **kwargs))
+
+    def test_full_run_feeds_each_stage_from_the_one_before(self):
+        steps = self._plan()
+        self.assertEqual(list(steps), list(pipeline.STAGES))
+        folder = lambda stage: os.path.join(self.run_dir, stage)  # noqa: E731
+        self.assertEqual(steps["distill"], {"teacher": folder("teacher")})
+        self.assertEqual(steps["prune"], {"teacher": folder("teacher"),
+                                          "model": folder("distill")})
+        self.assertEqual(steps["quantize"], {"model": folder("prune")})
+        self.assertEqual(steps["export"], {"final": folder("quantize")})
+
+    def test_a_later_stage_reuses_an_earlier_runs_folders(self):
+        for stage in ("teacher", "distill", "prune"):
+            _fake_stage(self.run_dir, stage)
+        steps = self._plan(stages=("quantize", "export", "evaluate"))
+        self.assertEqual(steps["quantize"],
+                         {"model": os.path.join(self.run_dir, "prune")})
+
+    def test_unknown_stage(self):
+        with self.assertRaisesRegex(ValueError, r"`stages` must be a non-empty list "
+                                    r"drawn from .*got \['distill', 'compress'\]"):
+            self._plan(stages=("distill", "compress"))
+
+    def test_distill_without_a_teacher(self):
+        with self.assertRaisesRegex(ValueError, "The distill stage needs a teacher: add "
+                                    "teacher to --stages, or pass --teacher=PATH"):
+            self._plan(stages=("distill",))
+
+    def test_prune_without_a_model(self):
+        with self.assertRaisesRegex(ValueError, "The prune stage needs a trained model: "
+                                    "add baseline or distill to --stages, or pass "
+                                    "--input_model=PATH"):
+            self._plan(stages=("prune",), prune_with_teacher=False)
+
+    def test_evaluate_without_export(self):
+        _fake_stage(self.run_dir, "baseline")
+        with self.assertRaisesRegex(ValueError, "add export to --stages"):
+            self._plan(stages=("evaluate",))
+
+    def test_teacher_stage_and_teacher_path_conflict(self):
+        with self.assertRaisesRegex(ValueError, "Give either the teacher stage or "
+                                    "`teacher`"):
+            self._plan(teacher="somewhere.keras")
+
+    def test_existing_stage_needs_overwrite(self):
+        _fake_stage(self.run_dir, "baseline")
+        with self.assertRaisesRegex(FileExistsError, "already holds the baseline stage "
+                                    "of an earlier run: pass --overwrite"):
+            self._plan(stages=("baseline",))
+        self.assertIn("baseline", self._plan(stages=("baseline",), overwrite=True))
+
+    def test_missing_input_model(self):
+        with self.assertRaisesRegex(FileNotFoundError, "`input_model` 'nowhere.keras': "
+                                    "no .keras model there"):
+            self._plan(stages=("prune",), input_model="nowhere.keras")
+
+
+class PipelineUsageErrorTest(tf.test.TestCase):
+
+    def assertUsageError(self, result, message):
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(message, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+    def test_unknown_stage(self):
+        out = os.path.join(self.create_tempdir().full_path, "run")
+        self.assertUsageError(_run_cli("pipeline", "--stages=teacher,compress",
+                                       f"--output_dir={out}"),
+                              "`stages` must be a non-empty list drawn from")
+        self.assertFalse(os.path.exists(out))
+
+    def test_epochs_flag_does_not_apply(self):
+        self.assertUsageError(_run_cli("pipeline", "--epochs=3"),
+                              "The pipeline sets epochs per stage")
+
+    def test_report_of_an_empty_folder(self):
+        self.assertUsageError(_run_cli("report", self.create_tempdir().full_path),
+                              "holds no finished pipeline stage")
+
+    def test_compare_needs_two_runs(self):
+        self.assertUsageError(_run_cli("compare", "only_one"),
+                              "Give two pipeline run folders")
+
+
+def _png_shape(path):
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", path
+    return matplotlib.image.imread(path).shape
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+class PipelineEndToEndTest(tf.test.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.root = os.path.join(os.environ.get("TEST_TMPDIR", "/tmp"),
+                                f"pipeline_e2e_{os.getpid()}")
+        shutil.rmtree(cls.root, ignore_errors=True)
+        cls.run_dir = os.path.join(cls.root, "run")
+        cls.result = _run_cli(
+            "pipeline", *_SLICES, "--model=lenet_300_100", "--teacher_model=mlp:64",
+            "--baseline_epochs=1", "--teacher_epochs=1", "--distill_epochs=1",
+            "--prune_epochs=2", "--quantize_epochs=1", "--sparsity=0.9",
+            "--sensitivity", "--quantization=pqat", f"--output_dir={cls.run_dir}",
+            "--verbose=0")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.root, ignore_errors=True)
+        super().tearDownClass()
+
+    def _json(self, *parts):
+        with open(os.path.join(self.run_dir, *parts)) as f:
+            return json.load(f)
+
+    def test_every_stage_wrote_its_checked_artifacts(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
+        for stage in ("baseline", "teacher", "distill", "prune"):
+            self.assertContainsSubset(
+                [artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR, artifacts.TFLITE_FILE,
+                 artifacts.SUMMARY_FILE], os.listdir(os.path.join(self.run_dir, stage)))
+        self.assertContainsSubset([artifacts.TFLITE_FILE, "float_reference.tflite"],
+                                  os.listdir(os.path.join(self.run_dir, "quantize")))
+        with open(os.path.join(self.run_dir, "export", artifacts.TFLITE_FILE), "rb") as f:
+            exported = f.read()
+        with open(os.path.join(self.run_dir, "quantize", artifacts.TFLITE_FILE),
+                  "rb") as f:
+            self.assertEqual(exported, f.read())
+        self.assertFalse([name for name in os.listdir(self.run_dir)
+                          if name.endswith(".partial") or name.startswith(".tmp")])
+
+    def test_report_fields_hold_the_measured_values(self):
+        report = self._json("report.json")
+        rows = {r["stage"]: r for r in report["stages"]}
+        self.assertEqual(list(rows), ["baseline", "teacher", "distill", "prune",
+                                      "quantize"])
+        for stage, row in rows.items():
+            if stage == "quantize":
+                continue
+            summary = self._json(stage, artifacts.SUMMARY_FILE)
+            self.assertEqual(row["tflite_accuracy"], summary["tflite"]["test_accuracy"])
+            self.assertEqual(row["params"], summary["params"]["total"])
+            self.assertEqual(row["tflite_bytes"], os.path.getsize(
+                os.path.join(self.run_dir, stage, artifacts.TFLITE_FILE)))
+        self.assertEqual(rows["baseline"]["params"], 266_610)
+        self.assertEqual(rows["teacher"]["params"], 784 * 64 + 64 + 64 * 10 + 10)
+        self.assertAllClose(rows["prune"]["sparsity"], 0.9, atol=0.01)
+        # PQAT kept the zeros: the int8 file is at least as sparse as the pruned
+        # model (int8 rounding may zero a few more tiny weights).
+        self.assertBetween(rows["quantize"]["sparsity"], rows["prune"]["sparsity"],
+                           rows["prune"]["sparsity"] + 0.02)
+        quantize = self._json("quantize", artifacts.SUMMARY_FILE)
+        self.assertEqual(rows["quantize"]["tflite_gzip_bytes"],
+                         quantize["tflite"]["gzip_bytes"])
+        self.assertLess(rows["quantize"]["tflite_bytes"] * 3.5,
+                        rows["prune"]["tflite_bytes"])
+        for row in rows.values():
+            self.assertGreater(row["latency_ms"], 0)
+            self.assertGreater(row["seconds"], 0)
+        # The exported file, evaluated again on the same split, scores the same.
+        self.assertEqual(report["exported"]["test_accuracy"],
+                         rows["quantize"]["tflite_accuracy"])
+        smaller = rows["baseline"]["tflite_gzip_bytes"] / rows["quantize"]["tflite_gzip_bytes"]
+        faster = rows["baseline"]["latency_ms"] / rows["quantize"]["latency_ms"]
+        self.assertEqual(
+            report["summary_line"],
+            f"baseline -> quantize: {smaller:.1f}x smaller (gzipped TFLite), "
+            f"{faster:.1f}x faster (batch 1), accuracy "
+            f"{rows['baseline']['tflite_accuracy']:.2%} -> "
+            f"{rows['quantize']['tflite_accuracy']:.2%}")
+        self.assertIn(report["summary_line"], self.result.stdout)
+
+    def test_report_markdown_and_plots(self):
+        report = self._json("report.json")
+        self.assertCountEqual(report["plots"], ["accuracy_vs_size.png",
+                                                "layer_sparsity.png",
+                                                "weight_histograms.png",
+                                                "sensitivity.png"])
+        for name in report["plots"]:
+            height, width, _ = _png_shape(os.path.join(self.run_dir, name))
+            self.assertGreater(height, 100)
+            self.assertGreater(width, 100)
+        with open(os.path.join(self.run_dir, "report.md")) as f:
+            markdown = f.read()
+        self.assertIn(report["summary_line"], markdown)
+        self.assertIn("| quantize | 266,610 |", markdown)
+        for name in report["plots"]:
+            self.assertIn(f"![{name}]({name})", markdown)
+
+    def test_report_command_rebuilds_the_same_report(self):
+        before = self._json("report.json")
+        for name in ["report.json", "report.md", *before["plots"]]:
+            os.remove(os.path.join(self.run_dir, name))
+        result = _run_cli("report", self.run_dir)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertEqual(self._json("report.json"), before)
+        self.assertIn(before["summary_line"], result.stdout)
+
+    def test_compare_prints_both_runs(self):
+        copy = os.path.join(self.root, "copy")
+        shutil.copytree(self.run_dir, copy, dirs_exist_ok=True)
+        result = _run_cli("compare", self.run_dir, copy)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertEqual(result.stdout.count("| quantize |"), 2)
+        self.assertIn("run: baseline -> quantize", result.stdout)
+        self.assertIn("copy: baseline -> quantize", result.stdout)
+
+    def test_rerun_of_later_stages_from_earlier_output(self):
+        rerun = os.path.join(self.root, "rerun")
+        shutil.copytree(self.run_dir, rerun, dirs_exist_ok=True)
+        # Existing stage folders are not replaced without --overwrite.
+        refused = _run_cli("pipeline", *_SLICES, "--stages=quantize,export,evaluate",
+                           f"--output_dir={rerun}")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("pass --overwrite to redo it", refused.stderr)
+        result = _run_cli("pipeline", *_SLICES, "--stages=quantize,export,evaluate",
+                          "--quantization=int8", "--overwrite", f"--output_dir={rerun}",
+                          "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        with open(os.path.join(rerun, "quantize", artifacts.SUMMARY_FILE)) as f:
+            config = json.load(f)["config"]
+        self.assertEqual(config["mode"], "int8")
+        self.assertEqual(config["model"], os.path.abspath(
+            os.path.join(rerun, "prune", artifacts.KERAS_FILE)))
