@@ -26,25 +26,14 @@ $(VENV)/.installed: setup.py
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
-# The main job on MNIST: LeNet-300-100 trained alone (the baseline), a
-# 1200-1200 teacher, LeNet-300-100 distilled from that teacher, then pruned to
-# 90% while distilling again, then quantized to int8 by sparsity-preserving
-# quantization-aware training, and the final .tflite file evaluated. Each
-# stage prints its test accuracy (Keras and TFLite) and its export sizes.
+# The main job on MNIST, one pipeline (examples/mnist_pipeline.flags):
+# LeNet-300-100 trained alone (the baseline), a 1200-1200 teacher,
+# LeNet-300-100 distilled from it, pruned to 90% while distilling again,
+# quantized to int8 by sparsity-preserving QAT, exported and evaluated; the
+# report (report.md, report.json, plots) lands in $(DEMO_DIR).
 demo: install
-	$(BIN)/tfcompress train --model=lenet_300_100 --epochs=20 --seed=0 \
-	    --output_dir=$(DEMO_DIR)/baseline --overwrite
-	$(BIN)/tfcompress train --model=mlp:1200,1200,dropout=0.5 --epochs=15 --seed=0 \
-	    --output_dir=$(DEMO_DIR)/teacher --overwrite
-	$(BIN)/tfcompress distill --teacher=$(DEMO_DIR)/teacher --student=lenet_300_100 \
-	    --temperature=4 --alpha=0.1 --epochs=20 --seed=0 \
-	    --output_dir=$(DEMO_DIR)/distilled --overwrite
-	$(BIN)/tfcompress prune --model=$(DEMO_DIR)/distilled --teacher=$(DEMO_DIR)/teacher \
-	    --sparsity=0.9 --epochs=10 --seed=0 \
-	    --output_dir=$(DEMO_DIR)/pruned --overwrite
-	$(BIN)/tfcompress quantize --model=$(DEMO_DIR)/pruned --mode=pqat --epochs=2 --seed=0 \
-	    --output_dir=$(DEMO_DIR)/quantized --overwrite
-	$(BIN)/tfcompress evaluate --tflite=$(DEMO_DIR)/quantized/model.tflite
+	$(BIN)/tfcompress pipeline --flagfile=examples/mnist_pipeline.flags \
+	    --output_dir=$(DEMO_DIR) --overwrite
 
 test: install
 	$(BIN)/python -m pytest

@@ -13,6 +13,8 @@ import tensorflow as tf
 from tfcompress import pipeline
 from tfcompress.jobs import artifacts
 
+_QUICK_FLAGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "examples", "mnist_pipeline_quick.flags")
 _SLICES = ("--train_split=train[:2000]", "--val_split=train[2000:2500]",
            "--test_split=test[:500]")
 
@@ -138,12 +140,9 @@ class PipelineEndToEndTest(tf.test.TestCase):
                                 f"pipeline_e2e_{os.getpid()}")
         shutil.rmtree(cls.root, ignore_errors=True)
         cls.run_dir = os.path.join(cls.root, "run")
-        cls.result = _run_cli(
-            "pipeline", *_SLICES, "--model=lenet_300_100", "--teacher_model=mlp:64",
-            "--baseline_epochs=1", "--teacher_epochs=1", "--distill_epochs=1",
-            "--prune_epochs=2", "--quantize_epochs=1", "--sparsity=0.9",
-            "--sensitivity", "--quantization=pqat", f"--output_dir={cls.run_dir}",
-            "--verbose=0")
+        # The example flagfile users copy; later flags override it.
+        cls.result = _run_cli("pipeline", f"--flagfile={_QUICK_FLAGS}",
+                              f"--output_dir={cls.run_dir}", "--verbose=0")
 
     @classmethod
     def tearDownClass(cls):
