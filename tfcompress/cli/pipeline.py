@@ -55,6 +55,13 @@ _CLUSTERS = flags.DEFINE_integer("clusters", _DEFAULTS.clusters,
 flags.FLAGS.set_default("lr_schedule", _DEFAULTS.lr_schedule)
 
 
+def _verbose():
+    """Keras verbosity; absl's --verbosity below 0 (quieter than warnings) is 0."""
+    if flags.FLAGS["verbosity"].present and flags.FLAGS.verbosity < 0:
+        return 0
+    return int(common.VERBOSE.value)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -79,7 +86,7 @@ def main(argv):
         sensitivity=_SENSITIVITY.value, prune_with_teacher=_PRUNE_WITH_TEACHER.value,
         quantization=_QUANTIZATION.value, quantize_epochs=_QUANTIZE_EPOCHS.value,
         clusters=_CLUSTERS.value, seed=common.SEED.value,
-        overwrite=common.OVERWRITE.value, verbose=int(common.VERBOSE.value))
+        overwrite=common.OVERWRITE.value, verbose=_verbose())
     try:
         pipeline.check_inputs(options)
     except (ValueError, OSError) as e:  # bad input: one line, no traceback
