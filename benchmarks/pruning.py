@@ -38,6 +38,9 @@ _TEACHER = flags.DEFINE_string("teacher", None, "Teacher of the KD row (default:
 _TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.")
 _SENSITIVITY = flags.DEFINE_bool("sensitivity", True,
                                  "Sensitivity-planned per-layer targets in the KD row.")
+_DENSE_MODEL = flags.DEFINE_string(
+    "dense_model", None, "Prune this trained model (a job folder, e.g. a distilled "
+    "one) instead of training --model.")
 _VARIANTS = flags.DEFINE_list("variants", ["parity", "beyond", "kd"],
                               "Rows to run: parity (--sparsity), beyond "
                               "(--beyond_sparsity), kd (--beyond_sparsity with KD).")
@@ -72,10 +75,15 @@ def main(argv):
     # Earlier layouts (constant rate) keep their folders; others get their own.
     root = os.path.join(_WORK_DIR.value, _MODEL.value,
                         *(() if schedule == "constant" else (schedule,)))
-    dense_dir = os.path.join(root, f"dense_{_DENSE_EPOCHS.value}ep"
-                             if _DENSE_EPOCHS.value != 20 else "dense")
-    dense = _run(train_job, dense_dir, model_spec=_MODEL.value,
-                 epochs=_DENSE_EPOCHS.value, seed=0, lr_schedule=schedule)
+    if _DENSE_MODEL.value:
+        dense_dir = _DENSE_MODEL.value
+        root = os.path.join(root, os.path.basename(os.path.normpath(dense_dir)))
+        dense = _summary(dense_dir)
+    else:
+        dense_dir = os.path.join(root, f"dense_{_DENSE_EPOCHS.value}ep"
+                                 if _DENSE_EPOCHS.value != 20 else "dense")
+        dense = _run(train_job, dense_dir, model_spec=_MODEL.value,
+                     epochs=_DENSE_EPOCHS.value, seed=0, lr_schedule=schedule)
     print(f"dense: {_errors(dense)} errors", flush=True)
     teacher = _TEACHER.value or dense_dir
     kd_name = (f"{_BEYOND.value:.0%} + KD{' + sensitivity' if _SENSITIVITY.value else ''}"
@@ -101,7 +109,8 @@ def main(argv):
                   f"{summary['sparsity']['sparsity']:.2%}", flush=True)
 
     dense_gz = dense["sizes"][artifacts.TFLITE_FILE]["gzip_bytes"]
-    print(f"\n{_MODEL.value}: dense {dense['params']['total']:,} parameters, "
+    print(f"\n{_DENSE_MODEL.value or _MODEL.value}: dense "
+          f"{dense['params']['total']:,} parameters, "
           f"{_DENSE_EPOCHS.value} epochs, {_errors(dense)} test errors "
           f"({1 - dense['keras']['test_accuracy']:.2%}); TFLite gzipped "
           f"{dense_gz / 1024:.1f} KiB. Pruning: {_EPOCHS.value} epochs (polynomial "
