@@ -1,6 +1,11 @@
 """Tiny synthetic models and data shared by the tests."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
+import tensorflow as tf
 
 from tfcompress._keras import keras
 
@@ -70,3 +75,19 @@ def small_student(seed=2):
 def compile_distiller(distiller, learning_rate=0.1):
     distiller.compile(keras.optimizers.SGD(learning_rate), metrics=["accuracy"])
     return distiller
+
+
+def run_cli(*args, timeout=600):
+    """Runs `tfcompress ARGS` in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "tfcompress.cli.main", *args],
+        capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+class CliTestCase(tf.test.TestCase):
+
+    def assertUsageError(self, result, message):
+        """A usage error: non-zero exit, `message` on stderr, no traceback."""
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(message, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)

@@ -2,27 +2,15 @@
 
 import json
 import os
-import subprocess
-import sys
 
+import helpers
 import pytest
 import tensorflow as tf
 
 from tfcompress.jobs import artifacts
 
-
-def _run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tfcompress.cli.main", *args],
-        capture_output=True, text=True, timeout=300, env=os.environ.copy())
-
-
-class CliTestCase(tf.test.TestCase):
-
-    def assertUsageError(self, result, message):
-        self.assertNotEqual(result.returncode, 0)
-        self.assertIn(message, result.stderr)
-        self.assertNotIn("Traceback", result.stderr)
+_run_cli = helpers.run_cli
+CliTestCase = helpers.CliTestCase
 
 
 class UsageErrorTest(CliTestCase):

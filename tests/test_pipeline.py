@@ -3,9 +3,8 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
+import helpers
 import matplotlib.image
 import pytest
 import tensorflow as tf
@@ -19,10 +18,7 @@ _SLICES = ("--train_split=train[:2000]", "--val_split=train[2000:2500]",
            "--test_split=test[:500]")
 
 
-def _run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tfcompress.cli.main", *args],
-        capture_output=True, text=True, timeout=600, env=os.environ.copy())
+_run_cli = helpers.run_cli
 
 
 def _fake_stage(run_dir, stage):
@@ -96,12 +92,7 @@ class PlanTest(tf.test.TestCase):
             self._plan(stages=("prune",), input_model="nowhere.keras")
 
 
-class PipelineUsageErrorTest(tf.test.TestCase):
-
-    def assertUsageError(self, result, message):
-        self.assertNotEqual(result.returncode, 0)
-        self.assertIn(message, result.stderr)
-        self.assertNotIn("Traceback", result.stderr)
+class PipelineUsageErrorTest(helpers.CliTestCase):
 
     def test_unknown_stage(self):
         out = os.path.join(self.create_tempdir().full_path, "run")
