@@ -53,6 +53,8 @@ _CLUSTERS = flags.DEFINE_integer("clusters", _DEFAULTS.clusters,
                                  "Shared values per kernel (cluster, cqat).", lower_bound=2)
 
 flags.FLAGS.set_default("lr_schedule", _DEFAULTS.lr_schedule)
+# Progress bars for every training and measuring loop.
+flags.FLAGS.set_default("verbose", "1")
 
 
 def _verbose():
