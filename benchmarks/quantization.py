@@ -107,13 +107,9 @@ def _latency_experiment():
     for (model, mode), (out, _) in _ptq_runs().items():
         files.setdefault((model, "float32"), os.path.join(out, "float_reference.tflite"))
         files[(model, mode)] = os.path.join(out, artifacts.TFLITE_FILE)
-    medians = {key: [] for key in files}
-    for round_index in range(_ROUNDS.value):
-        for key, path in files.items():
-            result = evaluate.measure_latency(path, batch_size=1, num_threads=2,
-                                              repeats=_REPEATS.value, warmup=50,
-                                              seed=round_index)
-            medians[key].append(result["median_ms"])
+    measured = evaluate.compare_latency(files, rounds=_ROUNDS.value, batch_size=1,
+                                        num_threads=2, repeats=_REPEATS.value, warmup=50)
+    medians = {key: result["rounds_ms"] for key, result in measured.items()}
     print(f"\nBatch-1 latency, 2 threads, XNNPACK; median over {_ROUNDS.value} "
           f"interleaved rounds of {_REPEATS.value} invokes each.\n")
     print("| model | file | latency (ms) | rounds' range (ms) | speed-up vs float32 |")

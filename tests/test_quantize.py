@@ -322,3 +322,21 @@ class LatencyTest(tf.test.TestCase):
             evaluate.measure_latency(b"unused", repeats=0)
         with self.assertRaisesRegex(ValueError, "`warmup` must be an int >= 0, got -1"):
             evaluate.measure_latency(b"unused", warmup=-1)
+
+
+class CompareLatencyTest(tf.test.TestCase):
+
+    def test_interleaved_rounds_per_file(self):
+        folder = self.create_tempdir().full_path
+        files = {name: os.path.join(folder, f"{name}.tflite") for name in ("a", "b")}
+        for seed, path in enumerate(files.values()):
+            export.export_tflite(_trained_mlp(epochs=1, seed=seed), path)
+        calls = []
+        result = evaluate.compare_latency(files, rounds=3, repeats=20, warmup=2,
+                                          num_threads=1, progress=lambda: calls.append(1))
+        self.assertLen(calls, 6)  # every file in every round
+        for name in files:
+            self.assertLen(result[name]["rounds_ms"], 3)
+            self.assertEqual(result[name]["median_ms"],
+                             sorted(result[name]["rounds_ms"])[1])
+            self.assertEqual(result[name]["num_threads"], 1)

@@ -2,10 +2,11 @@
 
 from tfcompress.evaluate.accuracy import evaluate_classifier
 from tfcompress.evaluate.accuracy import evaluate_tflite
+from tfcompress.evaluate.latency import compare_latency
 from tfcompress.evaluate.latency import measure_latency
 from tfcompress.evaluate.size import artifact_size
 from tfcompress.evaluate.size import count_params
 from tfcompress.evaluate.tflite_weights import weight_stats
 
-__all__ = ["artifact_size", "count_params", "evaluate_classifier", "evaluate_tflite",
+__all__ = ["artifact_size", "compare_latency", "count_params", "evaluate_classifier", "evaluate_tflite",
            "measure_latency", "weight_stats"]

@@ -54,3 +54,39 @@ def measure_latency(tflite_model, *, batch_size=1, num_threads=2, xnnpack=True,
             "p90_ms": deciles[-1], "mean_ms": statistics.fmean(times),
             "batch_size": batch_size, "num_threads": num_threads,
             "xnnpack": xnnpack, "repeats": repeats}
+
+
+def compare_latency(files, *, rounds=5, progress=None, **options):
+    """Latency of several .tflite files, measured in interleaved rounds.
+
+    Each round times every file in turn (`measure_latency` with `options`);
+    a file's figure is the median of its rounds' medians. On a shared or
+    virtual machine the speed drifts between modes for seconds at a time
+    (2-thread runs here swing between about 0.012 and 0.021 ms for the same
+    file); interleaving exposes every file to the same drift, so ratios
+    between files stay honest.
+
+    Args:
+      files: {name: path or bytes}.
+      rounds: positive int.
+      progress: optional callable run after each measurement (a progress bar).
+      **options: `measure_latency` arguments (batch_size, num_threads, ...).
+
+    Returns:
+      {name: {"median_ms", "rounds_ms": [per-round medians], **settings}}.
+    """
+    check_positive_int("rounds", rounds)
+    results = {name: [] for name in files}
+    for round_index in range(rounds):
+        for name, path in files.items():
+            results[name].append(measure_latency(path, seed=round_index, **options))
+            if progress:
+                progress()
+    summary = {}
+    for name, runs in results.items():
+        medians = [run["median_ms"] for run in runs]
+        settings = {k: runs[0][k] for k in ("batch_size", "num_threads", "xnnpack",
+                                             "repeats")}
+        summary[name] = {"median_ms": statistics.median(medians), "rounds_ms": medians,
+                         **settings}
+    return summary

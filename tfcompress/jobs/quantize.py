@@ -80,9 +80,7 @@ def _fine_tune(staging, model, name, train_ds, val_ds, *, optimizer, rate, epoch
 
 def _tflite_record(path, test_ds, xnnpack):
     accuracy = evaluate.evaluate_tflite(path, test_ds, xnnpack=xnnpack)["accuracy"]
-    latency = evaluate.measure_latency(path, batch_size=1, num_threads=2, xnnpack=xnnpack)
-    return {"test_accuracy": accuracy, **evaluate.artifact_size(path),
-            "latency_ms_batch1": latency["median_ms"]}
+    return {"test_accuracy": accuracy, **evaluate.artifact_size(path)}
 
 
 def run(
@@ -157,7 +155,7 @@ def run(
     log(f"Float reference: {source.name} as float TFLite.")
     reference_path = os.path.join(staging, "float_reference.tflite")
     export.export_tflite(source, reference_path, check_inputs=check_batch)
-    reference = _tflite_record(reference_path, test_ds, xnnpack=True)
+    reference = _tflite_record(reference_path, test_ds, xnnpack=xnnpack)
 
     final, train_seconds = source, 0.0
     if trains:
@@ -194,6 +192,11 @@ def run(
     if mode == "cluster":
         export.save_keras_model(final, os.path.join(staging, artifacts.KERAS_FILE))
     result = _tflite_record(tflite_path, test_ds, xnnpack=xnnpack)
+    latency = evaluate.compare_latency(
+        {"float": reference_path, "quantized": tflite_path}, rounds=3, batch_size=1,
+        num_threads=2, xnnpack=xnnpack)
+    reference["latency_ms_batch1"] = latency["float"]["median_ms"]
+    result["latency_ms_batch1"] = latency["quantized"]["median_ms"]
     summary = {
         "config": config,
         "train_seconds": train_seconds,

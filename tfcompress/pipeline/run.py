@@ -126,15 +126,16 @@ def _evaluate(options, log):
              for stage in stages_lib.MODEL_STAGES
              if stages_lib.is_complete(options.output_dir, stage)}
     files["export"] = exported
-    log(f"Latency, batch 1, {options.latency_threads} threads, of each stage's file:")
+    log(f"Latency, batch 1, {options.latency_threads} threads, of each stage's file "
+        "(interleaved rounds):")
     from tfcompress._keras import keras  # pylint: disable=g-import-not-at-top
 
-    progress = keras.utils.Progbar(len(files), unit_name="file", verbose=0 if quiet else 1)
-    latency = {}
-    for stage, path in files.items():
-        latency[stage] = evaluate.measure_latency(
-            path, batch_size=1, num_threads=options.latency_threads)
-        progress.add(1)
+    rounds = 5
+    progress = keras.utils.Progbar(len(files) * rounds, unit_name="run",
+                                   verbose=0 if quiet else 1)
+    latency = evaluate.compare_latency(
+        files, rounds=rounds, progress=lambda: progress.add(1), batch_size=1,
+        num_threads=options.latency_threads, repeats=200)
     with _atomic.atomic_output(out) as tmp:
         os.makedirs(tmp)
         _atomic.write_json(os.path.join(tmp, EVALUATION_FILE), {
