@@ -40,6 +40,9 @@ _TEMPERATURE = flags.DEFINE_float("temperature", None, "Distillation temperature
 _ALPHA = flags.DEFINE_float("alpha", None, "Weight of the hard-label loss.")
 _COSINE = flags.DEFINE_bool("cosine", None, "Cosine learning-rate decay to 0 over "
                             "each training run (teachers and students alike).")
+_TEACHER_PATH = flags.DEFINE_string(
+    "teacher_path", None, "Distill from this saved teacher instead of training the "
+    "experiment's own (e.g. a stronger one).")
 _REUSE_TEACHERS = flags.DEFINE_bool("reuse_teachers", True,
                                     "Reuse a teacher saved by an earlier run.")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here too.")
@@ -85,6 +88,9 @@ def _errors(model, test_ds):
 
 def _teacher(setup, name):
     """Trains (or reloads) the experiment's teacher, with input jitter if set."""
+    if _TEACHER_PATH.value:
+        print(f"Teacher given: {_TEACHER_PATH.value}")
+        return export.load_keras_model(_TEACHER_PATH.value)
     path = os.path.join(
         _TEACHER_DIR, f"{name}_teacher_{setup['teacher_epochs']}ep_"
                       f"b{setup['batch_size']}_jitter{setup['jitter']}"
@@ -152,7 +158,8 @@ def _accuracy_experiment(name):
     alone = [r["alone"] for r in rows]
     distilled = [r["distilled"] for r in rows]
     spread = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0  # noqa: E731
-    print(f"\n{name}: teacher {setup['teacher']} ({setup['teacher_epochs']} epochs"
+    print(f"\n{name}: teacher {_TEACHER_PATH.value or setup['teacher']} "
+          f"({setup['teacher_epochs']} epochs"
           f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}): "
           f"{teacher_errors} test errors. Student {setup['student']}, "
           f"{setup['student_epochs']} epochs, Adam 1e-3"
