@@ -69,6 +69,14 @@ class PlanTest(tf.test.TestCase):
                                     "--input_model=PATH"):
             self._plan(stages=("prune",), prune_with_teacher=False)
 
+    def test_pqat_without_a_pruned_model(self):
+        with self.assertRaisesRegex(ValueError, "--quantization=pqat keeps a pruned "
+                                    "model's zeros, but the quantize stage would get "
+                                    ".*distill.*add prune to --stages"):
+            self._plan(stages=("teacher", "distill", "quantize"))
+        self.assertIn("quantize", self._plan(stages=("teacher", "distill", "quantize"),
+                                             quantization="qat"))
+
     def test_evaluate_without_export(self):
         _fake_stage(self.run_dir, "baseline")
         with self.assertRaisesRegex(ValueError, "add export to --stages"):

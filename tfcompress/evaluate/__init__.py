@@ -8,5 +8,6 @@ from tfcompress.evaluate.size import artifact_size
 from tfcompress.evaluate.size import count_params
 from tfcompress.evaluate.tflite_weights import weight_stats
 
-__all__ = ["artifact_size", "compare_latency", "count_params", "evaluate_classifier", "evaluate_tflite",
+__all__ = ["artifact_size", "compare_latency", "count_params", "evaluate_classifier",
+           "evaluate_tflite",
            "measure_latency", "weight_stats"]

@@ -174,7 +174,8 @@ def run(
             final = quantize.strip_clusters(clustered)
         if mode != "cluster":
             preserve = {"qat": None, "pqat": "sparsity", "cqat": "clusters"}[mode]
-            log(f"Quantization-aware training{f' preserving {preserve}' if preserve else ''}"
+            kept = f" preserving {preserve}" if preserve else ""
+            log(f"Quantization-aware training{kept}"
                 f", {epochs} epochs.")
             final = quantize.quantize_aware(final, preserve=preserve)
             train_seconds += _fine_tune(staging, final, "qat", train_ds, val_ds, **tune)
@@ -203,7 +204,8 @@ def run(
         "source": {"keras_test_accuracy":
                    evaluate.evaluate_classifier(source, test_ds)["accuracy"],
                    "kernel_sparsity": source_sparsity},
-        "keras": {"test_accuracy": evaluate.evaluate_classifier(final, test_ds)["accuracy"]},
+        "keras": {"test_accuracy":
+                  evaluate.evaluate_classifier(final, test_ds)["accuracy"]},
         "float_reference": reference,
         "tflite": {**result, "quantization": quantization,
                    "top1_agreement_vs_keras": exported.top1_agreement,

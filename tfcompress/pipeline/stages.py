@@ -139,6 +139,13 @@ def plan(options):
                 raise ValueError(f"The {stage} stage needs a trained model: add "
                                  f"{' or '.join(reversed(earlier))} to --stages, or "
                                  "pass --input_model=PATH.")
+            unpruned = (stage_dir(out, "distill"), stage_dir(out, "baseline"))
+            if (stage == "quantize" and options.quantization == "pqat"
+                    and source in unpruned):
+                raise ValueError("--quantization=pqat keeps a pruned model's zeros, but "
+                                 f"the quantize stage would get {source!r}, which is "
+                                 "not pruned: add prune to --stages, or use "
+                                 "--quantization=qat.")
             inputs["model"] = source
         if stage == "export":
             final = folder_of(("quantize", "prune", "distill", "baseline"))
