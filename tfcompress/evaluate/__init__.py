@@ -9,5 +9,4 @@ from tfcompress.evaluate.size import count_params
 from tfcompress.evaluate.tflite_weights import weight_stats
 
 __all__ = ["artifact_size", "compare_latency", "count_params", "evaluate_classifier",
-           "evaluate_tflite",
-           "measure_latency", "weight_stats"]
+           "evaluate_tflite", "measure_latency", "weight_stats"]
