@@ -42,8 +42,8 @@ _DENSE_MODEL = flags.DEFINE_string(
     "dense_model", None, "Prune this trained model (a job folder, e.g. a distilled "
     "one) instead of training --model.")
 _VARIANTS = flags.DEFINE_list("variants", ["parity", "beyond", "kd"],
-                              "Rows to run: parity (--sparsity), beyond "
-                              "(--beyond_sparsity), kd (--beyond_sparsity with KD).")
+                              "Rows to run: parity (--sparsity), parity_kd (with KD), "
+                              "beyond (--beyond_sparsity), kd (--beyond_sparsity with KD).")
 _WORK_DIR = flags.DEFINE_string("work_dir", "saved_models/benchmarks/pruning",
                                 "Where runs are written (reused when complete).")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here too.")
@@ -90,6 +90,10 @@ def main(argv):
                f"{' (' + os.path.basename(teacher) + ')' if _TEACHER.value else ''}")
     variants = {
         f"{_SPARSITY.value:.0%}": ("parity", dict(sparsity=_SPARSITY.value)),
+        kd_name.replace(f"{_BEYOND.value:.0%}", f"{_SPARSITY.value:.0%}"): (
+            "parity_kd", dict(sparsity=_SPARSITY.value, teacher=teacher,
+                              temperature=_TEMPERATURE.value,
+                              sensitivity=_SENSITIVITY.value)),
         f"{_BEYOND.value:.0%}": ("beyond", dict(sparsity=_BEYOND.value)),
         kd_name: ("kd", dict(sparsity=_BEYOND.value, teacher=teacher,
                              temperature=_TEMPERATURE.value,
