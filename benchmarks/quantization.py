@@ -145,8 +145,9 @@ def _deep_compression_experiment():
         }
         pruned_float = None
         for stage, kwargs in stages.items():
+            suffix = f"{kwargs['mode']}{kwargs.get('clusters', '')}"
             out = os.path.join(_WORK_DIR.value, "quantization", "deep_compression",
-                               f"{name}_{kwargs['mode']}")
+                               f"{name}_{suffix}")
             summary = _run(quantize_job, out, model=pruned, **kwargs)
             if pruned_float is None:
                 pruned_float = summary["float_reference"]
