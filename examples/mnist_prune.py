@@ -64,7 +64,8 @@ def main(argv):
     print(prune.format_report(prune.sparsity_report(stripped)))
     print("Pruned:", tfcompress.evaluate_classifier(stripped, test))
     path = os.path.join(_OUTPUT_DIR.value, "pruned.tflite")
-    tfcompress.export_tflite(stripped, path, check_inputs=next(iter(test))[0].numpy())
+    tfcompress.export_tflite(stripped, path,
+                             check_inputs=data.first_examples("mnist", "test", 64))
     print(f"Wrote {path}:", tfcompress.artifact_size(path))
 
 

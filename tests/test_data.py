@@ -112,3 +112,15 @@ class LoadErrorTest(tf.test.TestCase):
     def test_bad_batch_size(self):
         with self.assertRaisesRegex(ValueError, "`batch_size` must be a positive int, got 0"):
             data.load("mnist", "test", batch_size=0)
+
+
+@pytest.mark.mnist
+class FirstExamplesTest(tf.test.TestCase):
+
+    def test_first_examples_match_the_split_and_leave_its_pipeline_whole(self):
+        test = data.load("mnist", "test[:300]", batch_size=128)
+        first = data.first_examples("mnist", "test[:300]", 64)
+        self.assertEqual(first.shape, (64, 28, 28, 1))
+        batches = list(test)
+        self.assertAllClose(first, batches[0][0].numpy()[:64])
+        self.assertEqual(sum(len(y) for _, y in batches), 300)

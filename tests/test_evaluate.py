@@ -92,3 +92,15 @@ class SizeTest(tf.test.TestCase):
     def test_missing_path(self):
         with self.assertRaisesRegex(FileNotFoundError, "No file or folder at 'nope'"):
             evaluate.artifact_size("nope")
+
+
+class CompleteEvaluationTest(tf.test.TestCase):
+
+    def test_an_evaluation_cut_short_is_an_error(self):
+        from tfcompress.jobs import artifacts  # pylint: disable=g-import-not-at-top
+
+        with self.assertRaisesRegex(RuntimeError, "The TFLite model was evaluated on 128 "
+                                    "examples, but the split holds 10000"):
+            artifacts.check_complete({"num_examples": 128}, 10000, "The TFLite model")
+        metrics = {"num_examples": 10000, "accuracy": 0.98}
+        self.assertIs(artifacts.check_complete(metrics, 10000, "x"), metrics)

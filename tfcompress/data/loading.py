@@ -125,3 +125,21 @@ def load(
         )
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def first_examples(name, split, num_examples=64, *, data_dir=None, **load_kwargs):
+    """The first `num_examples` inputs of a split as one numpy batch.
+
+    Reads its own uncached pipeline: stopping early in a cached dataset that
+    is read again later can leave that later read truncated (seen here: a
+    10,000-image test split evaluated as one batch of 128).
+
+    Args:
+      name, split, data_dir: as `load`.
+      num_examples: positive int.
+      **load_kwargs: preprocessing arguments of `load` (normalize, flatten...).
+    """
+    check_positive_int("num_examples", num_examples)
+    ds = load(name, split, batch_size=num_examples, cache=False, data_dir=data_dir,
+              **load_kwargs)
+    return next(iter(ds))[0].numpy()

@@ -2,6 +2,7 @@
 
 import os
 
+from tfcompress import data
 from tfcompress import evaluate
 from tfcompress import export
 
@@ -27,24 +28,42 @@ def model_path(path):
     return path
 
 
-def export_and_evaluate(model, folder, test_ds):
+def check_batch(dataset, split, data_dir=None):
+    """Real test images every export is run and compared on."""
+    return data.first_examples(dataset, split, _CHECK_EXAMPLES, data_dir=data_dir)
+
+
+def check_complete(metrics, expected, what):
+    """Raises if an evaluation saw fewer examples than the split holds."""
+    if metrics["num_examples"] != expected:
+        raise RuntimeError(f"{what} was evaluated on {metrics['num_examples']} examples, "
+                           f"but the split holds {expected}: the input pipeline "
+                           "was cut short. Nothing was written.")
+    return metrics
+
+
+def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples):
     """Writes and checks the three artifacts; returns the summary sections.
 
-    Both exports are run on real test images and compared with the Keras
-    model before they land; the TFLite file is then evaluated on `test_ds`.
+    Both exports are run on `check_inputs` (real test images) and compared
+    with the Keras model before they land; the Keras model and the TFLite
+    file are then evaluated on `test_ds`, which must yield all
+    `expected_examples`.
 
     Returns:
       {"params", "keras", "tflite", "saved_model", "sizes"} summary sections.
     """
-    keras_metrics = evaluate.evaluate_classifier(model, test_ds)
-    check_batch = next(iter(test_ds))[0].numpy()[:_CHECK_EXAMPLES]
+    keras_metrics = check_complete(evaluate.evaluate_classifier(model, test_ds),
+                                   expected_examples, "The Keras model")
+    check_batch = check_inputs
     paths = {name: os.path.join(folder, name)
              for name in (KERAS_FILE, SAVED_MODEL_DIR, TFLITE_FILE)}
     export.save_keras_model(model, paths[KERAS_FILE])
     saved = export.export_saved_model(model, paths[SAVED_MODEL_DIR],
                                       check_inputs=check_batch)
     tflite = export.export_tflite(model, paths[TFLITE_FILE], check_inputs=check_batch)
-    tflite_metrics = evaluate.evaluate_tflite(paths[TFLITE_FILE], test_ds)
+    tflite_metrics = check_complete(evaluate.evaluate_tflite(paths[TFLITE_FILE], test_ds),
+                                    expected_examples, "The TFLite model")
     return {
         "params": evaluate.count_params(model),
         "keras": {"test_accuracy": keras_metrics["accuracy"],

@@ -135,7 +135,10 @@ def run(
         "train_seconds": train_seconds,
         "teacher": {"test_accuracy": teacher_accuracy,
                     "params": distiller.teacher.count_params()},
-        **artifacts.export_and_evaluate(distiller.student, staging, test_ds),
+        **artifacts.export_and_evaluate(
+            distiller.student, staging, test_ds,
+            artifacts.check_batch(dataset, test_split, data_dir),
+            data.num_examples(dataset, test_split, data_dir)),
     }
     _atomic.write_json(os.path.join(staging, artifacts.SUMMARY_FILE), summary)
     run_dir.finish(staging, output_dir)

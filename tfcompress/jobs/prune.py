@@ -196,7 +196,10 @@ def run(
         "train_seconds": train_seconds,
         "dense": {"test_accuracy": dense_accuracy, "params": dense.count_params()},
         "sparsity": report["total"],
-        **artifacts.export_and_evaluate(stripped, staging, test_ds),
+        **artifacts.export_and_evaluate(
+            stripped, staging, test_ds,
+            artifacts.check_batch(dataset, test_split, data_dir),
+            data.num_examples(dataset, test_split, data_dir)),
     }
     _atomic.write_json(os.path.join(staging, artifacts.SUMMARY_FILE), summary)
     run_dir.finish(staging, output_dir)

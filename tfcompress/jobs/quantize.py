@@ -78,9 +78,11 @@ def _fine_tune(staging, model, name, train_ds, val_ds, *, optimizer, rate, epoch
         name=name)
 
 
-def _tflite_record(path, test_ds, xnnpack):
-    accuracy = evaluate.evaluate_tflite(path, test_ds, xnnpack=xnnpack)["accuracy"]
-    return {"test_accuracy": accuracy, **evaluate.artifact_size(path)}
+def _tflite_record(path, test_ds, xnnpack, expected):
+    metrics = artifacts.check_complete(
+        evaluate.evaluate_tflite(path, test_ds, xnnpack=xnnpack), expected, path)
+    return {"test_accuracy": metrics["accuracy"], "test_examples": expected,
+            **evaluate.artifact_size(path)}
 
 
 def run(
@@ -149,13 +151,14 @@ def run(
     load = {"batch_size": batch_size, "data_dir": data_dir}
     test_ds = data.load(dataset, test_split, **load)
     val_ds = data.load(dataset, val_split, **load) if val_split else None
-    check_batch = next(iter(test_ds))[0].numpy()[:64]
+    check_batch = artifacts.check_batch(dataset, test_split, data_dir)
+    test_examples = data.num_examples(dataset, test_split, data_dir)
     source_sparsity = _kernel_sparsity(source)
 
     log(f"Float reference: {source.name} as float TFLite.")
     reference_path = os.path.join(staging, "float_reference.tflite")
     export.export_tflite(source, reference_path, check_inputs=check_batch)
-    reference = _tflite_record(reference_path, test_ds, xnnpack=xnnpack)
+    reference = _tflite_record(reference_path, test_ds, xnnpack, test_examples)
 
     final, train_seconds = source, 0.0
     if trains:
@@ -192,7 +195,7 @@ def run(
         check_inputs=check_batch)
     if mode == "cluster":
         export.save_keras_model(final, os.path.join(staging, artifacts.KERAS_FILE))
-    result = _tflite_record(tflite_path, test_ds, xnnpack=xnnpack)
+    result = _tflite_record(tflite_path, test_ds, xnnpack, test_examples)
     latency = evaluate.compare_latency(
         {"float": reference_path, "quantized": tflite_path}, rounds=3, batch_size=1,
         num_threads=2, xnnpack=xnnpack)
@@ -201,11 +204,13 @@ def run(
     summary = {
         "config": config,
         "train_seconds": train_seconds,
-        "source": {"keras_test_accuracy":
-                   evaluate.evaluate_classifier(source, test_ds)["accuracy"],
+        "source": {"keras_test_accuracy": artifacts.check_complete(
+                       evaluate.evaluate_classifier(source, test_ds), test_examples,
+                       "The input model")["accuracy"],
                    "kernel_sparsity": source_sparsity},
-        "keras": {"test_accuracy":
-                  evaluate.evaluate_classifier(final, test_ds)["accuracy"]},
+        "keras": {"test_accuracy": artifacts.check_complete(
+            evaluate.evaluate_classifier(final, test_ds), test_examples,
+            "The quantized Keras model")["accuracy"]},
         "float_reference": reference,
         "tflite": {**result, "quantization": quantization,
                    "top1_agreement_vs_keras": exported.top1_agreement,

@@ -96,7 +96,10 @@ def run(
     summary = {
         "config": config,
         "train_seconds": train_seconds,
-        **artifacts.export_and_evaluate(model, staging, test_ds),
+        **artifacts.export_and_evaluate(
+            model, staging, test_ds,
+            artifacts.check_batch(dataset, test_split, data_dir),
+            data.num_examples(dataset, test_split, data_dir)),
     }
     _atomic.write_json(os.path.join(staging, artifacts.SUMMARY_FILE), summary)
     run_dir.finish(staging, output_dir)

@@ -100,9 +100,8 @@ def _export(options, inputs, log):
             elif os.path.isfile(path):
                 shutil.copyfile(path, os.path.join(tmp, name))
         # The copy is the deliverable: run it once more before it counts.
-        test = data.load(options.dataset, options.test_split, batch_size=8,
-                         data_dir=options.data_dir)
-        TFLiteRunner(os.path.join(tmp, artifacts.TFLITE_FILE))(next(iter(test))[0].numpy())
+        TFLiteRunner(os.path.join(tmp, artifacts.TFLITE_FILE))(artifacts.check_batch(
+            options.dataset, options.test_split, options.data_dir))
         _atomic.write_json(os.path.join(tmp, EXPORT_FILE), {
             "source_stage": os.path.basename(final),
             "files": sorted(os.listdir(tmp)),
@@ -120,7 +119,9 @@ def _evaluate(options, log):
     test = data.load(options.dataset, options.test_split, batch_size=options.batch_size,
                      data_dir=options.data_dir)
     log(f"Accuracy of {exported} on {options.dataset} {options.test_split}:")
-    metrics = evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else 1)
+    metrics = artifacts.check_complete(
+        evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else 1),
+        data.num_examples(options.dataset, options.test_split, options.data_dir), exported)
     files = {stage: os.path.join(stages_lib.stage_dir(options.output_dir, stage),
                                  artifacts.TFLITE_FILE)
              for stage in stages_lib.MODEL_STAGES
