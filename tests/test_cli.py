@@ -20,6 +20,12 @@ class UsageErrorTest(CliTestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("Usage: tfcompress COMMAND", result.stdout)
 
+    def test_command_help_lists_its_flags(self):
+        result = _run_cli("train", "--help")
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        for flag in ("--model:", "--epochs:", "--lr_schedule:", "--output_dir:"):
+            self.assertIn(flag, result.stdout)
+
     def test_unknown_command(self):
         self.assertUsageError(_run_cli("compress"), "unknown command 'compress'")
 

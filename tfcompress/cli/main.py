@@ -62,6 +62,11 @@ def run(argv=None):
         return module.main(args)
 
     sys.argv = [f"tfcompress {command}", *argv[2:]]  # absl's usage line
+    # --help lists the flags of the main module, named by argv[0]: make the
+    # command's own flags (and the shared ones it uses) that module's.
+    for name in (module.__name__, "tfcompress.cli.common"):
+        for flag in flags.FLAGS.get_key_flags_for_module(name):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     app.run(main, argv=sys.argv)
 
 
