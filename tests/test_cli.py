@@ -21,8 +21,7 @@ class UsageErrorTest(CliTestCase):
         self.assertIn("Usage: tfcompress COMMAND", result.stdout)
 
     def test_command_help_lists_its_flags(self):
-        result = _run_cli("train", "--help")
-        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        result = _run_cli("train", "--help")  # absl exits 1 after printing help
         for flag in ("--model:", "--epochs:", "--lr_schedule:", "--output_dir:"):
             self.assertIn(flag, result.stdout)
 
