@@ -5,6 +5,7 @@ import os
 from absl import flags
 
 from tfcompress.cli import common
+from tfcompress import quantize as quantize_lib
 from tfcompress.jobs import quantize
 
 _MODEL = flags.DEFINE_string(
@@ -18,7 +19,7 @@ _MODE = flags.DEFINE_enum(
 _CLUSTERS = flags.DEFINE_integer("clusters", 16, "Shared values per kernel (cluster, "
                                  "cqat).", lower_bound=2)
 _NUM_SAMPLES = flags.DEFINE_integer(
-    "num_samples", quantize.quantize.DEFAULT_SAMPLES,
+    "num_samples", quantize_lib.DEFAULT_SAMPLES,
     "Training examples int8 calibrates activation ranges on.", lower_bound=1)
 _INT8_IO = flags.DEFINE_bool("int8_io", False, "int8 input and output tensors too.")
 _SPARSE = flags.DEFINE_bool(

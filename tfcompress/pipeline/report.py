@@ -39,7 +39,7 @@ def _maybe(path):
     return _read(path) if os.path.isfile(path) else None
 
 
-def _stage_record(run_dir, stage, summary, records):
+def _stage_record(stage, summary, records):
     """One table row from a job's summary.json."""
     if stage == "quantize":
         tflite = summary["tflite"]
@@ -62,9 +62,10 @@ def _stage_record(run_dir, stage, summary, records):
 
 def build_report(run_dir):
     """The report dict of a run folder (raises FileNotFoundError if empty)."""
-    pipeline = _maybe(os.path.join(run_dir, "pipeline.json")) or {"stage_seconds": {}}
+    pipeline = (_maybe(os.path.join(run_dir, stages_lib.PIPELINE_FILE))
+                or {"stage_seconds": {}})
     evaluation = _maybe(os.path.join(stages_lib.stage_dir(run_dir, "evaluate"),
-                                     "evaluation.json"))
+                                     stages_lib.EVALUATION_FILE))
     latency = (evaluation or {}).get("latency", {})
     records = {}
     for stage in stages_lib.MODEL_STAGES:
@@ -72,7 +73,7 @@ def build_report(run_dir):
                                     artifacts.SUMMARY_FILE)
         if not os.path.isfile(summary_path):
             continue
-        record = _stage_record(run_dir, stage, _read(summary_path), records)
+        record = _stage_record(stage, _read(summary_path), records)
         params, nonzero = record["params"], record["nonzero"]
         record["sparsity"] = (1 - nonzero / params) if params and nonzero is not None \
             else None

@@ -9,6 +9,7 @@ from tfcompress import _atomic
 from tfcompress import data
 from tfcompress import evaluate
 from tfcompress import quantize
+from tfcompress._keras import keras
 from tfcompress.export.litert import TFLiteRunner
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import distill as distill_job
@@ -18,9 +19,6 @@ from tfcompress.jobs import train as train_job
 from tfcompress.pipeline import report as report_lib
 from tfcompress.pipeline import stages as stages_lib
 
-PIPELINE_FILE = "pipeline.json"
-EXPORT_FILE = "export.json"
-EVALUATION_FILE = "evaluation.json"
 
 
 def _common(options, epochs):
@@ -102,7 +100,7 @@ def _export(options, inputs, log):
         # The copy is the deliverable: run it once more before it counts.
         TFLiteRunner(os.path.join(tmp, artifacts.TFLITE_FILE))(artifacts.check_batch(
             options.dataset, options.test_split, options.data_dir))
-        _atomic.write_json(os.path.join(tmp, EXPORT_FILE), {
+        _atomic.write_json(os.path.join(tmp, stages_lib.EXPORT_FILE), {
             "source_stage": os.path.basename(final),
             "files": sorted(os.listdir(tmp)),
         })
@@ -129,8 +127,6 @@ def _evaluate(options, log):
     files["export"] = exported
     log(f"Latency, batch 1, {options.latency_threads} threads, of each stage's file "
         "(interleaved rounds):")
-    from tfcompress._keras import keras  # pylint: disable=g-import-not-at-top
-
     rounds = 5
     progress = keras.utils.Progbar(len(files) * rounds, unit_name="run",
                                    verbose=0 if quiet else 1)
@@ -139,7 +135,7 @@ def _evaluate(options, log):
         num_threads=options.latency_threads, repeats=200)
     with _atomic.atomic_output(out) as tmp:
         os.makedirs(tmp)
-        _atomic.write_json(os.path.join(tmp, EVALUATION_FILE), {
+        _atomic.write_json(os.path.join(tmp, stages_lib.EVALUATION_FILE), {
             "exported": {"path": exported, "test_accuracy": metrics["accuracy"],
                          "test_examples": metrics["num_examples"],
                          **evaluate.artifact_size(exported)},
@@ -147,7 +143,7 @@ def _evaluate(options, log):
 
 
 def _record_time(options, stage, seconds):
-    path = os.path.join(options.output_dir, PIPELINE_FILE)
+    path = os.path.join(options.output_dir, stages_lib.PIPELINE_FILE)
     record = {"stage_seconds": {}}
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:

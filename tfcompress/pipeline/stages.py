@@ -18,6 +18,12 @@ from tfcompress.jobs import artifacts
 STAGES = ("baseline", "teacher", "distill", "prune", "quantize", "export", "evaluate")
 MODEL_STAGES = ("baseline", "teacher", "distill", "prune", "quantize")
 
+# Files of a run folder besides the jobs' own: stage timings at the top, and
+# the record the export and evaluate stages write last in their folders.
+PIPELINE_FILE = "pipeline.json"
+EXPORT_FILE = "export.json"
+EVALUATION_FILE = "evaluation.json"
+
 
 @dataclasses.dataclass(frozen=True)
 class Options:
@@ -60,8 +66,8 @@ def stage_dir(output_dir, stage):
 
 def is_complete(output_dir, stage):
     """A stage folder counts once its job finished (it writes summary.json last)."""
-    name = "export.json" if stage == "export" else (
-        "evaluation.json" if stage == "evaluate" else artifacts.SUMMARY_FILE)
+    name = {"export": EXPORT_FILE, "evaluate": EVALUATION_FILE}.get(
+        stage, artifacts.SUMMARY_FILE)
     return os.path.isfile(os.path.join(stage_dir(output_dir, stage), name))
 
 
