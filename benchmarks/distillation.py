@@ -4,6 +4,9 @@
   python benchmarks/distillation.py --experiment=keras_io --seeds=0,1,2
   python benchmarks/distillation.py --experiment=cost
 
+--temperature and --alpha take comma-separated lists: every pair is
+distilled against the same student trained alone (a sweep).
+
 Every comparison is measured in the same run: the student trained alone and
 the student distilled see the same data, epochs, optimizer and seeds.
 Teachers are trained once per experiment (seed 0) and kept under
@@ -36,10 +39,22 @@ _TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", None,
                                        "Teacher epochs (default per experiment).")
 _STUDENT_EPOCHS = flags.DEFINE_integer("student_epochs", None,
                                        "Student epochs (default per experiment).")
-_TEMPERATURE = flags.DEFINE_float("temperature", None, "Distillation temperature.")
-_ALPHA = flags.DEFINE_float("alpha", None, "Weight of the hard-label loss.")
+_TEMPERATURE = flags.DEFINE_list("temperature", None,
+                                  "Distillation temperature(s); several make a sweep.")
+_ALPHA = flags.DEFINE_list("alpha", None,
+                           "Weight(s) of the hard-label loss; several make a sweep.")
+_OPTIMIZER = flags.DEFINE_enum("optimizer", None, training.OPTIMIZERS,
+                               "Optimizer of every run (default per experiment).")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", None,
+                                    "Starting learning rate (default per experiment).")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", None,
+                                   "Batch size of the students (default per experiment).")
 _COSINE = flags.DEFINE_bool("cosine", None, "Cosine learning-rate decay to 0 over "
                             "each training run (teachers and students alike).")
+_TEACHER_COSINE = flags.DEFINE_bool("teacher_cosine", None,
+                                    "Cosine decay for the teacher (default: --cosine).")
+_JITTER = flags.DEFINE_integer("jitter", None, "Teacher input jitter in pixels "
+                               "(default per experiment).")
 _TEACHER_PATH = flags.DEFINE_string(
     "teacher_path", None, "Distill from this saved teacher instead of training the "
     "experiment's own (e.g. a stronger one).")
@@ -50,35 +65,48 @@ _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here to
 _TEACHER_DIR = os.path.join("saved_models", "benchmarks")
 _TRAIN, _TEST = "train", "test"
 
-# Per experiment: teacher spec, student spec, epochs, batch, T, alpha.
+# Per experiment: teacher spec, student spec, epochs, batch, T, alpha, optimizer.
 # keras.io/examples/vision/knowledge_distillation: teacher 5 epochs, students
 # 3 epochs, Keras' default batch of 32, T=10, alpha=0.1. Hinton et al. 2015: T=20.
 _SETUPS = {
     "hinton": dict(teacher="hinton_teacher", student="hinton_student",
                    teacher_epochs=40, student_epochs=30, batch_size=128,
-                   temperature=20.0, alpha=0.1, jitter=2, cosine=False),
+                   temperature=[20.0], alpha=[0.1], jitter=2, cosine=False,
+                   optimizer="adam", learning_rate=1e-3),
     "keras_io": dict(teacher="small_cnn:256,512", student="small_cnn:16,32",
                      teacher_epochs=5, student_epochs=3, batch_size=32,
-                     temperature=10.0, alpha=0.1, jitter=0, cosine=False),
+                     temperature=[10.0], alpha=[0.1], jitter=0, cosine=False,
+                     optimizer="adam", learning_rate=1e-3),
 }
 
 
 def _setup(name):
     setup = dict(_SETUPS[name])
-    for key, flag in (("teacher_epochs", _TEACHER_EPOCHS), ("student_epochs", _STUDENT_EPOCHS),
-                      ("temperature", _TEMPERATURE), ("alpha", _ALPHA),
-                      ("cosine", _COSINE)):
+    for key, flag in (("teacher_epochs", _TEACHER_EPOCHS),
+                      ("student_epochs", _STUDENT_EPOCHS), ("cosine", _COSINE),
+                      ("optimizer", _OPTIMIZER), ("jitter", _JITTER),
+                      ("learning_rate", _LEARNING_RATE)):
         if flag.value is not None:
             setup[key] = flag.value
+    # The teacher keeps the experiment's batch; --cosine reaches it unless
+    # --teacher_cosine says otherwise.
+    setup["teacher_batch_size"] = setup["batch_size"]
+    setup["teacher_cosine"] = (setup["cosine"] if _TEACHER_COSINE.value is None
+                               else _TEACHER_COSINE.value)
+    if _BATCH_SIZE.value is not None:
+        setup["batch_size"] = _BATCH_SIZE.value
+    for key, flag in (("temperature", _TEMPERATURE), ("alpha", _ALPHA)):
+        if flag.value is not None:
+            setup[key] = [float(v) for v in flag.value]
     return setup
 
 
-def _learning_rate(setup, epochs):
-    """Adam's 1e-3, decayed to 0 along a cosine over the run if set up so."""
-    if not setup["cosine"]:
-        return 1e-3
-    steps = epochs * -(-60_000 // setup["batch_size"])
-    return keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps)
+def _learning_rate(rate, epochs, batch_size, cosine):
+    """`rate`, decayed to 0 along a cosine over the run if `cosine`."""
+    if not cosine:
+        return rate
+    steps = epochs * -(-60_000 // batch_size)
+    return keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
 
 
 def _errors(model, test_ds):
@@ -93,8 +121,8 @@ def _teacher(setup, name):
         return export.load_keras_model(_TEACHER_PATH.value)
     path = os.path.join(
         _TEACHER_DIR, f"{name}_teacher_{setup['teacher_epochs']}ep_"
-                      f"b{setup['batch_size']}_jitter{setup['jitter']}"
-                      f"{'_cosine' if setup['cosine'] else ''}.keras")
+                      f"b{setup['teacher_batch_size']}_jitter{setup['jitter']}"
+                      f"{'_cosine' if setup['teacher_cosine'] else ''}.keras")
     if _REUSE_TEACHERS.value and os.path.exists(path):
         print(f"Reusing teacher {path}")
         return export.load_keras_model(path)
@@ -110,37 +138,67 @@ def _teacher(setup, name):
                                            interpolation="nearest", seed=0),
             teacher])
     train_ds = data.load("mnist", _TRAIN, shuffle=True, seed=0,
-                         batch_size=setup["batch_size"])
+                         batch_size=setup["teacher_batch_size"])
     start = time.time()
+    # Teachers always train with Adam 1e-3: the saved file's name says nothing
+    # of the students' optimizer flags.
     training.train_classifier(
         trained, train_ds, epochs=setup["teacher_epochs"], verbose=2,
-        learning_rate=_learning_rate(setup, setup["teacher_epochs"]))
+        learning_rate=_learning_rate(1e-3, setup["teacher_epochs"],
+                                     setup["teacher_batch_size"], setup["teacher_cosine"]))
     print(f"Teacher trained in {time.time() - start:.0f} s")
     export.save_keras_model(teacher, path)
     return teacher
 
 
-def _train_student(setup, seed, teacher=None):
+def _train_student(setup, seed, teacher=None, temperature=None, alpha=None):
     keras.utils.set_random_seed(seed)
     student = models.build(setup["student"])
     batch_size = setup["batch_size"]
+    learning_rate = _learning_rate(setup["learning_rate"], setup["student_epochs"],
+                                   batch_size, setup["cosine"])
     if teacher is None:
         train_ds = data.load("mnist", _TRAIN, shuffle=True, seed=seed,
                              batch_size=batch_size)
         training.train_classifier(
             student, train_ds, epochs=setup["student_epochs"], verbose=0,
-            learning_rate=_learning_rate(setup, setup["student_epochs"]))
+            optimizer=setup["optimizer"], learning_rate=learning_rate)
         return student
-    distiller = distill.Distiller(student, teacher, temperature=setup["temperature"],
-                                  alpha=setup["alpha"])
-    distiller.compile(
-        training.make_optimizer("adam", _learning_rate(setup, setup["student_epochs"])),
-        metrics=["accuracy"])
+    distiller = distill.Distiller(student, teacher, temperature=temperature, alpha=alpha)
+    distiller.compile(training.make_optimizer(setup["optimizer"], learning_rate),
+                      metrics=["accuracy"])
     train_ds = distill.with_teacher_outputs(
         distiller, data.load("mnist", _TRAIN, batch_size=256), batch_size=batch_size,
         shuffle=True, seed=seed, verbose=0)
-    distiller.fit(train_ds, epochs=setup["student_epochs"], verbose=0)
+    history = distiller.fit(train_ds, epochs=setup["student_epochs"], verbose=0)
+    # How far the student got toward its targets on the training set.
+    print("  last epoch: " + ", ".join(f"{k} {v[-1]:.4f}"
+                                       for k, v in history.history.items()), flush=True)
     return student
+
+
+def _describe(name, setup, teacher_errors):
+    return (f"{name}: teacher {_TEACHER_PATH.value or setup['teacher']} "
+            f"({setup['teacher_epochs']} epochs"
+            f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}): "
+            f"{teacher_errors} test errors. Student {setup['student']}, "
+            f"{setup['student_epochs']} epochs, {setup['optimizer']} "
+            f"{setup['learning_rate']:g}"
+            f"{' with cosine decay' if setup['cosine'] else ''}, "
+            f"batch {setup['batch_size']}; distilled with the teacher cache.")
+
+
+def _print_table(rows, key):
+    spread = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0  # noqa: E731
+    alone = [r["alone"] for r in rows]
+    distilled = [r[key] for r in rows]
+    print("| seed | student alone: errors | distilled: errors | reduction |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['seed']} | {r['alone']} | {r[key]} | {1 - r[key] / r['alone']:.0%} |")
+    print(f"| mean ± std | {statistics.mean(alone):.1f} ± {spread(alone):.1f} | "
+          f"{statistics.mean(distilled):.1f} ± {spread(distilled):.1f} | "
+          f"{1 - statistics.mean(distilled) / statistics.mean(alone):.0%} |")
 
 
 def _accuracy_experiment(name):
@@ -148,32 +206,22 @@ def _accuracy_experiment(name):
     test_ds = data.load("mnist", _TEST)
     teacher = _teacher(setup, name)
     teacher_errors = _errors(teacher, test_ds)
+    pairs = [(t, a) for t in setup["temperature"] for a in setup["alpha"]]
+    keys = {pair: f"T={pair[0]:g}, alpha={pair[1]:g}" for pair in pairs}
     rows = []
     for seed in map(int, _SEEDS.value):
-        alone = _errors(_train_student(setup, seed), test_ds)
-        distilled = _errors(_train_student(setup, seed, teacher), test_ds)
-        rows.append({"seed": seed, "alone": alone, "distilled": distilled})
-        print(f"seed {seed}: alone {alone} errors, distilled {distilled}", flush=True)
+        row = {"seed": seed, "alone": _errors(_train_student(setup, seed), test_ds)}
+        print(f"seed {seed}: alone {row['alone']} errors", flush=True)
+        for pair in pairs:
+            row[keys[pair]] = _errors(_train_student(setup, seed, teacher, *pair), test_ds)
+            print(f"seed {seed}: distilled at {keys[pair]}: {row[keys[pair]]} errors",
+                  flush=True)
+        rows.append(row)
 
-    alone = [r["alone"] for r in rows]
-    distilled = [r["distilled"] for r in rows]
-    spread = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0  # noqa: E731
-    print(f"\n{name}: teacher {_TEACHER_PATH.value or setup['teacher']} "
-          f"({setup['teacher_epochs']} epochs"
-          f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}): "
-          f"{teacher_errors} test errors. Student {setup['student']}, "
-          f"{setup['student_epochs']} epochs, Adam 1e-3"
-          f"{' with cosine decay' if setup['cosine'] else ''}, batch {setup['batch_size']}; "
-          f"distilled at "
-          f"T={setup['temperature']}, alpha={setup['alpha']}, with the teacher cache.\n")
-    print("| seed | student alone: errors | distilled: errors | reduction |")
-    print("|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['seed']} | {r['alone']} | {r['distilled']} | "
-              f"{1 - r['distilled'] / r['alone']:.0%} |")
-    print(f"| mean ± std | {statistics.mean(alone):.1f} ± {spread(alone):.1f} | "
-          f"{statistics.mean(distilled):.1f} ± {spread(distilled):.1f} | "
-          f"{1 - statistics.mean(distilled) / statistics.mean(alone):.0%} |")
+    print("\n" + _describe(name, setup, teacher_errors))
+    for pair in pairs:
+        print(f"\nDistilled at {keys[pair]}:\n")
+        _print_table(rows, keys[pair])
     return {"experiment": name, "setup": setup, "teacher_errors": teacher_errors,
             "rows": rows}
 
