@@ -43,6 +43,11 @@ _TEMPERATURE = flags.DEFINE_list("temperature", None,
                                   "Distillation temperature(s); several make a sweep.")
 _ALPHA = flags.DEFINE_list("alpha", None,
                            "Weight(s) of the hard-label loss; several make a sweep.")
+_HINTS = flags.DEFINE_list(
+    "hints", [], "FitNets hints, STUDENT_LAYER:TEACHER_LAYER each (e.g. dense_2:dense_2), "
+    "added to the soft and hard losses with --hint_weight.")
+_HINT_WEIGHT = flags.DEFINE_list("hint_weight", ["1"],
+                                 "Weight(s) of each hint loss; several make a sweep.")
 _OPTIMIZER = flags.DEFINE_enum("optimizer", None, training.OPTIMIZERS,
                                "Optimizer of every run (default per experiment).")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", None,
@@ -151,7 +156,13 @@ def _teacher(setup, name):
     return teacher
 
 
-def _train_student(setup, seed, teacher=None, temperature=None, alpha=None):
+def _hint_terms(hint_weight):
+    return [distill.FeatureHint(*hint.split(":"), weight=hint_weight)
+            for hint in _HINTS.value]
+
+
+def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
+                   hint_weight=0.0):
     keras.utils.set_random_seed(seed)
     student = models.build(setup["student"])
     batch_size = setup["batch_size"]
@@ -164,7 +175,8 @@ def _train_student(setup, seed, teacher=None, temperature=None, alpha=None):
             student, train_ds, epochs=setup["student_epochs"], verbose=0,
             optimizer=setup["optimizer"], learning_rate=learning_rate)
         return student
-    distiller = distill.Distiller(student, teacher, temperature=temperature, alpha=alpha)
+    distiller = distill.Distiller(student, teacher, temperature=temperature, alpha=alpha,
+                                  extra_losses=_hint_terms(hint_weight))
     distiller.compile(training.make_optimizer(setup["optimizer"], learning_rate),
                       metrics=["accuracy"])
     train_ds = distill.with_teacher_outputs(
@@ -206,8 +218,13 @@ def _accuracy_experiment(name):
     test_ds = data.load("mnist", _TEST)
     teacher = _teacher(setup, name)
     teacher_errors = _errors(teacher, test_ds)
-    pairs = [(t, a) for t in setup["temperature"] for a in setup["alpha"]]
-    keys = {pair: f"T={pair[0]:g}, alpha={pair[1]:g}" for pair in pairs}
+    hint_weights = [float(w) for w in _HINT_WEIGHT.value] if _HINTS.value else [0.0]
+    pairs = [(t, a, w) for t in setup["temperature"] for a in setup["alpha"]
+             for w in hint_weights]
+    hints = f", hints {','.join(_HINTS.value)} x " if _HINTS.value else ""
+    keys = {pair: f"T={pair[0]:g}, alpha={pair[1]:g}"
+                  + (f"{hints}{pair[2]:g}" if hints else "")
+            for pair in pairs}
     rows = []
     for seed in map(int, _SEEDS.value):
         row = {"seed": seed, "alone": _errors(_train_student(setup, seed), test_ds)}
