@@ -192,7 +192,8 @@ def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
 def _describe(name, setup, teacher_errors):
     return (f"{name}: teacher {_TEACHER_PATH.value or setup['teacher']} "
             f"({setup['teacher_epochs']} epochs"
-            f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}): "
+            f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}"
+            f"{', cosine decay' if setup['teacher_cosine'] else ''}): "
             f"{teacher_errors} test errors. Student {setup['student']}, "
             f"{setup['student_epochs']} epochs, {setup['optimizer']} "
             f"{setup['learning_rate']:g}"
