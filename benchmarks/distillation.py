@@ -48,6 +48,10 @@ _HINTS = flags.DEFINE_list(
     "added to the soft and hard losses with --hint_weight.")
 _HINT_WEIGHT = flags.DEFINE_list("hint_weight", ["1"],
                                  "Weight(s) of each hint loss; several make a sweep.")
+_TEACHER_SHIFTS = flags.DEFINE_integer(
+    "teacher_shifts", 0, "Average the teacher's logits over the image shifted by up to "
+    "this many pixels (every shift in a square); the student still sees only the "
+    "unshifted images. 0: the teacher as is.")
 _OPTIMIZER = flags.DEFINE_enum("optimizer", None, training.OPTIMIZERS,
                                "Optimizer of every run (default per experiment).")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", None,
@@ -156,6 +160,21 @@ def _teacher(setup, name):
     return teacher
 
 
+def _averaged_over_shifts(teacher, pixels):
+    """The teacher's logits averaged over every shift of the image by <= `pixels`.
+
+    Shifts fill with zeros (MNIST's background), like the teacher's training
+    jitter. Geometric mean of the views' probabilities, up to a constant.
+    """
+    inputs = keras.Input(teacher.input_shape[1:])
+    padded = keras.layers.ZeroPadding2D(pixels)(inputs)
+    span = 2 * pixels
+    views = [teacher(keras.layers.Cropping2D(((dy, span - dy), (dx, span - dx)))(padded))
+             for dy in range(span + 1) for dx in range(span + 1)]
+    return keras.Model(inputs, keras.layers.Average()(views),
+                       name=f"{teacher.name}_shifts{pixels}")
+
+
 def _hint_terms(hint_weight):
     return [distill.FeatureHint(*hint.split(":"), weight=hint_weight)
             for hint in _HINTS.value]
@@ -189,11 +208,17 @@ def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
     return student
 
 
+def _shifts_note():
+    pixels = _TEACHER_SHIFTS.value
+    return f", logits averaged over shifts of <= {pixels} px" if pixels else ""
+
+
 def _describe(name, setup, teacher_errors):
     return (f"{name}: teacher {_TEACHER_PATH.value or setup['teacher']} "
             f"({setup['teacher_epochs']} epochs"
             f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}"
-            f"{', cosine decay' if setup['teacher_cosine'] else ''}): "
+            f"{', cosine decay' if setup['teacher_cosine'] else ''}"
+            f"{_shifts_note()}): "
             f"{teacher_errors} test errors. Student {setup['student']}, "
             f"{setup['student_epochs']} epochs, {setup['optimizer']} "
             f"{setup['learning_rate']:g}"
@@ -218,6 +243,11 @@ def _accuracy_experiment(name):
     setup = _setup(name)
     test_ds = data.load("mnist", _TEST)
     teacher = _teacher(setup, name)
+    if _TEACHER_SHIFTS.value:
+        if _HINTS.value:
+            raise app.UsageError("--teacher_shifts and --hints do not combine.")
+        print(f"Teacher alone: {_errors(teacher, test_ds)} test errors")
+        teacher = _averaged_over_shifts(teacher, _TEACHER_SHIFTS.value)
     teacher_errors = _errors(teacher, test_ds)
     hint_weights = [float(w) for w in _HINT_WEIGHT.value] if _HINTS.value else [0.0]
     pairs = [(t, a, w) for t in setup["temperature"] for a in setup["alpha"]
