@@ -59,7 +59,7 @@ _LEARNING_RATE = flags.DEFINE_float("learning_rate", None,
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", None,
                                    "Batch size of the students (default per experiment).")
 _COSINE = flags.DEFINE_bool("cosine", None, "Cosine learning-rate decay to 0 over "
-                            "each training run (teachers and students alike).")
+                            "each run (the teacher too, unless --noteacher_cosine).")
 _TEACHER_COSINE = flags.DEFINE_bool("teacher_cosine", None,
                                     "Cosine decay for the teacher (default: --cosine).")
 _JITTER = flags.DEFINE_integer("jitter", None, "Teacher input jitter in pixels "
@@ -176,8 +176,14 @@ def _averaged_over_shifts(teacher, pixels):
 
 
 def _hint_terms(hint_weight):
-    return [distill.FeatureHint(*hint.split(":"), weight=hint_weight)
-            for hint in _HINTS.value]
+    terms = []
+    for hint in _HINTS.value:
+        layers = hint.split(":")
+        if len(layers) != 2:
+            raise app.UsageError(
+                f"--hints takes STUDENT_LAYER:TEACHER_LAYER pairs, got {hint!r}.")
+        terms.append(distill.FeatureHint(*layers, weight=hint_weight))
+    return terms
 
 
 def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
