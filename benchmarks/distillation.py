@@ -247,12 +247,15 @@ def _print_table(rows, key):
 
 def _accuracy_experiment(name):
     setup = _setup(name)
-    _hint_terms(0.0)  # a malformed --hints fails now, not after the first student
+    # Bad flags fail now, not after a teacher or a student has trained.
+    _hint_terms(0.0)
+    if _TEACHER_SHIFTS.value < 0:
+        raise app.UsageError(f"--teacher_shifts must be >= 0, got {_TEACHER_SHIFTS.value}.")
+    if _TEACHER_SHIFTS.value and _HINTS.value:
+        raise app.UsageError("--teacher_shifts and --hints do not combine.")
     test_ds = data.load("mnist", _TEST)
     teacher = _teacher(setup, name)
     if _TEACHER_SHIFTS.value:
-        if _HINTS.value:
-            raise app.UsageError("--teacher_shifts and --hints do not combine.")
         print(f"Teacher alone: {_errors(teacher, test_ds)} test errors")
         teacher = _averaged_over_shifts(teacher, _TEACHER_SHIFTS.value)
     teacher_errors = _errors(teacher, test_ds)
