@@ -60,6 +60,9 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", None,
                                    "Batch size of the students (default per experiment).")
 _COSINE = flags.DEFINE_bool("cosine", None, "Cosine learning-rate decay to 0 over "
                             "each run (the teacher too, unless --noteacher_cosine).")
+_WARMUP_EPOCHS = flags.DEFINE_integer(
+    "warmup_epochs", 0, "Students' learning rate rises linearly from 0 over this many "
+    "epochs before the cosine decay (needs --cosine).")
 _TEACHER_COSINE = flags.DEFINE_bool("teacher_cosine", None,
                                     "Cosine decay for the teacher (default: --cosine).")
 _JITTER = flags.DEFINE_integer("jitter", None, "Teacher input jitter in pixels "
@@ -110,12 +113,20 @@ def _setup(name):
     return setup
 
 
-def _learning_rate(rate, epochs, batch_size, cosine):
-    """`rate`, decayed to 0 along a cosine over the run if `cosine`."""
+def _learning_rate(rate, epochs, batch_size, cosine, warmup_epochs=0):
+    """`rate`, decayed to 0 along a cosine over the run if `cosine`.
+
+    With `warmup_epochs`, the rate first rises linearly from 0 to `rate`
+    (Goyal et al. 2017); the cosine takes the remaining steps.
+    """
     if not cosine:
         return rate
-    steps = epochs * -(-60_000 // batch_size)
-    return keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
+    steps_per_epoch = -(-60_000 // batch_size)
+    steps, warmup = epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
+    if not warmup:
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=steps - warmup, warmup_target=rate, warmup_steps=warmup)
 
 
 def _errors(model, test_ds):
@@ -192,7 +203,7 @@ def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
     student = models.build(setup["student"])
     batch_size = setup["batch_size"]
     learning_rate = _learning_rate(setup["learning_rate"], setup["student_epochs"],
-                                   batch_size, setup["cosine"])
+                                   batch_size, setup["cosine"], _WARMUP_EPOCHS.value)
     if teacher is None:
         train_ds = data.load("mnist", _TRAIN, shuffle=True, seed=seed,
                              batch_size=batch_size)
@@ -219,6 +230,11 @@ def _shifts_note():
     return f", logits averaged over shifts of <= {pixels} px" if pixels else ""
 
 
+def _warmup_note():
+    epochs = _WARMUP_EPOCHS.value
+    return f" after {epochs} warm-up epochs" if epochs else ""
+
+
 def _describe(name, setup, teacher_errors):
     return (f"{name}: teacher {_TEACHER_PATH.value or setup['teacher']} "
             f"({setup['teacher_epochs']} epochs"
@@ -228,7 +244,8 @@ def _describe(name, setup, teacher_errors):
             f"{teacher_errors} test errors. Student {setup['student']}, "
             f"{setup['student_epochs']} epochs, {setup['optimizer']} "
             f"{setup['learning_rate']:g}"
-            f"{' with cosine decay' if setup['cosine'] else ''}, "
+            f"{' with cosine decay' if setup['cosine'] else ''}"
+            f"{_warmup_note()}, "
             f"batch {setup['batch_size']}; distilled with the teacher cache.")
 
 
@@ -251,6 +268,11 @@ def _accuracy_experiment(name):
     _hint_terms(0.0)
     if _TEACHER_SHIFTS.value < 0:
         raise app.UsageError(f"--teacher_shifts must be >= 0, got {_TEACHER_SHIFTS.value}.")
+    if _WARMUP_EPOCHS.value and not (
+            setup["cosine"] and 0 <= _WARMUP_EPOCHS.value < setup["student_epochs"]):
+        raise app.UsageError(
+            f"--warmup_epochs={_WARMUP_EPOCHS.value} needs --cosine and must be >= 0 "
+            f"and below the {setup['student_epochs']} student epochs.")
     if _TEACHER_SHIFTS.value and _HINTS.value:
         raise app.UsageError("--teacher_shifts and --hints do not combine.")
     test_ds = data.load("mnist", _TEST)
