@@ -48,6 +48,9 @@ _HINTS = flags.DEFINE_list(
     "added to the soft and hard losses with --hint_weight.")
 _HINT_WEIGHT = flags.DEFINE_list("hint_weight", ["1"],
                                  "Weight(s) of each hint loss; several make a sweep.")
+_TEACHER_MAX_NORM = flags.DEFINE_float(
+    "teacher_max_norm", None, "Cap the L2 norm of each hidden unit's incoming weights "
+    "in the teacher at this value (Srivastava et al. 2014's max-norm).")
 _TEACHER_SHIFTS = flags.DEFINE_integer(
     "teacher_shifts", 0, "Average the teacher's logits over the image shifted by up to "
     "this many pixels (every shift in a square); the student still sees only the "
@@ -139,15 +142,19 @@ def _teacher(setup, name):
     if _TEACHER_PATH.value:
         print(f"Teacher given: {_TEACHER_PATH.value}")
         return export.load_keras_model(_TEACHER_PATH.value)
+    max_norm = _TEACHER_MAX_NORM.value
     path = os.path.join(
         _TEACHER_DIR, f"{name}_teacher_{setup['teacher_epochs']}ep_"
                       f"b{setup['teacher_batch_size']}_jitter{setup['jitter']}"
-                      f"{'_cosine' if setup['teacher_cosine'] else ''}.keras")
+                      f"{'_cosine' if setup['teacher_cosine'] else ''}"
+                      f"{'_maxnorm%g' % max_norm if max_norm else ''}.keras")
     if _REUSE_TEACHERS.value and os.path.exists(path):
         print(f"Reusing teacher {path}")
         return export.load_keras_model(path)
     keras.utils.set_random_seed(0)
     teacher = models.build(setup["teacher"])
+    if max_norm:
+        teacher = _with_max_norm(teacher, max_norm)
     trained = teacher
     if setup["jitter"]:
         # Hinton et al. 2015 trained the MNIST teacher on images jittered by up
@@ -169,6 +176,22 @@ def _teacher(setup, name):
     print(f"Teacher trained in {time.time() - start:.0f} s")
     export.save_keras_model(teacher, path)
     return teacher
+
+
+def _with_max_norm(model, max_norm):
+    """`model` rebuilt with each hidden Dense unit's incoming weights capped.
+
+    Hinton et al. 2015's MNIST teacher follows the dropout papers, which pair
+    dropout with this cap (Srivastava et al. 2014, section 5.1). The logits
+    layer stays free, as there.
+    """
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.Dense) and layer.name != "logits":
+            config["kernel_constraint"] = keras.constraints.MaxNorm(max_norm, axis=0)
+        return layer.__class__.from_config(config)
+
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def _averaged_over_shifts(teacher, pixels):
@@ -266,6 +289,9 @@ def _accuracy_experiment(name):
     setup = _setup(name)
     # Bad flags fail now, not after a teacher or a student has trained.
     _hint_terms(0.0)
+    if _TEACHER_MAX_NORM.value is not None and not _TEACHER_MAX_NORM.value > 0:
+        raise app.UsageError(
+            f"--teacher_max_norm must be > 0, got {_TEACHER_MAX_NORM.value}.")
     if _TEACHER_SHIFTS.value < 0:
         raise app.UsageError(f"--teacher_shifts must be >= 0, got {_TEACHER_SHIFTS.value}.")
     if _WARMUP_EPOCHS.value and not (
