@@ -182,8 +182,8 @@ def _with_max_norm(model, max_norm):
     """`model` rebuilt with each hidden Dense unit's incoming weights capped.
 
     Hinton et al. 2015's MNIST teacher follows the dropout papers, which pair
-    dropout with this cap (Srivastava et al. 2014, section 5.1). The logits
-    layer stays free, as there.
+    dropout with this cap on each hidden unit (Srivastava et al. 2014). The
+    logits layer stays free.
     """
     def clone(layer):
         config = layer.get_config()
@@ -253,6 +253,11 @@ def _shifts_note():
     return f", logits averaged over shifts of <= {pixels} px" if pixels else ""
 
 
+def _max_norm_note():
+    max_norm = _TEACHER_MAX_NORM.value
+    return f", hidden units' weights capped at norm {max_norm:g}" if max_norm else ""
+
+
 def _warmup_note():
     epochs = _WARMUP_EPOCHS.value
     return f" after {epochs} warm-up epochs" if epochs else ""
@@ -263,7 +268,7 @@ def _describe(name, setup, teacher_errors):
             f"({setup['teacher_epochs']} epochs"
             f"{', jitter ±%d px' % setup['jitter'] if setup['jitter'] else ''}"
             f"{', cosine decay' if setup['teacher_cosine'] else ''}"
-            f"{_shifts_note()}): "
+            f"{_max_norm_note()}{_shifts_note()}): "
             f"{teacher_errors} test errors. Student {setup['student']}, "
             f"{setup['student_epochs']} epochs, {setup['optimizer']} "
             f"{setup['learning_rate']:g}"
@@ -292,6 +297,9 @@ def _accuracy_experiment(name):
     if _TEACHER_MAX_NORM.value is not None and not _TEACHER_MAX_NORM.value > 0:
         raise app.UsageError(
             f"--teacher_max_norm must be > 0, got {_TEACHER_MAX_NORM.value}.")
+    if _TEACHER_MAX_NORM.value and _TEACHER_PATH.value:
+        raise app.UsageError("--teacher_max_norm applies to a teacher trained here, "
+                             "not to --teacher_path.")
     if _TEACHER_SHIFTS.value < 0:
         raise app.UsageError(f"--teacher_shifts must be >= 0, got {_TEACHER_SHIFTS.value}.")
     if _WARMUP_EPOCHS.value and not (
