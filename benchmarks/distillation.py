@@ -127,7 +127,7 @@ def _learning_rate(rate, epochs, batch_size, cosine, warmup_epochs=0):
     steps_per_epoch = -(-60_000 // batch_size)
     steps, warmup = epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
     if not warmup:
-        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
+        return training.learning_rate_schedule(rate, "cosine", total_steps=steps)
     return keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=steps - warmup, warmup_target=rate, warmup_steps=warmup)
 
@@ -260,7 +260,7 @@ def _max_norm_note():
 
 def _warmup_note():
     epochs = _WARMUP_EPOCHS.value
-    return f" after {epochs} warm-up epochs" if epochs else ""
+    return f" after {epochs} warm-up epoch{'s' if epochs > 1 else ''}" if epochs else ""
 
 
 def _describe(name, setup, teacher_errors):
@@ -290,9 +290,8 @@ def _print_table(rows, key):
           f"{1 - statistics.mean(distilled) / statistics.mean(alone):.0%} |")
 
 
-def _accuracy_experiment(name):
-    setup = _setup(name)
-    # Bad flags fail now, not after a teacher or a student has trained.
+def _check_flags(setup):
+    """Bad flags fail now, not after a teacher or a student has trained."""
     _hint_terms(0.0)
     if _TEACHER_MAX_NORM.value is not None and not _TEACHER_MAX_NORM.value > 0:
         raise app.UsageError(
@@ -309,6 +308,11 @@ def _accuracy_experiment(name):
             f"and below the {setup['student_epochs']} student epochs.")
     if _TEACHER_SHIFTS.value and _HINTS.value:
         raise app.UsageError("--teacher_shifts and --hints do not combine.")
+
+
+def _accuracy_experiment(name):
+    setup = _setup(name)
+    _check_flags(setup)
     test_ds = data.load("mnist", _TEST)
     teacher = _teacher(setup, name)
     if _TEACHER_SHIFTS.value:
