@@ -1,10 +1,12 @@
-"""Knowledge distillation: a Keras Distiller, its losses and a teacher cache."""
+"""Knowledge distillation: a Keras Distiller, its losses, a teacher cache and a
+student initialized from its teacher."""
 
 from tfcompress.distill.callbacks import StudentCheckpoint
 from tfcompress.distill.distiller import Distiller
+from tfcompress.distill.inherit import init_from_teacher
 from tfcompress.distill.teacher_cache import with_teacher_outputs
 from tfcompress.distill.terms import FeatureHint
 from tfcompress.distill.terms import LogitMSE
 
 __all__ = ["Distiller", "FeatureHint", "LogitMSE", "StudentCheckpoint",
-           "with_teacher_outputs"]
+           "init_from_teacher", "with_teacher_outputs"]
