@@ -4,6 +4,7 @@ import json
 import os
 
 import helpers
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -165,10 +166,45 @@ class DistillUsageErrorTest(CliTestCase):
                      f"--output_dir={os.path.join(folder, 'out')}"),
             "`temperature` must be > 0, got 0.0")
 
+    @pytest.mark.mnist
+    def test_student_init_from_narrower_teacher(self):
+        folder = self.create_tempdir().full_path
+        teacher = _save_mnist_teacher(folder)
+        self.assertUsageError(
+            _run_cli("distill", f"--teacher={teacher}", "--student=mlp:64",
+                     "--student_init=teacher", f"--output_dir={os.path.join(folder, 'out')}"),
+            "`student` layer 'dense_1' has 64 units against 32 in `teacher` layer "
+            "'dense_1'; a student layer may be narrower than its teacher's, not wider.")
+
 
 @pytest.mark.mnist
 @pytest.mark.slow
 class DistillCommandTest(tf.test.TestCase):
+
+    def test_student_init_teacher_starts_as_the_teacher(self):
+        folder = self.create_tempdir().full_path
+        teacher = _save_mnist_teacher(folder)
+        out = os.path.join(folder, "student")
+        # Same widths and a learning rate too small to move it: the student
+        # stays a copy of the teacher.
+        result = _run_cli(
+            "distill", f"--teacher={teacher}", "--student=mlp:32", "--student_init=teacher",
+            "--epochs=1", "--learning_rate=1e-12", "--train_split=train[:2000]",
+            "--val_split=", "--test_split=test[:1000]", f"--output_dir={out}",
+            "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertIn("Initializing the student from the teacher", result.stdout)
+        with open(os.path.join(out, artifacts.SUMMARY_FILE)) as f:
+            summary = json.load(f)
+        self.assertEqual(summary["config"]["student_init"], "teacher")
+        self.assertEqual(summary["keras"]["test_accuracy"],
+                         summary["teacher"]["test_accuracy"])
+        from tfcompress import export  # pylint: disable=g-import-not-at-top
+
+        images = np.random.default_rng(0).uniform(size=(8, 28, 28, 1))
+        self.assertAllClose(
+            export.load_keras_model(os.path.join(out, artifacts.KERAS_FILE))(images),
+            export.load_keras_model(teacher)(images), atol=1e-4)
 
     def test_distill_writes_student_artifacts_and_summary(self):
         folder = self.create_tempdir().full_path

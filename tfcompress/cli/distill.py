@@ -19,6 +19,10 @@ _ALPHA = flags.DEFINE_float(
     lower_bound=0.0, upper_bound=1.0)
 _TEACHER_CACHE = flags.DEFINE_bool(
     "teacher_cache", True, "Run the teacher once and reuse its logits every epoch.")
+_STUDENT_INIT = flags.DEFINE_enum(
+    "student_init", "random", distill.STUDENT_INITS, "How the student starts: random "
+    "weights, or `teacher`: the teacher's most useful units, refit to the teacher's "
+    "outputs (an MLP student as deep as an MLP teacher, no wider).")
 
 
 def main(argv):
@@ -28,6 +32,7 @@ def main(argv):
     job_inputs = dict(
         teacher=_TEACHER.value, student_spec=_STUDENT.value,
         temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
+        student_init=_STUDENT_INIT.value,
         **common.training_inputs(default_dir))
     common.run_job(distill, argv, job_inputs,
                    run_options={"teacher_cache": _TEACHER_CACHE.value})

@@ -10,24 +10,38 @@ from tfcompress import export
 from tfcompress import models
 from tfcompress import training
 from tfcompress._keras import keras
+from tfcompress.distill import inherit
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import inputs
 from tfcompress.jobs import run_dir
 
 
-def _build(teacher, student_spec, temperature, alpha, dataset, data_dir):
+STUDENT_INITS = ("random", "teacher")
+
+# Training examples the teacher-initialized student's units are chosen and
+# refit on: all of MNIST's train split, and a bound on memory for larger sets.
+_INIT_EXAMPLES = 60_000
+
+
+def _build(teacher, student_spec, temperature, alpha, dataset, data_dir,
+           student_init="random"):
     """Loads the teacher, builds the student and pairs them in a Distiller."""
+    if student_init not in STUDENT_INITS:
+        raise ValueError(f"`student_init` must be one of {STUDENT_INITS}, got "
+                         f"{student_init!r}.")
     input_shape, num_classes = inputs.dataset_shape(dataset, data_dir)
     teacher_model = export.load_keras_model(artifacts.model_path(teacher))
     student = models.build(student_spec, input_shape=input_shape,
                            num_classes=num_classes)
+    if student_init == "teacher":
+        inherit.check_pairing(student, teacher_model)
     return distill.Distiller(student, teacher_model, temperature=temperature,
                              alpha=alpha)
 
 
 def check_inputs(*, teacher, student_spec, output_dir, dataset, epochs, batch_size,
                  optimizer, learning_rate, lr_schedule, temperature, alpha, train_split,
-                 val_split, test_split, overwrite, data_dir):
+                 val_split, test_split, overwrite, data_dir, student_init="random"):
     """Checks every input of `run` without training, raising at once.
 
     Loads the teacher and builds the Distiller, so a teacher that does not
@@ -43,7 +57,7 @@ def check_inputs(*, teacher, student_spec, output_dir, dataset, epochs, batch_si
         val_split=val_split, test_split=test_split, optimizer=optimizer,
         learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
         output_dir=output_dir, overwrite=overwrite, lr_schedule=lr_schedule)
-    _build(teacher, student_spec, temperature, alpha, dataset, data_dir)
+    _build(teacher, student_spec, temperature, alpha, dataset, data_dir, student_init)
 
 
 def run(
@@ -63,6 +77,7 @@ def run(
     val_split="train[:5000]",
     test_split="test",
     teacher_cache=True,
+    student_init="random",
     seed=0,
     overwrite=False,
     data_dir=None,
@@ -80,6 +95,10 @@ def run(
       student_spec: model spec of the student, e.g. "mlp:800,800".
       teacher_cache: run the teacher once over the training split and reuse
         its logits every epoch (the data pipeline here is deterministic).
+      student_init: "random", or "teacher": the student starts from the
+        teacher's most useful units, refit on up to 60,000 training examples
+        (`tfcompress.distill.init_from_teacher`; MLPs whose Dense layers pair
+        one to one).
       Others: as `tfcompress.jobs.train.run`, plus the Distiller's
         `temperature` and `alpha`.
 
@@ -92,7 +111,7 @@ def run(
         learning_rate=learning_rate, lr_schedule=lr_schedule, temperature=temperature,
         alpha=alpha,
         train_split=train_split, val_split=val_split, test_split=test_split,
-        overwrite=overwrite, data_dir=data_dir,
+        overwrite=overwrite, data_dir=data_dir, student_init=student_init,
     )
     config = dict(
         job="distill", teacher=os.path.abspath(artifacts.model_path(teacher)),
@@ -100,11 +119,17 @@ def run(
         alpha=alpha, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
         learning_rate=learning_rate, lr_schedule=lr_schedule, train_split=train_split,
         val_split=val_split,
-        test_split=test_split, teacher_cache=teacher_cache, seed=seed,
+        test_split=test_split, teacher_cache=teacher_cache, student_init=student_init,
+        seed=seed,
     )
     staging = run_dir.start(output_dir, config)
     keras.utils.set_random_seed(seed)
-    distiller = _build(teacher, student_spec, temperature, alpha, dataset, data_dir)
+    distiller = _build(teacher, student_spec, temperature, alpha, dataset, data_dir,
+                       student_init)
+    if student_init == "teacher":
+        log("Initializing the student from the teacher's most useful units.")
+        distill.init_from_teacher(distiller.student, distiller.teacher, data.first_examples(
+            dataset, train_split, _INIT_EXAMPLES, data_dir=data_dir))
     rate = inputs.learning_rate(
         learning_rate=learning_rate, lr_schedule=lr_schedule, dataset=dataset,
         train_split=train_split, data_dir=data_dir, epochs=epochs, batch_size=batch_size)
