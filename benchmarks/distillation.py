@@ -55,6 +55,10 @@ _TEACHER_SHIFTS = flags.DEFINE_integer(
     "teacher_shifts", 0, "Average the teacher's logits over the image shifted by up to "
     "this many pixels (every shift in a square); the student still sees only the "
     "unshifted images. 0: the teacher as is.")
+_STUDENT_INIT = flags.DEFINE_enum(
+    "student_init", "random", ["random", "teacher"], "How distilled students start: "
+    "random weights, or the teacher's most useful units (distill.init_from_teacher; "
+    "MLP teacher and student). Students trained alone always start random.")
 _OPTIMIZER = flags.DEFINE_enum("optimizer", None, training.OPTIMIZERS,
                                "Optimizer of every run (default per experiment).")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", None,
@@ -234,6 +238,11 @@ def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
             student, train_ds, epochs=setup["student_epochs"], verbose=0,
             optimizer=setup["optimizer"], learning_rate=learning_rate)
         return student
+    if _STUDENT_INIT.value == "teacher":
+        distill.init_from_teacher(student, teacher, _training_images())
+        before = _errors(student, data.load("mnist", _TEST))
+        print(f"  initialized from the teacher: {before} test errors before training",
+              flush=True)
     distiller = distill.Distiller(student, teacher, temperature=temperature, alpha=alpha,
                                   extra_losses=_hint_terms(hint_weight))
     distiller.compile(training.make_optimizer(setup["optimizer"], learning_rate),
@@ -246,6 +255,11 @@ def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
     print("  last epoch: " + ", ".join(f"{k} {v[-1]:.4f}"
                                        for k, v in history.history.items()), flush=True)
     return student
+
+
+def _training_images():
+    """All training images, to choose and refit the units a student inherits."""
+    return np.concatenate([x for x, _ in data.load("mnist", _TRAIN, batch_size=10_000)])
 
 
 def _shifts_note():
@@ -263,6 +277,12 @@ def _warmup_note():
     return f" after {epochs} warm-up epoch{'s' if epochs > 1 else ''}" if epochs else ""
 
 
+def _student_init_note():
+    if _STUDENT_INIT.value == "random":
+        return ""
+    return ", distilled students initialized from the teacher's most useful units"
+
+
 def _describe(name, setup, teacher_errors):
     return (f"{name}: teacher {_TEACHER_PATH.value or setup['teacher']} "
             f"({setup['teacher_epochs']} epochs"
@@ -274,7 +294,8 @@ def _describe(name, setup, teacher_errors):
             f"{setup['learning_rate']:g}"
             f"{' with cosine decay' if setup['cosine'] else ''}"
             f"{_warmup_note()}, "
-            f"batch {setup['batch_size']}; distilled with the teacher cache.")
+            f"batch {setup['batch_size']}; distilled with the teacher cache"
+            f"{_student_init_note()}.")
 
 
 def _print_table(rows, key):
@@ -306,6 +327,9 @@ def _check_flags(setup):
         raise app.UsageError(
             f"--warmup_epochs={_WARMUP_EPOCHS.value} needs --cosine and must be >= 0 "
             f"and below the {setup['student_epochs']} student epochs.")
+    if _STUDENT_INIT.value == "teacher" and (_TEACHER_SHIFTS.value or _HINTS.value):
+        raise app.UsageError("--student_init=teacher needs the plain teacher: no "
+                             "--teacher_shifts or --hints.")
     if _TEACHER_SHIFTS.value and _HINTS.value:
         raise app.UsageError("--teacher_shifts and --hints do not combine.")
 
