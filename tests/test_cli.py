@@ -148,54 +148,57 @@ class DistillUsageErrorTest(CliTestCase):
         self.assertUsageError(_run_cli("distill", "--teacher=t.keras", "--alpha=1.5"),
                               "flag --alpha=1.5: 1.5 is not a number in the range [0.0, 1.0]")
 
+    def assertDistillRefused(self, flags, message, num_classes=10):
+        """`tfcompress distill FLAGS` from a saved mlp:32 teacher: a usage error."""
+        folder = self.create_tempdir().full_path
+        teacher = _save_mnist_teacher(folder, num_classes=num_classes)
+        self.assertUsageError(
+            _run_cli("distill", f"--teacher={teacher}", *flags,
+                     f"--output_dir={os.path.join(folder, 'out')}"),
+            message)
+
     @pytest.mark.mnist
     def test_teacher_with_other_classes(self):
-        folder = self.create_tempdir().full_path
-        teacher = _save_mnist_teacher(folder, num_classes=5)
-        self.assertUsageError(
-            _run_cli("distill", f"--teacher={teacher}",
-                     f"--output_dir={os.path.join(folder, 'out')}"),
-            "`teacher` outputs shape (None, 5) but `student` outputs (None, 10)")
+        self.assertDistillRefused(
+            [], "`teacher` outputs shape (None, 5) but `student` outputs (None, 10)",
+            num_classes=5)
 
     @pytest.mark.mnist
     def test_zero_temperature(self):
-        folder = self.create_tempdir().full_path
-        teacher = _save_mnist_teacher(folder)
-        self.assertUsageError(
-            _run_cli("distill", f"--teacher={teacher}", "--temperature=0",
-                     f"--output_dir={os.path.join(folder, 'out')}"),
-            "`temperature` must be > 0, got 0.0")
+        self.assertDistillRefused(["--temperature=0"], "`temperature` must be > 0, got 0.0")
 
     @pytest.mark.mnist
     def test_student_init_from_narrower_teacher(self):
-        folder = self.create_tempdir().full_path
-        teacher = _save_mnist_teacher(folder)
-        self.assertUsageError(
-            _run_cli("distill", f"--teacher={teacher}", "--student=mlp:64",
-                     "--student_init=teacher", f"--output_dir={os.path.join(folder, 'out')}"),
+        self.assertDistillRefused(
+            ["--student=mlp:64", "--student_init=teacher"],
             "`student` layer 'dense_1' has 64 units against 32 in `teacher` layer "
             "'dense_1'; a student layer may be narrower than its teacher's, not wider.")
-
 
 @pytest.mark.mnist
 @pytest.mark.slow
 class DistillCommandTest(tf.test.TestCase):
 
-    def test_student_init_teacher_starts_as_the_teacher(self):
+    def _distill(self, *flags):
+        """Runs `tfcompress distill FLAGS` from an untrained mlp:32 teacher.
+
+        Returns (teacher path, output folder, stdout, summary).
+        """
         folder = self.create_tempdir().full_path
         teacher = _save_mnist_teacher(folder)
         out = os.path.join(folder, "student")
+        result = _run_cli("distill", f"--teacher={teacher}", *flags,
+                          "--test_split=test[:1000]", f"--output_dir={out}", "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        with open(os.path.join(out, artifacts.SUMMARY_FILE)) as f:
+            return teacher, out, result.stdout, json.load(f)
+
+    def test_student_init_teacher_starts_as_the_teacher(self):
         # Same widths and a learning rate too small to move it: the student
         # stays a copy of the teacher.
-        result = _run_cli(
-            "distill", f"--teacher={teacher}", "--student=mlp:32", "--student_init=teacher",
-            "--epochs=1", "--learning_rate=1e-12", "--train_split=train[:2000]",
-            "--val_split=", "--test_split=test[:1000]", f"--output_dir={out}",
-            "--verbose=0")
-        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        self.assertIn("Initializing the student from the teacher", result.stdout)
-        with open(os.path.join(out, artifacts.SUMMARY_FILE)) as f:
-            summary = json.load(f)
+        teacher, out, stdout, summary = self._distill(
+            "--student=mlp:32", "--student_init=teacher", "--epochs=1",
+            "--learning_rate=1e-12", "--train_split=train[:2000]", "--val_split=")
+        self.assertIn("Initializing the student from the teacher", stdout)
         self.assertEqual(summary["config"]["student_init"], "teacher")
         self.assertEqual(summary["keras"]["test_accuracy"],
                          summary["teacher"]["test_accuracy"])
@@ -207,21 +210,13 @@ class DistillCommandTest(tf.test.TestCase):
             export.load_keras_model(teacher)(images), atol=1e-4)
 
     def test_distill_writes_student_artifacts_and_summary(self):
-        folder = self.create_tempdir().full_path
-        teacher = _save_mnist_teacher(folder)
-        out = os.path.join(folder, "student")
-        result = _run_cli(
-            "distill", f"--teacher={teacher}", "--student=mlp:64", "--epochs=2",
-            "--temperature=5", "--alpha=0.2",
-            "--train_split=train[:3000]", "--val_split=train[3000:4000]",
-            "--test_split=test[:1000]", f"--output_dir={out}", "--verbose=0")
-        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        _, out, _, summary = self._distill(
+            "--student=mlp:64", "--epochs=2", "--temperature=5", "--alpha=0.2",
+            "--train_split=train[:3000]", "--val_split=train[3000:4000]")
         self.assertCountEqual(
             os.listdir(out),
             [artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR, artifacts.TFLITE_FILE,
              artifacts.SUMMARY_FILE])
-        with open(os.path.join(out, artifacts.SUMMARY_FILE)) as f:
-            summary = json.load(f)
         self.assertEqual(summary["config"]["temperature"], 5.0)
         self.assertEqual(summary["config"]["alpha"], 0.2)
         self.assertTrue(summary["config"]["teacher_cache"])
