@@ -31,6 +31,7 @@ from tfcompress import export
 from tfcompress import models
 from tfcompress import training
 from tfcompress._keras import keras
+from tfcompress.distill import inherit
 
 _EXPERIMENT = flags.DEFINE_enum("experiment", "hinton", ["hinton", "keras_io", "cost"],
                                 "Which benchmark to run.")
@@ -58,7 +59,8 @@ _TEACHER_SHIFTS = flags.DEFINE_integer(
 _STUDENT_INIT = flags.DEFINE_enum(
     "student_init", "random", ["random", "teacher"], "How distilled students start: "
     "random weights, or the teacher's most useful units (distill.init_from_teacher; "
-    "MLP teacher and student). Students trained alone always start random.")
+    "MLP teacher and student; with --teacher_shifts, the units of the teacher before "
+    "averaging). Students trained alone always start random.")
 _OPTIMIZER = flags.DEFINE_enum("optimizer", None, training.OPTIMIZERS,
                                "Optimizer of every run (default per experiment).")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", None,
@@ -225,7 +227,12 @@ def _hint_terms(hint_weight):
 
 
 def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
-                   hint_weight=0.0):
+                   hint_weight=0.0, unit_source=None):
+    """A student trained alone (no `teacher`) or distilled from `teacher`.
+
+    With --student_init=teacher, a distilled student starts from the units of
+    `unit_source` (the MLP teacher before any shift averaging).
+    """
     keras.utils.set_random_seed(seed)
     student = models.build(setup["student"])
     batch_size = setup["batch_size"]
@@ -239,7 +246,7 @@ def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
             optimizer=setup["optimizer"], learning_rate=learning_rate)
         return student
     if _STUDENT_INIT.value == "teacher":
-        distill.init_from_teacher(student, teacher, _training_images())
+        distill.init_from_teacher(student, unit_source, _training_images())
         before = _errors(student, data.load("mnist", _TEST))
         print(f"  initialized from the teacher: {before} test errors before training",
               flush=True)
@@ -327,9 +334,6 @@ def _check_flags(setup):
         raise app.UsageError(
             f"--warmup_epochs={_WARMUP_EPOCHS.value} needs --cosine and must be >= 0 "
             f"and below the {setup['student_epochs']} student epochs.")
-    if _STUDENT_INIT.value == "teacher" and (_TEACHER_SHIFTS.value or _HINTS.value):
-        raise app.UsageError("--student_init=teacher needs the plain teacher: no "
-                             "--teacher_shifts or --hints.")
     if _TEACHER_SHIFTS.value and _HINTS.value:
         raise app.UsageError("--teacher_shifts and --hints do not combine.")
 
@@ -338,7 +342,12 @@ def _accuracy_experiment(name):
     setup = _setup(name)
     _check_flags(setup)
     test_ds = data.load("mnist", _TEST)
-    teacher = _teacher(setup, name)
+    teacher = unit_source = _teacher(setup, name)
+    if _STUDENT_INIT.value == "teacher":
+        try:
+            inherit.check_pairing(models.build(setup["student"]), teacher)
+        except ValueError as e:
+            raise app.UsageError(f"--student_init=teacher: {e}") from None
     if _TEACHER_SHIFTS.value:
         print(f"Teacher alone: {_errors(teacher, test_ds)} test errors")
         teacher = _averaged_over_shifts(teacher, _TEACHER_SHIFTS.value)
@@ -355,7 +364,8 @@ def _accuracy_experiment(name):
         row = {"seed": seed, "alone": _errors(_train_student(setup, seed), test_ds)}
         print(f"seed {seed}: alone {row['alone']} errors", flush=True)
         for pair in pairs:
-            row[keys[pair]] = _errors(_train_student(setup, seed, teacher, *pair), test_ds)
+            student = _train_student(setup, seed, teacher, *pair, unit_source=unit_source)
+            row[keys[pair]] = _errors(student, test_ds)
             print(f"seed {seed}: distilled at {keys[pair]}: {row[keys[pair]]} errors",
                   flush=True)
         rows.append(row)
