@@ -13,6 +13,7 @@ Teachers are trained once per experiment (seed 0) and kept under
 saved_models/benchmarks/ so reruns can reuse them (--reuse_teachers).
 """
 
+import functools
 import os
 import platform
 import statistics
@@ -264,6 +265,7 @@ def _train_student(setup, seed, teacher=None, temperature=None, alpha=None,
     return student
 
 
+@functools.cache
 def _training_images():
     """All training images, to choose and refit the units a student inherits."""
     return np.concatenate([x for x, _ in data.load("mnist", _TRAIN, batch_size=10_000)])

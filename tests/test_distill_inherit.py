@@ -11,15 +11,15 @@ from tfcompress._keras import keras
 
 
 def _mlp(hidden, *, dropout=0.0, seed=0, input_shape=(6,), num_classes=3,
-         activation="relu"):
+         activation="relu", use_bias=True):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(input_shape)
     x = keras.layers.Flatten()(inputs)
     for units in hidden:
-        x = keras.layers.Dense(units, activation=activation)(x)
+        x = keras.layers.Dense(units, activation=activation, use_bias=use_bias)(x)
         if dropout:
             x = keras.layers.Dropout(dropout)(x)
-    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
+    return keras.Model(inputs, keras.layers.Dense(num_classes, use_bias=use_bias)(x))
 
 
 def _inputs(n=400, shape=(6,)):
@@ -60,6 +60,13 @@ class InitFromTeacherTest(tf.test.TestCase):
         distill.init_from_teacher(student, teacher, _inputs())
         self.assertAllClose(student.get_weights(), teacher.get_weights())
 
+    def test_layers_without_bias_stay_close(self):
+        teacher = _mlp((64, 64), seed=0, use_bias=False)
+        student = _mlp((40, 40), seed=1, use_bias=False)
+        distill.init_from_teacher(student, teacher, _inputs())
+        self.assertLess(_relative_error(student, teacher,
+                                        helpers.random_batch((6,), n=200, seed=9)), 0.05)
+
     def test_teacher_unchanged(self):
         teacher = _mlp((32, 16), seed=0)
         before = [w.numpy().copy() for w in teacher.weights]
@@ -88,6 +95,10 @@ class ScoresAndRefitTest(tf.test.TestCase):
         fitted_kernel, fitted_bias = inherit.least_squares_dense(x, x @ kernel + bias)
         self.assertAllClose(fitted_kernel, kernel, atol=1e-5)
         self.assertAllClose(fitted_bias, bias, atol=1e-5)
+        fitted_kernel, fitted_bias = inherit.least_squares_dense(x, x @ kernel,
+                                                                 use_bias=False)
+        self.assertAllClose(fitted_kernel, kernel, atol=1e-5)
+        self.assertAllEqual(fitted_bias, np.zeros(3))
 
 
 class InitFromTeacherErrorsTest(tf.test.TestCase):

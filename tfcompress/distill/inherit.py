@@ -90,20 +90,24 @@ def unit_scores(activations, outgoing_kernel):
     return np.abs(activations).mean(axis=0) * np.linalg.norm(outgoing_kernel, axis=1)
 
 
-def least_squares_dense(inputs, targets):
+def least_squares_dense(inputs, targets, use_bias=True):
     """Kernel and bias with inputs @ kernel + bias closest to targets (L2).
 
     Args:
       inputs: [examples, in_units].
       targets: [examples, out_units].
+      use_bias: fit a bias too; without it the bias returned is zeros.
 
     Returns:
       (kernel [in_units, out_units], bias [out_units]), float32.
     """
-    with_ones = np.concatenate([inputs, np.ones((len(inputs), 1))], axis=1)
-    solution = np.linalg.lstsq(with_ones.astype(np.float64),
-                               targets.astype(np.float64), rcond=None)[0]
-    return solution[:-1].astype(np.float32), solution[-1].astype(np.float32)
+    if use_bias:
+        inputs = np.concatenate([inputs, np.ones((len(inputs), 1))], axis=1)
+    solution = np.linalg.lstsq(inputs.astype(np.float64), targets.astype(np.float64),
+                               rcond=None)[0].astype(np.float32)
+    if not use_bias:
+        return solution, np.zeros(solution.shape[1], np.float32)
+    return solution[:-1], solution[-1]
 
 
 def init_from_teacher(student, teacher, inputs):
@@ -141,8 +145,8 @@ def init_from_teacher(student, teacher, inputs):
             t.kernel.numpy(), np.zeros(t.units, np.float32))
         if len(kept) < kernel.shape[0]:
             # Refit on the kept inputs to the full teacher's pre-activations.
-            kernel, bias = least_squares_dense(kept_inputs,
-                                               teacher_inputs[i] @ t.kernel.numpy() + bias)
+            kernel, bias = least_squares_dense(
+                kept_inputs, teacher_inputs[i] @ t.kernel.numpy() + bias, t.use_bias)
         if i == len(student_dense) - 1:
             kept = np.arange(t.units)
         else:
