@@ -129,7 +129,12 @@ def init_from_teacher(student, teacher, inputs):
     student_dense, teacher_dense = [s for s, _ in pairs], [t for _, t in pairs]
     inputs = np.asarray(inputs, np.float32)
     widest = max(layer.units for layer in teacher_dense)
-    if inputs.ndim < 2 or len(inputs) <= widest:
+    example_shape = tuple(teacher.input_shape[1:])
+    if inputs.shape[1:] != example_shape:
+        dims = ", ".join(map(str, example_shape))
+        raise ValueError(f"`inputs` must have shape [examples, {dims}] like the "
+                         f"teacher's input, got {list(inputs.shape)}.")
+    if len(inputs) <= widest:
         raise ValueError(
             f"`inputs` needs more than {widest} examples (the widest teacher layer's "
             f"units), got an array of shape {inputs.shape}.")
