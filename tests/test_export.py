@@ -11,6 +11,7 @@ from ai_edge_litert.interpreter import Interpreter
 import helpers
 from tfcompress import export
 from tfcompress import models
+from tfcompress import runtime
 from tfcompress.export import tflite as tflite_module
 
 
@@ -92,7 +93,7 @@ class TFLiteExportTest(tf.test.TestCase, parameterized.TestCase):
         model = helpers.tiny_mlp()
         path = os.path.join(self.create_tempdir().full_path, "m.tflite")
         export.export_tflite(model, path)
-        runner = export.TFLiteRunner(path)
+        runner = runtime.TFLiteRunner(path)
         for n in (3, 1, 7):
             batch = helpers.random_batch((6,), n=n, seed=n)
             self.assertAllClose(runner(batch), model(batch), atol=1e-4, rtol=0)

@@ -11,6 +11,7 @@ from tfcompress import evaluate
 from tfcompress import export
 from tfcompress import prune
 from tfcompress import quantize
+from tfcompress import runtime
 from tfcompress import training
 from tfcompress._keras import keras
 
@@ -78,7 +79,7 @@ class PostTrainingQuantizationTest(parameterized.TestCase, tf.test.TestCase):
         self.assertGreaterEqual(result.top1_agreement, 0.95)
         # Independent of the export's own check: agreement on fresh inputs.
         x, _ = _data(256, seed=2)
-        ours = export.TFLiteRunner(path)(x)
+        ours = runtime.TFLiteRunner(path)(x)
         agreement = np.mean(ours.argmax(1) == self.model(x).numpy().argmax(1))
         self.assertGreaterEqual(agreement, 0.95)
         float_size = len(export.tflite.convert(self.model))
@@ -97,7 +98,7 @@ class PostTrainingQuantizationTest(parameterized.TestCase, tf.test.TestCase):
         path = os.path.join(self.create_tempdir().full_path, "io.tflite")
         export.export_tflite(self.model, path, quantization="int8", int8_io=True,
                              representative_data=_dataset(), check_inputs=self.x_check)
-        runner = export.TFLiteRunner(path)
+        runner = runtime.TFLiteRunner(path)
         self.assertEqual(runner.input_dtype, np.int8)
         x, y = _data(256, seed=3)
         keras_accuracy = np.mean(self.model(x).numpy().argmax(1) == y)

@@ -1,7 +1,8 @@
 """tfcompress: make tf_keras models small and fast for deployment.
 
 The public API. Submodules hold one concept each: `data`, `models`,
-`distill`, `prune`, `quantize`, `training`, `evaluate`, `export`, `jobs`, `cli`.
+`distill`, `prune`, `quantize`, `training`, `evaluate`, `export`, `runtime`
+(running .tflite files), `jobs`, `cli`.
 
 Names load on first use (PEP 562), so `tfcompress --help` answers without
 importing TensorFlow, and the CLI can set TensorFlow's log level first.
@@ -20,6 +21,7 @@ _EXPORTS = {
     "models": "tfcompress.models",
     "prune": "tfcompress.prune",
     "quantize": "tfcompress.quantize",
+    "runtime": "tfcompress.runtime",
     "training": "tfcompress.training",
     "artifact_size": "tfcompress.evaluate",
     "count_params": "tfcompress.evaluate",

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
-from tfcompress.export.litert import TFLiteRunner
+from tfcompress.runtime import TFLiteRunner
 
 
 def _accumulate(batches):
@@ -19,9 +19,28 @@ def _accumulate(batches):
         ))
         count += len(labels)
     if count == 0:
-        raise ValueError("The dataset is empty: nothing to evaluate.")
+        raise _empty_error()
     return {"accuracy": correct / count, "loss": loss_sum / count,
             "num_examples": count}
+
+
+def _empty_error():
+    return ValueError("The dataset is empty (`data` yields no examples): nothing to "
+                      "evaluate. Pass a dataset of at least one (x, y) batch (is the "
+                      "split empty?).")
+
+
+def _check_data(data):
+    """Raises unless `data` is a finite tf.data.Dataset that is not known to be empty."""
+    if not isinstance(data, tf.data.Dataset):
+        raise TypeError(f"`data` must be a tf.data.Dataset of (x, y) batches, got "
+                        f"{type(data).__name__}: wrap arrays with "
+                        "tf.data.Dataset.from_tensor_slices((x, y)).batch(256).")
+    if data.cardinality() == 0:
+        raise _empty_error()
+    if data.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("`data` is infinite (repeat()?): pass one pass over the "
+                         "examples to evaluate on.")
 
 
 def evaluate_classifier(model, data):
@@ -37,6 +56,7 @@ def evaluate_classifier(model, data):
       {"accuracy": float, "loss": float, "num_examples": int}.
     """
     require_keras2_model(model)
+    _check_data(data)
     predict = tf.function(lambda x: model(x, training=False))
     return _accumulate(
         (predict(x).numpy().astype(np.float32), y.numpy()) for x, y in data
@@ -56,7 +76,9 @@ def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True, verbose=
       xnnpack: run with LiteRT's default XNNPACK delegate.
       verbose: 1 shows a progress bar over the batches.
     """
-    runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack)
+    _check_data(data)
+    runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack,
+                          arg_name="tflite_model")
     batches = int(data.cardinality())
     progress = keras.utils.Progbar(batches if batches > 0 else None, unit_name="batch",
                                    verbose=verbose)

@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from tfcompress._checks import check_positive_int
-from tfcompress.export.litert import TFLiteRunner
+from tfcompress.runtime import TFLiteRunner
 
 
 def measure_latency(tflite_model, *, batch_size=1, num_threads=2, xnnpack=True,
@@ -36,7 +36,8 @@ def measure_latency(tflite_model, *, batch_size=1, num_threads=2, xnnpack=True,
         check_positive_int(name, value)
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"`warmup` must be an int >= 0, got {warmup!r}.")
-    runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack)
+    runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack,
+                          arg_name="tflite_model")
     if inputs is None:
         rng = np.random.default_rng(seed)
         inputs = rng.uniform(size=(batch_size, *runner.input_shape)).astype(np.float32)

@@ -6,7 +6,7 @@ came from: after QAT, the only weights that matter are the file's int8 ones.
 
 import numpy as np
 
-from tfcompress.export.litert import load_interpreter
+from tfcompress.runtime import load_interpreter
 
 
 def weight_stats(tflite_model):

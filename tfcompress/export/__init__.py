@@ -2,13 +2,12 @@
 
 from tfcompress.export.keras_model import load_keras_model
 from tfcompress.export.keras_model import save_keras_model
-from tfcompress.export.litert import TFLiteRunner
 from tfcompress.export.saved_model import export_saved_model
 from tfcompress.export.tflite import export_tflite
 from tfcompress.export.validation import ExportResult
 from tfcompress.export.validation import ExportValidationError
 
 __all__ = [
-    "ExportResult", "ExportValidationError", "TFLiteRunner", "export_saved_model",
-    "export_tflite", "load_keras_model", "save_keras_model",
+    "ExportResult", "ExportValidationError", "export_saved_model", "export_tflite",
+    "load_keras_model", "save_keras_model",
 ]

@@ -2,9 +2,9 @@
 
 import tensorflow as tf
 
+from tfcompress import _tfmot_wrappers
 from tfcompress.export import validation
 from tfcompress.quantize import calibration
-from tfcompress.quantize import qat
 
 # "none": float32; "dynamic": int8 weights, float activations; "float16":
 # float16 weights; "int8": int8 weights and activations (calibrated, or from
@@ -19,7 +19,7 @@ def check_options(model, quantization, representative_data, int8_io):
                          f"{quantization!r}.")
     if int8_io and quantization != "int8":
         raise ValueError(f"`int8_io` needs quantization='int8', got {quantization!r}.")
-    aware = qat.is_quantization_aware(model)
+    aware = _tfmot_wrappers.is_quantization_aware(model)
     if aware and quantization != "int8":
         raise ValueError(f"{model.name!r} was trained quantization-aware: export it "
                          f"with quantization='int8', not {quantization!r}.")
@@ -52,7 +52,7 @@ def make_converter(model, *, quantization="none", representative_data=None,
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantization == "int8":
-        if not qat.is_quantization_aware(model):
+        if not _tfmot_wrappers.is_quantization_aware(model):
             # A QAT model brings its own ranges; asking for int8-only ops
             # would make the converter demand calibration data anyway.
             examples = calibration.calibration_examples(representative_data, num_samples)

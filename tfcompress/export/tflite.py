@@ -7,8 +7,8 @@ import numpy as np
 from tfcompress import _atomic
 from tfcompress.export import converter as converter_lib
 from tfcompress.export import validation
-from tfcompress.export.litert import TFLiteRunner
 from tfcompress.quantize import calibration
+from tfcompress.runtime import TFLiteRunner
 
 # Quantized exports must give the Keras model's top-1 class on at least this
 # fraction of the check batch (int8 on MNIST agrees on about 99.5% or more).

@@ -1,5 +1,7 @@
 """Pruning: TFMOT magnitude pruning made hard to misuse, and sparsity reports."""
 
+from tfcompress._tfmot_wrappers import has_pruning_wrappers
+from tfcompress._tfmot_wrappers import is_pruning_wrapper
 from tfcompress.prune import sensitivity
 from tfcompress.prune.iterative import Round
 from tfcompress.prune.iterative import prune_iteratively
@@ -7,8 +9,6 @@ from tfcompress.prune.magnitude import MISSING_CALLBACK_ERROR
 from tfcompress.prune.magnitude import PruneResult
 from tfcompress.prune.magnitude import callbacks
 from tfcompress.prune.magnitude import check_fit_callbacks
-from tfcompress.prune.magnitude import has_pruning_wrappers
-from tfcompress.prune.magnitude import is_pruning_wrapper
 from tfcompress.prune.magnitude import prune
 from tfcompress.prune.magnitude import strip
 from tfcompress.prune.report import format_report

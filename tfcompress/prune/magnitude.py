@@ -5,14 +5,15 @@ PruneLowMagnitude (the original is left untouched), `callbacks` gives what
 `fit` needs, and `strip` removes the wrappers once training is done.
 """
 
+import contextlib
 import dataclasses
 import functools
 
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
-from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
+from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import schedules
@@ -186,11 +187,10 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
 
         pruned = keras.models.clone_model(model, clone_function=wrap)
 
-    copies = {(layer.layer if is_pruning_wrapper(layer) else layer).name: layer
-              for layer in pruned.layers}
+    copies = {_tfmot_wrappers.unwrap_pruning(layer).name: layer for layer in pruned.layers}
     for layer in model.layers:
         copies[layer.name].set_weights(layer.get_weights())
-    wrappers = pruning_wrapper.collect_prunable_layers(pruned)
+    wrappers = _tfmot_wrappers.pruning_wrappers(pruned)
     for wrapper in wrappers:
         # Inside the graph too (custom loops, reloaded models): our message.
         wrapper._PRUNE_CALLBACK_ERROR_MSG = MISSING_CALLBACK_ERROR  # pylint: disable=protected-access
@@ -236,18 +236,9 @@ def _guard_fit(model):
     model.fit = fit
 
 
-def is_pruning_wrapper(layer):
-    """Whether `layer` is a TFMOT PruneLowMagnitude wrapper."""
-    return isinstance(layer, pruning_wrapper.PruneLowMagnitude)
-
-
-def has_pruning_wrappers(model):
-    return bool(pruning_wrapper.collect_prunable_layers(model))
-
-
 def check_fit_callbacks(model, fit_callbacks):
     """Raises our clear error if `model` is pruned and UpdatePruningStep is missing."""
-    if not has_pruning_wrappers(model):
+    if not _tfmot_wrappers.has_pruning_wrappers(model):
         return
     if not any(isinstance(c, tfmot.sparsity.keras.UpdatePruningStep)
                for c in fit_callbacks or ()):
@@ -261,6 +252,10 @@ def strip(model):
     as the masks even if training stopped between mask applications.
     """
     require_keras2_model(model)
-    for wrapper in pruning_wrapper.collect_prunable_layers(model):
-        wrapper.pruning_obj.weight_mask_op()
+    for wrapper in _tfmot_wrappers.pruning_wrappers(model):
+        # Trained under a tf.distribute strategy, the masks are distributed
+        # variables: TFMOT updates them only from inside that strategy's scope.
+        strategy = getattr(wrapper.pruning_vars[0][1], "distribute_strategy", None)
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            wrapper.pruning_obj.weight_mask_op()
     return tfmot.sparsity.keras.strip_pruning(model)

@@ -1,8 +1,8 @@
 """How sparse a model is, layer by layer, and whether N:M patterns hold."""
 
 import numpy as np
-from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
+from tfcompress import _tfmot_wrappers
 from tfcompress._keras import require_keras2_model
 
 
@@ -56,7 +56,7 @@ def sparsity_report(model, m_by_n=None, m_by_n_layers=None):
     require_keras2_model(model)
     rows = []
     for layer in model.layers:
-        inner = layer.layer if isinstance(layer, pruning_wrapper.PruneLowMagnitude) else layer
+        inner = _tfmot_wrappers.unwrap_pruning(layer)
         weights = [w.numpy() for w in inner.weights]
         if not weights:
             continue

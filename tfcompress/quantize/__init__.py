@@ -5,14 +5,14 @@ Post-training quantization is an export option: `tfcompress.export.
 export_tflite(model, path, quantization="int8", representative_data=...)`.
 """
 
+from tfcompress._tfmot_wrappers import is_clustered
+from tfcompress._tfmot_wrappers import is_quantization_aware
 from tfcompress.quantize.calibration import DEFAULT_SAMPLES
 from tfcompress.quantize.calibration import calibration_examples
 from tfcompress.quantize.clustering import cluster
 from tfcompress.quantize.clustering import distinct_values
 from tfcompress.quantize.clustering import strip_clusters
 from tfcompress.quantize.qat import PRESERVE
-from tfcompress.quantize.qat import is_clustered
-from tfcompress.quantize.qat import is_quantization_aware
 from tfcompress.quantize.qat import quantize_aware
 
 __all__ = [

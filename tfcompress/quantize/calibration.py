@@ -38,7 +38,14 @@ def calibration_examples(data, num_samples=DEFAULT_SAMPLES):
     if len(examples) == 0:
         raise ValueError("`representative_data` holds no examples: full-integer "
                          "quantization needs some (e.g. the training split).")
-    return examples.astype(np.float32)
+    examples = examples.astype(np.float32)
+    if not np.isfinite(examples).all():
+        raise ValueError(
+            f"`representative_data` holds {examples.size - np.isfinite(examples).sum()} "
+            f"NaN or inf values (in its first {len(examples)} examples): activation "
+            "ranges cannot be calibrated on them. Pass finite inputs, e.g. the training "
+            "split.")
+    return examples
 
 
 def representative_dataset(examples):

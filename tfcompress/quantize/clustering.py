@@ -4,10 +4,10 @@ at most N distinct values, which compress well and survive int8 QAT (CQAT)."""
 import numpy as np
 import tensorflow_model_optimization as tfmot
 
+from tfcompress import _tfmot_wrappers
 from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
-from tfcompress.prune import magnitude
 
 _CLUSTERING = tfmot.clustering.keras
 
@@ -33,7 +33,7 @@ def cluster(model, number_of_clusters, *, preserve_sparsity=True):
     if number_of_clusters < 2:
         raise ValueError(f"`number_of_clusters` must be at least 2, got "
                          f"{number_of_clusters}.")
-    if magnitude.has_pruning_wrappers(model):
+    if _tfmot_wrappers.has_pruning_wrappers(model):
         raise ValueError(f"{model.name!r} still has pruning wrappers: strip them "
                          "first (tfcompress.prune.strip).")
     params = {

@@ -2,11 +2,10 @@
 compression (sparsity from pruning, shared values from clustering)."""
 
 import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.clustering.keras import cluster_wrapper
 
+from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
-from tfcompress.prune import magnitude
 
 _QUANTIZE = tfmot.quantization.keras
 _COMBINE = tfmot.experimental.combine
@@ -14,17 +13,6 @@ _COMBINE = tfmot.experimental.combine
 # What QAT keeps of earlier compression: nothing, the zeros of a pruned model
 # (PQAT), or a clustered model's shared values, zeros included (CQAT).
 PRESERVE = (None, "sparsity", "clusters")
-
-
-def is_quantization_aware(model):
-    """True if `model` holds TFMOT quantization wrappers (a QAT model)."""
-    return any(isinstance(layer, (_QUANTIZE.QuantizeWrapper, _QUANTIZE.QuantizeWrapperV2))
-               for layer in getattr(model, "layers", ()))
-
-
-def is_clustered(model):
-    """True if `model` still holds TFMOT clustering wrappers (not stripped)."""
-    return any(isinstance(layer, cluster_wrapper.ClusterWeights) for layer in model.layers)
 
 
 def _scheme(preserve):
@@ -57,13 +45,13 @@ def quantize_aware(model, preserve=None):
     require_keras2_model(model)
     if preserve not in PRESERVE:
         raise ValueError(f"`preserve` must be one of {PRESERVE}, got {preserve!r}.")
-    if magnitude.has_pruning_wrappers(model):
+    if _tfmot_wrappers.has_pruning_wrappers(model):
         raise ValueError(f"{model.name!r} still has pruning wrappers: strip them "
                          "first (tfcompress.prune.strip), then quantize.")
-    if is_clustered(model):
+    if _tfmot_wrappers.is_clustered(model):
         raise ValueError(f"{model.name!r} still has clustering wrappers: strip them "
                          "first (tfcompress.quantize.strip_clusters).")
-    if is_quantization_aware(model):
+    if _tfmot_wrappers.is_quantization_aware(model):
         raise ValueError(f"{model.name!r} is already quantization-aware.")
     if not isinstance(model, keras.Sequential) and not model._is_graph_network:  # noqa: SLF001
         raise ValueError(f"{model.name!r} is a subclassed model: TFMOT quantizes "

@@ -1,23 +1,8 @@
-"""Running .tflite models in LiteRT (ai_edge_litert), batch by batch."""
+"""Running a single-input, single-output .tflite model on numpy batches."""
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
-from ai_edge_litert.interpreter import OpResolverType
 
-
-def load_interpreter(model, num_threads=None, xnnpack=True):
-    """A LiteRT interpreter for a .tflite path or the model's bytes.
-
-    With `xnnpack` LiteRT applies its default delegate (XNNPACK), as on a
-    device; without it, only LiteRT's built-in kernels run. Some files run
-    only without it (sparse weights with int8 quantization, for one).
-    """
-    resolver = (OpResolverType.AUTO if xnnpack
-                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    source = ({"model_content": bytes(model)} if isinstance(model, (bytes, bytearray))
-              else {"model_path": str(model)})
-    return Interpreter(**source, num_threads=num_threads,
-                       experimental_op_resolver_type=resolver)
+from tfcompress.runtime.interpreter import load_interpreter
 
 
 def _scale(details):
@@ -34,8 +19,8 @@ class TFLiteRunner:
     input is quantized and the output dequantized with the file's scales.
     """
 
-    def __init__(self, model, num_threads=None, xnnpack=True):
-        self.interpreter = load_interpreter(model, num_threads, xnnpack)
+    def __init__(self, model, num_threads=None, xnnpack=True, arg_name="model"):
+        self.interpreter = load_interpreter(model, num_threads, xnnpack, arg_name)
         inputs = self.interpreter.get_input_details()
         outputs = self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:

@@ -1,0 +1,10 @@
+"""Running .tflite files in LiteRT (ai_edge_litert): the bottom layer.
+
+Export checks its files with it and evaluation measures them with it, so it
+imports nothing of Keras, TFMOT or the rest of tfcompress.
+"""
+
+from tfcompress.runtime.interpreter import load_interpreter
+from tfcompress.runtime.runner import TFLiteRunner
+
+__all__ = ["TFLiteRunner", "load_interpreter"]
