@@ -1,0 +1,208 @@
+"""load_keras_model loads in safe mode; every bad file gets one clear error."""
+
+import io
+import os
+import re
+import zipfile
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+from absl.testing import parameterized
+
+import helpers
+from tfcompress import export
+from tfcompress._keras import keras
+
+_PACKAGE = "tfcompress_test_safe_load"
+
+
+def _register_scale_layer():
+    """A new custom layer class, registered as '<_PACKAGE>>Scale'."""
+
+    @keras.utils.register_keras_serializable(package=_PACKAGE)
+    class Scale(keras.layers.Layer):
+
+        def call(self, inputs):
+            return 2.0 * inputs
+
+    return Scale
+
+
+def _unregister(cls):
+    """Forgets `cls`, as a later process that never imported it would."""
+    keras.utils.get_custom_objects().pop(keras.utils.get_registered_name(cls))
+
+
+def _lambda_mlp():
+    model = helpers.tiny_mlp()
+    doubled = keras.layers.Lambda(lambda t: 2.0 * t, name="double")(model.output)
+    return keras.Model(model.input, doubled)
+
+
+def _shown_cause(error):
+    """The exception Python would print above `error` (None: `error` alone)."""
+    return error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+
+
+def _zip(path, members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with open(path, "wb") as f:
+        f.write(buffer.getvalue())
+    return path
+
+
+class SafeLoadTest(tf.test.TestCase, parameterized.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.folder = self.create_tempdir().full_path
+        self.batch = helpers.random_batch((6,), n=4)
+
+    def save(self, model, name="m.keras"):
+        path = os.path.join(self.folder, name)
+        model.save(path)  # not save_keras_model: it is the file we test
+        return path
+
+    def test_plain_model_loads_with_identical_outputs(self):
+        model = helpers.tiny_mlp()
+        loaded = export.load_keras_model(self.save(model))
+        self.assertAllClose(loaded(self.batch), model(self.batch), atol=0, rtol=0)
+
+    def test_lambda_layer_is_refused_with_how_to_opt_in(self):
+        path = self.save(_lambda_mlp())
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` file '{path}' holds a Lambda layer ('double'), and a "
+                "Lambda runs arbitrary Python code when it is loaded, so it is "
+                "refused. Only for a file you trust, pass `unsafe=True` to "
+                "load_keras_model (`--unsafe_load` on the command line).")):
+            export.load_keras_model(path)
+
+    def test_lambda_layer_loads_with_unsafe_and_same_outputs(self):
+        model = _lambda_mlp()
+        loaded = export.load_keras_model(self.save(model), unsafe=True)
+        self.assertAllClose(loaded(self.batch), model(self.batch), atol=0, rtol=0)
+
+    def test_unsafe_must_be_a_bool(self):
+        with self.assertRaisesRegex(TypeError, "`unsafe` must be True or False, got 'False'"):
+            export.load_keras_model(self.save(_lambda_mlp()), unsafe="False")
+
+    def test_unknown_custom_layer_is_refused_naming_its_class(self):
+        scale = _register_scale_layer()
+        path = self.save(keras.Sequential([helpers.tiny_mlp(), scale()]))
+        _unregister(scale)
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` file '{path}' uses custom objects that are not "
+                f"registered: 'Scale' (saved as '{_PACKAGE}>Scale'). Register each "
+                "with `@keras.utils.register_keras_serializable` (and import its "
+                "module) before loading, or pass `custom_objects={'Scale': Scale}` "
+                "to load_keras_model.")):
+            export.load_keras_model(path)
+
+    def test_custom_layer_loads_after_registration(self):
+        scale = _register_scale_layer()
+        model = keras.Sequential([helpers.tiny_mlp(), scale()])
+        path = self.save(model)
+        _unregister(scale)
+        keras.utils.register_keras_serializable(package=_PACKAGE)(scale)
+        self.addCleanup(_unregister, scale)
+        loaded = export.load_keras_model(path)
+        self.assertAllClose(loaded(self.batch), model(self.batch), atol=0, rtol=0)
+
+    def test_custom_layer_loads_with_custom_objects_by_class_name(self):
+        scale = _register_scale_layer()
+        model = keras.Sequential([helpers.tiny_mlp(), scale()])
+        path = self.save(model)
+        _unregister(scale)
+        loaded = export.load_keras_model(path, custom_objects={"Scale": scale})
+        self.assertAllClose(loaded(self.batch), model(self.batch), atol=0, rtol=0)
+
+    def test_pruned_model_loads_in_prune_scope_only(self):
+        model = tfmot.sparsity.keras.prune_low_magnitude(
+            helpers.tiny_mlp(),
+            pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(0.5, 0))
+        path = self.save(model)
+        with self.assertRaisesRegex(
+                ValueError, r"not registered: 'PruneLowMagnitude'\. .* For TFMOT "
+                r"wrappers, load inside tfmot\.sparsity\.keras\.prune_scope\(\)"):
+            export.load_keras_model(path)
+        with tfmot.sparsity.keras.prune_scope():
+            loaded = export.load_keras_model(path)
+        self.assertAllClose(loaded(self.batch), model(self.batch), atol=0, rtol=0)
+
+    def damaged(self, kind):
+        """A file named damaged.keras that is not a valid .keras file."""
+        path = os.path.join(self.folder, "damaged.keras")
+        good = self.save(helpers.tiny_mlp(), "good.keras")
+        if kind == "truncated":
+            with open(good, "rb") as f, open(path, "wb") as out:
+                out.write(f.read(100))
+        elif kind == "flipped":  # the zip's checksum no longer matches
+            with open(good, "rb") as f:
+                data = bytearray(f.read())
+            middle = len(data) // 2
+            data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+            with open(path, "wb") as out:
+                out.write(data)
+        elif kind == "random":
+            with open(path, "wb") as out:
+                out.write(np.random.default_rng(0).bytes(4000))
+        else:
+            with zipfile.ZipFile(good) as archive:
+                _zip(path, {name: archive.read(name) for name in archive.namelist()
+                            if name != kind})
+        return path
+
+    @parameterized.named_parameters(
+        ("truncated", "truncated", "it is not a zip archive (truncated, or not a model at all)"),
+        ("random_bytes", "random", "it is not a zip archive (truncated, or not a model at all)"),
+        ("flipped_bytes", "flipped",
+         "its contents are damaged (Bad CRC-32 for file 'model.weights.h5')"),
+        ("no_config", "config.json", "the archive has no config.json"),
+        ("no_weights", "model.weights.h5", "the archive has no model.weights.h5"),
+    )
+    def test_damaged_file_is_one_clear_error(self, kind, reason):
+        path = self.damaged(kind)
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`teacher` file '{path}' is not a valid .keras file: {reason}. Save "
+                "the model again (tfcompress.save_keras_model, or model.save in "
+                "tf_keras) and pass the new file.")) as caught:
+            export.load_keras_model(path, arg_name="teacher")
+        self.assertIsNone(_shown_cause(caught.exception))  # no zipfile/h5py traceback
+
+    def test_missing_file(self):
+        path = os.path.join(self.folder, "nope.keras")
+        with self.assertRaisesRegex(FileNotFoundError, re.escape(
+                f"No model at '{path}' (`model`): pass the path of a .keras file "
+                "saved by tfcompress or tf_keras.")):
+            export.load_keras_model(path)
+
+    def test_folder_is_refused(self):
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` must be a .keras file, got the folder '{self.folder}': "
+                "pass the path of the .keras file itself")):
+            export.load_keras_model(self.folder)
+
+    def test_other_suffix_is_refused(self):
+        path = self.save(helpers.tiny_mlp(), "m.h5")  # h5 loading has no safe mode
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` must be a .keras file, got '{path}': tfcompress loads "
+                "only .keras files, the one format Keras loads in safe mode.")):
+            export.load_keras_model(path)
+
+    def test_keras3_file_keeps_its_error(self):
+        import keras as keras3  # pylint: disable=g-import-not-at-top
+
+        path = os.path.join(self.folder, "k3.keras")
+        keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3)]).save(path)
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"Cannot load '{path}' as a tf_keras (Keras 2) model: `model` was "
+                f"saved by Keras {keras3.__version__}. A file saved by Keras 3")):
+            export.load_keras_model(path)
+
+
+if __name__ == "__main__":
+    tf.test.main()
