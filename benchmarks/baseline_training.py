@@ -17,6 +17,8 @@ from absl import flags
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import train
 
+import job_runs
+
 _MODEL = flags.DEFINE_string("model", "lenet_300_100", "Model spec.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds, one run each.")
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Training epochs.", lower_bound=1)
@@ -28,10 +30,9 @@ def main(argv):
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for seed in map(int, _SEEDS.value):
-            summary = train.run(
-                model_spec=_MODEL.value, epochs=_EPOCHS.value, seed=seed,
-                output_dir=os.path.join(scratch, f"seed{seed}"), verbose=0,
-                log=lambda *_: None)
+            summary = job_runs.run(train.TrainJob, os.path.join(scratch, f"seed{seed}"),
+                                   model_spec=_MODEL.value, epochs=_EPOCHS.value,
+                                   seed=seed)
             rows.append(summary)
             print(f"seed {seed}: {summary['keras']['test_accuracy']:.2%}", flush=True)
 

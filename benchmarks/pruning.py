@@ -25,6 +25,8 @@ from tfcompress.jobs import artifacts
 from tfcompress.jobs import prune as prune_job
 from tfcompress.jobs import train as train_job
 
+import job_runs
+
 _MODEL = flags.DEFINE_string("model", "lenet_300_100", "Zoo model spec to prune.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Pruning seeds.")
 _DENSE_EPOCHS = flags.DEFINE_integer("dense_epochs", 20, "Dense training epochs.")
@@ -56,14 +58,6 @@ def _summary(path):
         return json.load(f)
 
 
-def _run(job, output_dir, **kwargs):
-    """Runs a job unless its output folder is already complete."""
-    if os.path.exists(os.path.join(output_dir, artifacts.SUMMARY_FILE)):
-        return _summary(output_dir)
-    return job.run(output_dir=output_dir, overwrite=True, verbose=0,
-                   log=lambda *_: None, **kwargs)
-
-
 def _errors(summary):
     return round((1 - summary["keras"]["test_accuracy"]) * summary["keras"]["test_examples"])
 
@@ -82,8 +76,8 @@ def main(argv):
     else:
         dense_dir = os.path.join(root, f"dense_{_DENSE_EPOCHS.value}ep"
                                  if _DENSE_EPOCHS.value != 20 else "dense")
-        dense = _run(train_job, dense_dir, model_spec=_MODEL.value,
-                     epochs=_DENSE_EPOCHS.value, seed=0, lr_schedule=schedule)
+        dense = job_runs.run(train_job.TrainJob, dense_dir, model_spec=_MODEL.value,
+                             epochs=_DENSE_EPOCHS.value, seed=0, lr_schedule=schedule)
     print(f"dense: {_errors(dense)} errors", flush=True)
     teacher = _TEACHER.value or dense_dir
     kd_name = (f"{_BEYOND.value:.0%} + KD{' + sensitivity' if _SENSITIVITY.value else ''}"
@@ -106,8 +100,8 @@ def main(argv):
         for name, kwargs in variants.items():
             folder = "".join(c for c in name.replace("%", "pct") if c.isalnum() or c in "+_.-")
             out = os.path.join(root, f"{folder}_s{seed}")
-            summary = _run(prune_job, out, model=dense_dir, epochs=_EPOCHS.value,
-                           seed=seed, lr_schedule=schedule, **kwargs)
+            summary = job_runs.run(prune_job.PruneJob, out, model=dense_dir,
+                                   epochs=_EPOCHS.value, seed=seed, lr_schedule=schedule, **kwargs)
             rows[name].append(summary)
             print(f"seed {seed} {name}: {_errors(summary)} errors, sparsity "
                   f"{summary['sparsity']['sparsity']:.2%}", flush=True)

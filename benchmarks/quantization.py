@@ -32,6 +32,8 @@ from tfcompress.jobs import artifacts
 from tfcompress.jobs import quantize as quantize_job
 from tfcompress.jobs import train as train_job
 
+import job_runs
+
 _EXPERIMENT = flags.DEFINE_enum("experiment", "int8",
                                 ["int8", "latency", "deep_compression"],
                                 "Which benchmark to run.")
@@ -52,16 +54,8 @@ _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here to
 _PTQ_MODES = ("dynamic", "float16", "int8")
 
 
-def _run(job, output_dir, **kwargs):
-    """Runs a job unless its output folder is already complete."""
-    summary_path = os.path.join(output_dir, artifacts.SUMMARY_FILE)
-    if not os.path.exists(summary_path):
-        job.run(output_dir=output_dir, overwrite=True, verbose=0,
-                log=lambda *_: None, **kwargs)
-    import json  # pylint: disable=g-import-not-at-top
-
-    with open(summary_path, encoding="utf-8") as f:
-        return json.load(f)
+# What `tfcompress quantize` fine-tunes with by default.
+_FINE_TUNING = {"epochs": 2, "learning_rate": 1e-4}
 
 
 def _dense_dir(model):
@@ -75,10 +69,12 @@ def _ptq_runs():
     runs = {}
     for model in _MODELS.value:
         dense = _dense_dir(model)
-        _run(train_job, dense, model_spec=model, epochs=_DENSE_EPOCHS.value, seed=0)
+        job_runs.run(train_job.TrainJob, dense, model_spec=model,
+                     epochs=_DENSE_EPOCHS.value, seed=0)
         for mode in _PTQ_MODES:
             out = os.path.join(_WORK_DIR.value, "quantization", model, mode)
-            runs[(model, mode)] = (out, _run(quantize_job, out, model=dense, mode=mode))
+            runs[(model, mode)] = (out, job_runs.run(
+                quantize_job.QuantizeJob, out, model=dense, mode=mode, **_FINE_TUNING))
     return runs
 
 
@@ -127,9 +123,9 @@ def _latency_experiment():
 def _deep_compression_experiment():
     if not _PRUNED.value:
         raise app.UsageError("--pruned: give the pruned model folders to compress.")
-    dense = _run(quantize_job, os.path.join(_WORK_DIR.value, "quantization",
-                                            "dense_reference"),
-                 model=_DENSE.value, mode="dynamic")["float_reference"]
+    dense = job_runs.run(quantize_job.QuantizeJob,
+                         os.path.join(_WORK_DIR.value, "quantization", "dense_reference"),
+                         model=_DENSE.value, mode="dynamic", **_FINE_TUNING)["float_reference"]
     print(f"Dense float TFLite: {dense['bytes'] / 1024:.1f} KiB, gzipped "
           f"{dense['gzip_bytes'] / 1024:.1f} KiB, test error "
           f"{1 - dense['test_accuracy']:.2%}.\n")
@@ -139,16 +135,17 @@ def _deep_compression_experiment():
     for pruned in _PRUNED.value:
         name = os.path.basename(os.path.normpath(pruned))
         stages = {
-            "int8": dict(mode="int8"),
-            f"cqat {_CLUSTERS.value} clusters": dict(mode="cqat", clusters=_CLUSTERS.value,
-                                                    epochs=_EPOCHS.value, seed=0),
+            "int8": dict(mode="int8", **_FINE_TUNING),
+            f"cqat {_CLUSTERS.value} clusters": dict(
+                mode="cqat", clusters=_CLUSTERS.value, epochs=_EPOCHS.value, seed=0,
+                learning_rate=_FINE_TUNING["learning_rate"]),
         }
         pruned_float = None
         for stage, kwargs in stages.items():
             suffix = f"{kwargs['mode']}{kwargs.get('clusters', '')}"
             out = os.path.join(_WORK_DIR.value, "quantization", "deep_compression",
                                f"{name}_{suffix}")
-            summary = _run(quantize_job, out, model=pruned, **kwargs)
+            summary = job_runs.run(quantize_job.QuantizeJob, out, model=pruned, **kwargs)
             if pruned_float is None:
                 pruned_float = summary["float_reference"]
                 print(f"| {name} | pruned, float | {1 - pruned_float['test_accuracy']:.2%} "

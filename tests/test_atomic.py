@@ -5,7 +5,6 @@ import os
 
 import tensorflow as tf
 
-import helpers
 
 from tfcompress import _atomic
 from tfcompress.jobs import run_dir
@@ -78,15 +77,27 @@ class RunDirTest(tf.test.TestCase):
         run_dir.check_output_dir(out.full_path, overwrite=True)
         run_dir.check_output_dir(os.path.join(out.full_path, "new"), overwrite=False)
 
-    def test_same_config_resumes_other_config_starts_over(self):
+    def test_resume_keeps_the_unfinished_run_a_new_run_replaces_it(self):
         out = os.path.join(self.create_tempdir().full_path, "run")
         staging = run_dir.start(out, {"epochs": 3, "splits": ("a", "b")})
         os.makedirs(os.path.join(staging, "checkpoints"))
-        self.assertEqual(run_dir.start(out, {"epochs": 3, "splits": ("a", "b")}),
-                         staging)
+        run_dir.check_output_dir(out, overwrite=False, resume=True,
+                                 config={"epochs": 3, "splits": ("a", "b")})
+        self.assertEqual(run_dir.start(out, {"epochs": 3, "splits": ("a", "b")},
+                                       resume=True), staging)
         self.assertTrue(os.path.isdir(os.path.join(staging, "checkpoints")))
         run_dir.start(out, {"epochs": 4, "splits": ("a", "b")})
         self.assertFalse(os.path.exists(os.path.join(staging, "checkpoints")))
+
+    def test_resume_may_change_only_resumable_settings(self):
+        out = os.path.join(self.create_tempdir().full_path, "run")
+        run_dir.start(out, {"epochs": 3, "learning_rate": 0.1})
+        run_dir.check_output_dir(out, False, True, {"epochs": 3, "learning_rate": 0.01},
+                                 resumable=("learning_rate",))
+        with self.assertRaisesRegex(ValueError, "was started with epochs=3, not "
+                                    "epochs=4; resume it with its own settings"):
+            run_dir.check_output_dir(out, False, True, {"epochs": 4, "learning_rate": 0.1},
+                                     resumable=("learning_rate",))
 
     def test_trailing_slash_output_dir_is_replaced(self):
         out = os.path.join(self.create_tempdir().full_path, "run")
@@ -95,19 +106,6 @@ class RunDirTest(tf.test.TestCase):
         _atomic.write_json(os.path.join(staging, "summary.json"), {})
         run_dir.finish(staging, out + "/")
         self.assertEqual(os.listdir(out), ["summary.json"])
-
-    def test_train_once_skips_training_a_killed_run_finished(self):
-        staging = run_dir.start(os.path.join(self.create_tempdir().full_path, "r"), {})
-        model = helpers.tiny_mlp()
-        calls = []
-        seconds = run_dir.train_once(staging, model, lambda: calls.append(1))
-        trained = [w.numpy().copy() for w in model.weights]
-        other = helpers.tiny_mlp(seed=5)
-        self.assertEqual(run_dir.train_once(staging, other, lambda: calls.append(1)),
-                         seconds)
-        self.assertLen(calls, 1)
-        for a, b in zip(trained, other.weights):
-            self.assertAllEqual(a, b.numpy())
 
     def test_finish_moves_staging_into_place_without_scratch(self):
         out = os.path.join(self.create_tempdir().full_path, "run")

@@ -129,7 +129,7 @@ class DistillUsageErrorTest(CliTestCase):
         out = os.path.join(self.create_tempdir().full_path, "out")
         self.assertUsageError(
             _run_cli("distill", "--teacher=/no/such/teacher", f"--output_dir={out}"),
-            "No model at '/no/such/teacher'")
+            "`teacher`: no model at '/no/such/teacher'")
 
     @pytest.mark.mnist
     def test_keras3_teacher_file(self):

@@ -1,8 +1,12 @@
 """Training classifiers (teachers, baselines) with the callbacks they need."""
 
 import json
+import numbers
 import os
+import sys
 import tempfile
+
+import tensorflow as tf
 
 from tfcompress import _atomic
 from tfcompress._checks import check_positive_int
@@ -11,6 +15,35 @@ from tfcompress._keras import require_keras2_model
 
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
+
+
+def make_deterministic(seed):
+    """Same seed, same model: seeds Python, NumPy and TF, and pins TF's ops.
+
+    Op determinism makes TF pick deterministic kernels (and refuse ops that
+    have none). Keras layers then draw dropout masks from `tf.random.Generator`
+    variables instead of stateful ops, so their state can be checkpointed and
+    a resumed run draws the masks an uninterrupted run would have. Both are
+    process-wide settings; call this before building the models.
+
+    Args:
+      seed: int >= 0.
+    """
+    keras.backend.experimental.enable_tf_random_generator()
+    tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(seed)
+
+
+def progress_verbosity(verbose):
+    """Keras verbosity for this process's standard output.
+
+    A progress bar (1) redraws thousands of times per epoch; into a log file
+    or CI output (not a terminal) that is noise, so it becomes one line per
+    epoch (2) there.
+    """
+    if verbose == 1 and not sys.stdout.isatty():
+        return 2
+    return verbose
 
 
 def make_optimizer(name="adam", learning_rate=1e-3):
@@ -23,6 +56,9 @@ def make_optimizer(name="adam", learning_rate=1e-3):
         raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}, got {name!r}.")
     if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
         pass
+    elif not isinstance(learning_rate, numbers.Real):
+        raise ValueError(f"`learning_rate` must be a number, got {learning_rate!r}: "
+                         "pass a float such as 1e-3.")
     elif isinstance(learning_rate, bool) or not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0, got {learning_rate!r}.")
     if name == "adam":
@@ -198,7 +234,7 @@ def fit(
             )
         history = model.fit(
             train_data, epochs=epochs, validation_data=validation_data,
-            callbacks=all_callbacks, verbose=verbose,
+            callbacks=all_callbacks, verbose=progress_verbosity(verbose),
         )
         if keep_best:
             best_keeper.restore()

@@ -4,14 +4,20 @@ Imported only by the command being run (see cli/main.py), so each command
 process defines these flags once.
 """
 
+import sys
+
 from absl import app
 from absl import flags
+
+from tfcompress.jobs import loop
+from tfcompress.jobs import runner
+from tfcompress.jobs import settings
 
 DATASET = flags.DEFINE_string("dataset", "mnist", "TFDS dataset name.")
 DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR, then TFDS's).")
 EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.", lower_bound=1)
-BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.", lower_bound=1)
+BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Global batch size.", lower_bound=1)
 OPTIMIZER = flags.DEFINE_enum("optimizer", "adam", ["adam", "sgd"], "Optimizer.")
 LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Learning rate.",
                                    lower_bound=0.0)
@@ -23,24 +29,50 @@ VAL_SPLIT = flags.DEFINE_string(
     "val_split", "train[:5000]",
     "Validation split; the best epoch on it is kept. Empty: keep the last.")
 TEST_SPLIT = flags.DEFINE_string("test_split", "test", "Test split.")
-SEED = flags.DEFINE_integer("seed", 0, "Random seed (weights and shuffling).")
+SEED = flags.DEFINE_integer(
+    "seed", 0, "Random seed: Python, NumPy and TF, with op determinism; the same seed "
+    "gives the same model.", lower_bound=0)
+STRATEGY = flags.DEFINE_enum(
+    "strategy", "default", list(settings.STRATEGIES),
+    "tf.distribute strategy: default (one device), mirrored (this machine's devices), "
+    "multi_worker (the cluster in $TF_CONFIG; run the command on every worker).")
+CHECKPOINT_EVERY = flags.DEFINE_integer(
+    "checkpoint_every", None, "Also checkpoint every N training steps (default: at "
+    "each epoch's end only).", lower_bound=1)
+RESUME = flags.DEFINE_bool(
+    "resume", False, "Continue the unfinished run a kill left in <output_dir>.partial "
+    "from its last checkpoint, exactly (same flags; --learning_rate may change).")
+
+
+def log_dir():
+    """--log_dir: TensorBoard logs. absl defines the flag (for its log files, which
+    it writes only when asked to): tfcompress reuses it rather than clash."""
+    return flags.FLAGS.log_dir or None
+
+UNSAFE_LOAD = flags.DEFINE_bool(
+    "unsafe_load", False, "Load model files that run Python code when loaded (Lambda "
+    "layers). Only for files you trust.")
 OUTPUT_DIR = flags.DEFINE_string(
     "output_dir", None, "Output folder (default: under saved_models/).")
-OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace a non-empty --output_dir.")
-VERBOSE = flags.DEFINE_enum("verbose", "2", ["0", "1", "2"],
-                            "Keras verbosity: 0 quiet, 1 progress bar, 2 epoch lines.")
+OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "Replace a non-empty --output_dir (or an unfinished run).")
+VERBOSE = flags.DEFINE_enum(
+    "verbose", "2", ["0", "1", "2"],
+    "Keras verbosity: 0 quiet, 1 progress bar (one line per epoch when the output "
+    "is not a terminal), 2 epoch lines.")
 
 
-def training_inputs(default_output_dir):
-    """The shared flags as keyword arguments of a job's `check_inputs`."""
-    return dict(
-        dataset=DATASET.value, data_dir=DATA_DIR.value, epochs=EPOCHS.value,
-        batch_size=BATCH_SIZE.value, optimizer=OPTIMIZER.value,
-        learning_rate=LEARNING_RATE.value, lr_schedule=LR_SCHEDULE.value,
-        train_split=TRAIN_SPLIT.value,
-        val_split=VAL_SPLIT.value, test_split=TEST_SPLIT.value,
-        output_dir=OUTPUT_DIR.value or default_output_dir, overwrite=OVERWRITE.value,
-    )
+def training(default_output_dir, **overrides):
+    """The shared flags as a `settings.Training`."""
+    return settings.Training(
+        output_dir=OUTPUT_DIR.value or default_output_dir, dataset=DATASET.value,
+        data_dir=DATA_DIR.value, train_split=TRAIN_SPLIT.value, val_split=VAL_SPLIT.value,
+        test_split=TEST_SPLIT.value, epochs=EPOCHS.value, batch_size=BATCH_SIZE.value,
+        optimizer=OPTIMIZER.value, learning_rate=LEARNING_RATE.value,
+        lr_schedule=LR_SCHEDULE.value, seed=SEED.value, strategy=STRATEGY.value,
+        checkpoint_every=CHECKPOINT_EVERY.value, resume=RESUME.value,
+        overwrite=OVERWRITE.value, log_dir=log_dir(), unsafe_load=UNSAFE_LOAD.value,
+        verbose=int(VERBOSE.value), **overrides)
 
 
 def safe_name(text):
@@ -48,20 +80,26 @@ def safe_name(text):
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)
 
 
-def run_job(job, argv, job_inputs, run_options=None):
+def check_no_arguments(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+
+
+def run_job(job, training_settings, argv):
     """Checks a job's inputs (bad ones: a usage error), then runs it.
 
     Args:
-      job: module with `check_inputs(**job_inputs)` and `run(...)`.
+      job: a `runner.Job`.
+      training_settings: its `settings.Training`.
       argv: what absl left of the command line (must be just the program).
-      job_inputs: keyword arguments of both `check_inputs` and `run`.
-      run_options: more keyword arguments for `run` only.
     """
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    check_no_arguments(argv)
     try:
-        job.check_inputs(**job_inputs)
-    except (ValueError, OSError) as e:  # bad input: one line, no traceback
+        prepared = runner.prepare(job, training_settings)
+    except (ValueError, TypeError, OSError) as e:  # bad input: one line, no traceback
         raise app.UsageError(str(e)) from None
-    job.run(seed=SEED.value, verbose=int(VERBOSE.value), **job_inputs,
-            **(run_options or {}))
+    try:
+        runner.execute(prepared)
+    except loop.NonFiniteLossError as e:  # the message says how to go on
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -29,10 +29,8 @@ def main(argv):
     default_dir = os.path.join(
         "saved_models",
         f"distill_{common.safe_name(_STUDENT.value)}_{common.DATASET.value}")
-    job_inputs = dict(
+    job = distill.DistillJob(
         teacher=_TEACHER.value, student_spec=_STUDENT.value,
         temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
-        student_init=_STUDENT_INIT.value,
-        **common.training_inputs(default_dir))
-    common.run_job(distill, argv, job_inputs,
-                   run_options={"teacher_cache": _TEACHER_CACHE.value})
+        teacher_cache=_TEACHER_CACHE.value, student_init=_STUDENT_INIT.value)
+    common.run_job(job, common.training(default_dir), argv)

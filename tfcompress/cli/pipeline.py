@@ -3,12 +3,14 @@ TFLite file and a report, stage by stage. Flags can come from a file:
 `tfcompress pipeline --flagfile=examples/mnist_pipeline.flags`."""
 
 import os
+import sys
 
 from absl import app
 from absl import flags
 
 from tfcompress import pipeline
 from tfcompress.cli import common
+from tfcompress.jobs import loop
 from tfcompress.jobs import quantize as quantize_job
 
 _DEFAULTS = pipeline.Options(output_dir="")
@@ -88,9 +90,17 @@ def main(argv):
         sensitivity=_SENSITIVITY.value, prune_with_teacher=_PRUNE_WITH_TEACHER.value,
         quantization=_QUANTIZATION.value, quantize_epochs=_QUANTIZE_EPOCHS.value,
         clusters=_CLUSTERS.value, seed=common.SEED.value,
-        overwrite=common.OVERWRITE.value, verbose=_verbose())
+        strategy=common.STRATEGY.value, checkpoint_every=common.CHECKPOINT_EVERY.value,
+        log_dir=common.log_dir(), unsafe_load=common.UNSAFE_LOAD.value,
+        resume=common.RESUME.value, overwrite=common.OVERWRITE.value,
+        verbose=_verbose())
     try:
-        pipeline.check_inputs(options)
-    except (ValueError, OSError) as e:  # bad input: one line, no traceback
+        checked = pipeline.check_inputs(
+            options, log=(lambda *_: None) if options.verbose == 0 else print)
+    except (ValueError, TypeError, OSError) as e:  # bad input: one line, no traceback
         raise app.UsageError(str(e)) from None
-    pipeline.run(options)
+    try:
+        pipeline.run(options, checked=checked)
+    except loop.NonFiniteLossError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -36,11 +36,9 @@ def main(argv):
     model_name = os.path.basename(os.path.normpath(_MODEL.value or "model"))
     default_dir = os.path.join(
         "saved_models", f"pruned_{common.safe_name(model_name)}_{_SPARSITY.value:g}")
-    job_inputs = dict(
+    job = prune.PruneJob(
         model=_MODEL.value, sparsity=_SPARSITY.value, schedule=_SCHEDULE.value,
-        pruning_end_epoch=_PRUNING_END_EPOCH.value, m_by_n=_M_BY_N.value,
-        sensitivity=_SENSITIVITY.value, teacher=_TEACHER.value,
-        temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
-        **common.training_inputs(default_dir))
-    common.run_job(prune, argv, job_inputs,
-                   run_options=dict(frequency=_FREQUENCY.value))
+        pruning_end_epoch=_PRUNING_END_EPOCH.value, frequency=_FREQUENCY.value,
+        m_by_n=_M_BY_N.value, sensitivity=_SENSITIVITY.value, teacher=_TEACHER.value,
+        temperature=_TEMPERATURE.value, alpha=_ALPHA.value)
+    common.run_job(job, common.training(default_dir), argv)

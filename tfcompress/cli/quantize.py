@@ -37,9 +37,8 @@ def main(argv):
     model_name = os.path.basename(os.path.normpath(_MODEL.value or "model"))
     default_dir = os.path.join(
         "saved_models", f"{_MODE.value}_{common.safe_name(model_name)}")
-    job_inputs = dict(
+    job = quantize.QuantizeJob(
         model=_MODEL.value, mode=_MODE.value, clusters=_CLUSTERS.value,
         num_samples=_NUM_SAMPLES.value, int8_io=_INT8_IO.value, sparse=_SPARSE.value,
-        **common.training_inputs(default_dir))
-    common.run_job(quantize, argv, job_inputs,
-                   run_options={"xnnpack": _XNNPACK.value})
+        xnnpack=_XNNPACK.value)
+    common.run_job(job, common.training(default_dir), argv)

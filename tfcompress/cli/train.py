@@ -16,5 +16,5 @@ _MODEL = flags.DEFINE_string(
 def main(argv):
     default_dir = os.path.join(
         "saved_models", f"{common.safe_name(_MODEL.value)}_{common.DATASET.value}")
-    common.run_job(train, argv, dict(model_spec=_MODEL.value,
-                                     **common.training_inputs(default_dir)))
+    common.run_job(train.TrainJob(model_spec=_MODEL.value), common.training(default_dir),
+                   argv)

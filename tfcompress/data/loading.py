@@ -54,6 +54,53 @@ def num_examples(name, split, data_dir=None):
     return builder(name, data_dir).info.splits[split].num_examples
 
 
+def examples(
+    name,
+    split,
+    *,
+    normalize="unit",
+    mean=None,
+    std=None,
+    flatten=False,
+    cache=True,
+    data_dir=None,
+):
+    """One pass over a TFDS split as preprocessed (image, label) examples.
+
+    Unbatched and unshuffled, in the split's own order: the source that
+    `load` batches, and that a resumable training run orders per epoch
+    (`data.epoch_batches`). Arguments are those of `load`.
+
+    Returns:
+      A `tf.data.Dataset` of (float32 image, int32 label) pairs.
+    """
+    if normalize == "standard" and (mean is None or std is None):
+        if name not in preprocessing.KNOWN_MEAN_STD:
+            raise ValueError(
+                f"`normalize='standard'` needs `mean` and `std` for {name!r}; "
+                f"statistics are built in only for "
+                f"{sorted(preprocessing.KNOWN_MEAN_STD)}."
+            )
+        known_mean, known_std = preprocessing.KNOWN_MEAN_STD[name]
+        mean = known_mean if mean is None else mean
+        std = known_std if std is None else std
+    preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)
+
+    dataset_builder = builder(name, data_dir)
+    try:
+        dataset_builder.info.splits[split].num_examples
+    except (KeyError, ValueError) as e:
+        raise ValueError(
+            f"`split` {split!r} does not exist in {name!r} (splits: "
+            f"{sorted(dataset_builder.info.splits)}): {e}"
+        ) from None
+    ds = dataset_builder.as_dataset(
+        split=split, as_supervised=True, shuffle_files=False
+    )
+    ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.cache() if cache else ds
+
+
 def load(
     name,
     split,
@@ -93,33 +140,10 @@ def load(
       A `tf.data.Dataset` of (float32 [batch, ...], int32 [batch]) pairs.
     """
     check_positive_int("batch_size", batch_size)
-    if normalize == "standard" and (mean is None or std is None):
-        if name not in preprocessing.KNOWN_MEAN_STD:
-            raise ValueError(
-                f"`normalize='standard'` needs `mean` and `std` for {name!r}; "
-                f"statistics are built in only for "
-                f"{sorted(preprocessing.KNOWN_MEAN_STD)}."
-            )
-        known_mean, known_std = preprocessing.KNOWN_MEAN_STD[name]
-        mean = known_mean if mean is None else mean
-        std = known_std if std is None else std
-    preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)
-
-    dataset_builder = builder(name, data_dir)
-    try:
-        size = dataset_builder.info.splits[split].num_examples
-    except (KeyError, ValueError) as e:
-        raise ValueError(
-            f"`split` {split!r} does not exist in {name!r} (splits: "
-            f"{sorted(dataset_builder.info.splits)}): {e}"
-        ) from None
-    ds = dataset_builder.as_dataset(
-        split=split, as_supervised=True, shuffle_files=False
-    )
-    ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        ds = ds.cache()
+    ds = examples(name, split, normalize=normalize, mean=mean, std=std,
+                  flatten=flatten, cache=cache, data_dir=data_dir)
     if shuffle:
+        size = num_examples(name, split, data_dir)
         ds = ds.shuffle(
             min(size, MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
         )

@@ -4,9 +4,10 @@ student initialized from its teacher."""
 from tfcompress.distill.callbacks import StudentCheckpoint
 from tfcompress.distill.distiller import Distiller
 from tfcompress.distill.inherit import init_from_teacher
+from tfcompress.distill.teacher_cache import teacher_output_examples
 from tfcompress.distill.teacher_cache import with_teacher_outputs
 from tfcompress.distill.terms import FeatureHint
 from tfcompress.distill.terms import LogitMSE
 
 __all__ = ["Distiller", "FeatureHint", "LogitMSE", "StudentCheckpoint",
-           "init_from_teacher", "with_teacher_outputs"]
+           "init_from_teacher", "teacher_output_examples", "with_teacher_outputs"]

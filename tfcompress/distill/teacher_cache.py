@@ -77,10 +77,30 @@ def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0
         teacher's outputs would not belong to the examples they are paired
         with; or a bad `batch_size`.
     """
+    check_positive_int("batch_size", batch_size)
+    paired = teacher_output_examples(distiller, dataset, verbose=verbose)
+    if shuffle:
+        paired = paired.shuffle(min(int(paired.cardinality()), MAX_SHUFFLE_BUFFER), seed=seed,
+                                reshuffle_each_iteration=True)
+    return paired.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def teacher_output_examples(distiller, dataset, *, verbose=1):
+    """The examples of `dataset`, one by one, each paired with its teacher outputs.
+
+    The unbatched, unshuffled form of `with_teacher_outputs`, for callers that
+    order and batch the examples themselves (`data.epoch_batches`).
+
+    Args:
+      distiller, dataset, verbose: as `with_teacher_outputs`.
+
+    Returns:
+      Cached dataset of ({STUDENT_INPUTS: x, TEACHER_OUTPUTS: {...}}, y[, weight])
+      examples, in the order of `dataset`.
+    """
     if not isinstance(distiller, distiller_lib.Distiller):
         raise TypeError(f"`distiller` must be a tfcompress Distiller, got "
                         f"{type(distiller).__name__}.")
-    check_positive_int("batch_size", batch_size)
     if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise ValueError("`dataset` is infinite (repeat()?); pass one epoch of it: "
                          "the teacher runs once over every example.")
@@ -105,13 +125,19 @@ def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0
         x, y, _ = keras.utils.unpack_x_y_sample_weight(batch)
         labels.append(np.asarray(y))
         fingerprints.append(_fingerprint(x, batched=True).numpy())
+        if not np.isfinite(fingerprints[-1]).all():  # a NaN or inf input: its sum is too
+            raise ValueError(
+                f"`dataset` batch {step} holds NaN or inf inputs (examples "
+                f"{np.flatnonzero(~np.isfinite(fingerprints[-1])).tolist()[:5]} of it): "
+                "the teacher's outputs on them would poison every epoch. Pass finite "
+                "inputs (check the preprocessing), or drop those examples.")
         outputs.append(tf.nest.map_structure(np.asarray, predict(x)))
         progress.update(step)
     if not labels:
-        raise ValueError("`dataset` is empty: there is nothing to distill on.")
+        raise ValueError("`dataset` is empty: there is nothing to distill on. Pass a "
+                         "dataset of at least one (x, y) batch (is the split empty?).")
     labels = np.concatenate(labels)
     fingerprints = np.concatenate(fingerprints)
-    count = len(labels)
     outputs = {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
 
     cached = tf.data.Dataset.from_tensor_slices((labels, fingerprints, outputs))
@@ -136,7 +162,5 @@ def with_teacher_outputs(distiller, dataset, *, batch_size, shuffle=True, seed=0
     # first epoch only; later epochs cost what a plain cached pipeline costs.
     paired = tf.data.Dataset.zip((dataset.unbatch(), cached)).map(
         pair, num_parallel_calls=tf.data.AUTOTUNE).cache()
-    if shuffle:
-        paired = paired.shuffle(min(count, MAX_SHUFFLE_BUFFER), seed=seed,
-                                reshuffle_each_iteration=True)
-    return paired.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    # zip/unbatch lose the count; the cache holds exactly this many examples.
+    return paired.apply(tf.data.experimental.assert_cardinality(len(labels)))

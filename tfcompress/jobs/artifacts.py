@@ -16,16 +16,24 @@ SUMMARY_FILE = "summary.json"
 _CHECK_EXAMPLES = 64
 
 
-def model_path(path):
+def model_path(path, arg_name="model"):
     """The .keras file of `path`: the file itself, or a job folder's model."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ValueError(f"`{arg_name}` must be the path of a .keras file or of a job's "
+                         f"output folder, got {path!r}.")
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, KERAS_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            f"No model at {path!r}: give a .keras file or the output folder of "
-            "`tfcompress train` / `tfcompress distill`.")
+            f"`{arg_name}`: no model at {path!r}: give a .keras file or the output "
+            "folder of a `tfcompress train`, `distill` or `prune` run.")
     return path
+
+
+def abspath_of_model(path, arg_name="model"):
+    """The absolute path of `path`'s .keras file, as a run's config records it."""
+    return os.path.abspath(model_path(path, arg_name))
 
 
 def check_batch(dataset, split, data_dir=None):

@@ -5,14 +5,23 @@ import os
 from tfcompress import data
 from tfcompress import evaluate
 from tfcompress._checks import check_positive_int
-from tfcompress.jobs import inputs
+from tfcompress.runtime import load_interpreter
 
 
 def check_inputs(*, tflite, dataset, split, batch_sizes, num_threads, data_dir):
-    """Raises at once for a missing file, a bad split or bad numbers."""
-    if not os.path.isfile(tflite):
-        raise FileNotFoundError(f"`tflite` {tflite!r} is not a file.")
-    inputs.check_splits(dataset, data_dir, split=split)
+    """Raises at once for a missing or unreadable file, a bad split or bad numbers."""
+    if not isinstance(tflite, (str, os.PathLike)) or not os.path.isfile(tflite):
+        raise FileNotFoundError(f"`tflite` {tflite!r} is not a file: pass the path of a "
+                                ".tflite file.")
+    load_interpreter(tflite, arg_name="tflite")  # a truncated file fails here, not later
+    try:
+        empty = data.num_examples(dataset, split, data_dir) == 0
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"`split` {split!r} is not a usable split of {dataset!r}: "
+                         f"{e}") from None
+    if empty:
+        raise ValueError(f"`split` {split!r} of {dataset!r} is empty: pass a split that "
+                         "holds examples.")
     for batch_size in batch_sizes:
         check_positive_int("batch_sizes", batch_size)
     check_positive_int("num_threads", num_threads)

@@ -8,79 +8,89 @@ import time
 from tfcompress import _atomic
 from tfcompress import data
 from tfcompress import evaluate
-from tfcompress import quantize
 from tfcompress._keras import keras
-from tfcompress.export.litert import TFLiteRunner
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import distill as distill_job
 from tfcompress.jobs import prune as prune_job
 from tfcompress.jobs import quantize as quantize_job
+from tfcompress.jobs import run_dir
+from tfcompress.jobs import runner
+from tfcompress.jobs import settings
 from tfcompress.jobs import train as train_job
 from tfcompress.pipeline import report as report_lib
 from tfcompress.pipeline import stages as stages_lib
+from tfcompress.runtime import TFLiteRunner
 
 
 
-def _common(options, epochs):
-    return {"dataset": options.dataset, "data_dir": options.data_dir,
-            "train_split": options.train_split, "val_split": options.val_split,
-            "test_split": options.test_split, "batch_size": options.batch_size,
-            "optimizer": "adam", "learning_rate": 1e-3,
-            "lr_schedule": options.lr_schedule, "epochs": epochs,
-            "seed": options.seed, "overwrite": True, "verbose": options.verbose}
+def _training(options, stage, epochs, **changes):
+    """The settings of one stage's job, from the pipeline's options."""
+    out = stages_lib.stage_dir(options.output_dir, stage)
+    return settings.Training(
+        output_dir=out, dataset=options.dataset, data_dir=options.data_dir,
+        train_split=options.train_split, val_split=options.val_split,
+        test_split=options.test_split, batch_size=options.batch_size,
+        optimizer="adam", learning_rate=1e-3, lr_schedule=options.lr_schedule,
+        epochs=epochs, seed=options.seed, strategy=options.strategy,
+        checkpoint_every=options.checkpoint_every,
+        log_dir=options.log_dir and os.path.join(options.log_dir, stage),
+        unsafe_load=options.unsafe_load,
+        # A stage the plan runs replaces its folder, or resumes its unfinished run.
+        resume=options.resume and os.path.isdir(run_dir.staging_dir(out)),
+        overwrite=not options.resume, verbose=options.verbose).replace(**changes)
 
 
 def _job(options, stage, inputs):
-    """(job module, keyword arguments) for a model stage."""
-    out = stages_lib.stage_dir(options.output_dir, stage)
+    """(job, settings) of a model stage."""
     if stage in ("baseline", "teacher"):
         spec = options.model if stage == "baseline" else options.teacher_model
         epochs = options.baseline_epochs if stage == "baseline" else options.teacher_epochs
-        return train_job, {"model_spec": spec, "output_dir": out,
-                           **_common(options, epochs)}
+        return train_job.TrainJob(model_spec=spec), _training(options, stage, epochs)
     if stage == "distill":
-        return distill_job, {"teacher": inputs["teacher"], "student_spec": options.model,
-                             "temperature": options.temperature, "alpha": options.alpha,
-                             "output_dir": out,
-                             **_common(options, options.distill_epochs)}
+        return (distill_job.DistillJob(teacher=inputs["teacher"],
+                                       student_spec=options.model,
+                                       temperature=options.temperature,
+                                       alpha=options.alpha),
+                _training(options, stage, options.distill_epochs))
     if stage == "prune":
-        return prune_job, {"model": inputs["model"], "teacher": inputs.get("teacher"),
-                           "sparsity": options.sparsity, "sensitivity": options.sensitivity,
-                           "schedule": "polynomial", "pruning_end_epoch": None,
-                           "m_by_n": None,
-                           "temperature": options.temperature, "alpha": options.alpha,
-                           "output_dir": out, **_common(options, options.prune_epochs)}
-    kwargs = {"model": inputs["model"], "mode": options.quantization,
-              "clusters": options.clusters, "num_samples": quantize.DEFAULT_SAMPLES,
-              "int8_io": False, "sparse": False, "output_dir": out,
-              **_common(options, options.quantize_epochs)}
+        return (prune_job.PruneJob(model=inputs["model"], teacher=inputs.get("teacher"),
+                                   sparsity=options.sparsity,
+                                   sensitivity=options.sensitivity,
+                                   temperature=options.temperature, alpha=options.alpha),
+                _training(options, stage, options.prune_epochs))
     # Fine-tuning a trained model: a tenth of training's rate, kept constant.
-    kwargs.update(learning_rate=1e-4, lr_schedule="constant")
-    return quantize_job, kwargs
+    return (quantize_job.QuantizeJob(model=inputs["model"], mode=options.quantization,
+                                     clusters=options.clusters),
+            _training(options, stage, options.quantize_epochs, learning_rate=1e-4,
+                      lr_schedule="constant"))
 
 
-def check_inputs(options):
+def check_inputs(options, log=print):
     """Plans the run and checks every stage's job inputs, before any work.
+
+    Returns:
+      {stage: inputs} of the plan, and {stage: prepared run} of the stages
+      whose inputs exist already (their models are loaded once, here).
 
     Raises:
       ValueError, FileExistsError, FileNotFoundError: as `stages.plan` and
-        the jobs' `check_inputs`, naming the stage.
+        the jobs' checks, naming the stage.
     """
     steps = stages_lib.plan(options)
+    prepared = {}
     for stage, inputs in steps.items():
         if stage not in stages_lib.MODEL_STAGES:
             continue
-        job, kwargs = _job(options, stage, inputs)
         # Inputs made by earlier stages of this run do not exist yet.
         if any(not os.path.exists(path) for name, path in inputs.items()
                if name in ("teacher", "model") and path):
             continue
-        checks = {k: v for k, v in kwargs.items() if k not in ("seed", "verbose")}
+        job, training = _job(options, stage, inputs)
         try:
-            job.check_inputs(**checks)
-        except (ValueError, OSError) as e:
+            prepared[stage] = runner.prepare(job, training, log=log)
+        except (ValueError, TypeError, OSError) as e:
             raise type(e)(f"{stage} stage: {e}") from None
-    return steps
+    return steps, prepared
 
 
 def _export(options, inputs, log):
@@ -149,20 +159,23 @@ def _record_time(options, stage, seconds):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
     record["stage_seconds"][stage] = round(seconds, 2)
-    record["options"] = {k: v for k, v in vars(options).items() if k != "overwrite"}
+    record["options"] = {k: v for k, v in vars(options).items()
+                         if k not in ("overwrite", "resume")}
     record["options"]["stages"] = list(options.stages)
     _atomic.write_json(path, record)
 
 
-def run(options, log=print):
+def run(options, log=print, checked=None):
     """Runs the planned stages in order, then writes the report.
+
+    `checked` is what `check_inputs(options)` returned, if the caller ran it.
 
     Returns:
       The report dict (also in report.json beside report.md and its plots).
     """
     quiet = options.verbose == 0
     say = (lambda *_: None) if quiet else log
-    steps = check_inputs(options)
+    steps, prepared = checked or check_inputs(options, log=say)
     os.makedirs(options.output_dir, exist_ok=True)
     total = time.time()
     for number, (stage, inputs) in enumerate(steps.items(), 1):
@@ -170,8 +183,8 @@ def run(options, log=print):
             + "".join(f"  {k}={v}" for k, v in inputs.items() if v) + f"\n{'=' * 72}")
         start = time.time()
         if stage in stages_lib.MODEL_STAGES:
-            job, kwargs = _job(options, stage, inputs)
-            job.run(**kwargs, log=say)
+            runner.execute(prepared.get(stage) or runner.prepare(
+                *_job(options, stage, inputs), log=say))
         elif stage == "export":
             _export(options, inputs, say)
         else:

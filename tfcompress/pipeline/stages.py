@@ -56,6 +56,11 @@ class Options:
     clusters: int = 16
     latency_threads: int = 2
     seed: int = 0
+    strategy: str = "default"
+    checkpoint_every: int = None
+    log_dir: str = None
+    unsafe_load: bool = False
+    resume: bool = False
     overwrite: bool = False
     verbose: int = 2
 
@@ -110,6 +115,15 @@ def plan(options):
                 raise FileNotFoundError(f"`{path_name}` {path!r}: no .keras model "
                                         "there.") from None
     out = options.output_dir
+    if options.resume:
+        if options.overwrite:
+            raise ValueError("`resume` continues an unfinished run and `overwrite` "
+                             "starts over: pass one of them, not both.")
+        # Finished stages are reused; the interrupted one and those after it run.
+        stages = tuple(s for s in stages if not is_complete(out, s))
+        if not stages:
+            raise ValueError(f"`resume`: every stage of {list(options.stages)} in {out!r} "
+                             "has finished; there is nothing to resume.")
     for stage in stages:
         folder = stage_dir(out, stage)
         if os.path.exists(folder) and not options.overwrite:

@@ -1,0 +1,329 @@
+"""The one runner every job goes through.
+
+    check -> build (in the strategy's scope) -> train (resumable) -> finish
+    (export and evaluate) -> atomic rename
+
+A job says only what is its own (see `Job`); the runner owns checking, loading
+each model once, seeding and determinism, the strategy, checkpoints and
+resume, the staging folder and its rename. `prepare` does every check before
+any work, so the command line can turn its errors into usage errors.
+"""
+
+import dataclasses
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from tfcompress import _atomic
+from tfcompress import data
+from tfcompress import export
+from tfcompress import training as training_lib
+from tfcompress._keras import keras
+from tfcompress.jobs import artifacts
+from tfcompress.jobs import loop
+from tfcompress.jobs import run_dir
+from tfcompress.jobs import settings as settings_lib
+
+
+class Job:
+    """What one kind of job owns. Subclasses set `name` and override these."""
+
+    name = "job"
+
+    def config(self):
+        """The job's own settings, recorded in the run's config."""
+        return {}
+
+    def check(self, run):
+        """Checks the job's own inputs before any work (load models with `run.load_model`)."""
+
+    def phases(self):
+        """Names of the trainings, in order; empty for a job that does not train."""
+        return ("train",)
+
+    def build(self, run, phase):
+        """Returns the `loop.Trainee` of `phase`; runs inside the strategy's scope."""
+        raise NotImplementedError
+
+    def finish(self, run):
+        """Writes the job's artifacts into `run.staging`; returns summary sections."""
+        raise NotImplementedError
+
+    def describe(self, summary, output_dir):
+        """Human-readable lines of the summary."""
+        return artifacts.format_summary(summary, output_dir)
+
+
+def make_strategy(strategy):
+    """A `tf.distribute.Strategy` from its name (see `settings.STRATEGIES`).
+
+    Raises:
+      ValueError: the strategy cannot start, with why.
+    """
+    if isinstance(strategy, tf.distribute.Strategy):
+        return strategy
+    if strategy == "default":
+        return tf.distribute.get_strategy()
+    if strategy == "multi_worker" and not os.environ.get("TF_CONFIG"):
+        raise ValueError("`strategy` 'multi_worker' reads the cluster from $TF_CONFIG, "
+                         "which is not set: set it on every worker (see the README), or "
+                         "use --strategy=mirrored for the devices of one machine.")
+    try:
+        if strategy == "mirrored":
+            return tf.distribute.MirroredStrategy()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (ValueError, RuntimeError, KeyError, tf.errors.OpError) as e:
+        raise ValueError(f"`strategy` {strategy!r} cannot start: {e}") from None
+
+
+def is_chief(strategy):
+    """True unless this process is a non-chief worker of a multi-worker cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def _dataset_shape(dataset, data_dir):
+    """(input shape, number of classes) of a TFDS image-classification set."""
+    info = data.builder(dataset, data_dir).info
+    if not info.supervised_keys:
+        raise ValueError(f"`dataset` {dataset!r} has no (image, label) supervised keys.")
+    image_key, label_key = info.supervised_keys[:2]
+    return tuple(info.features[image_key].shape), info.features[label_key].num_classes
+
+
+def _check_splits(settings):
+    for arg_name in ("train_split", "val_split", "test_split"):
+        split = getattr(settings, arg_name)
+        if not split and arg_name == "val_split":
+            continue
+        try:
+            if data.num_examples(settings.dataset, split, settings.data_dir) == 0:
+                raise ValueError("it is empty")
+        except (KeyError, ValueError) as e:
+            names = sorted(data.builder(settings.dataset, settings.data_dir).info.splits)
+            raise ValueError(f"`{arg_name}` {split!r} is not a usable split of "
+                             f"{settings.dataset!r}: {str(e).rstrip('.')}. Pass a split "
+                             f"that holds examples: one of {names}, or a slice such as "
+                             f"'{names[-1]}[:1000]'.") from None
+
+
+def _check_fits_data(model, path, arg_name, dataset, input_shape, num_classes):
+    """Raises unless `model` reads the dataset's images and predicts its classes."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        return  # the job's own checks say what it takes
+    takes = tuple(model.inputs[0].shape[1:])
+    if len(takes) != len(input_shape) or any(
+            want is not None and want != got for want, got in zip(takes, input_shape)):
+        raise ValueError(
+            f"`{arg_name}` {path!r} takes inputs of shape {takes}, but dataset "
+            f"{dataset!r} has images of shape {tuple(input_shape)}: pass a model built "
+            f"for {dataset!r} images (e.g. from `tfcompress train --dataset={dataset}`), "
+            "or the dataset the model was built for (--dataset).")
+    classes = model.outputs[0].shape[-1]
+    if classes is not None and classes != num_classes:
+        raise ValueError(
+            f"`{arg_name}` {path!r} predicts {classes} classes, but dataset {dataset!r} "
+            f"has {num_classes}: pass a model trained on {dataset!r} (e.g. from "
+            f"`tfcompress train --dataset={dataset}`), or the dataset it was trained on.")
+
+
+@dataclasses.dataclass
+class Run:
+    """One run of a job: its settings, strategy, data and staging folder."""
+
+    job: Job
+    training: settings_lib.Training
+    strategy: tf.distribute.Strategy
+    chief: bool
+    distributed: bool
+    input_shape: tuple
+    num_classes: int
+    log: object = print
+    staging: str = None
+    _models: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def config(self):
+        return {"job": self.job.name, **self.training.recorded(), **self.job.config()}
+
+    # Models -------------------------------------------------------------
+
+    def load_model(self, path, arg_name="model"):
+        """The model at `path` (a .keras file or a job folder), loaded once per role.
+
+        `arg_name` names the role ("model", "teacher"): one file given for two
+        roles loads twice, since a role may change its model (a teacher is
+        frozen). Under a distribution strategy, call it again inside `build`:
+        the model is then loaded anew in the strategy's scope, where its
+        variables must be created. The model must read the run's images and
+        predict its classes.
+        """
+        path = os.path.abspath(artifacts.model_path(path, arg_name))
+        in_scope = self.distributed and tf.distribute.has_strategy()
+        key = (path, arg_name, in_scope)
+        if key not in self._models:
+            model = export.load_keras_model(path, unsafe=self.training.unsafe_load,
+                                            arg_name=arg_name)
+            _check_fits_data(model, path, arg_name, self.training.dataset,
+                             self.input_shape, self.num_classes)
+            self._models[key] = model
+        return self._models[key]
+
+    def local(self, model):
+        """`model` itself, or after distributed training a plain copy of it.
+
+        Exporting and evaluating read the variables outside the strategy, where
+        distributed variables cannot be traced into a SavedModel.
+        """
+        if not self.distributed:
+            return model
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        return copy
+
+    # Data ---------------------------------------------------------------
+
+    @property
+    def num_train_examples(self):
+        return data.num_examples(self.training.dataset, self.training.train_split,
+                                 self.training.data_dir)
+
+    @property
+    def steps_per_epoch(self):
+        return data.steps_per_epoch(self.num_train_examples, self.training.batch_size)
+
+    def train_examples(self):
+        """The training split, preprocessed and cached, unbatched, in order."""
+        return data.examples(self.training.dataset, self.training.train_split,
+                             data_dir=self.training.data_dir)
+
+    def train_batches(self):
+        """The training split in batches, unshuffled (calibration, teacher passes)."""
+        return self._load(self.training.train_split)
+
+    def validation(self):
+        if not self.training.val_split:
+            return None
+        return data.with_data_sharding(self._load(self.training.val_split))
+
+    def test(self):
+        return self._load(self.training.test_split)
+
+    @property
+    def test_count(self):
+        return data.num_examples(self.training.dataset, self.training.test_split,
+                                 self.training.data_dir)
+
+    def check_batch(self):
+        """Real test images every export is run and compared on."""
+        return artifacts.check_batch(self.training.dataset, self.training.test_split,
+                                     self.training.data_dir)
+
+    def first_train_examples(self, count):
+        return data.first_examples(self.training.dataset, self.training.train_split,
+                                   count, data_dir=self.training.data_dir)
+
+    def _load(self, split):
+        return data.load(self.training.dataset, split,
+                         batch_size=self.training.batch_size,
+                         data_dir=self.training.data_dir)
+
+    # Training -----------------------------------------------------------
+
+    def learning_rate(self, epochs=None):
+        """The run's rate: a float, or a schedule spanning `epochs` (default: the run's)."""
+        total = (epochs or self.training.epochs) * self.steps_per_epoch
+        return training_lib.learning_rate_schedule(
+            self.training.learning_rate, self.training.lr_schedule, total_steps=total)
+
+    def optimizer(self, epochs=None):
+        return training_lib.make_optimizer(self.training.optimizer,
+                                           self.learning_rate(epochs))
+
+    def checkpoint_dir(self, phase):
+        return os.path.join(self.staging, "checkpoints", phase)
+
+    def phase_log_dir(self, phase):
+        """TensorBoard folder of `phase`; None without `log_dir`.
+
+        Other workers than the chief log into their own scratch folders.
+        """
+        if not self.training.log_dir:
+            return None
+        root = self.training.log_dir if self.chief else os.path.join(self.staging, "logs")
+        return os.path.join(root, phase)
+
+    def write_json(self, name, obj):
+        _atomic.write_json(os.path.join(self.staging, name), obj)
+
+
+def prepare(job, training, log=print):
+    """Checks everything `execute` will need, before any work.
+
+    Every input is validated and each model file loaded once; nothing is
+    written to disk.
+
+    Returns:
+      The `Run`, to pass to `execute`.
+
+    Raises:
+      ValueError, TypeError, OSError: a bad input, naming it, its value and
+        what to do instead.
+    """
+    # Multi-worker collectives must be set up before any other TF work (the
+    # other checks build optimizers), so the strategy starts first.
+    training.check_strategy()
+    strategy = make_strategy(training.strategy)
+    training.check()
+    training_lib.make_deterministic(training.seed)
+    input_shape, num_classes = _dataset_shape(training.dataset, training.data_dir)
+    _check_splits(training)
+    run = Run(job=job, training=training, strategy=strategy, chief=is_chief(strategy),
+              distributed=strategy is not tf.distribute.get_strategy(),
+              input_shape=input_shape, num_classes=num_classes, log=log)
+    run_dir.check_output_dir(training.output_dir, training.overwrite, training.resume,
+                             run.config, settings_lib.RESUMABLE_CHANGES)
+    job.check(run)
+    return run
+
+
+def execute(run):
+    """Runs a prepared job; returns its summary (None on a non-chief worker).
+
+    The outputs appear at `output_dir` only once complete. A killed run stays
+    in `<output_dir>.partial`; `resume` continues it from its last checkpoint.
+    """
+    training, job = run.training, run.job
+    if run.chief:
+        run.staging = run_dir.start(training.output_dir, run.config, training.resume)
+    else:  # other workers checkpoint too (saving reads distributed variables), apart
+        run.staging = tempfile.mkdtemp(prefix=f"tfcompress-{job.name}-worker-")
+    try:
+        training_lib.make_deterministic(training.seed)
+        train_seconds = 0.0
+        with run.strategy.scope():
+            for phase in job.phases():
+                train_seconds += loop.train(run, job.build(run, phase), phase)
+        if not run.chief:
+            return None
+        summary = {"config": run.config, "train_seconds": round(train_seconds, 2),
+                   **job.finish(run)}
+        run.write_json(artifacts.SUMMARY_FILE, summary)
+        run_dir.finish(run.staging, training.output_dir)
+    finally:
+        if not run.chief:
+            shutil.rmtree(run.staging, ignore_errors=True)
+    run.log(job.describe(summary, training.output_dir))
+    return summary
+
+
+def run(job, training, log=print):
+    """`prepare`, then `execute`: the whole job. Returns its summary."""
+    return execute(prepare(job, training, log=log))

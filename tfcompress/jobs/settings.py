@@ -1,0 +1,127 @@
+"""What every training job shares, in one typed, checked object."""
+
+import dataclasses
+import os
+
+import tensorflow as tf
+
+from tfcompress import training as training_lib
+from tfcompress._checks import check_positive_int
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+VERBOSITIES = (0, 1, 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """The settings every job takes; built once from flags or by a caller.
+
+    Attributes:
+      output_dir: the job's output folder (staged in `<output_dir>.partial`).
+      dataset, data_dir: TFDS dataset name and directory.
+      train_split, val_split, test_split: TFDS splits; `val_split` may be
+        empty (then the last epoch is kept, not the best).
+      epochs, batch_size: positive ints; the batch is global (all replicas).
+      optimizer, learning_rate, lr_schedule: see `training.make_optimizer`
+        and `training.learning_rate_schedule`.
+      seed: seeds Python, NumPy and TF, and orders every epoch.
+      strategy: "default", "mirrored" (all local devices), "multi_worker"
+        (TF_CONFIG), or a `tf.distribute.Strategy`.
+      checkpoint_every: also checkpoint every N steps (default: each epoch).
+      resume: continue the unfinished run in `<output_dir>.partial`.
+      overwrite: replace an existing output (or unfinished run).
+      log_dir: TensorBoard logs go here (none when empty).
+      unsafe_load: allow model files that run Python code when loaded
+        (Lambda layers); only for files you trust.
+      verbose: 0 quiet, 1 progress bar, 2 one line per epoch.
+    """
+
+    output_dir: str
+    dataset: str = "mnist"
+    data_dir: str = None
+    train_split: str = "train[5000:]"
+    val_split: str = "train[:5000]"
+    test_split: str = "test"
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    seed: int = 0
+    strategy: object = "default"
+    checkpoint_every: int = None
+    resume: bool = False
+    overwrite: bool = False
+    log_dir: str = None
+    unsafe_load: bool = False
+    verbose: int = 2
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def check(self):
+        """Checks every value that needs no data or files; raises at once.
+
+        Raises:
+          ValueError, TypeError: naming the setting and its value.
+        """
+        if not isinstance(self.output_dir, (str, os.PathLike)) or not os.fspath(
+                self.output_dir):
+            raise ValueError(f"`output_dir` must be a non-empty path, got "
+                             f"{self.output_dir!r}.")
+        for name in ("dataset", "train_split", "test_split"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"`{name}` must be a non-empty string, got {value!r}.")
+        if self.val_split is not None and not isinstance(self.val_split, str):
+            raise ValueError(f"`val_split` must be a string (empty for none), got "
+                             f"{self.val_split!r}.")
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        training_lib.make_optimizer(self.optimizer, self.learning_rate)
+        training_lib.learning_rate_schedule(self.learning_rate, self.lr_schedule,
+                                            total_steps=1)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"`seed` must be an int >= 0, got {self.seed!r}.")
+        self.check_strategy()
+        if self.checkpoint_every is not None:
+            check_positive_int("checkpoint_every", self.checkpoint_every)
+        for name in ("resume", "overwrite", "unsafe_load"):
+            if not isinstance(getattr(self, name), bool):  # a string "False" is truthy
+                raise TypeError(f"`{name}` must be True or False, got "
+                                f"{getattr(self, name)!r}.")
+        if self.resume and self.overwrite:
+            raise ValueError("`resume` continues the unfinished run and `overwrite` "
+                             "starts over: pass one of them, not both.")
+        if self.verbose not in VERBOSITIES:
+            raise ValueError(f"`verbose` must be one of {VERBOSITIES}, got "
+                             f"{self.verbose!r}.")
+        if self.log_dir is not None and not isinstance(self.log_dir, (str, os.PathLike)):
+            raise ValueError(f"`log_dir` must be a path, got {self.log_dir!r}.")
+        return self
+
+    def check_strategy(self):
+        """Checks `strategy` alone, without any TF work."""
+        if not (isinstance(self.strategy, tf.distribute.Strategy)
+                or self.strategy in STRATEGIES):
+            raise ValueError(f"`strategy` must be one of {STRATEGIES} or a "
+                             f"tf.distribute.Strategy, got {self.strategy!r}.")
+
+    def strategy_name(self):
+        if isinstance(self.strategy, tf.distribute.Strategy):
+            return type(self.strategy).__name__
+        return self.strategy
+
+    def recorded(self):
+        """The settings that shape the result, as the run's config records them."""
+        return {"dataset": self.dataset, "train_split": self.train_split,
+                "val_split": self.val_split, "test_split": self.test_split,
+                "epochs": self.epochs, "batch_size": self.batch_size,
+                "optimizer": self.optimizer, "learning_rate": self.learning_rate,
+                "lr_schedule": self.lr_schedule, "seed": self.seed,
+                "strategy": self.strategy_name()}
+
+
+# Settings a resumed run may change: lowering the rate after a NaN loss is
+# the point of resuming with other flags.
+RESUMABLE_CHANGES = ("learning_rate",)
