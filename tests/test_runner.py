@@ -254,3 +254,43 @@ class TensorBoardTest(tf.test.TestCase):
         self.assertLen(sparsity, 2)  # both Dense kernels
         for values in sparsity.values():
             self.assertAllInRange(values, 0.0, 0.5 + 1e-6)
+
+
+class ProgressVerbosityTest(tf.test.TestCase):
+
+    def test_progress_bar_becomes_epoch_lines_when_stdout_is_not_a_terminal(self):
+        from unittest import mock  # pylint: disable=g-import-not-at-top
+        from tfcompress import training  # pylint: disable=g-import-not-at-top
+
+        with mock.patch("sys.stdout.isatty", return_value=False):
+            self.assertEqual(training.progress_verbosity(1), 2)
+            self.assertEqual(training.progress_verbosity(0), 0)
+        with mock.patch("sys.stdout.isatty", return_value=True):
+            self.assertEqual(training.progress_verbosity(1), 1)
+
+
+@pytest.mark.mnist
+class MirroredStrategyTest(tf.test.TestCase):
+    """Two replicas on the two logical CPUs tests/conftest.py sets up."""
+
+    def test_distill_with_teacher_cache_and_prune_train_on_two_replicas(self):
+        root = self.create_tempdir().full_path
+        teacher = os.path.join(root, "teacher")
+        _train(teacher, epochs=1)
+        results = {}
+        for strategy in ("default", "mirrored"):
+            results[strategy] = runner.run(
+                distill.DistillJob(teacher=teacher, student_spec="mlp:16"),
+                job_helpers.mnist_training(os.path.join(root, strategy),
+                                           strategy=strategy), log=lambda *_: None)
+        self.assertEqual(results["mirrored"]["config"]["strategy"], "mirrored")
+        # Each replica takes half of every batch: the same training, but for the
+        # order in which the halves' gradients are summed.
+        self.assertAllClose(results["mirrored"]["keras"]["test_accuracy"],
+                            results["default"]["keras"]["test_accuracy"], atol=0.03)
+        pruned = runner.run(
+            prune.PruneJob(model=teacher, teacher=teacher, sparsity=0.5, frequency=2),
+            job_helpers.mnist_training(os.path.join(root, "pruned"), strategy="mirrored"),
+            log=lambda *_: None)
+        self.assertAllClose(pruned["sparsity"]["sparsity"], 0.5, atol=0.01)
+        self.assertLessEqual(pruned["tflite"]["max_abs_diff_vs_keras"], 1e-4)

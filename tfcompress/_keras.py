@@ -30,5 +30,6 @@ def require_keras2_model(model, arg_name="model"):
         )
     raise TypeError(
         f"`{arg_name}` must be a tf_keras Model, got {type(model).__name__} "
-        f"({module})."
+        f"({module}): pass a model built with tf_keras, or load a .keras file "
+        "first with tfcompress.load_keras_model(path)."
     )

@@ -59,7 +59,13 @@ def run(argv=None):
         if not flags.FLAGS["verbosity"].present:
             absl_logging.set_verbosity(absl_logging.WARNING)
             logging.getLogger("tensorflow").setLevel(logging.WARNING)
-        return module.main(args)
+        try:
+            return module.main(args)
+        except app.UsageError as e:
+            # absl would print every flag's help above the one line that matters.
+            print(f"tfcompress {command}: {e}\nRun `tfcompress {command} --help` for "
+                  "its flags.", file=sys.stderr)
+            sys.exit(1)
 
     sys.argv = [f"tfcompress {command}", *argv[2:]]  # absl's usage line
     # --help lists the flags of the main module, named by argv[0]: make the

@@ -59,6 +59,11 @@ def check_batch(model, inputs=None, num_examples=8, seed=0):
     if len(inputs) == 0:
         raise ValueError("`check_inputs` is empty: the export must be run on at least "
                          "one example.")
+    if np.issubdtype(inputs.dtype, np.floating) and not np.isfinite(inputs).all():
+        raise ValueError(
+            f"`check_inputs` holds {np.size(inputs) - np.isfinite(inputs).sum()} NaN or "
+            f"inf values (of {np.size(inputs)}): no output can be compared on them. Pass "
+            "finite inputs, e.g. real test images.")
     return inputs.astype(dtype.as_numpy_dtype)
 
 

@@ -126,7 +126,7 @@ def train(run, trainee, phase):
     validation = run.validation()
     best = None
     if trainee.keep_best and validation is not None:
-        best = training_lib.KeepBestWeights(os.path.join(folder, "best.weights.h5"))
+        best = checkpoints.KeepBestWeights(os.path.join(folder, "best"))
         if state.last_saved is None:
             best.clear()  # an older, replaced run's best is not ours
 
@@ -159,6 +159,6 @@ def train(run, trainee, phase):
     if epoch < epochs:
         fit(epoch, epochs, 0, steps)
     if best:
-        best.restore()
+        best.restore(model)
     state.save(epochs, 0, clock(), finished=True)
     return clock()

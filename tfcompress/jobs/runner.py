@@ -12,7 +12,6 @@ any work, so the command line can turn its errors into usage errors.
 import dataclasses
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
 
@@ -66,16 +65,26 @@ def make_strategy(strategy):
         return strategy
     if strategy == "default":
         return tf.distribute.get_strategy()
+    if strategy in _STARTED:
+        return _STARTED[strategy]
     if strategy == "multi_worker" and not os.environ.get("TF_CONFIG"):
         raise ValueError("`strategy` 'multi_worker' reads the cluster from $TF_CONFIG, "
                          "which is not set: set it on every worker (see the README), or "
                          "use --strategy=mirrored for the devices of one machine.")
     try:
         if strategy == "mirrored":
-            return tf.distribute.MirroredStrategy()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+            started = tf.distribute.MirroredStrategy()
+        else:
+            started = tf.distribute.MultiWorkerMirroredStrategy()
     except (ValueError, RuntimeError, KeyError, tf.errors.OpError) as e:
         raise ValueError(f"`strategy` {strategy!r} cannot start: {e}") from None
+    _STARTED[strategy] = started
+    return started
+
+
+# One strategy of each kind per process: two would reuse each other's
+# collective keys (seen: a second job's all-reduce paired with the first's).
+_STARTED = {}
 
 
 def is_chief(strategy):
@@ -110,12 +119,16 @@ def _check_splits(settings):
             names = sorted(data.builder(settings.dataset, settings.data_dir).info.splits)
             raise ValueError(f"`{arg_name}` {split!r} is not a usable split of "
                              f"{settings.dataset!r}: {str(e).rstrip('.')}. Pass a split "
-                             f"that holds examples: one of {names}, or a slice such as "
+                             f"that holds examples, such as '{names[-1]}' or "
                              f"'{names[-1]}[:1000]'.") from None
 
 
 def _check_fits_data(model, path, arg_name, dataset, input_shape, num_classes):
-    """Raises unless `model` reads the dataset's images and predicts its classes."""
+    """Raises unless `model` reads the dataset's images and predicts its classes.
+
+    A teacher's classes are left to the Distiller, which checks them against
+    its student's (built for, or checked against, the dataset).
+    """
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         return  # the job's own checks say what it takes
     takes = tuple(model.inputs[0].shape[1:])
@@ -127,7 +140,7 @@ def _check_fits_data(model, path, arg_name, dataset, input_shape, num_classes):
             f"for {dataset!r} images (e.g. from `tfcompress train --dataset={dataset}`), "
             "or the dataset the model was built for (--dataset).")
     classes = model.outputs[0].shape[-1]
-    if classes is not None and classes != num_classes:
+    if arg_name != "teacher" and classes is not None and classes != num_classes:
         raise ValueError(
             f"`{arg_name}` {path!r} predicts {classes} classes, but dataset {dataset!r} "
             f"has {num_classes}: pass a model trained on {dataset!r} (e.g. from "
@@ -250,10 +263,24 @@ class Run:
     def checkpoint_dir(self, phase):
         return os.path.join(self.staging, "checkpoints", phase)
 
+    @property
+    def output_dir(self):
+        """Where this process stages its run: the chief's is the job's output.
+
+        Every worker checkpoints (saving reads distributed variables), each
+        in its own folder beside the output, which it removes once training
+        is done; a resumed worker finds its own checkpoints there again.
+        """
+        if self.chief:
+            return self.training.output_dir
+        resolver = self.strategy.cluster_resolver
+        return (f"{os.path.normpath(self.training.output_dir)}.worker-"
+                f"{resolver.task_type}-{resolver.task_id}")
+
     def phase_log_dir(self, phase):
         """TensorBoard folder of `phase`; None without `log_dir`.
 
-        Other workers than the chief log into their own scratch folders.
+        Other workers than the chief log into their own staging folders.
         """
         if not self.training.log_dir:
             return None
@@ -288,7 +315,7 @@ def prepare(job, training, log=print):
     run = Run(job=job, training=training, strategy=strategy, chief=is_chief(strategy),
               distributed=strategy is not tf.distribute.get_strategy(),
               input_shape=input_shape, num_classes=num_classes, log=log)
-    run_dir.check_output_dir(training.output_dir, training.overwrite, training.resume,
+    run_dir.check_output_dir(run.output_dir, training.overwrite, training.resume,
                              run.config, settings_lib.RESUMABLE_CHANGES)
     job.check(run)
     return run
@@ -301,25 +328,19 @@ def execute(run):
     in `<output_dir>.partial`; `resume` continues it from its last checkpoint.
     """
     training, job = run.training, run.job
-    if run.chief:
-        run.staging = run_dir.start(training.output_dir, run.config, training.resume)
-    else:  # other workers checkpoint too (saving reads distributed variables), apart
-        run.staging = tempfile.mkdtemp(prefix=f"tfcompress-{job.name}-worker-")
-    try:
-        training_lib.make_deterministic(training.seed)
-        train_seconds = 0.0
-        with run.strategy.scope():
-            for phase in job.phases():
-                train_seconds += loop.train(run, job.build(run, phase), phase)
-        if not run.chief:
-            return None
-        summary = {"config": run.config, "train_seconds": round(train_seconds, 2),
-                   **job.finish(run)}
-        run.write_json(artifacts.SUMMARY_FILE, summary)
-        run_dir.finish(run.staging, training.output_dir)
-    finally:
-        if not run.chief:
-            shutil.rmtree(run.staging, ignore_errors=True)
+    run.staging = run_dir.start(run.output_dir, run.config, training.resume)
+    training_lib.make_deterministic(training.seed)
+    train_seconds = 0.0
+    with run.strategy.scope():
+        for phase in job.phases():
+            train_seconds += loop.train(run, job.build(run, phase), phase)
+    if not run.chief:  # its checkpoints served their purpose
+        shutil.rmtree(run.staging, ignore_errors=True)
+        return None
+    summary = {"config": run.config, "train_seconds": round(train_seconds, 2),
+               **job.finish(run)}
+    run.write_json(artifacts.SUMMARY_FILE, summary)
+    run_dir.finish(run.staging, training.output_dir)
     run.log(job.describe(summary, training.output_dir))
     return summary
 

@@ -9,8 +9,12 @@ SCHEDULES = ("constant", "polynomial")
 
 def check_sparsity(arg_name, value):
     """Sparsity must be a number in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"`{arg_name}` must be in [0, 1), got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"`{arg_name}` must be a number in [0, 1), got "
+                         f"{type(value).__name__} {value!r}: pass a float such as 0.9.")
+    if not 0 <= value < 1:
+        raise ValueError(f"`{arg_name}` must be in [0, 1), got {value!r}: pass the "
+                         "fraction of weights to set to zero, such as 0.9.")
     return float(value)
 
 
