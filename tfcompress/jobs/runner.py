@@ -73,7 +73,11 @@ def make_strategy(strategy):
                          "use --strategy=mirrored for the devices of one machine.")
     try:
         if strategy == "mirrored":
-            started = tf.distribute.MirroredStrategy()
+            # Reduced on one device rather than by collective ops, whose keys
+            # clash with any other MirroredStrategy of the same process (seen:
+            # one strategy's all-reduce paired with another's).
+            started = tf.distribute.MirroredStrategy(
+                cross_device_ops=tf.distribute.ReductionToOneDevice())
         else:
             started = tf.distribute.MultiWorkerMirroredStrategy()
     except (ValueError, RuntimeError, KeyError, tf.errors.OpError) as e:
@@ -82,8 +86,8 @@ def make_strategy(strategy):
     return started
 
 
-# One strategy of each kind per process: two would reuse each other's
-# collective keys (seen: a second job's all-reduce paired with the first's).
+# One strategy of each kind per process (a pipeline runs several jobs): a
+# second multi-worker strategy cannot start, collectives are set up once.
 _STARTED = {}
 
 
