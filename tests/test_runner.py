@@ -16,6 +16,7 @@ from tfcompress._keras import keras
 from tfcompress.jobs import distill
 from tfcompress.jobs import loop
 from tfcompress.jobs import prune
+from tfcompress.jobs import quantize
 from tfcompress.jobs import run_dir
 from tfcompress.jobs import runner
 from tfcompress.jobs import train
@@ -294,3 +295,28 @@ class MirroredStrategyTest(tf.test.TestCase):
             log=lambda *_: None)
         self.assertAllClose(pruned["sparsity"]["sparsity"], 0.5, atol=0.01)
         self.assertLessEqual(pruned["tflite"]["max_abs_diff_vs_keras"], 1e-4)
+
+
+@pytest.mark.mnist
+class MirroredQuantizationTest(tf.test.TestCase):
+
+    def test_pqat_fine_tunes_on_two_replicas_and_keeps_the_zeros(self):
+        root = self.create_tempdir().full_path
+        dense, pruned = os.path.join(root, "dense"), os.path.join(root, "pruned")
+        _train(dense, epochs=1)
+        runner.run(prune.PruneJob(model=dense, sparsity=0.5, frequency=2),
+                   job_helpers.mnist_training(pruned), log=lambda *_: None)
+        results = {}
+        for strategy in ("default", "mirrored"):
+            results[strategy] = runner.run(
+                quantize.QuantizeJob(model=pruned, mode="pqat"),
+                job_helpers.mnist_training(os.path.join(root, strategy), epochs=1,
+                                           learning_rate=1e-4, strategy=strategy),
+                log=lambda *_: None)
+        mirrored, default = results["mirrored"], results["default"]
+        self.assertEqual(mirrored["tflite"]["quantization"], "int8")
+        self.assertGreaterEqual(mirrored["tflite"]["top1_agreement_vs_keras"], 0.95)
+        self.assertAllClose(mirrored["tflite_weights"]["sparsity"],
+                            default["tflite_weights"]["sparsity"], atol=0.01)
+        self.assertAllClose(mirrored["tflite"]["test_accuracy"],
+                            default["tflite"]["test_accuracy"], atol=0.03)

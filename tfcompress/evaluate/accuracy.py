@@ -74,7 +74,7 @@ def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True, verbose=
       data: `tf.data.Dataset` of (x, y) batches of float inputs.
       num_threads: LiteRT threads; None lets LiteRT choose.
       xnnpack: run with LiteRT's default XNNPACK delegate.
-      verbose: 1 shows a progress bar over the batches.
+      verbose: 1 shows a progress bar over the batches, 2 one line at the end.
     """
     _check_data(data)
     runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack,

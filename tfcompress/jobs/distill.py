@@ -85,7 +85,7 @@ class DistillJob(runner.Job):
         if self.teacher_cache:
             run.log("Running the teacher once over the training split (teacher cache).")
             examples = distill.teacher_output_examples(
-                distiller, run.train_batches(), verbose=run.training.verbose)
+                distiller, run.train_batches(), verbose=run.progress_verbose)
         run.log(f"Distilling {self.student_spec} ({distiller.student.count_params():,} "
                 f"parameters) from {self._teacher_path} at T={self.temperature}, "
                 f"alpha={self.alpha}, for {run.training.epochs} epochs.")

@@ -107,7 +107,7 @@ class PruneJob(runner.Job):
                 return json.load(f)["plan"]
         run.log("Sensitivity analysis: each layer pruned alone on the validation split.")
         analysis = prune.sensitivity.analyze(dense, run.validation(),
-                                             verbose=min(run.training.verbose, 1))
+                                             verbose=run.progress_verbose)
         targets = prune.sensitivity.plan(analysis, self.sparsity)
         run.log(prune.sensitivity.format_table(analysis))
         run.log("Plan: " + ", ".join(f"{k} {v:.1%}" for k, v in targets.items()))
@@ -131,7 +131,7 @@ class PruneJob(runner.Job):
                                         temperature=self.temperature, alpha=self.alpha)
             trainee.compile(run.optimizer(), metrics=["accuracy"])
             examples = distill.teacher_output_examples(trainee, run.train_batches(),
-                                                       verbose=run.training.verbose)
+                                                       verbose=run.progress_verbose)
         else:
             training.compile_classifier(trainee, optimizer=run.training.optimizer,
                                         learning_rate=run.learning_rate())

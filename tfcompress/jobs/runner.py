@@ -264,6 +264,11 @@ class Run:
         return training_lib.make_optimizer(self.training.optimizer,
                                            self.learning_rate(epochs))
 
+    @property
+    def progress_verbose(self):
+        """Keras verbosity of progress bars: one line, not redraws, off a terminal."""
+        return training_lib.progress_verbosity(self.training.verbose)
+
     def checkpoint_dir(self, phase):
         return os.path.join(self.staging, "checkpoints", phase)
 

@@ -8,6 +8,7 @@ import time
 from tfcompress import _atomic
 from tfcompress import data
 from tfcompress import evaluate
+from tfcompress import training
 from tfcompress._keras import keras
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import distill as distill_job
@@ -122,13 +123,14 @@ def _evaluate(options, log):
     """Accuracy of the exported file, latency of every stage's file."""
     out = stages_lib.stage_dir(options.output_dir, "evaluate")
     quiet = options.verbose == 0
+    progress = training.progress_verbosity(1)  # a bar on a terminal, else a line
     exported = os.path.join(stages_lib.stage_dir(options.output_dir, "export"),
                             artifacts.TFLITE_FILE)
     test = data.load(options.dataset, options.test_split, batch_size=options.batch_size,
                      data_dir=options.data_dir)
     log(f"Accuracy of {exported} on {options.dataset} {options.test_split}:")
     metrics = artifacts.check_complete(
-        evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else 1),
+        evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else progress),
         data.num_examples(options.dataset, options.test_split, options.data_dir), exported)
     files = {stage: os.path.join(stages_lib.stage_dir(options.output_dir, stage),
                                  artifacts.TFLITE_FILE)
@@ -139,7 +141,7 @@ def _evaluate(options, log):
         "(interleaved rounds):")
     rounds = 5
     progress = keras.utils.Progbar(len(files) * rounds, unit_name="run",
-                                   verbose=0 if quiet else 1)
+                                   verbose=0 if quiet else progress)
     latency = evaluate.compare_latency(
         files, rounds=rounds, progress=lambda: progress.add(1), batch_size=1,
         num_threads=options.latency_threads, repeats=200)

@@ -71,7 +71,8 @@ def analyze(model, val_data, *, sparsities=DEFAULT_SPARSITIES, layers=None, verb
       val_data: dataset of (x, y) batches; a few thousand examples suffice.
       sparsities: increasing values in (0, 1).
       layers: names to analyze; default every Dense/Conv layer.
-      verbose: 1 shows a progress bar (one step per layer and sparsity).
+      verbose: 1 shows a progress bar (one step per layer and sparsity), 2 one
+        line at the end.
 
     Returns:
       `Sensitivity`.
