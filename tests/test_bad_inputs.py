@@ -27,6 +27,7 @@ from absl.testing import parameterized
 from tfcompress import distill as distill_lib
 from tfcompress import evaluate
 from tfcompress import export
+from tfcompress import pipeline
 from tfcompress import prune as prune_lib
 from tfcompress._keras import keras
 from tfcompress.jobs import distill
@@ -225,7 +226,8 @@ ROWS = [
      ValueError, r"quantization='int8' needs `representative_data`"),
     ("pqat_unpruned_model",
      _prepare(lambda: quantize.QuantizeJob(model=_P.mlp10, mode="pqat")), ValueError,
-     r"mode 'pqat' keeps a pruned model's zeros, but '.*mlp10\.keras' has almost none"),
+     r"`mode` 'pqat' keeps a pruned model's zeros, but `model` '.*mlp10\.keras' has "
+     r"almost none"),
     ("int8_io_float_mode",
      _prepare(lambda: quantize.QuantizeJob(model=_P.mlp10, mode="float16", int8_io=True)),
      ValueError, r"`int8_io` needs an int8 mode \(int8, qat, pqat, cqat\), got mode "
@@ -296,6 +298,10 @@ ROWS = [
     ("strategy_unknown", _prepare(_MLP, strategy="tpu"), ValueError,
      r"`strategy` must be one of \('default', 'mirrored', 'multi_worker'\) or a "
      r"tf\.distribute\.Strategy, got 'tpu'"),
+    ("pipeline_multi_worker",
+     lambda: pipeline.plan(pipeline.Options(output_dir=_P.out, strategy="multi_worker")),
+     ValueError, r"`strategy` 'multi_worker' runs one job on every worker; .* Run the "
+     r"stages' commands"),
     # Datasets.
     ("dataset_unknown", _prepare(_MLP, dataset="no_such_dataset"), ValueError,
      r"`dataset` 'no_such_dataset' is not a TFDS dataset name"),

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import job_helpers
 from tfcompress.jobs import prune
+from tfcompress.jobs import quantize
 from tfcompress.jobs import runner
 from tfcompress.jobs import train
 
@@ -76,14 +77,21 @@ def _result(output):
 @pytest.mark.slow
 class MultiWorkerTest(tf.test.TestCase):
 
-    def test_two_workers_prune_like_one_process_and_only_the_chief_writes(self):
+    def test_two_workers_prune_distill_and_quantize_like_one_process(self):
         root = self.create_tempdir().full_path
         dense = os.path.join(root, "dense")
         runner.run(train.TrainJob("mlp:32"), job_helpers.mnist_training(dense, epochs=1),
                    log=lambda *_: None)
-        single = runner.run(prune.PruneJob(model=dense, sparsity=0.5, frequency=2),
-                            job_helpers.mnist_training(os.path.join(root, "single")),
+        single = os.path.join(root, "single")
+        pruned = runner.run(prune.PruneJob(model=dense, teacher=dense, sparsity=0.5,
+                                           frequency=2),
+                            job_helpers.mnist_training(os.path.join(single, "prune")),
                             log=lambda *_: None)
+        pqat = runner.run(quantize.QuantizeJob(model=os.path.join(single, "prune"),
+                                               mode="pqat"),
+                          job_helpers.mnist_training(os.path.join(single, "pqat"),
+                                                     epochs=1, learning_rate=1e-4),
+                          log=lambda *_: None)
 
         out = os.path.join(root, "two_workers")
         results = _run_workers(out, dense)
@@ -92,12 +100,20 @@ class MultiWorkerTest(tf.test.TestCase):
         chief, other = (_result(output) for _, output in results)
         self.assertEqual((chief["chief"], other["chief"]), (True, False))
         self.assertEqual(chief["replicas"], 2)
-        self.assertIsNone(other["sparsity"])  # only the chief finished the job
+        self.assertIsNone(other["prune"])  # only the chief finishes a job
 
-        self.assertAllClose(chief["sparsity"], single["sparsity"]["sparsity"], atol=1e-3)
-        # Two half-batch gradients sum in another order, and dropout-free here:
+        self.assertAllClose(chief["prune"]["sparsity"], pruned["sparsity"]["sparsity"],
+                            atol=1e-3)
+        self.assertAllClose(chief["pqat"]["sparsity"], pqat["tflite_weights"]["sparsity"],
+                            atol=0.01)
+        # The two half-batch gradients sum in another order than one device's:
         # close to the single process, not bitwise.
-        self.assertAllClose(chief["accuracy"], single["keras"]["test_accuracy"], atol=0.06)
+        self.assertAllClose(chief["prune"]["accuracy"], pruned["keras"]["test_accuracy"],
+                            atol=0.06)
+        self.assertAllClose(chief["pqat"]["accuracy"], pqat["keras"]["test_accuracy"],
+                            atol=0.06)
+        # Nothing else written: the other worker's folders are gone.
         self.assertCountEqual(os.listdir(root), ["dense", "single", "two_workers"])
-        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+        self.assertCountEqual(os.listdir(out), ["prune", "pqat"])
+        with open(os.path.join(out, "prune", "summary.json"), encoding="utf-8") as f:
             self.assertEqual(json.load(f)["config"]["strategy"], "multi_worker")

@@ -10,11 +10,12 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl.testing import parameterized
 
 import job_helpers
 from tfcompress._keras import keras
 from tfcompress.jobs import distill
-from tfcompress.jobs import loop
+from tfcompress.jobs import checkpoints
 from tfcompress.jobs import prune
 from tfcompress.jobs import quantize
 from tfcompress.jobs import run_dir
@@ -150,7 +151,7 @@ class KillAndResumeTest(tf.test.TestCase):
 
 
 @pytest.mark.mnist
-class RunFolderTest(tf.test.TestCase):
+class RunFolderTest(tf.test.TestCase, parameterized.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -181,11 +182,12 @@ class RunFolderTest(tf.test.TestCase):
             runner.prepare(train.TrainJob(_SPEC),
                            job_helpers.mnist_training(self.out, resume=True))
 
-    def test_stopped_then_resumed_equals_uninterrupted(self):
-        self._stopped_run()
-        _train(self.out, resume=True)
+    @parameterized.parameters("constant", "cosine")
+    def test_stopped_then_resumed_equals_uninterrupted(self, lr_schedule):
+        self._stopped_run(lr_schedule=lr_schedule)
+        _train(self.out, resume=True, lr_schedule=lr_schedule)
         whole = os.path.join(os.path.dirname(self.out), "whole")
-        _train(whole)
+        _train(whole, lr_schedule=lr_schedule)
         job_helpers.assert_bitwise_equal(self, job_helpers.saved_weights(whole),
                                          job_helpers.saved_weights(self.out))
 
@@ -203,7 +205,7 @@ class NonFiniteLossTest(tf.test.TestCase):
             runner.run(job, settings, log=lambda *_: None)
 
         with self.assertRaisesRegex(
-                loop.NonFiniteLossError,
+                checkpoints.NonFiniteLossError,
                 r"^train job, train: the loss became (nan|inf) at epoch 2, step \d+; "
                 r"training stopped\. The last good checkpoint \(epoch 2, step 0\) is "
                 r"kept: rerun with --resume and a lower --learning_rate"):

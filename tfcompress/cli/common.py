@@ -9,7 +9,7 @@ import sys
 from absl import app
 from absl import flags
 
-from tfcompress.jobs import loop
+from tfcompress.jobs import checkpoints
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
 
@@ -100,6 +100,6 @@ def run_job(job, training_settings, argv):
         raise app.UsageError(str(e)) from None
     try:
         runner.execute(prepared)
-    except loop.NonFiniteLossError as e:  # the message says how to go on
+    except checkpoints.NonFiniteLossError as e:  # the message says how to go on
         print(f"Error: {e}", file=sys.stderr)
         sys.exit(1)

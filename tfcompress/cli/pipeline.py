@@ -10,7 +10,7 @@ from absl import flags
 
 from tfcompress import pipeline
 from tfcompress.cli import common
-from tfcompress.jobs import loop
+from tfcompress.jobs import checkpoints
 from tfcompress.jobs import quantize as quantize_job
 
 _DEFAULTS = pipeline.Options(output_dir="")
@@ -101,6 +101,6 @@ def main(argv):
         raise app.UsageError(str(e)) from None
     try:
         pipeline.run(options, checked=checked)
-    except loop.NonFiniteLossError as e:
+    except checkpoints.NonFiniteLossError as e:
         print(f"Error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -21,6 +21,14 @@ from tfcompress import _atomic
 from tfcompress._keras import keras
 
 
+HOW_TO_GO_ON = ("rerun with --resume and a lower --learning_rate (resume=True, "
+                "learning_rate=...) to continue from it")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss or the weights became NaN or inf; the last good checkpoint is kept."""
+
+
 def random_generators(model):
     """The `tf.random.Generator` of every layer of `model`, nested ones too."""
     generators, seen = [], set()
@@ -69,44 +77,57 @@ class TrainingState:
     def save(self, epoch, step, seconds, finished=False):
         """Checkpoints the state after `step` batches of `epoch`.
 
-        Raises:
-          FloatingPointError: a weight is NaN or inf; nothing is saved, so the
-            last checkpoint stays the last good one.
+        Returns:
+          The names of weights that are NaN or inf; then nothing is saved, so
+          the last checkpoint stays the last good one.
         """
         bad = [v.name for v in self.model.trainable_variables
                if not np.isfinite(v.numpy()).all()]
         if bad:
-            raise FloatingPointError(f"Weights became NaN or inf ({', '.join(bad[:3])}); "
-                                     "not checkpointed.")
+            return bad
         self.epoch.assign(epoch)
         self.step.assign(step)
         self.seconds.assign(seconds)
         self.finished.assign(finished)
         self._manager.save()
         self.last_saved = (epoch, step)
+        return []
 
 
 class SaveTrainingState(keras.callbacks.Callback):
     """Checkpoints `state` at each epoch's end and every `every_steps` steps.
 
     Goes after the callbacks whose epoch-end work must be in the checkpoint
-    (keeping the best weights, say).
+    (keeping the best weights, say). Weights that became NaN or inf stop
+    training instead of being saved.
     """
 
-    def __init__(self, state, *, clock, every_steps=None, first_step=0):
+    def __init__(self, state, where, *, clock, every_steps=None, first_step=0):
         super().__init__()
         self.state = state
+        self.where = where  # the job and phase, for messages
         self.clock = clock  # () -> seconds trained so far, resumed runs included
         self.every_steps = every_steps
         self.first_step = first_step  # batches of the first epoch done before
         self._epoch = 0
+
+    def _save(self, epoch, step):
+        bad = self.state.save(epoch, step, self.clock())
+        if bad:
+            saved = self.state.last_saved
+            kept = (f"the last good checkpoint (epoch {saved[0] + 1}, step {saved[1]}) "
+                    "is kept" if saved else "no checkpoint was saved yet")
+            raise NonFiniteLossError(
+                f"{self.where}: weights became NaN or inf ({', '.join(bad[:3])}) by "
+                f"epoch {epoch + 1}, step {step}; training stopped and {kept}: "
+                f"{HOW_TO_GO_ON}.")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         self.first_step = 0
-        self.state.save(epoch + 1, 0, self.clock())
+        self._save(epoch + 1, 0)
 
     def on_train_batch_end(self, batch, logs=None):
         # The last batch of an epoch is saved at the epoch's end, after
@@ -114,7 +135,7 @@ class SaveTrainingState(keras.callbacks.Callback):
         if not self.every_steps or batch + 1 >= self.params["steps"]:
             return
         if int(self.model.optimizer.iterations) % self.every_steps == 0:
-            self.state.save(self._epoch, self.first_step + batch + 1, self.clock())
+            self._save(self._epoch, self.first_step + batch + 1)
 
 
 class KeepBestWeights(keras.callbacks.Callback):

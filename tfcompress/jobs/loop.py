@@ -33,10 +33,6 @@ class Trainee:
     epochs: int = None
 
 
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or inf; the run's last good checkpoint is kept."""
-
-
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stops training at the first batch whose loss is NaN or inf.
 
@@ -64,11 +60,10 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         saved = self.state.last_saved
         kept = (f"The last good checkpoint (epoch {saved[0] + 1}, step {saved[1]}) is "
                 "kept" if saved else "No checkpoint was saved yet; the run folder is kept")
-        raise NonFiniteLossError(
+        raise checkpoints.NonFiniteLossError(
             f"{self.where}: the loss became {float(loss)} at epoch {self._epoch + 1}, "
-            f"step {self.first_step + batch + 1}; training stopped. {kept}: rerun with "
-            "--resume and a lower --learning_rate (resume=True, learning_rate=...) "
-            "to continue from it.")
+            f"step {self.first_step + batch + 1}; training stopped. {kept}: "
+            f"{checkpoints.HOW_TO_GO_ON}.")
 
 
 class LogLearningRate(keras.callbacks.Callback):
@@ -80,11 +75,13 @@ class LogLearningRate(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.backend.get_value(rate))
 
 
-def _keep_constant_rate(optimizer, learning_rate):
-    """After a restore: a constant rate is the resumed run's, not the checkpoint's."""
-    if not isinstance(optimizer.learning_rate,
-                      keras.optimizers.schedules.LearningRateSchedule):
-        optimizer.learning_rate = learning_rate
+def _keep_constant_rate(optimizer, settings):
+    """After a restore: a constant rate is the resumed run's, not the checkpoint's.
+
+    (A schedule is not in the checkpoint: the resumed run's own applies.)
+    """
+    if settings.lr_schedule == "constant":
+        optimizer.learning_rate = settings.learning_rate
 
 
 def train(run, trainee, phase):
@@ -114,7 +111,7 @@ def train(run, trainee, phase):
         if bool(state.finished.numpy()):
             run.log(f"{phase}: finished in an earlier run; weights restored.")
             return float(state.seconds.numpy())
-        _keep_constant_rate(model.optimizer, settings.learning_rate)
+        _keep_constant_rate(model.optimizer, settings)
         run.log(f"{phase}: resuming at epoch {state.last_saved[0] + 1}, step "
                 f"{state.last_saved[1]} of {steps}.")
     epoch, step = state.last_saved or (0, 0)
@@ -143,7 +140,8 @@ def train(run, trainee, phase):
             callbacks.append(keras.callbacks.TensorBoard(run.phase_log_dir(phase)))
         # Last: a checkpoint holds what the other callbacks did that epoch.
         callbacks.append(checkpoints.SaveTrainingState(
-            state, clock=clock, every_steps=settings.checkpoint_every, first_step=skip))
+            state, where, clock=clock, every_steps=settings.checkpoint_every,
+            first_step=skip))
         batches = data.epoch_batches(
             examples, num_examples=num_examples, batch_size=settings.batch_size,
             seed=settings.seed, start_epoch=first_epoch, end_epoch=end_epoch,

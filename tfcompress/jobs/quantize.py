@@ -86,13 +86,17 @@ class QuantizeJob(runner.Job):
                              f"mode {self.mode!r}.")
         loaded = run.load_model(self.model)
         if self.mode == "pqat" and _kernel_sparsity(loaded) < 0.01:
-            raise ValueError(f"mode 'pqat' keeps a pruned model's zeros, but "
+            raise ValueError(f"`mode` 'pqat' keeps a pruned model's zeros, but `model` "
                              f"{self.model!r} has almost none: prune it first "
                              "(`tfcompress prune`), or use mode 'qat'.")
+        # Each phase on a copy, as it will run: TFMOT raises for what it cannot do.
         if self.mode in ("qat", "pqat"):
-            quantize.quantize_aware(loaded)  # raises if TFMOT cannot quantize it
+            quantize.quantize_aware(loaded, preserve=_PRESERVE[self.mode])
         if self.mode in ("cluster", "cqat"):
-            quantize.cluster(loaded, self.clusters)
+            clustered = quantize.cluster(loaded, self.clusters)
+            if self.mode == "cqat":
+                quantize.quantize_aware(quantize.strip_clusters(clustered),
+                                        preserve="clusters")
 
     def phases(self):
         return _PHASES.get(self.mode, ())

@@ -10,6 +10,7 @@ any work, so the command line can turn its errors into usage errors.
 """
 
 import dataclasses
+import json
 import os
 import shutil
 
@@ -338,10 +339,17 @@ def execute(run):
     """
     training, job = run.training, run.job
     run.staging = run_dir.start(run.output_dir, run.config, training.resume)
-    training_lib.make_deterministic(training.seed)
+    done = os.path.join(run.staging, artifacts.SUMMARY_FILE)
+    if run.chief and os.path.exists(done):  # killed while being renamed: finish that
+        with open(done, encoding="utf-8") as f:
+            summary = json.load(f)
+        run_dir.finish(run.staging, training.output_dir)
+        return summary
     train_seconds = 0.0
     with run.strategy.scope():
         for phase in job.phases():
+            # Seeded anew: a phase starts the same after earlier phases or a resume.
+            training_lib.make_deterministic(training.seed)
             train_seconds += loop.train(run, job.build(run, phase), phase)
     if not run.chief:  # its checkpoints served their purpose
         shutil.rmtree(run.staging, ignore_errors=True)

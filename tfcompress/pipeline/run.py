@@ -36,9 +36,10 @@ def _training(options, stage, epochs, **changes):
         checkpoint_every=options.checkpoint_every,
         log_dir=options.log_dir and os.path.join(options.log_dir, stage),
         unsafe_load=options.unsafe_load,
-        # A stage the plan runs replaces its folder, or resumes its unfinished run.
+        # With --resume, a stage's unfinished run continues; without it, an
+        # unfinished run is an error unless --overwrite (the job checks).
         resume=options.resume and os.path.isdir(run_dir.staging_dir(out)),
-        overwrite=not options.resume, verbose=options.verbose).replace(**changes)
+        overwrite=options.overwrite, verbose=options.verbose).replace(**changes)
 
 
 def _job(options, stage, inputs):

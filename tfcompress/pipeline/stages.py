@@ -100,6 +100,12 @@ def plan(options):
                          f"got {list(stages)}.")
     if len(set(stages)) != len(stages):
         raise ValueError(f"`stages` lists a stage twice: {list(stages)}.")
+    if options.strategy == "multi_worker":
+        raise ValueError("`strategy` 'multi_worker' runs one job on every worker; the "
+                         "pipeline's later stages would need the chief's files on every "
+                         "machine. Run the stages' commands (tfcompress train, distill, "
+                         "prune, quantize) with --strategy=multi_worker instead, or use "
+                         "--strategy=mirrored for the devices of one machine.")
     if options.teacher and "teacher" in stages:
         raise ValueError("Give either the teacher stage or `teacher` (a trained "
                          "teacher), not both.")
