@@ -300,6 +300,25 @@ class MirroredStrategyTest(tf.test.TestCase):
 
 
 @pytest.mark.mnist
+class ResumeWithOtherStrategyTest(tf.test.TestCase):
+
+    def test_run_stopped_on_two_replicas_finishes_on_one_device(self):
+        root = self.create_tempdir().full_path
+        out = os.path.join(root, "run")
+        job = _StoppingTrainJob(_SPEC)
+        job.stop_before_epoch = 1
+        with self.assertRaises(KeyboardInterrupt):
+            runner.run(job, job_helpers.mnist_training(out, strategy="mirrored"),
+                       log=lambda *_: None)
+        resumed = _train(out, resume=True)  # default strategy
+        self.assertEqual(resumed["config"]["strategy"], "default")
+        whole = _train(os.path.join(root, "whole"))
+        # Epoch 1 on two replicas: the same batches, summed in another order.
+        self.assertAllClose(resumed["keras"]["test_accuracy"],
+                            whole["keras"]["test_accuracy"], atol=0.03)
+
+
+@pytest.mark.mnist
 class MirroredQuantizationTest(tf.test.TestCase):
 
     def test_pqat_fine_tunes_on_two_replicas_and_keeps_the_zeros(self):

@@ -123,5 +123,7 @@ class Training:
 
 
 # Settings a resumed run may change: lowering the rate after a NaN loss is
-# the point of resuming with other flags.
-RESUMABLE_CHANGES = ("learning_rate",)
+# the point of resuming with other flags; and the strategy, since each
+# epoch's global batches do not depend on it (a multi-worker run can be
+# finished on one machine, e.g. when its chief died while exporting).
+RESUMABLE_CHANGES = ("learning_rate", "strategy")
