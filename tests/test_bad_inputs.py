@@ -299,7 +299,8 @@ ROWS = [
      r"`strategy` must be one of \('default', 'mirrored', 'multi_worker'\) or a "
      r"tf\.distribute\.Strategy, got 'tpu'"),
     ("pipeline_multi_worker",
-     lambda: pipeline.plan(pipeline.Options(output_dir=_P.out, strategy="multi_worker")),
+     lambda: pipeline.plan(pipeline.Options(training=settings.Training(
+         output_dir=_P.out, strategy="multi_worker"))),
      ValueError, r"`strategy` 'multi_worker' runs one job on every worker; .* Run the "
      r"stages' commands"),
     # Datasets.

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfcompress import pipeline
 from tfcompress.jobs import artifacts
+from tfcompress.jobs import settings
 
 _QUICK_FLAGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "examples", "mnist_pipeline_quick.flags")
@@ -34,7 +35,9 @@ class PlanTest(tf.test.TestCase):
         self.run_dir = os.path.join(self.create_tempdir().full_path, "run")
 
     def _plan(self, **kwargs):
-        return pipeline.plan(pipeline.Options(output_dir=self.run_dir, **kwargs))
+        shared = settings.Training(output_dir=self.run_dir,
+                                   overwrite=kwargs.pop("overwrite", False))
+        return pipeline.plan(pipeline.Options(training=shared, **kwargs))
 
     def test_full_run_feeds_each_stage_from_the_one_before(self):
         steps = self._plan()

@@ -63,8 +63,8 @@ VERBOSE = flags.DEFINE_enum(
 
 
 def training(default_output_dir, **overrides):
-    """The shared flags as a `settings.Training`."""
-    return settings.Training(
+    """The shared flags as a `settings.Training`; `overrides` replace flag values."""
+    values = dict(
         output_dir=OUTPUT_DIR.value or default_output_dir, dataset=DATASET.value,
         data_dir=DATA_DIR.value, train_split=TRAIN_SPLIT.value, val_split=VAL_SPLIT.value,
         test_split=TEST_SPLIT.value, epochs=EPOCHS.value, batch_size=BATCH_SIZE.value,
@@ -72,7 +72,8 @@ def training(default_output_dir, **overrides):
         lr_schedule=LR_SCHEDULE.value, seed=SEED.value, strategy=STRATEGY.value,
         checkpoint_every=CHECKPOINT_EVERY.value, resume=RESUME.value,
         overwrite=OVERWRITE.value, log_dir=log_dir(), unsafe_load=UNSAFE_LOAD.value,
-        verbose=int(VERBOSE.value), **overrides)
+        verbose=int(VERBOSE.value))
+    return settings.Training(**{**values, **overrides})
 
 
 def safe_name(text):

@@ -16,7 +16,6 @@ from tfcompress.jobs import prune as prune_job
 from tfcompress.jobs import quantize as quantize_job
 from tfcompress.jobs import run_dir
 from tfcompress.jobs import runner
-from tfcompress.jobs import settings
 from tfcompress.jobs import train as train_job
 from tfcompress.pipeline import report as report_lib
 from tfcompress.pipeline import stages as stages_lib
@@ -25,21 +24,16 @@ from tfcompress.runtime import TFLiteRunner
 
 
 def _training(options, stage, epochs, **changes):
-    """The settings of one stage's job, from the pipeline's options."""
+    """The settings of one stage's job: the run's, in the stage's folder."""
+    shared = options.training
     out = stages_lib.stage_dir(options.output_dir, stage)
-    return settings.Training(
-        output_dir=out, dataset=options.dataset, data_dir=options.data_dir,
-        train_split=options.train_split, val_split=options.val_split,
-        test_split=options.test_split, batch_size=options.batch_size,
-        optimizer="adam", learning_rate=1e-3, lr_schedule=options.lr_schedule,
-        epochs=epochs, seed=options.seed, strategy=options.strategy,
-        checkpoint_every=options.checkpoint_every,
-        log_dir=options.log_dir and os.path.join(options.log_dir, stage),
-        unsafe_load=options.unsafe_load,
+    return shared.replace(
+        output_dir=out, epochs=epochs,
+        log_dir=shared.log_dir and os.path.join(shared.log_dir, stage),
         # With --resume, a stage's unfinished run continues; without it, an
         # unfinished run is an error unless --overwrite (the job checks).
-        resume=options.resume and os.path.isdir(run_dir.staging_dir(out)),
-        overwrite=options.overwrite, verbose=options.verbose).replace(**changes)
+        resume=shared.resume and os.path.isdir(run_dir.staging_dir(out)),
+        **changes)
 
 
 def _job(options, stage, inputs):
@@ -63,7 +57,8 @@ def _job(options, stage, inputs):
     # Fine-tuning a trained model: a tenth of training's rate, kept constant.
     return (quantize_job.QuantizeJob(model=inputs["model"], mode=options.quantization,
                                      clusters=options.clusters),
-            _training(options, stage, options.quantize_epochs, learning_rate=1e-4,
+            _training(options, stage, options.quantize_epochs,
+                      learning_rate=options.training.learning_rate / 10,
                       lr_schedule="constant"))
 
 
@@ -111,7 +106,8 @@ def _export(options, inputs, log):
                 shutil.copyfile(path, os.path.join(tmp, name))
         # The copy is the deliverable: run it once more before it counts.
         TFLiteRunner(os.path.join(tmp, artifacts.TFLITE_FILE))(artifacts.check_batch(
-            options.dataset, options.test_split, options.data_dir))
+            options.training.dataset, options.training.test_split,
+            options.training.data_dir))
         _atomic.write_json(os.path.join(tmp, stages_lib.EXPORT_FILE), {
             "source_stage": os.path.basename(final),
             "files": sorted(os.listdir(tmp)),
@@ -123,16 +119,17 @@ def _export(options, inputs, log):
 def _evaluate(options, log):
     """Accuracy of the exported file, latency of every stage's file."""
     out = stages_lib.stage_dir(options.output_dir, "evaluate")
-    quiet = options.verbose == 0
+    shared = options.training
+    quiet = shared.verbose == 0
     progress = training.progress_verbosity(1)  # a bar on a terminal, else a line
     exported = os.path.join(stages_lib.stage_dir(options.output_dir, "export"),
                             artifacts.TFLITE_FILE)
-    test = data.load(options.dataset, options.test_split, batch_size=options.batch_size,
-                     data_dir=options.data_dir)
-    log(f"Accuracy of {exported} on {options.dataset} {options.test_split}:")
+    test = data.load(shared.dataset, shared.test_split, batch_size=shared.batch_size,
+                     data_dir=shared.data_dir)
+    log(f"Accuracy of {exported} on {shared.dataset} {shared.test_split}:")
     metrics = artifacts.check_complete(
         evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else progress),
-        data.num_examples(options.dataset, options.test_split, options.data_dir), exported)
+        data.num_examples(shared.dataset, shared.test_split, shared.data_dir), exported)
     files = {stage: os.path.join(stages_lib.stage_dir(options.output_dir, stage),
                                  artifacts.TFLITE_FILE)
              for stage in stages_lib.MODEL_STAGES
@@ -162,9 +159,7 @@ def _record_time(options, stage, seconds):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
     record["stage_seconds"][stage] = round(seconds, 2)
-    record["options"] = {k: v for k, v in vars(options).items()
-                         if k not in ("overwrite", "resume")}
-    record["options"]["stages"] = list(options.stages)
+    record["options"] = options.recorded()
     _atomic.write_json(path, record)
 
 
@@ -176,7 +171,7 @@ def run(options, log=print, checked=None):
     Returns:
       The report dict (also in report.json beside report.md and its plots).
     """
-    quiet = options.verbose == 0
+    quiet = options.training.verbose == 0
     say = (lambda *_: None) if quiet else log
     steps, prepared = checked or check_inputs(options, log=say)
     os.makedirs(options.output_dir, exist_ok=True)

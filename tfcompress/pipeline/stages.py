@@ -10,6 +10,7 @@ import dataclasses
 import os
 
 from tfcompress.jobs import artifacts
+from tfcompress.jobs import settings
 
 # In run order. baseline: the deployed architecture trained alone (what the
 # report compares against); teacher: a bigger model to distill from;
@@ -27,21 +28,18 @@ EVALUATION_FILE = "evaluation.json"
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """Everything a pipeline run needs; see cli/pipeline.py for each flag."""
+    """Everything a pipeline run needs; see cli/pipeline.py for each flag.
 
-    output_dir: str
+    `training` holds what every stage's job shares (its `output_dir` is the
+    run's folder; stage folders go inside it); the rest is the pipeline's own.
+    """
+
+    training: settings.Training
     stages: tuple = STAGES
     model: str = "lenet_300_100"
     teacher_model: str = "mlp:1200,1200,dropout=0.5"
     teacher: str = None           # a trained teacher instead of the teacher stage
     input_model: str = None       # a trained model to compress instead of training one
-    dataset: str = "mnist"
-    data_dir: str = None
-    train_split: str = "train[5000:]"
-    val_split: str = "train[:5000]"
-    test_split: str = "test"
-    batch_size: int = 128
-    lr_schedule: str = "cosine"
     baseline_epochs: int = 20
     teacher_epochs: int = 20
     distill_epochs: int = 20
@@ -55,14 +53,17 @@ class Options:
     quantize_epochs: int = 2
     clusters: int = 16
     latency_threads: int = 2
-    seed: int = 0
-    strategy: str = "default"
-    checkpoint_every: int = None
-    log_dir: str = None
-    unsafe_load: bool = False
-    resume: bool = False
-    overwrite: bool = False
-    verbose: int = 2
+
+    @property
+    def output_dir(self):
+        return self.training.output_dir
+
+    def recorded(self):
+        """The options as the run's pipeline.json records them."""
+        own = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name != "training"}
+        return {"output_dir": self.output_dir, **self.training.recorded(), **own,
+                "stages": list(self.stages)}
 
 
 def stage_dir(output_dir, stage):
@@ -100,7 +101,7 @@ def plan(options):
                          f"got {list(stages)}.")
     if len(set(stages)) != len(stages):
         raise ValueError(f"`stages` lists a stage twice: {list(stages)}.")
-    if options.strategy == "multi_worker":
+    if options.training.strategy == "multi_worker":
         raise ValueError("`strategy` 'multi_worker' runs one job on every worker; the "
                          "pipeline's later stages would need the chief's files on every "
                          "machine. Run the stages' commands (tfcompress train, distill, "
@@ -121,8 +122,8 @@ def plan(options):
                 raise FileNotFoundError(f"`{path_name}` {path!r}: no .keras model "
                                         "there.") from None
     out = options.output_dir
-    if options.resume:
-        if options.overwrite:
+    if options.training.resume:
+        if options.training.overwrite:
             raise ValueError("`resume` continues an unfinished run and `overwrite` "
                              "starts over: pass one of them, not both.")
         # Finished stages are reused; the interrupted one and those after it run.
@@ -132,7 +133,7 @@ def plan(options):
                              "has finished; there is nothing to resume.")
     for stage in stages:
         folder = stage_dir(out, stage)
-        if os.path.exists(folder) and not options.overwrite:
+        if os.path.exists(folder) and not options.training.overwrite:
             raise FileExistsError(
                 f"{folder!r} already holds the {stage} stage of an earlier run: pass "
                 "--overwrite to redo it, or leave it out of --stages to reuse it.")
