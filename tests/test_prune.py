@@ -72,6 +72,58 @@ class PruneScheduleTest(tf.test.TestCase, parameterized.TestCase):
                                     r".* at most 20"):
             prune.prune(_mlp(), sparsity=0.9, end_step=20)
 
+    @parameterized.parameters(
+        (lambda: tfmot.sparsity.keras.PolynomialDecay(
+            initial_sparsity=0.5, final_sparsity=0.8, begin_step=0, end_step=24,
+            frequency=4), 0.8),
+        (lambda: tfmot.sparsity.keras.ConstantSparsity(0.6, begin_step=0,
+                                                       frequency=4), 0.6))
+    def test_tfmot_schedule_objects_port_as_they_are(self, make_schedule, target):
+        schedule = make_schedule()
+        result = prune.prune(_mlp(), schedule=schedule)
+        self.assertEqual(result.targets, {"d1": target, "d2": target, "out": target})
+        self.assertIs(result.model.get_layer("prune_low_magnitude_d1").pruning_schedule,
+                      schedule)
+        stripped = prune.strip(_train(result.model))
+        for name, value in _kernel_sparsity(prune.sparsity_report(stripped)).items():
+            self.assertAllClose(value, target, atol=0.01, msg=name)
+
+    def test_custom_pruning_schedule_is_followed(self):
+        class Half(tfmot.sparsity.keras.PruningSchedule):
+            """Half the weights, updated every 4 steps."""
+
+            def __call__(self, step):
+                return tf.equal(step % 4, 0), tf.constant(0.5, tf.float32)
+
+            def get_config(self):
+                return {}
+
+        result = prune.prune(_mlp(), schedule=Half(), layers=["d1"])
+        self.assertEqual(result.targets, {"d1": None})
+        sparsity = _kernel_sparsity(prune.sparsity_report(prune.strip(_train(result.model))))
+        self.assertAllClose(sparsity["d1"], 0.5, atol=0.01)
+        self.assertEqual(sparsity["d2"], 0.0)
+
+    def test_initial_sparsity_starts_the_polynomial_ramp(self):
+        result = prune.prune(_mlp(), sparsity=0.9, initial_sparsity=0.5, end_step=24,
+                             frequency=4)
+        schedule = result.model.get_layer("prune_low_magnitude_d1").pruning_schedule
+        _, at_start = schedule(tf.constant(0, tf.int64))
+        self.assertAllClose(at_start, 0.5)
+
+    @parameterized.parameters(
+        (dict(schedule=tfmot.sparsity.keras.ConstantSparsity(0.5, 0), sparsity=0.9),
+         r"`schedule` is a ConstantSparsity, which sets the target and its steps: "
+         r"leave `sparsity` unset"),
+        (dict(schedule="cubic"), r"`schedule` must be one of \('constant', "
+         r"'polynomial'\) or a TFMOT PruningSchedule"),
+        (dict(schedule="constant", initial_sparsity=0.5),
+         r"`initial_sparsity` is where the polynomial ramp starts; schedule "
+         r"'constant' has none"))
+    def test_schedule_arguments_that_do_not_fit_are_refused(self, kwargs, message):
+        with self.assertRaisesRegex(ValueError, message):
+            prune.prune(_mlp(), **kwargs)
+
     def test_polynomial_ramp_follows_zhu_gupta(self):
         schedule = prune.make_schedule("polynomial", 0.9, begin_step=0, end_step=100,
                                        frequency=1)

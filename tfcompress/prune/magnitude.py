@@ -81,9 +81,17 @@ def _copy_layer(layer):
 DEFAULT_SPARSITY = 0.8
 
 
+def _schedule_target(schedule):
+    """The final sparsity a TFMOT schedule object reaches, if it says."""
+    for name in ("final_sparsity", "target_sparsity"):
+        if hasattr(schedule, name):
+            return float(getattr(schedule, name))
+    return None
+
+
 def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_step=0,
-          end_step=None, frequency=100, m_by_n=None, block_size=(1, 1),
-          block_pooling="AVG", xnnpack=False, strict=False):
+          end_step=None, frequency=100, initial_sparsity=0.0, m_by_n=None,
+          block_size=(1, 1), block_pooling="AVG", xnnpack=False, strict=False):
     """Wraps the chosen layers of a copy of `model` for magnitude pruning.
 
     Args:
@@ -94,11 +102,18 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
         None).
       layers: which layers to prune (see `selection.layer_selector`): None
         for all, a regex, a list of names, a layer class, or a callable.
-      schedule: "polynomial" (gradual, needs `end_step`) or "constant".
+      schedule: "polynomial" (gradual, needs `end_step`) or "constant"; or a
+        TFMOT schedule object (`tfmot.sparsity.keras.PolynomialDecay`,
+        `ConstantSparsity`, or your own `PruningSchedule`), used as it is for
+        every chosen layer, as in TFMOT's tutorials; it sets the target and the
+        steps, so leave `sparsity`, `begin_step`, `end_step`, `frequency` and
+        `initial_sparsity` unset.
       begin_step: optimizer step where pruning starts.
       end_step: step where the target is reached (polynomial), or where mask
         updates stop (constant; None never stops).
       frequency: steps between mask updates.
+      initial_sparsity: polynomial only: the sparsity the ramp starts from at
+        `begin_step` (TFMOT's PolynomialDecay `initial_sparsity`).
       m_by_n: (N, M) for N:M structured sparsity, N zeros in each group of M
         consecutive input-channel weights, e.g. (2, 4); `sparsity` then
         follows from it and must be left unset.
@@ -117,6 +132,30 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
     """
     require_keras2_model(model)
     m_by_n = _check_m_by_n(m_by_n)
+    given = isinstance(schedule, tfmot.sparsity.keras.PruningSchedule)
+    if given:
+        defaults = {"sparsity": None, "begin_step": 0, "end_step": None,
+                    "frequency": 100, "initial_sparsity": 0.0}
+        arguments = {"sparsity": sparsity, "begin_step": begin_step, "end_step": end_step,
+                     "frequency": frequency, "initial_sparsity": initial_sparsity}
+        clashes = [name for name, value in arguments.items() if value != defaults[name]]
+        if clashes:
+            raise ValueError(f"`schedule` is a {type(schedule).__name__}, which sets the "
+                             "target and its steps: leave "
+                             + ", ".join(f"`{name}`" for name in clashes)
+                             + " unset, or pass schedule='polynomial' or 'constant'.")
+        sparsity = None if m_by_n else _schedule_target(schedule)
+        if sparsity is None and not m_by_n:
+            sparsity = 0.0  # a schedule of one's own: its target is its business
+    elif schedule not in schedules.SCHEDULES:
+        raise ValueError(f"`schedule` must be one of {schedules.SCHEDULES} or a TFMOT "
+                         f"PruningSchedule (e.g. tfmot.sparsity.keras.PolynomialDecay), "
+                         f"got {schedule!r}.")
+    elif initial_sparsity and schedule != "polynomial":
+        raise ValueError(f"`initial_sparsity` is where the polynomial ramp starts; "
+                         f"schedule {schedule!r} has none: leave it at 0.")
+    if isinstance(sparsity, dict) and given:
+        raise ValueError("Per-layer targets need schedule='polynomial' or 'constant'.")
     if isinstance(sparsity, dict):
         if xnnpack:
             raise ValueError("`xnnpack=True` lets TFMOT's policy choose the layers: "
@@ -157,10 +196,16 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
         raise ValueError(f"No layer of {model.name!r} to prune: the selection "
                          f"{layers!r} chose no layer with prunable weights.")
     # Validate every schedule before building anything.
-    layer_schedules = {
-        name: schedules.make_schedule(schedule, value, begin_step=begin_step,
-                                      end_step=end_step, frequency=frequency)
-        for name, value in targets.items()}
+    def make(value):
+        if given:
+            return schedule
+        return schedules.make_schedule(schedule, value, begin_step=begin_step,
+                                       end_step=end_step, frequency=frequency,
+                                       initial_sparsity=initial_sparsity)
+
+    layer_schedules = {name: make(value) for name, value in targets.items()}
+    if given and _schedule_target(schedule) is None and not m_by_n:
+        targets = {name: None for name in targets}  # only the schedule knows
     wrapper_args = dict(block_size=block_size, block_pooling_type=block_pooling,
                         sparsity_m_by_n=m_by_n)
 
@@ -169,9 +214,7 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
         try:
             pruned = tfmot.sparsity.keras.prune_low_magnitude(
                 keras.models.clone_model(model, clone_function=_copy_layer),
-                pruning_schedule=schedules.make_schedule(
-                    schedule, target, begin_step=begin_step, end_step=end_step,
-                    frequency=frequency),
+                pruning_schedule=make(target),
                 pruning_policy=tfmot.sparsity.keras.PruneForLatencyOnXNNPack(),
                 **wrapper_args)
         except ValueError as e:
