@@ -54,6 +54,21 @@ def num_examples(name, split, data_dir=None):
     return builder(name, data_dir).info.splits[split].num_examples
 
 
+def check_split(name, split, data_dir=None, arg_name="split"):
+    """Raises ValueError unless `split` of dataset `name` exists and holds examples.
+
+    `arg_name` is the caller's argument, quoted in the message.
+    """
+    try:
+        if num_examples(name, split, data_dir) == 0:
+            raise ValueError("it is empty")
+    except (KeyError, ValueError) as e:
+        names = sorted(builder(name, data_dir).info.splits)
+        raise ValueError(f"`{arg_name}` {split!r} is not a usable split of {name!r}: "
+                         f"{str(e).rstrip('.')}. Pass a split that holds examples, "
+                         f"such as '{names[-1]}' or '{names[-1]}[:1000]'.") from None
+
+
 def examples(
     name,
     split,

@@ -14,14 +14,7 @@ def check_inputs(*, tflite, dataset, split, batch_sizes, num_threads, data_dir):
         raise FileNotFoundError(f"`tflite` {tflite!r} is not a file: pass the path of a "
                                 ".tflite file.")
     load_interpreter(tflite, arg_name="tflite")  # a truncated file fails here, not later
-    try:
-        empty = data.num_examples(dataset, split, data_dir) == 0
-    except (KeyError, ValueError) as e:
-        raise ValueError(f"`split` {split!r} is not a usable split of {dataset!r}: "
-                         f"{e}") from None
-    if empty:
-        raise ValueError(f"`split` {split!r} of {dataset!r} is empty: pass a split that "
-                         "holds examples.")
+    data.check_split(dataset, split, data_dir)
     for batch_size in batch_sizes:
         check_positive_int("batch_sizes", batch_size)
     check_positive_int("num_threads", num_threads)

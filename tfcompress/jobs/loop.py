@@ -6,7 +6,6 @@ import os
 import time
 
 from tfcompress import data
-from tfcompress import training as training_lib
 from tfcompress._keras import keras
 from tfcompress.jobs import checkpoints
 
@@ -149,7 +148,7 @@ def train(run, trainee, phase):
         model.fit(batches, epochs=end_epoch, initial_epoch=first_epoch,
                   steps_per_epoch=steps_this_epoch, validation_data=validation,
                   callbacks=callbacks,
-                  verbose=training_lib.progress_verbosity(settings.verbose))
+                  verbose=run.progress_verbose)
 
     if step:  # the rest of a partly trained epoch, as an epoch of its own
         fit(epoch, epoch + 1, step, steps - step)

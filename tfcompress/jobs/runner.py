@@ -115,17 +115,8 @@ def _dataset_shape(dataset, data_dir):
 def _check_splits(settings):
     for arg_name in ("train_split", "val_split", "test_split"):
         split = getattr(settings, arg_name)
-        if not split and arg_name == "val_split":
-            continue
-        try:
-            if data.num_examples(settings.dataset, split, settings.data_dir) == 0:
-                raise ValueError("it is empty")
-        except (KeyError, ValueError) as e:
-            names = sorted(data.builder(settings.dataset, settings.data_dir).info.splits)
-            raise ValueError(f"`{arg_name}` {split!r} is not a usable split of "
-                             f"{settings.dataset!r}: {str(e).rstrip('.')}. Pass a split "
-                             f"that holds examples, such as '{names[-1]}' or "
-                             f"'{names[-1]}[:1000]'.") from None
+        if split or arg_name != "val_split":  # no validation split is allowed
+            data.check_split(settings.dataset, split, settings.data_dir, arg_name)
 
 
 def _check_fits_data(model, path, arg_name, dataset, input_shape, num_classes):
