@@ -7,7 +7,7 @@ setuptools.setup(
     version="0.1.0",
     description=(
         "Distillation, pruning, quantization and validated TFLite export "
-        "for tf_keras models."
+        "for Keras 3 and tf_keras models."
     ),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -18,6 +18,8 @@ setuptools.setup(
         # is the tf-keras package of the same version as TensorFlow.
         "tensorflow==2.21.0",
         "tf-keras==2.21.0",
+        # Keras 3, for the bridge (tfcompress.keras3): the versions it is tested with.
+        "keras>=3.15,<3.16",
         "tensorflow-model-optimization==0.8.1",
         "tensorflow-datasets==4.9.10",
         # tensorflow-datasets 4.9.10 imports it without declaring it.

@@ -27,7 +27,7 @@ _PACKAGE = _REPO / "tfcompress"
 # the public API over everything: no module imports names from it.
 _LAYERS = (
     ("_atomic", "_checks", "_keras", "_tfmot_wrappers", "runtime"),
-    ("data", "models", "graph"),
+    ("data", "models", "graph", "keras3"),
     ("distill", "evaluate", "export", "prune", "quantize", "training"),
     ("jobs", "pipeline"),
     ("cli",),
@@ -130,6 +130,36 @@ def _imports(path):
         for name in names:
             if name.split(".")[0] == "tfcompress":
                 yield node.lineno, statement, name
+
+
+# Keras 3 (`import keras`) only in the bridge; tf_keras only through _keras.py.
+_KERAS_IMPORTERS = {"keras": ("tfcompress/keras3/bridge.py",),
+                    "tf_keras": ("tfcompress/_keras.py",)}
+
+
+def _keras_imports():
+    """["file:line: `statement`"] of imports of keras, tf_keras or tf.keras
+    outside the one module each is allowed in."""
+    found = []
+    for path in _sources():
+        where = str(path.relative_to(_REPO))
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source, where)):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            elif isinstance(node, ast.Attribute) and node.attr == "keras" and (
+                    isinstance(node.value, ast.Name) and node.value.id == "tf"):
+                names = ["tf.keras"]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if name.startswith("tf.keras") or where not in _KERAS_IMPORTERS.get(top, (where,)):
+                    statement = ast.get_source_segment(source, node).splitlines()[0]
+                    found.append(f"{where}:{node.lineno}: `{statement}`")
+    return found
 
 
 def _edges():
@@ -237,6 +267,9 @@ class ImportsTest(tf.test.TestCase):
         problems = _cycles(_edges())
         if problems:
             self.fail("Import cycles between units:\n" + "\n".join(problems))
+
+    def test_keras_versions_are_imported_each_in_its_one_module(self):
+        self.assertEqual(_keras_imports(), [])
 
     def test_layer_check_names_an_upward_import(self):
         edges = {("evaluate", "jobs"): ["tfcompress/evaluate/x.py:3: `import y`"],
