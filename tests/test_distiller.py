@@ -3,7 +3,7 @@
 import glob
 import os
 
-import keras as keras3  # Keras 3, only to check that it is refused.
+import keras as keras3  # Keras 3, only to check that it is converted.
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
@@ -224,10 +224,12 @@ class DistillerErrorTest(tf.test.TestCase, parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, "`weight` must be >= 0, got -1"):
             distill.LogitMSE(weight=-1)
 
-    def test_keras3_student(self):
+    def test_keras3_student_is_converted(self):
         student = keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3)])
-        with self.assertRaisesRegex(TypeError, "`student` is a Keras 3 model"):
-            distill.Distiller(student, helpers.small_teacher())
+        distiller = distill.Distiller(student, helpers.small_teacher())
+        self.assertIsInstance(distiller.student, keras.Model)
+        batch = np.ones((2, 6), np.float32)
+        self.assertAllClose(distiller.student(batch), student(batch), atol=1e-6)
 
 
 class CallbacksTest(tf.test.TestCase):

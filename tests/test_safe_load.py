@@ -193,14 +193,25 @@ class SafeLoadTest(tf.test.TestCase, parameterized.TestCase):
                 "only .keras files, the one format Keras loads in safe mode.")):
             export.load_keras_model(path)
 
-    def test_keras3_file_keeps_its_error(self):
+    def test_keras3_file_loads_converted_with_equal_outputs(self):
         import keras as keras3  # pylint: disable=g-import-not-at-top
 
         path = os.path.join(self.folder, "k3.keras")
-        keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3)]).save(path)
+        original = keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3)])
+        original.save(path)
+        model = export.load_keras_model(path)
+        self.assertIsInstance(model, keras.Model)
+        batch = np.ones((2, 6), np.float32)
+        self.assertAllClose(original(batch), model(batch), atol=1e-6)
+
+    def test_keras3_file_with_lambda_is_refused(self):
+        import keras as keras3  # pylint: disable=g-import-not-at-top
+
+        path = os.path.join(self.folder, "k3_lambda.keras")
+        keras3.Sequential([keras3.Input((6,)),
+                           keras3.layers.Lambda(lambda t: t * 2.0)]).save(path)
         with self.assertRaisesRegex(ValueError, re.escape(
-                f"Cannot load '{path}' as a tf_keras (Keras 2) model: `model` was "
-                f"saved by Keras {keras3.__version__}. A file saved by Keras 3")):
+                f"`model` file '{path}' holds a Lambda layer")):
             export.load_keras_model(path)
 
 

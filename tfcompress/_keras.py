@@ -22,11 +22,11 @@ def require_keras2_model(model, arg_name="model"):
     module = type(model).__module__
     if module.split(".")[0] == "keras":
         raise TypeError(
-            f"`{arg_name}` is a Keras 3 model ({module}.{type(model).__name__}); "
-            "tfcompress works with Keras 2 models because TFMOT does. Build the "
-            "model with `import tf_keras as keras` (or `from tfcompress._keras "
-            "import keras`), or rebuild it from its config and weights in "
-            "tf_keras."
+            f"`{arg_name}` is a Keras 3 model ({module}.{type(model).__name__}), and "
+            "this function works on a tf_keras model in place. Convert it first with "
+            "`tfcompress.keras3.to_tf_keras(model)` (and back with `to_keras3`), or "
+            "use train_classifier, which takes Keras 3 models and writes the trained "
+            "weights back."
         )
     raise TypeError(
         f"`{arg_name}` must be a tf_keras Model, got {type(model).__name__} "

@@ -12,6 +12,7 @@ from tfcompress import _atomic
 from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.keras3 import accepts_keras3
 
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
@@ -144,6 +145,7 @@ class KeepBestWeights(keras.callbacks.Callback):
             self.model.load_weights(self.weights_path)
 
 
+@accepts_keras3("model", write_back=True)
 def train_classifier(model, train_data, *, epochs, optimizer="adam",
                      learning_rate=1e-3, **fit_kwargs):
     """Compiles a logits classifier (cross-entropy, accuracy) and `fit`s it.

@@ -16,6 +16,7 @@ from tfcompress._keras import require_keras2_model
 from tfcompress.distill import losses
 from tfcompress.distill import terms
 from tfcompress.prune import magnitude as prune_magnitude
+from tfcompress.keras3 import accepts_keras3
 
 # Keys of an input that already carries the teacher's outputs (teacher_cache).
 STUDENT_INPUTS = "_student_inputs"
@@ -118,6 +119,7 @@ class Distiller(keras.Model):
     are still added to what is minimized.
     """
 
+    @accepts_keras3("student", "teacher")
     def __init__(self, student, teacher, *, temperature=4.0, alpha=0.1,
                  extra_losses=(), **kwargs):
         """Args:

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.keras3 import accepts_keras3
 
 # Layers without weights that may sit between the Dense layers; each is the
 # identity at inference or only reshapes.
@@ -63,6 +64,7 @@ def _check_pairs(student_dense, teacher_dense, student, teacher):
                 "in activation or bias; they must match.")
 
 
+@accepts_keras3("student", "teacher")
 def check_pairing(student, teacher):
     """Raises ValueError unless `student` can start from `teacher`'s units.
 
@@ -110,6 +112,7 @@ def least_squares_dense(inputs, targets, use_bias=True):
     return solution[:-1], solution[-1]
 
 
+@accepts_keras3("student", "teacher", write_back=True)
 def init_from_teacher(student, teacher, inputs):
     """Sets `student`'s weights from `teacher`'s most useful units, in place.
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.runtime import TFLiteRunner
+from tfcompress.keras3 import accepts_keras3
 
 
 def _accumulate(batches):
@@ -43,6 +44,7 @@ def _check_data(data):
                          "examples to evaluate on.")
 
 
+@accepts_keras3("model")
 def evaluate_classifier(model, data):
     """Top-1 accuracy and mean cross-entropy of a logits model.
 

@@ -8,8 +8,10 @@ import tarfile
 import numpy as np
 
 from tfcompress._keras import require_keras2_model
+from tfcompress.keras3 import accepts_keras3
 
 
+@accepts_keras3("model")
 def count_params(model):
     """Parameter counts of a tf_keras model.
 

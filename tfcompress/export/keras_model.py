@@ -14,6 +14,7 @@ import zipfile
 import zlib
 
 from tfcompress import _atomic
+from tfcompress import keras3
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 
@@ -28,10 +29,14 @@ _DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 
 def save_keras_model(model, path):
-    """Saves `model` atomically as a .keras file (architecture + weights)."""
-    require_keras2_model(model)
+    """Saves `model` atomically as a .keras file (architecture + weights).
+
+    A Keras 3 model is saved by Keras 3, so `keras.models.load_model` reads it.
+    """
     if not os.fspath(path).endswith(".keras"):
         raise ValueError(f"`path` must end in .keras, got {os.fspath(path)!r}.")
+    if not keras3.is_keras3_model(model):
+        require_keras2_model(model)
     with _atomic.atomic_output(path) as tmp:
         model.save(tmp)
     return os.fspath(path)
@@ -40,6 +45,9 @@ def save_keras_model(model, path):
 def load_keras_model(path, *, unsafe=False, custom_objects=None, compile=False,  # pylint: disable=redefined-builtin
                      arg_name="model"):
     """Loads a tf_keras model from a .keras file, in Keras safe mode.
+
+    A file saved by Keras 3 is loaded in Keras 3 (safe mode too) and converted
+    to an equal tf_keras model (`tfcompress.keras3.convert`).
 
     Args:
       path: a .keras file saved by `save_keras_model` or tf_keras `model.save`.
@@ -57,10 +65,11 @@ def load_keras_model(path, *, unsafe=False, custom_objects=None, compile=False, 
     Raises:
       FileNotFoundError: nothing at `path`.
       ValueError: `path` is a folder or not a .keras file; the file is
-        damaged, saved by Keras 3, holds a Lambda layer (without `unsafe`) or
+        damaged, holds a Lambda layer (without `unsafe`) or
         uses custom objects that are not registered.
       TypeError: `path` is not a path, `unsafe` not a bool or `custom_objects`
         not a dict.
+      tfcompress.keras3.ConversionError: a Keras 3 file that cannot be converted.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`{arg_name}` must be the path of a .keras file, got "
@@ -72,6 +81,8 @@ def load_keras_model(path, *, unsafe=False, custom_objects=None, compile=False, 
         raise TypeError("`custom_objects` must be a dict of {name: class}, got "
                         f"{type(custom_objects).__name__}.")
     _check_path(path, arg_name)
+    if saved_by_keras3(path, arg_name):
+        return keras3.convert(path, arg_name=arg_name).model
     config = _read_config(path, arg_name)
     if not compile:
         config.pop("compile_config", None)  # Keras skips it too
@@ -135,17 +146,23 @@ def _read_config(path, arg_name):
         raise _damaged(path, arg_name, f"the archive has no {_CONFIG}")
     if not isinstance(config, dict) or "class_name" not in config:
         raise _damaged(path, arg_name, f"its {_CONFIG} is not a model config")
-    version = str(metadata.get("keras_version", "")) if isinstance(metadata, dict) else ""
-    if version.startswith("3."):
-        raise ValueError(
-            f"Cannot load {path!r} as a tf_keras (Keras 2) model: `{arg_name}` was "
-            f"saved by Keras {version}. A file saved by Keras 3 (`import keras`, "
-            "or tf.keras in TF 2.21) cannot be read by tf_keras: rebuild the model "
-            "with `import tf_keras as keras` and load its weights, or save it "
-            "again from tf_keras.")
     if not names.intersection(_WEIGHTS):
         raise _damaged(path, arg_name, f"the archive has no {_WEIGHTS[0]}")
     return config
+
+
+def saved_by_keras3(path, arg_name="model"):
+    """Whether the .keras file at `path` was written by Keras 3 (its metadata says)."""
+    _check_path(path, arg_name)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if _METADATA not in archive.namelist():
+                return False
+            metadata = json.loads(archive.read(_METADATA))
+    except (*_DAMAGED, ValueError):
+        return False  # reading the config reports the damage
+    version = str(metadata.get("keras_version", "")) if isinstance(metadata, dict) else ""
+    return version.startswith("3.")
 
 
 def _objects(node):

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfcompress import _atomic
 from tfcompress.export import validation
+from tfcompress.keras3 import accepts_keras3
 
 SIGNATURE_KEY = "serving_default"
 OUTPUT_KEY = "logits"
@@ -26,6 +27,7 @@ def _serving_module(model):
     return module
 
 
+@accepts_keras3("model")
 def export_saved_model(model, path, *, check_inputs=None, atol=validation.FLOAT_ATOL):
     """Writes `model` as a SavedModel folder, proven to serve before it lands.
 

@@ -9,6 +9,7 @@ from tfcompress.export import converter as converter_lib
 from tfcompress.export import validation
 from tfcompress.quantize import calibration
 from tfcompress.runtime import TFLiteRunner
+from tfcompress.keras3 import accepts_keras3
 
 # Quantized exports must give the Keras model's top-1 class on at least this
 # fraction of the check batch (int8 on MNIST agrees on about 99.5% or more).
@@ -56,6 +57,7 @@ def _run_checked(tmp, path, batch, xnnpack, what, sparse):
         "Nothing was written." + (" Try sparse=False." if sparse else "")) from failure
 
 
+@accepts_keras3("model")
 def export_tflite(model, path, *, quantization="none", representative_data=None,
                   num_samples=calibration.DEFAULT_SAMPLES, int8_io=False, sparse=False,
                   xnnpack=True, check_inputs=None, atol=validation.FLOAT_ATOL,

@@ -6,13 +6,16 @@ Keras 3 is imported only when a Keras 3 model is met, so tf_keras-only users
 never pay for it.
 """
 
+import functools
 import importlib
+import inspect
 
 _BRIDGE = "tfcompress.keras3.bridge"
 _EXPORTS = ("Conversion", "ConversionError", "SUPPORTED", "UnsupportedLayersError",
-            "convert", "load", "register", "register_reverse", "to_keras3", "to_tf_keras")
+            "convert", "copy_weights", "load", "register", "register_reverse", "to_keras3",
+            "to_tf_keras")
 
-__all__ = sorted((*_EXPORTS, "as_tf_keras", "is_keras3_model"))
+__all__ = sorted((*_EXPORTS, "accepts_keras3", "as_tf_keras", "is_keras3_model"))
 
 
 def __getattr__(name):
@@ -43,3 +46,32 @@ def as_tf_keras(model, arg_name="model"):
         f"`{arg_name}` must be a Keras model (tf_keras or Keras 3), got "
         f"{type(model).__name__} ({type(model).__module__}): pass a model, or load a "
         ".keras file first with tfcompress.load_keras_model(path).")
+
+
+def accepts_keras3(*arg_names, write_back=False):
+    """Decorates a function of tf_keras models so it takes Keras 3 models too.
+
+    Each argument named in `arg_names` that holds a Keras 3 model is converted
+    to tf_keras (checked equal) before the call. With `write_back`, for
+    functions that train their model in place, the trained weights are then
+    copied back into the caller's Keras 3 model.
+    """
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            originals = {}
+            for name in arg_names:
+                value = bound.arguments.get(name)
+                if value is not None and is_keras3_model(value):
+                    originals[name] = value
+                    bound.arguments[name] = as_tf_keras(value, name)
+            result = fn(*bound.args, **bound.kwargs)
+            if write_back:
+                for name, original in originals.items():
+                    importlib.import_module(_BRIDGE).copy_weights(bound.arguments[name], original)
+            return result
+        return wrapper
+    return decorate

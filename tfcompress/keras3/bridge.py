@@ -102,6 +102,11 @@ def load(path, *, arg_name="model"):
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many kinds; one clear error instead
+        if "arbitrary code execution" in str(e):
+            raise ConversionError(
+                f"`{arg_name}` file {path!r} holds a Lambda layer, which runs arbitrary "
+                "Python code when it is loaded, so it is refused; tfcompress cannot "
+                "convert a Lambda either: rebuild the model with layers instead.") from None
         raise ConversionError(f"Cannot load `{arg_name}` {path!r} in Keras 3: "
                               f"{str(e).splitlines()[0][:300]}") from None
 
@@ -161,6 +166,21 @@ def to_keras3(model, *, tolerance=1e-5):
     converted = _Walk(keras3_to_tf_keras=False).model(model)
     _check(model, converted, tolerance, "Keras 3")
     return converted
+
+
+def copy_weights(source, target):
+    """Copies each layer's weights from `source` into the layer of the same name in `target`.
+
+    For a model and its conversion (either way): the layer names are the same.
+    """
+    targets = _layers_of(target)
+    for name, layer in _layers_of(source).items():
+        if name not in targets:
+            continue
+        if _is_model(layer):
+            copy_weights(layer, targets[name])
+        elif layer.get_weights():
+            targets[name].set_weights(layer.get_weights())
 
 
 def is_keras3_model(obj):

@@ -11,6 +11,7 @@ from tfcompress import evaluate
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import magnitude
 from tfcompress.prune import schedules
+from tfcompress.keras3 import accepts_keras3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Round:
     accuracy: float
 
 
+@accepts_keras3("model")
 def prune_iteratively(model, train_data, val_data, *, compile_model,
                       sparsities=(0.5, 0.75, 0.9), epochs_per_round=2,
                       accuracy_floor=None, layers=None, frequency=10, verbose=2):

@@ -18,6 +18,7 @@ from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import schedules
 from tfcompress.prune import selection
+from tfcompress.keras3 import accepts_keras3
 
 MISSING_CALLBACK_ERROR = (
     "This model is being pruned, and pruning needs its callbacks in fit: pass "
@@ -89,6 +90,7 @@ def _schedule_target(schedule):
     return None
 
 
+@accepts_keras3("model")
 def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_step=0,
           end_step=None, frequency=100, initial_sparsity=0.0, m_by_n=None,
           block_size=(1, 1), block_pooling="AVG", xnnpack=False, strict=False):
@@ -288,6 +290,7 @@ def check_fit_callbacks(model, fit_callbacks):
         raise ValueError(MISSING_CALLBACK_ERROR)
 
 
+@accepts_keras3("model")
 def strip(model):
     """The model without pruning wrappers, its zeros kept.
 

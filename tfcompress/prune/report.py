@@ -4,6 +4,7 @@ import numpy as np
 
 from tfcompress import _tfmot_wrappers
 from tfcompress._keras import require_keras2_model
+from tfcompress.keras3 import accepts_keras3
 
 
 def _rearranged(kernel):
@@ -35,6 +36,7 @@ def is_m_by_n_sparse(kernel, m_by_n):
     return bool(np.all(np.sum(groups == 0, axis=-1) >= zeros_needed))
 
 
+@accepts_keras3("model")
 def sparsity_report(model, m_by_n=None, m_by_n_layers=None):
     """Per-layer and total parameter counts, non-zeros and sparsity.
 

@@ -15,6 +15,7 @@ from tfcompress import evaluate
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import schedules
+from tfcompress.keras3 import accepts_keras3
 
 DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 
@@ -63,6 +64,7 @@ def magnitude_mask(kernel, sparsity):
     return mask
 
 
+@accepts_keras3("model")
 def analyze(model, val_data, *, sparsities=DEFAULT_SPARSITIES, layers=None, verbose=1):
     """Validation accuracy with each layer pruned alone at each sparsity.
 

@@ -8,6 +8,7 @@ from tfcompress import _tfmot_wrappers
 from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.keras3 import accepts_keras3
 
 _CLUSTERING = tfmot.clustering.keras
 
@@ -16,6 +17,7 @@ _CLUSTERING = tfmot.clustering.keras
 CLUSTERED_TYPES = (keras.layers.Dense, keras.layers.Conv2D)
 
 
+@accepts_keras3("model")
 def cluster(model, number_of_clusters, *, preserve_sparsity=True):
     """A copy of `model` whose Dense and Conv2D kernels are clustered.
 

@@ -6,6 +6,7 @@ import tensorflow_model_optimization as tfmot
 from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.keras3 import accepts_keras3
 
 _QUANTIZE = tfmot.quantization.keras
 _COMBINE = tfmot.experimental.combine
@@ -23,6 +24,7 @@ def _scheme(preserve):
     return _COMBINE.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
 
 
+@accepts_keras3("model")
 def quantize_aware(model, preserve=None):
     """A quantization-aware copy of `model`, to fine-tune and export as int8.
 
