@@ -41,3 +41,8 @@ def is_quantization_aware(model):
     """True if `model` holds TFMOT quantization wrappers (a QAT model)."""
     return any(isinstance(layer, _QUANTIZE_WRAPPERS)
                for layer in getattr(model, "layers", ()))
+
+
+def unwrap_quantization(layer):
+    """The layer a quantization wrapper wraps; any other layer itself."""
+    return layer.layer if isinstance(layer, _QUANTIZE_WRAPPERS) else layer

@@ -2,6 +2,7 @@
 
 from tfcompress.export.keras_model import load_keras_model
 from tfcompress.export.keras_model import save_keras_model
+from tfcompress.export.keras_model import saved_by_keras3
 from tfcompress.export.saved_model import export_saved_model
 from tfcompress.export.tflite import export_tflite
 from tfcompress.export.validation import ExportResult
@@ -9,5 +10,5 @@ from tfcompress.export.validation import ExportValidationError
 
 __all__ = [
     "ExportResult", "ExportValidationError", "export_saved_model", "export_tflite",
-    "load_keras_model", "save_keras_model",
+    "load_keras_model", "save_keras_model", "saved_by_keras3",
 ]

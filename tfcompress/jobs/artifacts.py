@@ -5,6 +5,7 @@ import os
 from tfcompress import data
 from tfcompress import evaluate
 from tfcompress import export
+from tfcompress import keras3
 
 # Artifact names inside an output folder; later stages read these.
 KERAS_FILE = "model.keras"
@@ -50,8 +51,18 @@ def check_complete(metrics, expected, what):
     return metrics
 
 
-def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples):
+def save_model(model, path, as_keras3=False):
+    """Writes model.keras: tf_keras, or converted back to Keras 3 (checked equal)."""
+    export.save_keras_model(keras3.to_keras3(model) if as_keras3 else model, path)
+    return {"format": "keras3" if as_keras3 else "tf_keras"}
+
+
+def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples,
+                        as_keras3=False):
     """Writes and checks the three artifacts; returns the summary sections.
+
+    With `as_keras3` (the job's model came as Keras 3), model.keras is
+    written by Keras 3, so `keras.models.load_model` reads it.
 
     Both exports are run on `check_inputs` (real test images) and compared
     with the Keras model before they land; the Keras model and the TFLite
@@ -66,7 +77,7 @@ def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples)
     check_batch = check_inputs
     paths = {name: os.path.join(folder, name)
              for name in (KERAS_FILE, SAVED_MODEL_DIR, TFLITE_FILE)}
-    export.save_keras_model(model, paths[KERAS_FILE])
+    keras_file = save_model(model, paths[KERAS_FILE], as_keras3)
     saved = export.export_saved_model(model, paths[SAVED_MODEL_DIR],
                                       check_inputs=check_batch)
     tflite = export.export_tflite(model, paths[TFLITE_FILE], check_inputs=check_batch)
@@ -80,6 +91,7 @@ def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples)
         "tflite": {"test_accuracy": tflite_metrics["accuracy"],
                    "max_abs_diff_vs_keras": tflite.max_abs_diff},
         "saved_model": {"max_abs_diff_vs_keras": saved.max_abs_diff},
+        "keras_file": keras_file,
         "sizes": {name: evaluate.artifact_size(path) for name, path in paths.items()},
     }
 

@@ -158,7 +158,8 @@ class PruneJob(runner.Job):
                           "params": self._dense.count_params()},
                 "sparsity": report["total"],
                 **artifacts.export_and_evaluate(stripped, run.staging, test,
-                                                run.check_batch(), run.test_count)}
+                                                run.check_batch(), run.test_count,
+                                                as_keras3=run.keras3_output)}
 
     def describe(self, summary, output_dir):
         return "\n".join([prune.format_report(self._report),

@@ -151,8 +151,13 @@ class QuantizeJob(runner.Job):
             representative_data=run.train_batches() if self.mode == "int8" else None,
             num_samples=self.num_samples, int8_io=self.int8_io, sparse=self.sparse,
             xnnpack=self.xnnpack, check_inputs=check_batch)
-        if self.mode == "cluster":
-            export.save_keras_model(final, os.path.join(run.staging, artifacts.KERAS_FILE))
+        keras_file = None
+        if self.mode == "cluster" or run.keras3_output:
+            # A Keras 3 user gets the fine-tuned float weights back as Keras 3.
+            float_model = (quantize.float_model(final, source) if self.mode in _PRESERVE
+                           else final)
+            keras_file = artifacts.save_model(float_model, os.path.join(
+                run.staging, artifacts.KERAS_FILE), as_keras3=run.keras3_output)
         result = self._tflite_record(tflite_path, test, count)
         latency = evaluate.compare_latency(
             {"float": reference_path, "quantized": tflite_path}, rounds=3, batch_size=1,
@@ -169,6 +174,7 @@ class QuantizeJob(runner.Job):
                 evaluate.evaluate_classifier(final, test), count,
                 "The quantized Keras model")["accuracy"]},
             "float_reference": reference,
+            **({"keras_file": keras_file} if keras_file else {}),
             "tflite": {**result, "quantization": quantization,
                        "top1_agreement_vs_keras": exported.top1_agreement,
                        "max_abs_diff_vs_keras": exported.max_abs_diff},

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tfcompress import _atomic
 from tfcompress import data
 from tfcompress import export
+from tfcompress import keras3
 from tfcompress import training as training_lib
 from tfcompress._keras import keras
 from tfcompress.jobs import artifacts
@@ -157,6 +158,8 @@ class Run:
     log: object = print
     staging: str = None
     _models: dict = dataclasses.field(default_factory=dict)
+    # role -> what converting its Keras 3 file measured (Conversion.describe()).
+    conversions: dict = dataclasses.field(default_factory=dict)
 
     @property
     def config(self):
@@ -178,12 +181,26 @@ class Run:
         in_scope = self.distributed and tf.distribute.has_strategy()
         key = (path, arg_name, in_scope)
         if key not in self._models:
-            model = export.load_keras_model(path, unsafe=self.training.unsafe_load,
-                                            arg_name=arg_name)
+            if export.saved_by_keras3(path, arg_name):
+                conversion = keras3.convert(path, arg_name=arg_name)
+                if arg_name not in self.conversions:
+                    self.log(f"`{arg_name}` {path} is a Keras 3 model: converted to "
+                             f"tf_keras ({conversion.layers} layers, outputs within "
+                             f"{conversion.max_abs_diff:.2g}, {conversion.seconds:.1f} s).")
+                self.conversions[arg_name] = conversion.describe()
+                model = conversion.model
+            else:
+                model = export.load_keras_model(path, unsafe=self.training.unsafe_load,
+                                                arg_name=arg_name)
             _check_fits_data(model, path, arg_name, self.training.dataset,
                              self.input_shape, self.num_classes)
             self._models[key] = model
         return self._models[key]
+
+    @property
+    def keras3_output(self):
+        """Whether the job's model came as Keras 3, so its model.keras goes back as Keras 3."""
+        return "model" in self.conversions
 
     def local(self, model):
         """`model` itself, or after distributed training a plain copy of it.
@@ -347,6 +364,8 @@ def execute(run):
         return None
     summary = {"config": run.config, "train_seconds": round(train_seconds, 2),
                **job.finish(run)}
+    if run.conversions:
+        summary["keras3_conversion"] = run.conversions
     run.write_json(artifacts.SUMMARY_FILE, summary)
     run_dir.finish(run.staging, training.output_dir)
     run.log(job.describe(summary, training.output_dir))

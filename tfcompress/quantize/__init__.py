@@ -12,10 +12,11 @@ from tfcompress.quantize.calibration import calibration_examples
 from tfcompress.quantize.clustering import cluster
 from tfcompress.quantize.clustering import distinct_values
 from tfcompress.quantize.clustering import strip_clusters
+from tfcompress.quantize.float_weights import float_model
 from tfcompress.quantize.qat import PRESERVE
 from tfcompress.quantize.qat import quantize_aware
 
 __all__ = [
     "DEFAULT_SAMPLES", "PRESERVE", "calibration_examples", "cluster", "distinct_values",
-    "is_clustered", "is_quantization_aware", "quantize_aware", "strip_clusters",
+    "float_model", "is_clustered", "is_quantization_aware", "quantize_aware", "strip_clusters",
 ]
