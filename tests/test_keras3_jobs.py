@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
 import job_helpers
 from tfcompress import data
 from tfcompress import runtime
@@ -30,6 +31,11 @@ def _keras3_mobile_cnn():
     y = L.BatchNormalization()(L.Conv2D(8, 1, use_bias=False)(y))
     x = L.GlobalAveragePooling2D()(L.Add()([x, y]))
     return keras3.Model(inputs, L.Dense(10)(x))
+
+
+def _kernel_sparsity(model):
+    kernels = [np.asarray(w) for w in model.weights if "kernel" in w.path]
+    return sum(int(np.sum(k == 0)) for k in kernels) / sum(k.size for k in kernels)
 
 
 @pytest.mark.mnist
@@ -68,18 +74,29 @@ class Keras3JobsTest(tf.test.TestCase):
         self.assertLessEqual(summary["keras3_conversion"]["model"]["max_abs_diff"], 1e-5)
         self.assertEqual(summary["keras_file"], {"format": "keras3"})
         pruned = self._assert_keras3_file_agrees_with_tflite(pruned_dir, atol=1e-4)
-        kernels = [w for w in pruned.weights if "kernel" in w.path]
-        zeros = sum(int(np.sum(np.asarray(w) == 0)) for w in kernels)
-        self.assertGreater(zeros / sum(int(np.size(w)) for w in kernels), 0.3)
+        self.assertGreater(_kernel_sparsity(pruned), 0.3)
 
         quantized_dir = os.path.join(self.root, "quantized")
         summary = runner.run(quantize.QuantizeJob(model=pruned_dir, mode="pqat"),
                              job_helpers.mnist_training(quantized_dir, epochs=1),
                              log=lambda *_: None)
         self.assertEqual(summary["keras_file"], {"format": "keras3"})
-        self._assert_keras3_file_agrees_with_tflite(quantized_dir, atol=None)
+        quantized = self._assert_keras3_file_agrees_with_tflite(quantized_dir, atol=None)
+        # PQAT kept the zeros, in the file and in the float model handed back.
+        self.assertGreaterEqual(_kernel_sparsity(quantized), _kernel_sparsity(pruned))
         with open(os.path.join(quantized_dir, artifacts.SUMMARY_FILE), encoding="utf-8") as f:
             self.assertIn("keras3_conversion", json.load(f))
+
+    def test_pipeline_command_hands_a_keras3_file_back_as_keras3(self):
+        run_dir = os.path.join(self.root, "run")
+        result = helpers.run_cli(
+            "pipeline", f"--input_model={self.source}", "--dataset=mnist",
+            "--stages=prune,quantize,export,evaluate", "--train_split=train[:1024]",
+            "--val_split=train[1024:1280]", "--test_split=test[:256]", "--prune_epochs=1",
+            "--sparsity=0.5", "--quantization=pqat", "--quantize_epochs=1",
+            f"--output_dir={run_dir}", "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self._assert_keras3_file_agrees_with_tflite(os.path.join(run_dir, "export"), atol=None)
 
 
 if __name__ == "__main__":

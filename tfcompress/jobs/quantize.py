@@ -151,11 +151,12 @@ class QuantizeJob(runner.Job):
             representative_data=run.train_batches() if self.mode == "int8" else None,
             num_samples=self.num_samples, int8_io=self.int8_io, sparse=self.sparse,
             xnnpack=self.xnnpack, check_inputs=check_batch)
+        # The fine-tuned float weights, without fake-quantization wrappers: what
+        # the parameters are counted on, and what a Keras 3 user gets back.
+        float_model = (quantize.float_model(final, source, keep_zeros=self.mode == "pqat")
+                       if self.mode in _PRESERVE else final)
         keras_file = None
         if self.mode == "cluster" or run.keras3_output:
-            # A Keras 3 user gets the fine-tuned float weights back as Keras 3.
-            float_model = (quantize.float_model(final, source) if self.mode in _PRESERVE
-                           else final)
             keras_file = artifacts.save_model(float_model, os.path.join(
                 run.staging, artifacts.KERAS_FILE), as_keras3=run.keras3_output)
         result = self._tflite_record(tflite_path, test, count)
@@ -173,6 +174,7 @@ class QuantizeJob(runner.Job):
             "keras": {"test_accuracy": artifacts.check_complete(
                 evaluate.evaluate_classifier(final, test), count,
                 "The quantized Keras model")["accuracy"]},
+            "params": evaluate.count_params(float_model),
             "float_reference": reference,
             **({"keras_file": keras_file} if keras_file else {}),
             "tflite": {**result, "quantization": quantization,

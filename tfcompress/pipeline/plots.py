@@ -45,7 +45,8 @@ def _accuracy_vs_size(report, path):
 
 
 def _layer_sparsity(prune_report, path):
-    layers = prune_report["layers"]
+    # Layers with a prunable kernel; batch norm and the like have none.
+    layers = [row for row in prune_report["layers"] if "kernel_sparsity" in row]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     names = [row["name"] for row in layers]
     ax.bar(names, [row["kernel_sparsity"] * 100 for row in layers])

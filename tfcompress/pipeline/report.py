@@ -43,11 +43,13 @@ def _stage_record(stage, summary, records):
     """One table row from a job's summary.json."""
     if stage == "quantize":
         tflite = summary["tflite"]
-        source = records.get(os.path.basename(os.path.dirname(summary["config"]["model"])))
-        params = source["params"] if source else None
-        weights = summary["tflite_weights"]["tensors"].values()
-        zeros = sum(w["zeros"] for w in weights)
-        nonzero = params - zeros if params is not None else None
+        if "params" in summary:  # counted on the float weights the job trained
+            params, nonzero = summary["params"]["total"], summary["params"]["nonzero"]
+        else:  # a summary from before that count: zeros read off the TFLite file
+            source = records.get(os.path.basename(os.path.dirname(summary["config"]["model"])))
+            params = source["params"] if source else None
+            zeros = sum(w["zeros"] for w in summary["tflite_weights"]["tensors"].values())
+            nonzero = params - zeros if params is not None else None
         return {"params": params, "nonzero": nonzero,
                 "tflite_bytes": tflite["bytes"], "tflite_gzip_bytes": tflite["gzip_bytes"],
                 "keras_accuracy": summary["keras"]["test_accuracy"],

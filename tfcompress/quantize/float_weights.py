@@ -6,16 +6,22 @@ instance to hand it back as Keras 3) gets a copy of the original model with
 each layer's float weights taken from the wrapper around it.
 """
 
+import tensorflow as tf
+
 from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
 
 
-def float_model(aware, like):
+def float_model(aware, like, keep_zeros=False):
     """A copy of `like` holding the float weights of its QAT version `aware`.
 
     Args:
       aware: the quantization-aware model (`quantize_aware(like)`), trained.
       like: the model `aware` was made from.
+      keep_zeros: zero the kernel weights that are zero in `like`. PQAT keeps
+        a pruned model's zeros by masking its kernels inside the fake-quant
+        op, so the variables under the mask drift while the exported file
+        keeps the zeros; this gives the float model the file's zeros.
 
     Raises:
       ValueError: `aware` is not quantization-aware, or lacks a layer of `like`.
@@ -31,11 +37,14 @@ def float_model(aware, like):
             if variable.name.startswith(f"{inner.name}/"):
                 trained[_key(variable)] = variable
     copy = keras.models.clone_model(like)
-    for variable in copy.weights:
+    for variable, original in zip(copy.weights, like.weights):
         if _key(variable) not in trained:
             raise ValueError(f"`aware` has no weight {_key(variable)!r} of `like`: pass "
                              "the model it was made from.")
-        variable.assign(trained[_key(variable)])
+        value = trained[_key(variable)]
+        if keep_zeros and "kernel" in _key(variable):
+            value = tf.where(tf.equal(original, 0.0), tf.zeros_like(value), value)
+        variable.assign(value)
     return copy
 
 
