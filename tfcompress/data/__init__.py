@@ -1,8 +1,10 @@
-"""Datasets: TFDS image-classification splits as `tf.data` pipelines."""
+"""Datasets: TFDS names, npz:PATH and dir:PATH as `tf.data` pipelines."""
 
 from tfcompress.data.epochs import epoch_batches
 from tfcompress.data.epochs import steps_per_epoch
 from tfcompress.data.epochs import with_data_sharding
+from tfcompress.data.inputs import as_batches
+from tfcompress.data.inputs import first_inputs
 from tfcompress.data.loading import builder
 from tfcompress.data.loading import check_split
 from tfcompress.data.loading import examples
@@ -10,8 +12,17 @@ from tfcompress.data.loading import first_examples
 from tfcompress.data.loading import load
 from tfcompress.data.loading import num_examples
 from tfcompress.data.loading import resolve_data_dir
+from tfcompress.data.preprocessing import NORMALIZATIONS
 from tfcompress.data.preprocessing import make_preprocess_fn
+from tfcompress.data.shapes import fill_unknown
+from tfcompress.data.shapes import mismatch as shape_mismatch
+from tfcompress.data.sources import canonical_name
+from tfcompress.data.sources import open_source
+from tfcompress.data.statistics import mean_std
+from tfcompress.data.statistics import normalization
 
-__all__ = ["builder", "check_split", "epoch_batches", "examples", "first_examples", "load",
-           "make_preprocess_fn", "num_examples", "resolve_data_dir", "steps_per_epoch",
+__all__ = ["NORMALIZATIONS", "as_batches", "builder", "canonical_name", "check_split",
+           "epoch_batches", "examples", "fill_unknown", "first_examples", "first_inputs",
+           "load", "make_preprocess_fn", "mean_std", "normalization", "num_examples",
+           "open_source", "resolve_data_dir", "shape_mismatch", "steps_per_epoch",
            "with_data_sharding"]

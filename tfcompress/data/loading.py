@@ -1,57 +1,27 @@
-"""TFDS image-classification datasets as batched `tf.data` pipelines.
+"""Image-classification datasets as batched `tf.data` pipelines.
 
-Loading never downloads: a dataset must already be prepared in `data_dir`, so
-an offline machine gets an immediate error instead of a hanging download.
+A dataset is a TFDS name, `npz:PATH` or `dir:PATH` (see `data/sources.py`);
+every function here takes it as `name` and splits as TFDS writes them, slices
+included ("train[:10%]", "train[:512]"). TFDS datasets are never downloaded:
+they must be prepared in `data_dir`.
 """
 
-import os
-
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from tfcompress._checks import check_positive_int
 from tfcompress.data import preprocessing
+from tfcompress.data import shapes
+from tfcompress.data import sources
+from tfcompress.data.tfds_source import builder  # noqa: F401  (public, data.builder)
+from tfcompress.data.tfds_source import resolve_data_dir  # noqa: F401
 
 # Above this many examples the shuffle buffer stops growing (memory bound).
 MAX_SHUFFLE_BUFFER = 60_000
 
 
-def resolve_data_dir(data_dir=None):
-    """`data_dir`, else $TFDS_DATA_DIR, else TFDS's default directory."""
-    if data_dir:
-        return os.fspath(data_dir)
-    return os.environ.get("TFDS_DATA_DIR") or tfds.core.constants.DATA_DIR
-
-
-def builder(name, data_dir=None):
-    """The TFDS builder of a dataset that is prepared locally.
-
-    Raises:
-      ValueError: TFDS knows no dataset called `name`.
-      FileNotFoundError: the dataset is not prepared under the directory.
-    """
-    data_dir = resolve_data_dir(data_dir)
-    try:
-        dataset_builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise ValueError(
-            f"`dataset` {name!r} is not a TFDS dataset name (see "
-            "tfds.list_builders())."
-        ) from None
-    if not dataset_builder.is_prepared():
-        raise FileNotFoundError(
-            f"Dataset {name!r} is not prepared under {data_dir!r}. Point "
-            "`data_dir` (or $TFDS_DATA_DIR, or --data_dir) at a directory "
-            f"that holds {name}/ in TFDS format, or prepare it once with "
-            f"network access: tfds.builder({name!r}, data_dir=...)"
-            ".download_and_prepare()."
-        )
-    return dataset_builder
-
-
 def num_examples(name, split, data_dir=None):
     """Number of examples in `split` (slices such as "train[:10%]" work)."""
-    return builder(name, data_dir).info.splits[split].num_examples
+    return sources.open_source(name, data_dir).num_examples(split)
 
 
 def check_split(name, split, data_dir=None, arg_name="split"):
@@ -59,14 +29,31 @@ def check_split(name, split, data_dir=None, arg_name="split"):
 
     `arg_name` is the caller's argument, quoted in the message.
     """
+    source = sources.open_source(name, data_dir)
     try:
-        if num_examples(name, split, data_dir) == 0:
+        if source.num_examples(split) == 0:
             raise ValueError("it is empty")
     except (KeyError, ValueError) as e:
-        names = sorted(builder(name, data_dir).info.splits)
+        names = sorted(source.split_sizes)
         raise ValueError(f"`{arg_name}` {split!r} is not a usable split of {name!r}: "
-                         f"{str(e).rstrip('.')}. Pass a split that holds examples, "
+                         f"{' '.join(str(e).split()).rstrip('.')}. Pass a split that "
+                         "holds examples, "
                          f"such as '{names[-1]}' or '{names[-1]}[:1000]'.") from None
+
+
+def _statistics(name, normalize, mean, std):
+    """`mean` and `std` for "standard": as given, else the built-in ones of `name`."""
+    if normalize != "standard" or (mean is not None and std is not None):
+        return mean, std
+    if name not in preprocessing.KNOWN_MEAN_STD:
+        raise ValueError(
+            f"`normalize='standard'` needs `mean` and `std` for {name!r}; "
+            f"statistics are built in only for "
+            f"{sorted(preprocessing.KNOWN_MEAN_STD)}: compute them with "
+            f"data.normalization({name!r}, 'train', 'standard')."
+        )
+    known_mean, known_std = preprocessing.KNOWN_MEAN_STD[name]
+    return (known_mean if mean is None else mean), (known_std if std is None else std)
 
 
 def examples(
@@ -79,8 +66,9 @@ def examples(
     flatten=False,
     cache=True,
     data_dir=None,
+    image_shape=None,
 ):
-    """One pass over a TFDS split as preprocessed (image, label) examples.
+    """One pass over a split as preprocessed (image, label) examples.
 
     Unbatched and unshuffled, in the split's own order: the source that
     `load` batches, and that a resumable training run orders per epoch
@@ -89,29 +77,23 @@ def examples(
     Returns:
       A `tf.data.Dataset` of (float32 image, int32 label) pairs.
     """
-    if normalize == "standard" and (mean is None or std is None):
-        if name not in preprocessing.KNOWN_MEAN_STD:
-            raise ValueError(
-                f"`normalize='standard'` needs `mean` and `std` for {name!r}; "
-                f"statistics are built in only for "
-                f"{sorted(preprocessing.KNOWN_MEAN_STD)}."
-            )
-        known_mean, known_std = preprocessing.KNOWN_MEAN_STD[name]
-        mean = known_mean if mean is None else mean
-        std = known_std if std is None else std
+    mean, std = _statistics(name, normalize, mean, std)
     preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)
-
-    dataset_builder = builder(name, data_dir)
+    source = sources.open_source(name, data_dir)
     try:
-        dataset_builder.info.splits[split].num_examples
+        source.num_examples(split)
     except (KeyError, ValueError) as e:
         raise ValueError(
             f"`split` {split!r} does not exist in {name!r} (splits: "
-            f"{sorted(dataset_builder.info.splits)}): {e}"
+            f"{sorted(source.split_sizes)}): {e}"
         ) from None
-    ds = dataset_builder.as_dataset(
-        split=split, as_supervised=True, shuffle_files=False
-    )
+    shape = source.image_shape if image_shape is None else shapes.fill_unknown(
+        source.image_shape, image_shape)
+    reason = shapes.mismatch(source.image_shape, shape, source.resizable)
+    if reason:
+        raise ValueError(f"`image_shape` {shape} does not fit dataset {name!r}, whose "
+                         f"images have shape {source.image_shape}: {reason}.")
+    ds = source.raw_examples(split, shape)
     ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.cache() if cache else ds
 
@@ -130,33 +112,38 @@ def load(
     cache=True,
     drop_remainder=False,
     data_dir=None,
+    image_shape=None,
 ):
-    """Loads a TFDS image-classification split as (image, label) batches.
+    """Loads an image-classification split as (image, label) batches.
 
     Order: decode, preprocess, cache, shuffle, batch, prefetch; so caching
     keeps decoded floats and the shuffle is fresh (and seeded) every epoch.
 
     Args:
-      name: TFDS dataset name, e.g. "mnist".
-      split: TFDS split, slices included: "train", "train[:10%]", "test".
+      name: TFDS dataset name ("mnist"), "npz:PATH" or "dir:PATH".
+      split: split, slices included: "train", "train[:10%]", "test".
       batch_size: positive int.
       shuffle: shuffle examples each epoch (use for training splits).
       seed: int seed of the shuffle; same seed, same order every run.
-      normalize: "unit" ([0, 1]) or "standard" (mean/std); see
-        `preprocessing.make_preprocess_fn`.
-      mean: for "standard"; defaults to known statistics of `name`.
-      std: for "standard"; defaults to known statistics of `name`.
+      normalize: "unit" ([0, 1]), "standard" (mean/std) or "none" (values as
+        stored); see `preprocessing.make_preprocess_fn`.
+      mean: for "standard"; defaults to known statistics of `name` (else
+        compute them with `data.normalization`).
+      std: for "standard"; as `mean`.
       flatten: images as flat vectors (for MLPs taking [batch, H*W*C]).
       cache: keep preprocessed examples in memory after the first epoch.
       drop_remainder: drop the last partial batch.
       data_dir: TFDS directory; defaults to $TFDS_DATA_DIR, then TFDS's own.
+      image_shape: shape of one image as the model takes it; default: as
+        the dataset stores it. See `data/shapes.py` for what converts.
 
     Returns:
       A `tf.data.Dataset` of (float32 [batch, ...], int32 [batch]) pairs.
     """
     check_positive_int("batch_size", batch_size)
     ds = examples(name, split, normalize=normalize, mean=mean, std=std,
-                  flatten=flatten, cache=cache, data_dir=data_dir)
+                  flatten=flatten, cache=cache, data_dir=data_dir,
+                  image_shape=image_shape)
     if shuffle:
         size = num_examples(name, split, data_dir)
         ds = ds.shuffle(
@@ -176,7 +163,8 @@ def first_examples(name, split, num_examples=64, *, data_dir=None, **load_kwargs
     Args:
       name, split, data_dir: as `load`.
       num_examples: positive int.
-      **load_kwargs: preprocessing arguments of `load` (normalize, flatten...).
+      **load_kwargs: preprocessing arguments of `load` (normalize, flatten,
+        image_shape...).
     """
     check_positive_int("num_examples", num_examples)
     ds = load(name, split, batch_size=num_examples, cache=False, data_dir=data_dir,

@@ -9,7 +9,7 @@ KNOWN_MEAN_STD = {
     "fashion_mnist": (0.2860, 0.3530),
 }
 
-NORMALIZATIONS = ("unit", "standard")
+NORMALIZATIONS = ("unit", "standard", "none")
 
 
 def make_preprocess_fn(normalize="unit", mean=None, std=None, flatten=False):
@@ -17,7 +17,8 @@ def make_preprocess_fn(normalize="unit", mean=None, std=None, flatten=False):
 
     Args:
       normalize: "unit" scales uint8 pixels to [0, 1]; "standard" also
-        subtracts `mean` and divides by `std`.
+        subtracts `mean` and divides by `std`; "none" keeps the values as
+        they are (as float32), for models with their own Rescaling layer.
       mean: float or per-channel list, on the [0, 1] scale ("standard" only).
       std: positive float or per-channel list ("standard" only).
       flatten: reshape each image to a vector, for MLPs fed flat input.
@@ -39,7 +40,9 @@ def make_preprocess_fn(normalize="unit", mean=None, std=None, flatten=False):
             raise ValueError(f"`std` must be > 0, got {std!r}.")
 
     def preprocess(image, label):
-        image = tf.cast(image, tf.float32) / 255.0
+        image = tf.cast(image, tf.float32)
+        if normalize != "none":
+            image = image / 255.0
         if normalize == "standard":
             image = (image - mean) / std
         if flatten:
