@@ -12,6 +12,7 @@ from tfcompress import _atomic
 from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.data import inputs
 from tfcompress.keras3 import accepts_keras3
 
 OPTIMIZERS = ("adam", "sgd")
@@ -153,11 +154,12 @@ def train_classifier(model, train_data, *, epochs, optimizer="adam",
     Args:
       model: tf_keras model that outputs logits; any earlier compile is
         replaced.
-      train_data: `tf.data.Dataset` of (x, y) batches.
+      train_data: `tf.data.Dataset` of (x, y) batches, or an (x, y) tuple of
+        NumPy arrays (shuffled each epoch, in batches of `batch_size`).
       epochs: positive int.
       optimizer: "adam" or "sgd".
       learning_rate: positive float.
-      **fit_kwargs: `validation_data`, `checkpoint_dir`,
+      **fit_kwargs: `validation_data`, `batch_size`, `checkpoint_dir`,
         `early_stopping_patience`, `callbacks`, `verbose`; see `fit`.
 
     Returns:
@@ -175,6 +177,7 @@ def fit(
     *,
     epochs,
     validation_data=None,
+    batch_size=inputs.DEFAULT_BATCH_SIZE,
     checkpoint_dir=None,
     early_stopping_patience=None,
     callbacks=(),
@@ -191,9 +194,12 @@ def fit(
 
     Args:
       model: a compiled tf_keras model whose metrics include "accuracy".
-      train_data: `tf.data.Dataset` of (x, y) batches.
+      train_data: `tf.data.Dataset` of (x, y) batches, or an (x, y) tuple of
+        NumPy arrays (then shuffled each epoch, by TF's global seed).
       epochs: positive int.
-      validation_data: optional dataset of (x, y) batches.
+      validation_data: optional dataset of (x, y) batches, or (x, y) arrays.
+      batch_size: the batches NumPy arrays are cut into (datasets come
+        batched).
       checkpoint_dir: folder for best weights and the resume backup; a
         temporary folder when None (no resume).
       early_stopping_patience: stop after this many epochs without a better
@@ -211,6 +217,11 @@ def fit(
     check_positive_int("epochs", epochs)
     if early_stopping_patience is not None and validation_data is None:
         raise ValueError("`early_stopping_patience` needs `validation_data`.")
+    train_data = inputs.as_batches(train_data, arg_name="train_data",
+                                   batch_size=batch_size, shuffle=True)
+    if validation_data is not None:
+        validation_data = inputs.as_batches(validation_data, arg_name="validation_data",
+                                            batch_size=batch_size)
 
     with tempfile.TemporaryDirectory() as scratch:
         state_dir = checkpoint_dir or scratch

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.data import inputs
 from tfcompress.runtime import TFLiteRunner
 from tfcompress.keras3 import accepts_keras3
 
@@ -32,16 +33,14 @@ def _empty_error():
 
 
 def _check_data(data):
-    """Raises unless `data` is a finite tf.data.Dataset that is not known to be empty."""
-    if not isinstance(data, tf.data.Dataset):
-        raise TypeError(f"`data` must be a tf.data.Dataset of (x, y) batches, got "
-                        f"{type(data).__name__}: wrap arrays with "
-                        "tf.data.Dataset.from_tensor_slices((x, y)).batch(256).")
+    """`data` as a finite tf.data.Dataset of batches not known to be empty, or raises."""
+    data = inputs.as_batches(data)
     if data.cardinality() == 0:
         raise _empty_error()
     if data.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise ValueError("`data` is infinite (repeat()?): pass one pass over the "
                          "examples to evaluate on.")
+    return data
 
 
 @accepts_keras3("model")
@@ -52,13 +51,14 @@ def evaluate_classifier(model, data):
 
     Args:
       model: tf_keras model that outputs logits.
-      data: `tf.data.Dataset` of (x, y) batches.
+      data: `tf.data.Dataset` of (x, y) batches, or an (x, y) tuple of
+        NumPy arrays.
 
     Returns:
       {"accuracy": float, "loss": float, "num_examples": int}.
     """
     require_keras2_model(model)
-    _check_data(data)
+    data = _check_data(data)
     predict = tf.function(lambda x: model(x, training=False))
     return _accumulate(
         (predict(x).numpy().astype(np.float32), y.numpy()) for x, y in data
@@ -73,12 +73,13 @@ def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True, verbose=
 
     Args:
       tflite_model: path of a .tflite file, or its bytes.
-      data: `tf.data.Dataset` of (x, y) batches of float inputs.
+      data: `tf.data.Dataset` of (x, y) batches of float inputs, or an
+        (x, y) tuple of NumPy arrays.
       num_threads: LiteRT threads; None lets LiteRT choose.
       xnnpack: run with LiteRT's default XNNPACK delegate.
       verbose: 1 shows a progress bar over the batches, 2 one line at the end.
     """
-    _check_data(data)
+    data = _check_data(data)
     runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack,
                           arg_name="tflite_model")
     batches = int(data.cardinality())

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tfcompress import _tfmot_wrappers
+from tfcompress.data import inputs
 from tfcompress.export import validation
 from tfcompress.quantize import calibration
 
@@ -36,8 +37,9 @@ def make_converter(model, *, quantization="none", representative_data=None,
     Args:
       model: single-input, single-output tf_keras model (QAT models too).
       quantization: one of QUANTIZATION_MODES.
-      representative_data: inputs for int8 calibration (numpy or tf.data);
-        not needed for a quantization-aware model.
+      representative_data: inputs for int8 calibration: an array, an (x, y)
+        tuple of arrays or a `tf.data.Dataset` of (x, y) or x batches; not
+        needed for a quantization-aware model.
       num_samples: calibration examples taken from `representative_data`.
       int8_io: int8 input and output tensors too (int8 only).
       sparse: store sparse weights in TFLite's sparse encoding.
@@ -55,7 +57,9 @@ def make_converter(model, *, quantization="none", representative_data=None,
         if not _tfmot_wrappers.is_quantization_aware(model):
             # A QAT model brings its own ranges; asking for int8-only ops
             # would make the converter demand calibration data anyway.
-            examples = calibration.calibration_examples(representative_data, num_samples)
+            examples = calibration.calibration_examples(inputs.first_inputs(
+                representative_data, num_samples, arg_name="representative_data"),
+                num_samples)
             converter.representative_dataset = calibration.representative_dataset(
                 examples)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -76,8 +76,9 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
       quantization: "none" (float32), "dynamic" (int8 weights), "float16"
         or "int8" (weights and activations; calibrated on
         `representative_data` unless the model is quantization-aware).
-      representative_data: calibration inputs for "int8": numpy array or
-        `tf.data.Dataset` of (x, y) batches, e.g. the training split.
+      representative_data: calibration inputs for "int8": a NumPy array, an
+        (x, y) tuple of arrays or a `tf.data.Dataset` of (x, y) batches, e.g.
+        the training split.
       num_samples: calibration examples taken from it.
       int8_io: int8 input and output tensors ("int8" only); the check
         quantizes inputs and dequantizes outputs with the file's scales.
@@ -85,7 +86,8 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
         XNNPACK cannot run it with int8 weights).
       xnnpack: check with LiteRT's default XNNPACK delegate, as devices run
         it; False checks the built-in kernels only.
-      check_inputs: numpy batch to check on (real data); seeded noise when
+      check_inputs: batch to check on (real data): an array, an (x, y)
+        tuple or a `tf.data.Dataset` (its first batch); seeded noise when
         None.
       atol: largest allowed max abs difference of float logits.
       min_agreement: smallest allowed top-1 agreement of quantized exports.

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 
 from tfcompress._keras import require_keras2_model
+from tfcompress.data import inputs as inputs_lib
 
 # Float exports must match Keras logits this closely (issue #2).
 FLOAT_ATOL = 1e-4
@@ -39,7 +40,9 @@ def single_input_spec(model):
 def check_batch(model, inputs=None, num_examples=8, seed=0):
     """The batch an export is checked on: `inputs`, or seeded uniform noise.
 
-    Real data is the better check; noise in [0, 1) at least exercises every op.
+    `inputs` is an array, an (x, y) tuple of arrays or a `tf.data.Dataset`
+    (its first batch). Real data is the better check; noise in [0, 1) at
+    least exercises every op.
     """
     shape, dtype = single_input_spec(model)
     if inputs is None:
@@ -49,7 +52,7 @@ def check_batch(model, inputs=None, num_examples=8, seed=0):
                 "dimensions, so no check batch can be made up: pass `check_inputs`.")
         rng = np.random.default_rng(seed)
         return rng.uniform(size=(num_examples, *shape)).astype(dtype.as_numpy_dtype)
-    inputs = np.asarray(inputs)
+    inputs = inputs_lib.first_inputs(inputs, arg_name="check_inputs")
     if inputs.ndim != len(shape) + 1 or any(
             want is not None and got != want for got, want in zip(inputs.shape[1:], shape)):
         raise ValueError(
