@@ -348,7 +348,7 @@ class SensitivityTest(tf.test.TestCase):
     def test_bad_sparsities(self):
         with self.assertRaisesRegex(ValueError, "`sparsities` must be increasing"):
             prune.sensitivity.analyze(_mlp(), _dataset(), sparsities=(0.9, 0.5))
-        with self.assertRaisesRegex(ValueError, "`layers` must name Dense/Conv layers"):
+        with self.assertRaisesRegex(ValueError, "`layers` must name prunable layers"):
             prune.sensitivity.analyze(_mlp(), _dataset(), layers=["nope"])
 
 

@@ -122,8 +122,11 @@ class PruneJob(runner.Job):
             self._dense, sparsity=self._targets(run, self._dense), schedule=self.schedule,
             begin_step=begin_step, end_step=end_step,
             frequency=min(self.frequency, end_step), m_by_n=parse_m_by_n(self.m_by_n))
+        by_reason = {}  # a MobileNet has dozens of batch norms: one line each reason
         for name, reason in self._result.skipped.items():
-            run.log(f"Not pruned: {name} ({reason})")
+            by_reason.setdefault(reason, []).append(name)
+        for reason, names in by_reason.items():
+            run.log(f"Not pruned ({reason}): {', '.join(names)}")
         trainee = self._result.model
         examples = None
         if self.teacher:

@@ -2,7 +2,10 @@
 
 `prune` wraps the chosen layers of a copy of `model` in TFMOT's
 PruneLowMagnitude (the original is left untouched), `callbacks` gives what
-`fit` needs, and `strip` removes the wrappers once training is done.
+`fit` needs, and `strip` removes the wrappers once training is done. Layers
+of nested functional and Sequential models are reached too, named by their
+path ("base/Conv1", see `selection.named_layers`); what is pruned in each
+kind of layer is `prunable`'s business.
 """
 
 import contextlib
@@ -10,12 +13,11 @@ import dataclasses
 import functools
 
 import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
-from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
 
 from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.prune import prunable
 from tfcompress.prune import schedules
 from tfcompress.prune import selection
 from tfcompress.keras3 import accepts_keras3
@@ -31,36 +33,14 @@ class PruneResult:
 
     Attributes:
       model: the copy of the model with pruning wrappers.
-      targets: layer name -> target sparsity of each pruned layer (for N:M
+      targets: layer path -> target sparsity of each pruned layer (for N:M
         sparsity, the fraction N:M implies).
-      skipped: layer name -> why a chosen layer with weights was not pruned.
+      skipped: layer path -> why a chosen layer with weights was not pruned.
     """
 
     model: keras.Model
     targets: dict
     skipped: dict
-
-
-def _prunable_weights(layer):
-    if isinstance(layer, prunable_layer.PrunableLayer):
-        return layer.get_prunable_weights()
-    if prune_registry.PruneRegistry.supports(layer):
-        return prune_registry.PruneRegistry._weight_names(layer)  # pylint: disable=protected-access
-    return None
-
-
-def _skip_reason(layer, m_by_n):
-    """Why TFMOT cannot prune `layer`; None when it can."""
-    if isinstance(layer, keras.Model):
-        return "a nested model: prune it on its own"
-    weights = _prunable_weights(layer)
-    if weights is None:
-        return f"TFMOT cannot prune {type(layer).__name__} layers"
-    if not weights:
-        return f"{type(layer).__name__} has no weights TFMOT prunes"
-    if m_by_n and not isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
-        return "N:M sparsity applies to Dense and Conv2D layers only"
-    return None
 
 
 def _check_m_by_n(m_by_n):
@@ -99,11 +79,12 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
     Args:
       model: functional or Sequential tf_keras model; left untouched.
       sparsity: target fraction of zero weights in each pruned layer (e.g.
-        0.9; default 0.8), or a dict {layer name: sparsity} of per-layer
+        0.9; default 0.8), or a dict {layer path: sparsity} of per-layer
         targets (then those layers are the chosen ones and `layers` must be
         None).
       layers: which layers to prune (see `selection.layer_selector`): None
-        for all, a regex, a list of names, a layer class, or a callable.
+        for all, a regex, a list of paths, a layer class, or a callable.
+        Choosing a nested model chooses every layer inside it.
       schedule: "polynomial" (gradual, needs `end_step`) or "constant"; or a
         TFMOT schedule object (`tfmot.sparsity.keras.PolynomialDecay`,
         `ConstantSparsity`, or your own `PruningSchedule`), used as it is for
@@ -158,6 +139,7 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
                          f"schedule {schedule!r} has none: leave it at 0.")
     if isinstance(sparsity, dict) and given:
         raise ValueError("Per-layer targets need schedule='polynomial' or 'constant'.")
+    layers_by_path = dict(selection.named_layers(model))
     if isinstance(sparsity, dict):
         if xnnpack:
             raise ValueError("`xnnpack=True` lets TFMOT's policy choose the layers: "
@@ -179,19 +161,26 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
         if isinstance(layers, (list, tuple, set)) and all(isinstance(n, str) for n in layers):
             selection.check_names_exist(model, layers, "layers")
         chosen = selection.layer_selector(layers)
-        targets = {layer.name: target for layer in model.layers if chosen(layer)}
+        targets = {path: target for path, layer in layers_by_path.items()
+                   if chosen(path, layer)}
     if block_pooling not in ("AVG", "MAX"):
         raise ValueError(f"`block_pooling` must be 'AVG' or 'MAX', got {block_pooling!r}.")
 
+    for path in layers_by_path:  # a nested model comes before its layers
+        parent = path.rpartition("/")[0]
+        if path not in targets and parent in targets:
+            targets[path] = targets[parent]  # chosen with the model holding it
     skipped = {}
-    for layer in model.layers:
-        if layer.name not in targets or not layer.weights:
-            targets.pop(layer.name, None)
-            continue
-        reason = _skip_reason(layer, m_by_n)
+    kept = {}
+    for path, layer in layers_by_path.items():
+        if path not in targets or prunable.is_graph_model(layer) or not layer.weights:
+            continue  # a nested model's own layers carry its target
+        reason = prunable.skip_reason(layer, m_by_n)
         if reason:
-            skipped[layer.name] = reason
-            targets.pop(layer.name)
+            skipped[path] = reason
+        else:
+            kept[path] = targets[path]
+    targets = kept
     if skipped and strict:
         raise ValueError(f"Cannot prune {sorted(skipped)} (strict=True): {skipped}.")
     if not targets and not xnnpack:
@@ -205,7 +194,8 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
                                        end_step=end_step, frequency=frequency,
                                        initial_sparsity=initial_sparsity)
 
-    layer_schedules = {name: make(value) for name, value in targets.items()}
+    layer_schedules = {id(layers_by_path[path]): make(value)
+                       for path, value in targets.items()}
     if given and _schedule_target(schedule) is None and not m_by_n:
         targets = {name: None for name in targets}  # only the schedule knows
     wrapper_args = dict(block_size=block_size, block_pooling_type=block_pooling,
@@ -224,28 +214,33 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
                              f"{e}") from None
     else:
         def wrap(layer):
-            copy = _copy_layer(layer)
-            if layer.name not in layer_schedules:
-                return copy
+            if prunable.is_graph_model(layer):
+                return keras.models.clone_model(layer, clone_function=wrap)
+            if id(layer) not in layer_schedules:
+                return _copy_layer(layer)
             return tfmot.sparsity.keras.prune_low_magnitude(
-                copy, pruning_schedule=layer_schedules[layer.name], **wrapper_args)
+                prunable.prunable_copy(layer), pruning_schedule=layer_schedules[id(layer)],
+                **wrapper_args)
 
         pruned = keras.models.clone_model(model, clone_function=wrap)
 
-    copies = {_tfmot_wrappers.unwrap_pruning(layer).name: layer for layer in pruned.layers}
-    for layer in model.layers:
-        copies[layer.name].set_weights(layer.get_weights())
+    copies = dict(selection.named_layers(pruned))
+    for path, layer in layers_by_path.items():
+        if not prunable.is_graph_model(layer) and layer.weights:
+            copies[path].set_weights(layer.get_weights())
     wrappers = _tfmot_wrappers.pruning_wrappers(pruned)
     for wrapper in wrappers:
         # Inside the graph too (custom loops, reloaded models): our message.
         wrapper._PRUNE_CALLBACK_ERROR_MSG = MISSING_CALLBACK_ERROR  # pylint: disable=protected-access
     _guard_fit(pruned)
     if xnnpack:
-        wrapped = {w.layer.name for w in wrappers}
-        targets = {name: target for name in wrapped}
-        for layer in model.layers:
-            if layer.weights and layer.name not in wrapped:
-                skipped.setdefault(layer.name, "left dense by the XNNPACK policy")
+        wrapped_ids = {id(w.layer) for w in wrappers}
+        wrapped = [path for path, layer in copies.items() if id(layer) in wrapped_ids]
+        targets = {path: target for path in wrapped}
+        for path, layer in layers_by_path.items():
+            if (layer.weights and path not in targets
+                    and not prunable.is_graph_model(layer)):
+                skipped.setdefault(path, "left dense by the XNNPACK policy")
     return PruneResult(model=pruned, targets=targets, skipped=skipped)
 
 
@@ -295,7 +290,9 @@ def strip(model):
     """The model without pruning wrappers, its zeros kept.
 
     Masks are applied once more first, so the weights are exactly as sparse
-    as the masks even if training stopped between mask applications.
+    as the masks even if training stopped between mask applications. The
+    stripped model holds plain Keras layers (DepthwiseConv2D, not the
+    stand-in that let TFMOT prune it).
     """
     require_keras2_model(model)
     for wrapper in _tfmot_wrappers.pruning_wrappers(model):
@@ -304,4 +301,26 @@ def strip(model):
         strategy = getattr(wrapper.pruning_vars[0][1], "distribute_strategy", None)
         with strategy.scope() if strategy else contextlib.nullcontext():
             wrapper.pruning_obj.weight_mask_op()
-    return tfmot.sparsity.keras.strip_pruning(model)
+    return _without_stand_ins(tfmot.sparsity.keras.strip_pruning(model))
+
+
+def _without_stand_ins(model):
+    """`model` with each `prunable.Prunable*` layer back as its Keras class."""
+    if not any(prunable.plain_copy(layer) is not None
+               for _, layer in selection.named_layers(model)):
+        return model
+    pending = []
+
+    def plain(layer):
+        if prunable.is_graph_model(layer):
+            return keras.models.clone_model(layer, clone_function=plain)
+        copy = prunable.plain_copy(layer)
+        if copy is None:
+            return layer  # as TFMOT's strip_pruning: the same layer, its weights
+        pending.append((copy, layer.get_weights()))
+        return copy
+
+    result = keras.models.clone_model(model, clone_function=plain)
+    for copy, weights in pending:  # built now, as part of `result`
+        copy.set_weights(weights)
+    return result

@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from tfcompress import _tfmot_wrappers
 from tfcompress._keras import require_keras2_model
+from tfcompress.prune import prunable
+from tfcompress.prune import selection
 from tfcompress.keras3 import accepts_keras3
 
 
@@ -37,42 +38,60 @@ def is_m_by_n_sparse(kernel, m_by_n):
 
 
 @accepts_keras3("model")
+def _kernels(layer):
+    """The weights `kernel_sparsity` is measured on: those pruning thins."""
+    weights = prunable.prunable_weights(layer)
+    if weights:
+        return weights
+    kernel = getattr(layer, "kernel", None)  # a kernel TFMOT cannot prune
+    return [kernel] if kernel is not None else []
+
+
 def sparsity_report(model, m_by_n=None, m_by_n_layers=None):
     """Per-layer and total parameter counts, non-zeros and sparsity.
 
     Works on models with or without pruning wrappers (a wrapper's own mask
-    and step variables are not counted).
+    and step variables are not counted). Layers of nested functional and
+    Sequential models are listed one by one under their paths
+    ("base/Conv1"), the nested model itself not (its weights are theirs).
 
     Args:
       model: tf_keras model.
       m_by_n: optional (N, M); adds an "m_by_n_ok" entry for each layer with
         a Dense or Conv2D kernel.
-      m_by_n_layers: names of the layers to check for N:M (e.g. the keys of
+      m_by_n_layers: paths of the layers to check for N:M (e.g. the keys of
         `PruneResult.targets`); None checks every kernel.
 
     Returns:
       {"layers": [{"name", "type", "params", "nonzero", "sparsity",
-      "kernel_sparsity"[, "m_by_n_ok"]}], "total": {"params", "nonzero",
-      "sparsity"}} for layers with weights.
+      "prunable"[, "kernel_sparsity", "m_by_n_ok"]}], "total": {"params",
+      "nonzero", "sparsity"}} for layers with weights. "prunable" says
+      whether magnitude pruning thins the layer (`prunable.skip_reason`);
+      "kernel_sparsity" is over the kernels pruning thins (depthwise and
+      pointwise ones included), or a kernel it cannot prune; batch norm
+      layers have none.
     """
     require_keras2_model(model)
     rows = []
-    for layer in model.layers:
-        inner = _tfmot_wrappers.unwrap_pruning(layer)
+    for path, inner in selection.named_layers(model):
+        if prunable.is_graph_model(inner):
+            continue  # its layers have their own rows
         weights = [w.numpy() for w in inner.weights]
         if not weights:
             continue
         params = sum(w.size for w in weights)
         nonzero = sum(int(np.count_nonzero(w)) for w in weights)
-        row = {"name": inner.name, "type": type(inner).__name__, "params": params,
-               "nonzero": nonzero, "sparsity": 1 - nonzero / params}
+        row = {"name": path, "type": prunable.layer_type(inner), "params": params,
+               "nonzero": nonzero, "sparsity": 1 - nonzero / params,
+               "prunable": prunable.skip_reason(inner) is None}
+        kernels = [k.numpy() for k in _kernels(inner)]
+        if kernels:
+            size = sum(k.size for k in kernels)
+            row["kernel_sparsity"] = 1 - sum(np.count_nonzero(k) for k in kernels) / size
         kernel = getattr(inner, "kernel", None)
-        if kernel is not None:
-            kernel = kernel.numpy()
-            row["kernel_sparsity"] = 1 - np.count_nonzero(kernel) / kernel.size
-            if m_by_n and kernel.ndim in (2, 4) and (
-                    m_by_n_layers is None or inner.name in m_by_n_layers):
-                row["m_by_n_ok"] = is_m_by_n_sparse(kernel, m_by_n)
+        if kernel is not None and m_by_n and kernel.shape.rank in (2, 4) and (
+                m_by_n_layers is None or path in m_by_n_layers):
+            row["m_by_n_ok"] = is_m_by_n_sparse(kernel.numpy(), m_by_n)
         rows.append(row)
     params = sum(r["params"] for r in rows)
     nonzero = sum(r["nonzero"] for r in rows)
@@ -81,15 +100,22 @@ def sparsity_report(model, m_by_n=None, m_by_n_layers=None):
 
 
 def format_report(report):
-    """The report as an aligned text table."""
-    lines = [f"{'layer':<22} {'type':<12} {'params':>10} {'non-zero':>10} {'sparsity':>9}"]
-    for row in report["layers"]:
+    """The report as an aligned text table ("-": a layer pruning leaves dense)."""
+    rows = report["layers"]
+    name_width = max([22, *(len(r["name"]) for r in rows)])
+    type_width = max([12, *(len(r["type"]) for r in rows)])
+    lines = [f"{'layer':<{name_width}} {'type':<{type_width}} {'params':>10} "
+             f"{'non-zero':>10} {'sparsity':>9} {'kernel':>7}"]
+    for row in rows:
         extra = ""
         if "m_by_n_ok" in row:
             extra = "  N:M ok" if row["m_by_n_ok"] else "  N:M BROKEN"
-        lines.append(f"{row['name']:<22} {row['type']:<12} {row['params']:>10,} "
-                     f"{row['nonzero']:>10,} {row['sparsity']:>9.1%}{extra}")
+        kernel = (f"{row['kernel_sparsity']:>7.1%}" if "kernel_sparsity" in row
+                  and row.get("prunable", True) else f"{'-':>7}")
+        lines.append(f"{row['name']:<{name_width}} {row['type']:<{type_width}} "
+                     f"{row['params']:>10,} {row['nonzero']:>10,} "
+                     f"{row['sparsity']:>9.1%} {kernel}{extra}")
     total = report["total"]
-    lines.append(f"{'total':<22} {'':<12} {total['params']:>10,} {total['nonzero']:>10,} "
-                 f"{total['sparsity']:>9.1%}")
+    lines.append(f"{'total':<{name_width}} {'':<{type_width}} {total['params']:>10,} "
+                 f"{total['nonzero']:>10,} {total['sparsity']:>9.1%}")
     return "\n".join(lines)

@@ -1,48 +1,81 @@
-"""Choosing layers: by name, by regex, by type, or with a predicate."""
+"""Choosing layers: by name, by regex, by type, or with a predicate.
+
+A layer inside a nested model (a functional or Sequential model used as a
+layer, e.g. a `keras.applications` base under a new head) is named by its
+path, "<nested model name>/<layer name>"; a top-level layer by its name.
+"""
 
 import re
 
+from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
+from tfcompress.prune import prunable
+
+
+def named_layers(model):
+    """(path, layer) of every layer of `model`, nested models' layers too.
+
+    Depth first in `model.layers` order: a nested functional or Sequential
+    model comes before its own layers (a subclassed one is a single layer).
+    Pruning wrappers are looked through: a wrapped layer is listed as itself.
+    A layer used in two places is listed once, at its first path.
+    """
+    result, seen = [], set()
+
+    def visit(container, prefix):
+        for layer in container.layers:
+            layer = _tfmot_wrappers.unwrap_pruning(layer)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            path = prefix + layer.name
+            result.append((path, layer))
+            if prunable.is_graph_model(layer):
+                visit(layer, path + "/")
+
+    visit(model, "")
+    return result
 
 
 def layer_selector(layers):
-    """A predicate `fn(layer) -> bool` for the `layers` argument of `prune`.
+    """A predicate `fn(path, layer) -> bool` for the `layers` argument of `prune`.
 
     Args:
-      layers: None (every layer); a str (regex, full match on the name); a
-        list/tuple/set of layer names; a Keras layer class or tuple of
-        classes; or a callable taking a layer and returning a bool.
+      layers: None (every layer); a str (regex, full match on the path, see
+        `named_layers`); a list/tuple/set of layer paths; a Keras layer
+        class or tuple of classes; or a callable taking a layer and
+        returning a bool.
     """
     if layers is None:
-        return lambda layer: True
+        return lambda path, layer: True
     if isinstance(layers, str):
         try:
             pattern = re.compile(layers)
         except re.error as e:
             raise ValueError(f"`layers` {layers!r} is not a valid regex: {e}.") from None
-        return lambda layer: pattern.fullmatch(layer.name) is not None
+        return lambda path, layer: pattern.fullmatch(path) is not None
     if isinstance(layers, type) and issubclass(layers, keras.layers.Layer):
-        return lambda layer: isinstance(layer, layers)
+        return lambda path, layer: isinstance(layer, layers)
     if (isinstance(layers, tuple) and layers
             and all(isinstance(t, type) and issubclass(t, keras.layers.Layer)
                     for t in layers)):
-        return lambda layer: isinstance(layer, layers)
+        return lambda path, layer: isinstance(layer, layers)
     if isinstance(layers, (list, tuple, set, frozenset)):
         names = set(layers)
         if not all(isinstance(n, str) for n in names):
             raise ValueError(f"`layers` as a collection must hold layer names, got "
                              f"{sorted(map(repr, names))}.")
-        return lambda layer: layer.name in names
+        return lambda path, layer: path in names
     if callable(layers):
-        return layers
+        return lambda path, layer: layers(layer)
     raise ValueError(
         f"`layers` must be None, a regex, a list of names, a layer class or a "
         f"callable, got {layers!r}.")
 
 
 def check_names_exist(model, names, arg_name):
-    """Raises if any of `names` is not a layer of `model`."""
-    known = [layer.name for layer in model.layers]
+    """Raises if any of `names` is not the path of a layer of `model`."""
+    known = [path for path, _ in named_layers(model)]
     missing = sorted(set(names) - set(known))
     if missing:
         raise ValueError(f"`{arg_name}` names layers {missing} that {model.name!r} does "

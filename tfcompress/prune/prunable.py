@@ -1,0 +1,135 @@
+"""What magnitude pruning thins in each kind of layer, and why it skips the rest.
+
+Pruned: the connection weights, the kernels of Dense and Conv layers (TFMOT's
+registry), and, beyond TFMOT's registry, the depthwise kernels of
+DepthwiseConv and SeparableConv layers (TFMOT prunes only a separable
+layer's pointwise kernel and no depthwise kernel at all). Not pruned: batch
+normalization (a per-channel scale and shift, no connections to remove;
+zeroing its scale would silence whole channels, which is structured
+pruning's business) and layers without weights.
+
+TFMOT's wrapper prunes any layer that says which weights it holds
+(`get_prunable_weights`); the `Prunable*` subclasses below say it for the
+depthwise layers. They live only while a model is being pruned: `plain_copy`
+turns them back into the Keras layers they extend, so a stripped model holds
+no tfcompress classes.
+"""
+
+from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
+from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+
+from tfcompress._keras import keras
+
+
+class _PrunableKernels(prunable_layer.PrunableLayer):
+    """Mixin: the layer's `_PRUNED` weights are the ones TFMOT prunes."""
+
+    _PRUNED = ()
+
+    def get_prunable_weights(self):
+        return [getattr(self, name) for name in self._PRUNED]
+
+
+@keras.utils.register_keras_serializable(package="tfcompress")
+class PrunableDepthwiseConv2D(_PrunableKernels, keras.layers.DepthwiseConv2D):
+    """DepthwiseConv2D whose depthwise kernel TFMOT prunes."""
+
+    _PRUNED = ("depthwise_kernel",)
+
+
+@keras.utils.register_keras_serializable(package="tfcompress")
+class PrunableDepthwiseConv1D(_PrunableKernels, keras.layers.DepthwiseConv1D):
+    """DepthwiseConv1D whose depthwise kernel TFMOT prunes."""
+
+    _PRUNED = ("depthwise_kernel",)
+
+
+@keras.utils.register_keras_serializable(package="tfcompress")
+class PrunableSeparableConv2D(_PrunableKernels, keras.layers.SeparableConv2D):
+    """SeparableConv2D whose depthwise and pointwise kernels TFMOT prunes."""
+
+    _PRUNED = ("depthwise_kernel", "pointwise_kernel")
+
+
+@keras.utils.register_keras_serializable(package="tfcompress")
+class PrunableSeparableConv1D(_PrunableKernels, keras.layers.SeparableConv1D):
+    """SeparableConv1D whose depthwise and pointwise kernels TFMOT prunes."""
+
+    _PRUNED = ("depthwise_kernel", "pointwise_kernel")
+
+
+# Keras layer class -> its prunable stand-in (exact classes, as TFMOT's registry).
+_PRUNABLE_CLASS = {
+    keras.layers.DepthwiseConv2D: PrunableDepthwiseConv2D,
+    keras.layers.DepthwiseConv1D: PrunableDepthwiseConv1D,
+    keras.layers.SeparableConv2D: PrunableSeparableConv2D,
+    keras.layers.SeparableConv1D: PrunableSeparableConv1D,
+}
+_PLAIN_CLASS = {prunable: plain for plain, prunable in _PRUNABLE_CLASS.items()}
+
+_BATCH_NORM_REASON = ("batch normalization: a per-channel scale and shift, no "
+                      "connections to prune")
+
+
+def is_graph_model(layer):
+    """Whether `layer` is a Sequential or functional model (one pruning can enter)."""
+    return isinstance(layer, keras.Model) and (
+        isinstance(layer, keras.Sequential) or layer._is_graph_network)  # noqa: SLF001
+
+
+def layer_type(layer):
+    """The Keras class name of `layer` (a `Prunable*` stand-in reports its base)."""
+    return _PLAIN_CLASS.get(type(layer), type(layer)).__name__
+
+
+def prunable_weights(layer):
+    """The weight variables pruning thins in `layer`: [] if none, None if TFMOT cannot.
+
+    Args:
+      layer: a built tf_keras layer (not a pruning wrapper).
+    """
+    if isinstance(layer, keras.Model):
+        return None
+    plain = _PLAIN_CLASS.get(type(layer), type(layer))
+    if plain in _PRUNABLE_CLASS:
+        return [getattr(layer, name) for name in _PRUNABLE_CLASS[plain]._PRUNED]  # noqa: SLF001
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return []
+    if isinstance(layer, prunable_layer.PrunableLayer) or hasattr(layer,
+                                                                  "get_prunable_weights"):
+        return list(layer.get_prunable_weights())
+    if prune_registry.PruneRegistry.supports(layer):
+        return [getattr(layer, name)
+                for name in prune_registry.PruneRegistry._weight_names(layer)]  # noqa: SLF001
+    return None
+
+
+def skip_reason(layer, m_by_n=None):
+    """Why `layer` (which has weights) is not pruned; None when it is."""
+    if isinstance(layer, keras.Model):
+        return f"a subclassed model ({type(layer).__name__}): pruning cannot enter it"
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return _BATCH_NORM_REASON
+    weights = prunable_weights(layer)
+    if weights is None:
+        return f"TFMOT cannot prune {type(layer).__name__} layers"
+    if not weights:
+        return f"{type(layer).__name__} has no weights TFMOT prunes"
+    if m_by_n and type(layer) not in (keras.layers.Dense, keras.layers.Conv2D):
+        return "N:M sparsity applies to Dense and Conv2D layers only"
+    return None
+
+
+def prunable_copy(layer):
+    """A new, unbuilt copy of `layer` that TFMOT's wrapper can prune."""
+    cls = _PRUNABLE_CLASS.get(type(layer), type(layer))
+    return cls.from_config(layer.get_config())
+
+
+def plain_copy(layer):
+    """A `Prunable*` stand-in as the Keras layer it extends; None for other layers.
+
+    The copy is unbuilt; set its weights (same order) once it is built.
+    """
+    plain = _PLAIN_CLASS.get(type(layer))
+    return None if plain is None else plain.from_config(layer.get_config())
