@@ -10,7 +10,6 @@ and fig. 6, prune each layer by its own sensitivity).
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 from tfcompress import evaluate
 from tfcompress._keras import keras
@@ -98,8 +97,8 @@ def analyze(model, val_data, *, sparsities=DEFAULT_SPARSITIES, layers=None, verb
     if unknown or not names:
         raise ValueError(f"`layers` must name prunable layers of {model.name!r} "
                          f"({known}), got {names!r}.")
-    baseline = evaluate.evaluate_classifier(model, val_data)["accuracy"]
-    trial_accuracy = _accuracy_of(model, val_data)
+    evaluate_now = evaluate.classifier_evaluator(model, val_data)  # traced once
+    baseline = evaluate_now()["accuracy"]
     progress = keras.utils.Progbar(len(names) * len(sparsities), unit_name="trial",
                                    verbose=verbose)
     layers_by_path = dict(selection.named_layers(model))
@@ -113,31 +112,12 @@ def analyze(model, val_data, *, sparsities=DEFAULT_SPARSITIES, layers=None, verb
             for sparsity in sparsities:
                 for variable, original in zip(variables, originals):
                     variable.assign(original * magnitude_mask(original, sparsity))
-                accuracy[name][sparsity] = trial_accuracy()
+                accuracy[name][sparsity] = evaluate_now()["accuracy"]
                 progress.add(1)
         finally:
             for variable, original in zip(variables, originals):
                 variable.assign(original)
     return Sensitivity(baseline=baseline, params=params, accuracy=accuracy)
-
-
-def _accuracy_of(model, val_data):
-    """fn() -> accuracy of `model` on `val_data` with its weights of the moment.
-
-    Traced once for every trial: `evaluate_classifier` traces the model anew
-    at each call, about a second for a MobileNet, times hundreds of trials.
-    """
-    predict = tf.function(lambda x: model(x, training=False))
-
-    def accuracy():
-        correct = count = 0
-        for x, y in val_data:
-            labels = np.asarray(y).reshape(-1)
-            correct += int(np.sum(np.argmax(predict(x).numpy(), -1) == labels))
-            count += len(labels)
-        return correct / count
-
-    return accuracy
 
 
 def plan(sensitivity, target):
