@@ -105,6 +105,17 @@ def _nested_and_shared():
     return keras3.Model(inputs, [inner(L.Add()([a, b])), inner(a)])
 
 
+def _nested_functional_as_output():
+    """A functional model whose output is a nested functional model's (as an
+    application wrapped for another input is)."""
+    x = inputs = keras3.Input((6,))
+    inner = keras3.Model(inputs, L.Dense(4, activation="relu")(x), name="inner")
+    x = outer_inputs = keras3.Input((3,))
+    first = inner(L.Concatenate()([x, x]))
+    second = inner(L.Concatenate()([x, L.Dense(3)(x)]))  # differs from the first
+    return keras3.Model(outer_inputs, [first, L.Dense(2)(second)])
+
+
 def _sequential():
     return keras3.Sequential([keras3.Input((28, 28)), L.Flatten(), L.Dense(16, activation="relu"),
                               L.Dropout(0.2), L.Dense(10)])
@@ -112,7 +123,7 @@ def _sequential():
 
 MODELS = {fn.__name__[1:]: fn for fn in (
     _conv1d, _conv2d, _preprocessing, _recurrent, _merges, _activation_layers,
-    _ops_with_constants, _nested_and_shared, _sequential)}
+    _ops_with_constants, _nested_and_shared, _nested_functional_as_output, _sequential)}
 
 
 def _randomize(model, seed=0):

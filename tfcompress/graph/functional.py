@@ -137,14 +137,19 @@ def _sequential(config):
 
 def _functional(config):
     entries = config["layers"]
-    # tf_keras numbers a nested model's calls from 1 (node 0 is its own).
+    # tf_keras numbers a nested model's calls from 1 (node 0 is its own)
+    # everywhere; Keras 3 renumbers calls from 0 but not in input_layers and
+    # output_layers, where a nested Functional's calls still count from 1.
     offsets = {entry["name"]: 1 for entry in entries
                if _is_tf_keras(entry) and _has_own_node(entry)}
+    endpoint_offsets = {**offsets, **{entry["name"]: 1 for entry in entries
+                                      if not _is_tf_keras(entry)
+                                      and entry["class_name"] == "Functional"}}
     layers = [_node(entry, [_call(node, offsets) for node in entry.get("inbound_nodes", [])])
               for entry in entries]
     return Graph(name=config.get("name", "model"), layers=layers,
-                 inputs=_endpoints(config["input_layers"], offsets),
-                 outputs=_endpoints(config["output_layers"], offsets))
+                 inputs=_endpoints(config["input_layers"], endpoint_offsets),
+                 outputs=_endpoints(config["output_layers"], endpoint_offsets))
 
 
 def _is_tf_keras(entry):
