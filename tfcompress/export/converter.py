@@ -29,6 +29,21 @@ def check_options(model, quantization, representative_data, int8_io):
                          "training split) to calibrate activation ranges.")
 
 
+def _from_inference_graph(model, spec):
+    """A converter of `model(x, training=False)`, frozen from one trace.
+
+    Not `from_keras_model`: in TF 2.21 that first saves a Keras SavedModel,
+    which traces every layer on its own (about 50 s for a quantization-aware
+    MobileNetV2, against 2 s for this one trace of the whole model).
+    """
+    serve = tf.function(lambda inputs: model(inputs, training=False),
+                        input_signature=[spec])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [serve.get_concrete_function()], model)
+    converter.experimental_lower_to_saved_model = False
+    return converter
+
+
 def make_converter(model, *, quantization="none", representative_data=None,
                    num_samples=calibration.DEFAULT_SAMPLES, int8_io=False,
                    sparse=False):
@@ -44,9 +59,10 @@ def make_converter(model, *, quantization="none", representative_data=None,
       int8_io: int8 input and output tensors too (int8 only).
       sparse: store sparse weights in TFLite's sparse encoding.
     """
-    validation.single_input_spec(model)
+    shape, dtype = validation.single_input_spec(model)
     check_options(model, quantization, representative_data, int8_io)
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = _from_inference_graph(model, tf.TensorSpec([None, *shape], dtype,
+                                                           name="inputs"))
     optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
     if quantization != "none":
         optimizations.append(tf.lite.Optimize.DEFAULT)
