@@ -148,6 +148,83 @@ class ExtraLossesTest(tf.test.TestCase):
         self.assertAllClose(logs["logit_mse_loss"], mse, rtol=1e-5)
 
 
+def _image_model(feature, seed):
+    """8x8x3 images -> a layer "feat" giving `feature` -> 3 logits."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 3))
+    kind, size = feature
+    if kind == "map":  # (height, width, channels)
+        height, _, channels = size
+        x = keras.layers.Conv2D(channels, 3, strides=8 // height, padding="same",
+                                name="feat")(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    elif kind == "valid_map":  # a 3x3 valid conv: 6x6
+        x = keras.layers.Conv2D(size, 3, name="feat")(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    elif kind == "vector":
+        x = keras.layers.Dense(size, name="feat")(keras.layers.Flatten()(inputs))
+    else:  # a sequence [steps, size]
+        x = keras.layers.Reshape((64, 3))(inputs)
+        x = keras.layers.Dense(size, name="feat")(x)
+        x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+
+def _images(n=32):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(n, 8, 8, 3)).astype(np.float32)
+    return x, (x[:, :, :, 0].mean((1, 2)) * 3).astype(np.int32).clip(0, 2)
+
+
+class FeatureHintAdapterTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.named_parameters(
+        ("vector_to_vector", ("vector", 5), ("vector", 7), "Dense"),
+        ("map_same_size", ("map", (8, 8, 4)), ("map", (8, 8, 6)), "Conv2D"),
+        ("map_larger", ("map", (8, 8, 4)), ("map", (4, 4, 6)), "Conv2D"),
+        ("map_smaller", ("map", (2, 2, 4)), ("map", (8, 8, 6)), "Conv2DTranspose"),
+        ("map_other_size", ("map", (8, 8, 4)), ("valid_map", 6), "Sequential"),
+        ("map_from_vector_hint", ("map", (4, 4, 4)), ("vector", 5), "Sequential"),
+        ("vector_from_map_hint", ("vector", 5), ("map", (4, 4, 6)), "Sequential"),
+        ("sequences", ("sequence", 4), ("sequence", 6), "Dense"),
+    )
+    def test_adapter_maps_student_features_to_the_teachers_and_learns(
+            self, student_feature, teacher_feature, adapter_type):
+        student, teacher = _image_model(student_feature, 1), _image_model(teacher_feature, 2)
+        distiller = helpers.compile_distiller(distill.Distiller(
+            student, teacher, extra_losses=[distill.FeatureHint("feat", "feat")]),
+            learning_rate=0.05)
+        adapter = distiller.adapters[0]
+        self.assertEqual(type(adapter).__name__, adapter_type)
+        x, y = _images()
+        student_features = keras.Model(student.inputs,
+                                       student.get_layer("feat").output)(x)
+        teacher_features = keras.Model(teacher.inputs,
+                                       teacher.get_layer("feat").output)(x)
+        self.assertEqual(adapter(student_features).shape, teacher_features.shape)
+        hint = distiller.fit(x, y, batch_size=16, epochs=4,
+                             verbose=0).history["hint_feat_loss"]
+        self.assertLess(hint[-1], hint[0])
+
+    def test_ranks_with_no_sensible_map_are_refused_with_what_works(self):
+        with self.assertRaisesRegex(
+                ValueError, r"FeatureHint 'adapter_feat': cannot map student features "
+                r"\(None, 64, 4\) to teacher features \(None, 8, 8, 6\)\. Hints map "
+                r"vectors \[batch, d\] and feature maps"):
+            distill.Distiller(_image_model(("sequence", 4), 1),
+                              _image_model(("map", (8, 8, 6)), 2),
+                              extra_losses=[distill.FeatureHint("feat", "feat")])
+
+    def test_layer_of_a_nested_model_is_named_with_what_to_do(self):
+        base = _image_model(("map", (4, 4, 4)), 1)
+        inputs = keras.Input((8, 8, 3))
+        nested = keras.Model(inputs, base(inputs), name="outer")
+        with self.assertRaisesRegex(ValueError, r"`student_layer` 'feat' is not a layer of "
+                                    r"'outer'.* It is a layer of the nested model "):
+            distill.Distiller(nested, _image_model(("map", (4, 4, 4)), 2),
+                              extra_losses=[distill.FeatureHint("feat", "feat")])
+
+
 class DistillerConfigTest(tf.test.TestCase):
 
     def test_config_round_trip(self):

@@ -9,6 +9,7 @@ does not work with TFMOT's Keras 2 models).
 
 import numbers
 
+import numpy as np
 import tensorflow as tf
 
 from tfcompress._keras import keras
@@ -82,25 +83,84 @@ def _check_models(student, teacher):
 
 def _layer_output(model, layer_name, arg_name):
     try:
-        return model.get_layer(layer_name).output
+        layer = model.get_layer(layer_name)
     except ValueError:
         names = [layer.name for layer in model.layers]
+        inside = [layer.name for layer in model.layers if isinstance(layer, keras.Model)
+                  and any(inner.name == layer_name.rpartition("/")[2]
+                          for inner in layer.layers)]
+        where = (f" It is a layer of the nested model {inside[0]!r}: a hint reads a "
+                 f"layer of {model.name!r}'s own graph; hint {inside[0]!r} itself, or "
+                 "build the model as one functional graph (e.g. "
+                 "keras.Model(inputs, head(base.output)))." if inside else "")
         raise ValueError(
             f"`{arg_name}` {layer_name!r} is not a layer of {model.name!r}; its "
-            f"layers are {names}.") from None
+            f"layers are {names}.{where}") from None
+    try:
+        return layer.output
+    except AttributeError:  # called more than once: Keras has no single output
+        raise ValueError(
+            f"`{arg_name}` {layer_name!r} is called {len(layer._inbound_nodes)} times in "  # noqa: SLF001
+            f"{model.name!r}, so it has no single output to hint: pick a layer "
+            "called once.") from None
 
 
 def _make_adapter(student_shape, teacher_shape, name):
-    """FitNets regressor from student features to the teacher's shape."""
-    if len(student_shape) == 2 and len(teacher_shape) == 2:
-        return keras.layers.Dense(teacher_shape[-1], name=name)
-    if (len(student_shape) == 4 and len(teacher_shape) == 4
-            and student_shape[1:3] == teacher_shape[1:3]):
-        return keras.layers.Conv2D(teacher_shape[-1], 1, name=name)
+    """FitNets regressor from student features to the teacher's shape.
+
+    Romero et al. 2015 (sec. 2.2) learn a regressor from the student's
+    hinted layer to the teacher's, convolutional for feature maps to keep it
+    small. Here, by the shapes ([batch, ...], channels last):
+
+    - vectors [b, d] -> [b, d']: Dense;
+    - sequences [b, t, d] -> [b, t, d'] (same t): Dense on the last axis;
+    - maps [b, h, w, c] -> [b, h', w', c']: a 1x1 Conv2D when h, w match; a
+      Conv2D whose kernel and stride are the ratio when the student's map is
+      a whole multiple of the teacher's (each output reads one patch); a
+      Conv2DTranspose likewise when it is a whole fraction; otherwise a
+      bilinear resize to (h', w') then a 1x1 Conv2D;
+    - map -> vector: global average pooling, then Dense;
+    - vector -> map: Dense to h' * w' * c', reshaped.
+
+    Raises:
+      ValueError: unknown sizes, or ranks with no sensible map (e.g. a
+        sequence hinted from an image map), saying which pairs work.
+    """
+    student, teacher = tuple(student_shape[1:]), tuple(teacher_shape[1:])
+    if None in student or None in teacher:
+        raise ValueError(
+            f"FeatureHint {name!r}: student features {student_shape} or teacher "
+            f"features {teacher_shape} have unknown sizes; hint layers whose outputs "
+            "have fixed sizes (build the models with a fixed input shape).")
+    layers = keras.layers
+    if len(student) == len(teacher) == 1:
+        return layers.Dense(teacher[-1], name=name)
+    if len(student) == len(teacher) == 2 and student[0] == teacher[0]:
+        return layers.Dense(teacher[-1], name=name)
+    if len(student) == len(teacher) == 3:
+        (sh, sw, _), (th, tw, channels) = student, teacher
+        if (sh, sw) == (th, tw):
+            return layers.Conv2D(channels, 1, name=name)
+        if sh % th == 0 and sw % tw == 0:
+            ratio = (sh // th, sw // tw)
+            return layers.Conv2D(channels, ratio, strides=ratio, name=name)
+        if th % sh == 0 and tw % sw == 0:
+            ratio = (th // sh, tw // sw)
+            return layers.Conv2DTranspose(channels, ratio, strides=ratio, name=name)
+        return keras.Sequential([layers.Resizing(th, tw, interpolation="bilinear"),
+                                 layers.Conv2D(channels, 1)], name=name)
+    if len(student) == 3 and len(teacher) == 1:
+        return keras.Sequential([layers.GlobalAveragePooling2D(),
+                                 layers.Dense(teacher[0])], name=name)
+    if len(student) == 1 and len(teacher) == 3:
+        return keras.Sequential([layers.Dense(int(np.prod(teacher))),
+                                 layers.Reshape(teacher)], name=name)
     raise ValueError(
         f"FeatureHint {name!r}: cannot map student features {student_shape} to "
-        f"teacher features {teacher_shape}; pick layers that are both vectors, or "
-        "both feature maps of the same height and width.")
+        f"teacher features {teacher_shape}. Hints map vectors [batch, d] and "
+        "feature maps [batch, h, w, c] to each other in any combination, and "
+        "sequences [batch, t, d] of the same length t to each other; pick such "
+        "layers.")
 
 
 @keras.utils.register_keras_serializable(package="tfcompress")

@@ -29,9 +29,11 @@ class LogitMSE:
 class FeatureHint:
     """FitNets hint: match a student layer's output to a teacher layer's.
 
-    The student's features go through a learned adapter (Dense for vectors,
-    1x1 Conv2D for feature maps) to the teacher's feature width, as FitNets'
-    regressor (Romero et al. 2015). Layers are chosen by name.
+    The student's features go through a learned adapter to the teacher's
+    feature shape, as FitNets' regressor (Romero et al. 2015): Dense for
+    vectors, a 1x1, strided or transposed Conv2D for feature maps of other
+    widths or sizes, pooling or a reshape between a map and a vector (see
+    `distiller._make_adapter`). Layers are chosen by name.
     """
 
     def __init__(self, student_layer, teacher_layer, weight=1.0):
