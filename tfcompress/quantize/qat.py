@@ -4,6 +4,7 @@ compression (sparsity from pruning, shared values from clustering)."""
 import tensorflow_model_optimization as tfmot
 
 from tfcompress import _tfmot_wrappers
+from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.keras3 import accepts_keras3
@@ -58,6 +59,9 @@ def quantize_aware(model, preserve=None):
     if not isinstance(model, keras.Sequential) and not model._is_graph_network:  # noqa: SLF001
         raise ValueError(f"{model.name!r} is a subclassed model: TFMOT quantizes "
                          "Sequential and functional models only.")
+    if graph.has_nested_models(model):
+        # TFMOT quantizes no model inside a model: call the nested layers in place.
+        model = graph.flatten(model, keras.Model)
     try:
         annotated = _QUANTIZE.quantize_annotate_model(model)
         with _QUANTIZE.quantize_scope():
