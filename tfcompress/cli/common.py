@@ -13,7 +13,15 @@ from tfcompress.jobs import checkpoints
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
 
-DATASET = flags.DEFINE_string("dataset", "mnist", "TFDS dataset name.")
+DATASET = flags.DEFINE_string(
+    "dataset", "mnist", "TFDS dataset name, or your own data: npz:PATH (arrays x_train, "
+    "y_train, x_test, y_test[, x_val, y_val]) or dir:PATH (PATH/train/<class>/<image>, "
+    "PATH/test/<class>/<image>); see the README, \"Your own data\".")
+NORMALIZE = flags.DEFINE_enum(
+    "normalize", "unit", list(settings.NORMALIZATIONS),
+    "Input normalization: unit (pixels / 255), standard (minus the training split's "
+    "per-channel mean, over its std) or none (values as stored, for models with their "
+    "own Rescaling layer).")
 DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR, then TFDS's).")
 EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.", lower_bound=1)
@@ -67,7 +75,8 @@ def training(default_output_dir, **overrides):
     values = dict(
         output_dir=OUTPUT_DIR.value or default_output_dir, dataset=DATASET.value,
         data_dir=DATA_DIR.value, train_split=TRAIN_SPLIT.value, val_split=VAL_SPLIT.value,
-        test_split=TEST_SPLIT.value, epochs=EPOCHS.value, batch_size=BATCH_SIZE.value,
+        test_split=TEST_SPLIT.value, normalize=NORMALIZE.value, epochs=EPOCHS.value,
+        batch_size=BATCH_SIZE.value,
         optimizer=OPTIMIZER.value, learning_rate=LEARNING_RATE.value,
         lr_schedule=LR_SCHEDULE.value, seed=SEED.value, strategy=STRATEGY.value,
         checkpoint_every=CHECKPOINT_EVERY.value, resume=RESUME.value,

@@ -6,10 +6,19 @@ from absl import flags
 from tfcompress.jobs import evaluate_tflite
 
 _TFLITE = flags.DEFINE_string("tflite", None, "The .tflite file.", required=True)
-_DATASET = flags.DEFINE_string("dataset", "mnist", "TFDS dataset name.")
+_DATASET = flags.DEFINE_string(
+    "dataset", "mnist", "TFDS dataset name, npz:PATH or dir:PATH (see the README, "
+    "\"Your own data\").")
 _SPLIT = flags.DEFINE_string("split", "test", "Split to measure accuracy on.")
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR, then TFDS's).")
+_NORMALIZE = flags.DEFINE_enum(
+    "normalize", "unit", ["unit", "standard", "none"],
+    "The training run's input normalization: unit (pixels / 255), standard (minus "
+    "--train_split's mean, over its std) or none (values as stored).")
+_TRAIN_SPLIT = flags.DEFINE_string(
+    "train_split", "train[5000:]",
+    "The training run's --train_split, whose mean and std --normalize=standard uses.")
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "32"], "Latency batch sizes.")
 _NUM_THREADS = flags.DEFINE_integer("num_threads", 2, "LiteRT threads.", lower_bound=1)
 _REPEATS = flags.DEFINE_integer("repeats", 100, "Timed invokes per latency figure.",
@@ -29,7 +38,8 @@ def main(argv):
                              f"{_BATCH_SIZES.value}.") from None
     job_inputs = {"tflite": _TFLITE.value, "dataset": _DATASET.value,
                   "split": _SPLIT.value, "batch_sizes": batch_sizes,
-                  "num_threads": _NUM_THREADS.value, "data_dir": _DATA_DIR.value}
+                  "num_threads": _NUM_THREADS.value, "data_dir": _DATA_DIR.value,
+                  "normalize": _NORMALIZE.value, "train_split": _TRAIN_SPLIT.value}
     try:
         evaluate_tflite.check_inputs(**job_inputs)
     except (ValueError, OSError) as e:

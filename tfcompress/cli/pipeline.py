@@ -76,7 +76,7 @@ def main(argv):
                              "--quantize_epochs); --epochs does not apply.")
     output_dir = common.OUTPUT_DIR.value or os.path.join(
         "saved_models", f"pipeline_{common.safe_name(_MODEL.value)}_"
-                        f"{common.DATASET.value}")
+                        f"{common.safe_name(common.DATASET.value)}")
     options = pipeline.Options(
         training=common.training(output_dir, verbose=_verbose()),
         stages=tuple(_STAGES.value), model=_MODEL.value,

@@ -1,4 +1,4 @@
-"""`tfcompress train`: train a zoo model on a TFDS dataset and export it."""
+"""`tfcompress train`: train a zoo model on a dataset and export it."""
 
 import os
 
@@ -14,7 +14,7 @@ _MODEL = flags.DEFINE_string(
 
 
 def main(argv):
-    default_dir = os.path.join(
-        "saved_models", f"{common.safe_name(_MODEL.value)}_{common.DATASET.value}")
+    default_dir = os.path.join("saved_models", f"{common.safe_name(_MODEL.value)}_"
+                                               f"{common.safe_name(common.DATASET.value)}")
     common.run_job(train.TrainJob(model_spec=_MODEL.value), common.training(default_dir),
                    argv)

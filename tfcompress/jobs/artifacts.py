@@ -37,9 +37,13 @@ def abspath_of_model(path, arg_name="model"):
     return os.path.abspath(model_path(path, arg_name))
 
 
-def check_batch(dataset, split, data_dir=None):
-    """Real test images every export is run and compared on."""
-    return data.first_examples(dataset, split, _CHECK_EXAMPLES, data_dir=data_dir)
+def check_batch(dataset, split, data_dir=None, **load_kwargs):
+    """Real test images every export is run and compared on.
+
+    `load_kwargs`: the run's image shape and normalization (`data.load`'s).
+    """
+    return data.first_examples(dataset, split, _CHECK_EXAMPLES, data_dir=data_dir,
+                               **load_kwargs)
 
 
 def check_complete(metrics, expected, what):

@@ -5,24 +5,58 @@ import os
 from tfcompress import data
 from tfcompress import evaluate
 from tfcompress._checks import check_positive_int
+from tfcompress.runtime import TFLiteRunner
 from tfcompress.runtime import load_interpreter
 
 
-def check_inputs(*, tflite, dataset, split, batch_sizes, num_threads, data_dir):
-    """Raises at once for a missing or unreadable file, a bad split or bad numbers."""
+def data_options(tflite, dataset, *, normalize="unit", train_split="train[5000:]",
+                 data_dir=None):
+    """`data.load`'s image shape and normalization for the inputs of `tflite`.
+
+    Raises:
+      ValueError: the dataset's images do not convert to the file's inputs.
+    """
+    takes = TFLiteRunner(tflite, arg_name="tflite").input_shape
+    source = data.open_source(dataset, data_dir)
+    reason = data.shape_mismatch(source.image_shape, takes, source.resizable)
+    if reason:
+        raise ValueError(f"`tflite` {os.fspath(tflite)!r} takes inputs of shape {takes}, "
+                         f"but dataset {dataset!r} has images of shape "
+                         f"{source.image_shape} ({reason}): pass the dataset the model "
+                         "was trained on.")
+    return {"image_shape": takes, **data.normalization(
+        dataset, train_split, normalize, data_dir=data_dir, image_shape=takes)}
+
+
+def check_inputs(*, tflite, dataset, split, batch_sizes, num_threads, data_dir,
+                 normalize="unit", train_split="train[5000:]"):
+    """Raises at once for a missing or unreadable file, a bad split or bad numbers.
+
+    Returns:
+      The `data_options` of the file.
+    """
     if not isinstance(tflite, (str, os.PathLike)) or not os.path.isfile(tflite):
         raise FileNotFoundError(f"`tflite` {tflite!r} is not a file: pass the path of a "
                                 ".tflite file.")
     load_interpreter(tflite, arg_name="tflite")  # a truncated file fails here, not later
     data.check_split(dataset, split, data_dir)
+    if normalize == "standard":
+        data.check_split(dataset, train_split, data_dir, "train_split")
     for batch_size in batch_sizes:
         check_positive_int("batch_sizes", batch_size)
     check_positive_int("num_threads", num_threads)
+    return data_options(tflite, dataset, normalize=normalize, train_split=train_split,
+                        data_dir=data_dir)
 
 
 def run(*, tflite, dataset="mnist", split="test", batch_sizes=(1, 32), num_threads=2,
-        xnnpack=True, repeats=100, data_dir=None, log=print):
-    """Evaluates a .tflite file: accuracy on a TFDS split, sizes, latency.
+        xnnpack=True, repeats=100, data_dir=None, normalize="unit",
+        train_split="train[5000:]", log=print):
+    """Evaluates a .tflite file: accuracy on a split, sizes, latency.
+
+    The images are given as the file takes them (`data/shapes.py`) and
+    normalized as in training: `normalize` as the training run's, and for
+    "standard" the mean and std of its `train_split`.
 
     Latency is the median over `repeats` invokes after a warm-up, at each
     batch size, with `num_threads` threads, with and without XNNPACK (unless
@@ -31,10 +65,12 @@ def run(*, tflite, dataset="mnist", split="test", batch_sizes=(1, 32), num_threa
     Returns:
       {"accuracy", "num_examples", "bytes", "gzip_bytes", "latency": [...]}.
     """
-    check_inputs(tflite=tflite, dataset=dataset, split=split, batch_sizes=batch_sizes,
-                 num_threads=num_threads, data_dir=data_dir)
+    options = check_inputs(tflite=tflite, dataset=dataset, split=split,
+                           batch_sizes=batch_sizes, num_threads=num_threads,
+                           data_dir=data_dir, normalize=normalize,
+                           train_split=train_split)
     metrics = evaluate.evaluate_tflite(
-        tflite, data.load(dataset, split, data_dir=data_dir), xnnpack=xnnpack)
+        tflite, data.load(dataset, split, data_dir=data_dir, **options), xnnpack=xnnpack)
     size = evaluate.artifact_size(tflite)
     log(f"{tflite}: accuracy {metrics['accuracy']:.2%} on {dataset} {split} "
         f"({metrics['num_examples']:,} examples)")

@@ -105,12 +105,20 @@ def is_chief(strategy):
 
 
 def _dataset_shape(dataset, data_dir):
-    """(input shape, number of classes) of a TFDS image-classification set."""
-    info = data.builder(dataset, data_dir).info
-    if not info.supervised_keys:
-        raise ValueError(f"`dataset` {dataset!r} has no (image, label) supervised keys.")
-    image_key, label_key = info.supervised_keys[:2]
-    return tuple(info.features[image_key].shape), info.features[label_key].num_classes
+    """(image shape, number of classes, resizable) of a dataset, checked when opened."""
+    source = data.open_source(dataset, data_dir)
+    return tuple(source.image_shape), source.num_classes, source.resizable
+
+
+def data_options(training, image_shape):
+    """The `data.load` arguments of a run whose models take `image_shape`.
+
+    The images come in that shape (`data/shapes.py`), normalized as
+    `training.normalize` says; "standard" uses the training split's mean and std.
+    """
+    return {"image_shape": tuple(image_shape), **data.normalization(
+        training.dataset, training.train_split, training.normalize,
+        data_dir=training.data_dir, image_shape=image_shape)}
 
 
 def _check_splits(settings):
@@ -120,20 +128,24 @@ def _check_splits(settings):
             data.check_split(settings.dataset, split, settings.data_dir, arg_name)
 
 
-def _check_fits_data(model, path, arg_name, dataset, input_shape, num_classes):
+def _check_fits_data(model, path, arg_name, dataset, input_shape, num_classes,
+                     resizable=False):
     """Raises unless `model` reads the dataset's images and predicts its classes.
 
-    A teacher's classes are left to the Distiller, which checks them against
-    its student's (built for, or checked against, the dataset).
+    Images convert a little (`data/shapes.py`: a channel axis of 1, grayscale
+    to RGB, resizing for image folders). A teacher's classes are left to the
+    Distiller, which checks them against its student's (built for, or
+    checked against, the dataset).
     """
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         return  # the job's own checks say what it takes
     takes = tuple(model.inputs[0].shape[1:])
-    if len(takes) != len(input_shape) or any(
-            want is not None and want != got for want, got in zip(takes, input_shape)):
+    reason = data.shape_mismatch(input_shape, takes, resizable)
+    if reason:
         raise ValueError(
             f"`{arg_name}` {path!r} takes inputs of shape {takes}, but dataset "
-            f"{dataset!r} has images of shape {tuple(input_shape)}: pass a model built "
+            f"{dataset!r} has images of shape {tuple(input_shape)} ({reason}): pass a "
+            f"model built "
             f"for {dataset!r} images (e.g. from `tfcompress train --dataset={dataset}`), "
             "or the dataset the model was built for (--dataset).")
     classes = model.outputs[0].shape[-1]
@@ -157,7 +169,14 @@ class Run:
     num_classes: int
     log: object = print
     staging: str = None
+    # The dataset's own image shape; `input_shape` becomes that of the first
+    # model loaded (`source_shape` converted, see `data/shapes.py`).
+    source_shape: tuple = None
+    resizable: bool = False
+    # `data.load`'s image shape and normalization, set once the models are checked.
+    data_options: dict = dataclasses.field(default_factory=dict)
     _models: dict = dataclasses.field(default_factory=dict)
+    _shape_from: str = None
     # role -> what converting its Keras 3 file measured (Conversion.describe()).
     conversions: dict = dataclasses.field(default_factory=dict)
 
@@ -193,9 +212,24 @@ class Run:
                 model = export.load_keras_model(path, unsafe=self.training.unsafe_load,
                                                 arg_name=arg_name)
             _check_fits_data(model, path, arg_name, self.training.dataset,
-                             self.input_shape, self.num_classes)
+                             self.source_shape or self.input_shape, self.num_classes,
+                             self.resizable)
+            self._take_input_shape(model, arg_name)
             self._models[key] = model
         return self._models[key]
+
+    def _take_input_shape(self, model, arg_name):
+        """The run's images come in the shape of its first model; the others must agree."""
+        if len(model.inputs) != 1:
+            return
+        shape = data.fill_unknown(self.source_shape or self.input_shape,
+                                  model.inputs[0].shape[1:])
+        if self._shape_from is None:
+            self.input_shape, self._shape_from = shape, arg_name
+        elif shape != tuple(self.input_shape):
+            raise ValueError(f"`{arg_name}` takes inputs of shape {shape}, but "
+                             f"`{self._shape_from}` takes {tuple(self.input_shape)}: both "
+                             "read the same images; pass models of one input shape.")
 
     @property
     def keras3_output(self):
@@ -228,7 +262,7 @@ class Run:
     def train_examples(self):
         """The training split, preprocessed and cached, unbatched, in order."""
         return data.examples(self.training.dataset, self.training.train_split,
-                             data_dir=self.training.data_dir)
+                             data_dir=self.training.data_dir, **self.data_options)
 
     def train_batches(self):
         """The training split in batches, unshuffled (calibration, teacher passes)."""
@@ -250,16 +284,24 @@ class Run:
     def check_batch(self):
         """Real test images every export is run and compared on."""
         return artifacts.check_batch(self.training.dataset, self.training.test_split,
-                                     self.training.data_dir)
+                                     self.training.data_dir, **self.data_options)
 
     def first_train_examples(self, count):
         return data.first_examples(self.training.dataset, self.training.train_split,
-                                   count, data_dir=self.training.data_dir)
+                                   count, data_dir=self.training.data_dir,
+                                   **self.data_options)
 
     def _load(self, split):
         return data.load(self.training.dataset, split,
                          batch_size=self.training.batch_size,
-                         data_dir=self.training.data_dir)
+                         data_dir=self.training.data_dir, **self.data_options)
+
+    def data_record(self):
+        """How the run's inputs were made, for its summary: a deployment must match it."""
+        source = data.open_source(self.training.dataset, self.training.data_dir)
+        return {"dataset": data.canonical_name(self.training.dataset),
+                "image_shape": list(self.input_shape), "class_names": source.class_names,
+                **{k: v for k, v in self.data_options.items() if k != "image_shape"}}
 
     # Training -----------------------------------------------------------
 
@@ -328,14 +370,17 @@ def prepare(job, training, log=print):
     strategy = make_strategy(training.strategy)
     training.check()
     training_lib.make_deterministic(training.seed)
-    input_shape, num_classes = _dataset_shape(training.dataset, training.data_dir)
+    input_shape, num_classes, resizable = _dataset_shape(training.dataset,
+                                                         training.data_dir)
     _check_splits(training)
     run = Run(job=job, training=training, strategy=strategy, chief=is_chief(strategy),
               distributed=strategy is not tf.distribute.get_strategy(),
-              input_shape=input_shape, num_classes=num_classes, log=log)
+              input_shape=input_shape, num_classes=num_classes, log=log,
+              source_shape=input_shape, resizable=resizable)
     run_dir.check_output_dir(run.output_dir, training.overwrite, training.resume,
                              run.config, settings_lib.RESUMABLE_CHANGES)
     job.check(run)
+    run.data_options = data_options(training, run.input_shape)
     return run
 
 
@@ -363,7 +408,7 @@ def execute(run):
         shutil.rmtree(run.staging, ignore_errors=True)
         return None
     summary = {"config": run.config, "train_seconds": round(train_seconds, 2),
-               **job.finish(run)}
+               "data": run.data_record(), **job.finish(run)}
     if run.conversions:
         summary["keras3_conversion"] = run.conversions
     run.write_json(artifacts.SUMMARY_FILE, summary)

@@ -5,10 +5,12 @@ import os
 
 import tensorflow as tf
 
+from tfcompress import data
 from tfcompress import training as training_lib
 from tfcompress._checks import check_positive_int
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+NORMALIZATIONS = data.NORMALIZATIONS
 VERBOSITIES = (0, 1, 2)
 
 
@@ -18,9 +20,12 @@ class Training:
 
     Attributes:
       output_dir: the job's output folder (staged in `<output_dir>.partial`).
-      dataset, data_dir: TFDS dataset name and directory.
-      train_split, val_split, test_split: TFDS splits; `val_split` may be
-        empty (then the last epoch is kept, not the best).
+      dataset, data_dir: TFDS dataset name and directory, or your own data:
+        "npz:PATH" or "dir:PATH" (see `data/sources.py`; no `data_dir`).
+      train_split, val_split, test_split: splits, TFDS's syntax; `val_split`
+        may be empty (then the last epoch is kept, not the best).
+      normalize: "unit" (pixels / 255), "standard" (minus the training
+        split's per-channel mean, over its std) or "none" (as stored).
       epochs, batch_size: positive ints; the batch is global (all replicas).
       optimizer, learning_rate, lr_schedule: see `training.make_optimizer`
         and `training.learning_rate_schedule`.
@@ -42,6 +47,7 @@ class Training:
     train_split: str = "train[5000:]"
     val_split: str = "train[:5000]"
     test_split: str = "test"
+    normalize: str = "unit"
     epochs: int = 10
     batch_size: int = 128
     optimizer: str = "adam"
@@ -76,6 +82,9 @@ class Training:
         if self.val_split is not None and not isinstance(self.val_split, str):
             raise ValueError(f"`val_split` must be a string (empty for none), got "
                              f"{self.val_split!r}.")
+        if self.normalize not in NORMALIZATIONS:
+            raise ValueError(f"`normalize` must be one of {NORMALIZATIONS}, got "
+                             f"{self.normalize!r}.")
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         training_lib.make_optimizer(self.optimizer, self.learning_rate)
@@ -114,8 +123,10 @@ class Training:
 
     def recorded(self):
         """The settings that shape the result, as the run's config records them."""
-        return {"dataset": self.dataset, "train_split": self.train_split,
+        return {"dataset": data.canonical_name(self.dataset),
+                "train_split": self.train_split,
                 "val_split": self.val_split, "test_split": self.test_split,
+                "normalize": self.normalize,
                 "epochs": self.epochs, "batch_size": self.batch_size,
                 "optimizer": self.optimizer, "learning_rate": self.learning_rate,
                 "lr_schedule": self.lr_schedule, "seed": self.seed,

@@ -90,6 +90,11 @@ def check_inputs(options, log=print):
     return steps, prepared
 
 
+def _data_options(options, tflite):
+    """`data.load`'s image shape and normalization for the inputs of `tflite`."""
+    return runner.data_options(options.training, TFLiteRunner(tflite).input_shape)
+
+
 def _export(options, inputs, log):
     """Gathers the final validated files into export/, atomically."""
     out = stages_lib.stage_dir(options.output_dir, "export")
@@ -105,9 +110,10 @@ def _export(options, inputs, log):
             elif os.path.isfile(path):
                 shutil.copyfile(path, os.path.join(tmp, name))
         # The copy is the deliverable: run it once more before it counts.
-        TFLiteRunner(os.path.join(tmp, artifacts.TFLITE_FILE))(artifacts.check_batch(
+        copy = os.path.join(tmp, artifacts.TFLITE_FILE)
+        TFLiteRunner(copy)(artifacts.check_batch(
             options.training.dataset, options.training.test_split,
-            options.training.data_dir))
+            options.training.data_dir, **_data_options(options, copy)))
         _atomic.write_json(os.path.join(tmp, stages_lib.EXPORT_FILE), {
             "source_stage": os.path.basename(final),
             "files": sorted(os.listdir(tmp)),
@@ -125,7 +131,7 @@ def _evaluate(options, log):
     exported = os.path.join(stages_lib.stage_dir(options.output_dir, "export"),
                             artifacts.TFLITE_FILE)
     test = data.load(shared.dataset, shared.test_split, batch_size=shared.batch_size,
-                     data_dir=shared.data_dir)
+                     data_dir=shared.data_dir, **_data_options(options, exported))
     log(f"Accuracy of {exported} on {shared.dataset} {shared.test_split}:")
     metrics = artifacts.check_complete(
         evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else progress),
