@@ -99,5 +99,21 @@ class Keras3JobsTest(tf.test.TestCase):
         self._assert_keras3_file_agrees_with_tflite(os.path.join(run_dir, "export"), atol=None)
 
 
+@pytest.mark.mnist
+class SoftmaxModelTest(tf.test.TestCase):
+
+    def test_fine_tuning_a_softmax_model_is_refused_before_any_work(self):
+        path = os.path.join(self.get_temp_dir(), "probabilities.keras")
+        keras3.Sequential([keras3.Input((28, 28, 1)), L.Flatten(),
+                           L.Dense(10, activation="softmax")]).save(path)
+        out = os.path.join(self.get_temp_dir(), "out")
+        for job in (prune.PruneJob(model=path), quantize.QuantizeJob(model=path, mode="qat")):
+            with self.assertRaisesRegex(ValueError, (
+                    rf"`model` '{path}' ends in a softmax \(it outputs probabilities\), but "
+                    r"tfcompress fine-tunes on logits: .*`classifier_activation=None`")):
+                runner.prepare(job, job_helpers.mnist_training(out))
+            self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
+
+
 if __name__ == "__main__":
     tf.test.main()

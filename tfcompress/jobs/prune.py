@@ -10,6 +10,7 @@ from tfcompress import prune
 from tfcompress import training
 from tfcompress._checks import check_positive_int
 from tfcompress.jobs import artifacts
+from tfcompress.jobs import logits
 from tfcompress.jobs import loop
 from tfcompress.jobs import runner
 
@@ -86,6 +87,7 @@ class PruneJob(runner.Job):
             raise ValueError("`sensitivity` plans unstructured per-layer targets on the "
                              "validation split: it needs `val_split` and no `m_by_n`.")
         m_by_n = parse_m_by_n(self.m_by_n)
+        logits.require_logits(run.load_model(self.model), self.model)
         # Any valid ramp will do: this only checks the model and the arguments.
         pruned = prune.prune(run.load_model(self.model),
                              sparsity=None if m_by_n else self.sparsity,

@@ -11,6 +11,7 @@ from tfcompress import quantize
 from tfcompress import training
 from tfcompress._checks import check_positive_int
 from tfcompress.jobs import artifacts
+from tfcompress.jobs import logits
 from tfcompress.jobs import loop
 from tfcompress.jobs import runner
 
@@ -85,6 +86,8 @@ class QuantizeJob(runner.Job):
             raise ValueError(f"`int8_io` needs an int8 mode (int8, qat, pqat, cqat), got "
                              f"mode {self.mode!r}.")
         loaded = run.load_model(self.model)
+        if self.mode in FINE_TUNING_MODES:
+            logits.require_logits(loaded, self.model)
         if self.mode == "pqat" and _kernel_sparsity(loaded) < 0.01:
             raise ValueError(f"`mode` 'pqat' keeps a pruned model's zeros, but `model` "
                              f"{self.model!r} has almost none: prune it first "
