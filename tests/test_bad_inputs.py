@@ -50,8 +50,9 @@ def _settings(**changes):
     Rows name special folders by placeholder ("<existing>"): the paths exist
     only once setUpClass has made them.
     """
-    for key in ("output_dir", "data_dir"):
+    for key in ("output_dir", "data_dir", "dataset"):
         changes[key] = _P.folders.get(changes.get(key), changes.get(key))
+    changes = {k: v for k, v in changes.items() if v is not None or k != "dataset"}
     changes["output_dir"] = changes["output_dir"] or _P.out
     return settings.Training(**{
         "epochs": 1, "verbose": 0, **job_helpers.MNIST_SLICE, **changes})
@@ -115,7 +116,12 @@ ROWS = [
      r"`model` must be a tf_keras Model, got object"),
     ("evaluate_classifier_numpy_data",
      lambda: evaluate.evaluate_classifier(_P.model, _P.images), TypeError,
-     r"`data` must be a tf\.data\.Dataset of \(x, y\) batches, got ndarray"),
+     r"`data` must be a tf\.data\.Dataset of \(x, y\) batches or an \(x, y\) tuple of "
+     r"NumPy arrays, got ndarray: pass the labels too"),
+    ("evaluate_classifier_arrays_of_other_lengths",
+     lambda: evaluate.evaluate_classifier(_P.model, (_P.images, np.zeros(3, np.int32))),
+     ValueError, r"`data`: x has shape \(4, 28, 28, 1\) and y \(3,\): pass one label per "
+     r"example"),
     ("prune_not_a_model", lambda: prune_lib.prune({"dense": 1}, sparsity=0.5), TypeError,
      r"`model` must be a tf_keras Model, got dict"),
     ("measure_latency_path_list", lambda: evaluate.measure_latency([_P.tflite]),
@@ -309,6 +315,24 @@ ROWS = [
     ("dataset_not_prepared", _prepare(_MLP, data_dir="<empty data_dir>"),
      FileNotFoundError, r"Dataset 'mnist' is not prepared under '.*empty_tfds'\. Point "
      r"`data_dir`"),
+    # Your own data (tests/test_data_sources.py has every case).
+    ("dataset_npz_missing", _prepare(_MLP, dataset="<npz missing>"), FileNotFoundError,
+     r"`dataset` 'npz:.*none\.npz': no \.npz file at '.*none\.npz'"),
+    ("dataset_npz_missing_arrays", _prepare(_MLP, dataset="<npz without test>"),
+     ValueError, r"the file has no array 'x_test', 'y_test' \(it holds \['x_train', "
+     r"'y_train'\]\)"),
+    ("dataset_npz_lengths_differ", _prepare(_MLP, dataset="<npz 4 images 3 labels>"),
+     ValueError, r"`x_train` holds 4 images but `y_train` 3 labels"),
+    ("dataset_npz_label_out_of_range", _prepare(_MLP, dataset="<npz test label 10>"),
+     ValueError, r"`y_test` holds 1 labels outside \[0, 10\) \(e\.g\. 10\)"),
+    ("dataset_dir_missing", _prepare(_MLP, dataset="<dir missing>"), FileNotFoundError,
+     r"`dataset` 'dir:.*nowhere': no folder at"),
+    ("dataset_dir_one_class", _prepare(_MLP, dataset="<dir one class>"), ValueError,
+     r"train/ holds 1 class folder\(s\) \['cat'\]: a classifier needs at least 2"),
+    ("dataset_dir_undecodable", _prepare(_MLP, dataset="<dir undecodable>"), ValueError,
+     r"1 of 3 images cannot be decoded: \['train/dog/broken\.png'\]"),
+    ("normalize_unknown", _prepare(_MLP, normalize="zscore"), ValueError,
+     r"`normalize` must be one of \('unit', 'standard', 'none'\), got 'zscore'"),
 ]
 
 
@@ -349,6 +373,39 @@ def _corrupted_copy(path, name):
                 content = content[:len(content) // 3]
             target.writestr(item, content)
     return copy
+
+
+def _own_data(folder):
+    """Bad npz files and image folders; {placeholder: dataset}."""
+    os.makedirs(folder)
+    labels = np.arange(10)
+    images = np.zeros((10, 28, 28), np.uint8)
+
+    def npz(name, **arrays):
+        path = os.path.join(folder, name)
+        np.savez(path, **arrays)
+        return "npz:" + path
+
+    def png(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tf.io.write_file(path, tf.io.encode_png(np.zeros((28, 28, 1), np.uint8)))
+
+    png(os.path.join(folder, "one_class", "train", "cat", "0.png"))
+    for name in ("cat/0.png", "dog/0.png"):
+        png(os.path.join(folder, "undecodable", "train", name))
+    with open(os.path.join(folder, "undecodable", "train", "dog", "broken.png"), "wb") as f:
+        f.write(b"not a png")
+    return {
+        "<npz missing>": "npz:" + os.path.join(folder, "none.npz"),
+        "<npz without test>": npz("no_test.npz", x_train=images, y_train=labels),
+        "<npz 4 images 3 labels>": npz("lengths.npz", x_train=images[:4],
+                                       y_train=labels[:3], x_test=images, y_test=labels),
+        "<npz test label 10>": npz("label.npz", x_train=images, y_train=labels,
+                                   x_test=images[:1], y_test=labels[:1] + 10),
+        "<dir missing>": "dir:" + os.path.join(folder, "nowhere"),
+        "<dir one class>": "dir:" + os.path.join(folder, "one_class"),
+        "<dir undecodable>": "dir:" + os.path.join(folder, "undecodable"),
+    }
 
 
 def _lambda_model():
@@ -398,6 +455,7 @@ class BadInputTest(parameterized.TestCase, tf.test.TestCase):
         with open(os.path.join(root, "runs", "unfinished.partial", "run_config.json"),
                   "w") as f:
             f.write("{}")
+        own = _own_data(os.path.join(root, "own_data"))
         read_only = os.path.join(root, "read_only")
         os.makedirs(read_only)
         os.chmod(read_only, stat.S_IRUSR | stat.S_IXUSR)  # 0o500
@@ -407,6 +465,7 @@ class BadInputTest(parameterized.TestCase, tf.test.TestCase):
             "<existing>": os.path.join(root, "runs", "existing"),
             "<unfinished>": os.path.join(root, "runs", "unfinished"),
             "<empty data_dir>": os.path.join(root, "empty_tfds"),
+            **own,
         }
 
     @classmethod
