@@ -163,6 +163,7 @@ class FolderDatasetTest(tf.test.TestCase):
         super().tearDownClass()
 
     def test_classes_are_sorted_folder_names_and_labels_their_indices(self):
+        os.makedirs(os.path.join(self.root, "train", ".ipynb_checkpoints"), exist_ok=True)
         source = data.open_source(self.name)
         self.assertEqual(source.class_names, ["cat", "dog", "emu"])
         self.assertEqual(source.image_shape, (8, 8, 1))

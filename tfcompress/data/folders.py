@@ -9,7 +9,8 @@ Layout: one folder per split, each holding one folder per class:
 As `keras.utils.image_dataset_from_directory` reads them: the classes are
 train/'s class folder names sorted alphabetically and a label is its class's
 index; images are the .bmp, .gif, .jpeg, .jpg and .png files anywhere under a
-class folder (other files are skipped). Every image is decoded once, when the
+class folder (other files, and hidden folders such as .ipynb_checkpoints, are
+skipped). Every image is decoded once, when the
 dataset is opened, so a damaged file is reported before any work. Images are
 decoded with the model's channels (grayscale to RGB converts; RGBA loses its
 alpha) and resized, bilinear, to the model's height and width. Without a
@@ -44,14 +45,16 @@ def _fail(name, message, error=ValueError):
 
 
 def _subfolders(folder):
-    return sorted(e.name for e in os.scandir(folder) if e.is_dir())
+    """Names of the folders in `folder`, sorted; hidden ones (".cache") skipped."""
+    return sorted(e.name for e in os.scandir(folder)
+                  if e.is_dir() and not e.name.startswith("."))
 
 
 def _images_under(folder):
     """Paths of the image files anywhere under `folder`, sorted."""
     found = []
     for root, dirs, files in os.walk(folder):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(os.path.join(root, f) for f in sorted(files)
                      if f.lower().endswith(IMAGE_EXTENSIONS))
     return found
