@@ -197,6 +197,19 @@ class RoundTripTest(tf.test.TestCase, parameterized.TestCase):
         for e, a in zip(_outputs(original, batch), _outputs(back, batch), strict=True):
             self.assertAllClose(e, a, atol=1e-6, rtol=0)
 
+    def test_random_layers_built_after_seeding_convert_back(self):
+        # training.make_deterministic enables tf_keras's tf.random.Generator,
+        # after which its Dropout, SpatialDropout and recurrent layers write
+        # an rng_type (CI met it: the order of tests decided).
+        keras.backend.experimental.enable_tf_random_generator()
+        try:
+            converted = bridge.to_tf_keras(_recurrent())
+            self.assertIn("rng_type", converted.get_layer("lstm").get_config())
+            back = bridge.to_keras3(converted)
+        finally:
+            keras.backend.experimental.disable_tf_random_generator()
+        self.assertIsInstance(back, keras3.Model)
+
     def test_converted_model_trains_in_tf_keras(self):
         converted = bridge.to_tf_keras(_conv2d())
         converted.compile(optimizer="sgd", loss="mse")

@@ -31,7 +31,9 @@ _KERAS3_ONLY = {
 }
 # tf_keras options Keras 3 lacks -> the values that may be dropped.
 _TF_KERAS_ONLY = {
-    "*": {"batch_input_shape": ANY},
+    # rng_type picks tf_keras's random stream (written once training.seed has
+    # enabled tf.random.Generator); Keras 3 layers draw from their own seeds.
+    "*": {"batch_input_shape": ANY, "rng_type": ANY},
     "Embedding": {"input_length": ANY},
     "LSTM": {"time_major": (False,), "implementation": ANY},
     "GRU": {"time_major": (False,), "implementation": ANY},
