@@ -246,6 +246,32 @@ class QuantizationAwareTrainingTest(tf.test.TestCase):
                                     r"'sparsity', 'clusters'\), got 'zeros'"):
             quantize.quantize_aware(_trained_mlp(epochs=1), preserve="zeros")
 
+    def test_layers_outside_tfmots_registry_get_their_output_quantized(self):
+        # MobileNetV3's pieces: Rescaling, a Keras 3 `x + 3.0` (ScalarOp from
+        # the bridge), Multiply and a hard_silu Activation.
+        from tfcompress.keras3 import equivalents
+        keras.utils.set_random_seed(0)
+        x = inputs = keras.Input((_FEATURES,))
+        x = keras.layers.Rescaling(2.0)(x)
+        h = keras.layers.Dense(8)(x)
+        gate = keras.layers.ReLU(6.0)(equivalents.ScalarOp("add", 3.0)(h))
+        h = keras.layers.Multiply()([h, gate])
+        h = keras.layers.Activation(equivalents.hard_silu)(h)
+        model = keras.Model(inputs, keras.layers.Dense(_CLASSES)(h))
+        aware = _fine_tune(quantize.quantize_aware(model), epochs=3)
+        batch = _data(64, seed=1)[0]
+        path = os.path.join(self.create_tempdir().full_path, "qat.tflite")
+        result = export.export_tflite(aware, path, quantization="int8", check_inputs=batch)
+        self.assertGreaterEqual(result.top1_agreement, 0.9)
+
+    def test_raw_tensorflow_op_is_refused_with_what_to_write_instead(self):
+        x = inputs = keras.Input((4,))
+        model = keras.Model(inputs, keras.layers.Dense(3)(x) + 3.0)  # a TFOpLambda
+        with self.assertRaisesRegex(ValueError, r"is the raw TensorFlow op "
+                                    r"tf.__operators__.add, which TFMOT cannot quantize: "
+                                    r"write it as a Keras layer"):
+            quantize.quantize_aware(model)
+
     def test_subclassed_model_is_refused(self):
         class Sub(keras.Model):
             def __init__(self):

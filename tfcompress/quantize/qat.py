@@ -7,6 +7,7 @@ from tfcompress import _tfmot_wrappers
 from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.quantize import configs
 from tfcompress.keras3 import accepts_keras3
 
 _QUANTIZE = tfmot.quantization.keras
@@ -33,6 +34,11 @@ def quantize_aware(model, preserve=None):
     so fine-tuning recovers what quantization costs. Compile and fit the
     result like any model, then export it with quantization="int8" (no
     calibration data needed: the ranges were learned).
+
+    Weightless layers TFMOT's registry lacks (Multiply, Rescaling, a Keras 3
+    model's `x + 3.0`, hard_silu activations: MobileNetV3) get their output
+    quantized (`configs`), and nested models are inlined first, so the
+    result is one functional model of the same layer names.
 
     Args:
       model: tf_keras Sequential or functional model, pruning and clustering
@@ -63,8 +69,9 @@ def quantize_aware(model, preserve=None):
         # TFMOT quantizes no model inside a model: call the nested layers in place.
         model = graph.flatten(model, keras.Model)
     try:
-        annotated = _QUANTIZE.quantize_annotate_model(model)
-        with _QUANTIZE.quantize_scope():
+        configs.check_no_raw_ops(model)
+        annotated = configs.annotate(model)
+        with _QUANTIZE.quantize_scope(configs.CUSTOM_OBJECTS):
             return _QUANTIZE.quantize_apply(annotated, _scheme(preserve))
     except (ValueError, RuntimeError, TypeError) as e:
         raise ValueError(f"TFMOT cannot make {model.name!r} quantization-aware: "
