@@ -1,0 +1,94 @@
+"""Multiply-accumulates of one inference, per layer.
+
+What structured pruning reduces and what a latency budget is spent on.
+Counted: Dense, convolutions (grouped, depthwise, separable, transposed) and
+recurrent layers, one MAC per weight use. Batch norm (folded into the
+convolution by the TFLite converter), activations, pooling and merges are
+not counted: they cost little next to the layers that multiply. Written
+here: TensorFlow's profiler counts FLOPs of a graph, not per Keras layer.
+"""
+
+import numpy as np
+
+from tfcompress._keras import keras
+from tfcompress._keras import require_keras2_model
+from tfcompress.keras3 import accepts_keras3
+
+_RNN = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
+_TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
+               keras.layers.Conv3DTranspose)
+
+
+def _positions(shape, channels_first=False):
+    """Spatial (or time) positions of one example of a batch `shape`."""
+    dims = shape[2:] if channels_first else shape[1:-1]
+    return int(np.prod([d for d in dims], dtype=np.int64)) if dims else 1
+
+
+def _size(variable):
+    return int(np.prod(variable.shape))
+
+
+def layer_macs(layer, input_shape, output_shape):
+    """MACs of one call of `layer` on one example, from its shapes and weights."""
+    channels_first = getattr(layer, "data_format", None) == "channels_first"
+    if isinstance(layer, keras.layers.Bidirectional):
+        return (layer_macs(layer.forward_layer, input_shape, None)
+                + layer_macs(layer.backward_layer, input_shape, None))
+    if isinstance(layer, _RNN):
+        steps = input_shape[1] or 1
+        return steps * (_size(layer.cell.kernel) + _size(layer.cell.recurrent_kernel))
+    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
+        return _positions(output_shape, channels_first) * (
+            _size(layer.depthwise_kernel) + _size(layer.pointwise_kernel))
+    if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
+        return _positions(output_shape, channels_first) * _size(layer.depthwise_kernel)
+    if isinstance(layer, _TRANSPOSED):
+        return _positions(input_shape, channels_first) * _size(layer.kernel)
+    if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)):
+        return _positions(output_shape, channels_first) * _size(layer.kernel)
+    if isinstance(layer, keras.layers.Dense):
+        return _positions(input_shape) * _size(layer.kernel)
+    return 0
+
+
+def _calls(layer):
+    """[(input shape, output shape)] of each call of `layer` in its model."""
+    calls = []
+    for i in range(len(layer.inbound_nodes)):
+        try:
+            calls.append((layer.get_input_shape_at(i), layer.get_output_shape_at(i)))
+        except (AttributeError, RuntimeError, ValueError):
+            continue
+    return calls
+
+
+def _rows(model, prefix="", times=1):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            outer_calls = max(1, len(layer.inbound_nodes) - 1)  # node 0: its own graph
+            yield from _rows(layer, f"{prefix}{layer.name}/", times * outer_calls)
+            continue
+        inner = getattr(layer, "layer", None)  # a pruning or quantization wrapper
+        counted = inner if isinstance(inner, keras.layers.Layer) else layer
+        macs = sum(layer_macs(counted, i, o) for i, o in _calls(layer)
+                   if not isinstance(i, list))
+        yield {"name": f"{prefix}{layer.name}", "type": type(counted).__name__,
+               "params": int(sum(_size(w) for w in counted.weights)),
+               "macs": int(macs * times)}
+
+
+@accepts_keras3("model")
+def count_macs(model):
+    """MACs of one example's inference, per layer and in total.
+
+    Args:
+      model: tf_keras functional or Sequential model (nested models and
+        pruning wrappers are looked into).
+
+    Returns:
+      {"total": MACs, "layers": [{"name", "type", "params", "macs"}]}.
+    """
+    require_keras2_model(model)
+    rows = list(_rows(model))
+    return {"total": sum(row["macs"] for row in rows), "layers": rows}

@@ -1,0 +1,122 @@
+"""How much each channel of a group matters: the lowest go first.
+
+- "l1" / "l2": the norm of every weight the channel touches, over the whole
+  group (its filters in each producer, its input rows in each consumer), as
+  Torch-Pruning's group magnitude importance (Fang et al., DepGraph, 2023).
+- "bn": |gamma| of the batch norms that scale the channel (Network Slimming,
+  Liu et al. 2017); a group without batch norm falls back to "l2".
+- "taylor": |activation x gradient of the loss| summed over a few batches,
+  per producer output (Molchanov et al. 2019), which needs data.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfcompress._keras import keras
+
+CRITERIA = ("l1", "l2", "bn", "taylor")
+
+
+def _norm_rows(weights, axis, positions, criterion):
+    """Per channel: |w| or w^2 summed over the slices at `positions` along `axis`."""
+    moved = np.moveaxis(np.asarray(weights, np.float64), axis, 0)
+    values = np.abs(moved) if criterion == "l1" else np.square(moved)
+    per_position = values.reshape(values.shape[0], -1).sum(axis=1)
+    return per_position[positions].sum(axis=1)
+
+
+# Axis of the weight (by index in get_weights()) that holds a producer's
+# output channels, and of the one that reads input channels.
+_OUTPUT_AXIS = {"Dense": (0, -1), "Conv": (0, -1), "Transpose": (0, -2), "Separable": (1, -1)}
+_INPUT_AXIS = {"Dense": (0, 0), "Conv": (0, -2), "Transpose": (0, -1), "Separable": (0, -2),
+               "Depthwise": (0, -2)}
+
+
+def _kind(class_name):
+    if class_name == "Dense":
+        return "Dense"
+    for prefix in ("Separable", "Depthwise"):
+        if class_name.startswith(prefix):
+            return prefix
+    if class_name.endswith("Transpose"):
+        return "Transpose"
+    if class_name in ("Conv1D", "Conv2D", "Conv3D"):
+        return "Conv"
+    return None
+
+
+def _weight_slices(layer, space, graph):
+    """[(weights, axis, positions)] of `layer` where channels of `space` sit."""
+    kind = _kind(type(layer).__name__)
+    weights = layer.get_weights()
+    if kind is None or not weights:
+        return []
+    slices = []
+    if space.owner == layer.name and kind in _OUTPUT_AXIS:
+        index, axis = _OUTPUT_AXIS[kind]
+        positions = graph.outputs[layer.name].positions_of(space)
+        slices.append((weights[index], axis, positions))
+        if getattr(layer, "use_bias", False):
+            slices.append((weights[-1], 0, positions))
+    positions = graph.inputs[layer.name][0].positions_of(space)
+    if positions.shape[1]:
+        index, axis = _INPUT_AXIS[kind]
+        slices.append((weights[index], axis, positions))
+    return slices
+
+
+def magnitude(graph, group, criterion):
+    """Per channel of `group`: the l1 or l2 norm of every weight it touches."""
+    total = np.zeros(group.size)
+    for layer in graph.model.layers:
+        for space in group.spaces:
+            for weights, axis, positions in _weight_slices(layer, space, graph):
+                total += _norm_rows(weights, axis, positions, criterion)
+    return total if criterion == "l1" else np.sqrt(total)
+
+
+def batch_norm_scale(graph, group):
+    """Per channel: |gamma| summed over batch norms reading the group, or None."""
+    total, found = np.zeros(group.size), False
+    for layer in graph.model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization) or not layer.scale:
+            continue
+        layout = graph.inputs[layer.name][0]
+        for space in group.spaces:
+            positions = layout.positions_of(space)
+            if positions.shape[1]:
+                gamma = np.abs(layer.gamma.numpy())
+                total += gamma[positions].sum(axis=1)
+                found = True
+    return total if found else None
+
+
+def taylor(graph, groups, data, loss_fn):
+    """Per group: per channel |a * dL/da| of its producers' outputs, over `data`.
+
+    Args:
+      data: iterable of (x, y) batches.
+      loss_fn: fn(y, logits) -> scalar loss.
+    """
+    model = graph.model
+    producers = sorted({name for group in groups for name in group.producers})
+    probe = keras.Model(model.inputs, [model.output] + [model.get_layer(name).output
+                                                        for name in producers])
+    sums = {name: 0.0 for name in producers}
+    for x, y in data:
+        with tf.GradientTape() as tape:
+            logits, *features = probe(x, training=False)
+            loss = loss_fn(y, logits)
+        grads = tape.gradient(loss, features)
+        for name, feature, grad in zip(producers, features, grads, strict=True):
+            contribution = tf.abs(feature * grad)
+            axes = list(range(len(contribution.shape) - 1))
+            sums[name] += tf.reduce_sum(contribution, axis=axes).numpy()
+    scores = {}
+    for group in groups:
+        total = np.zeros(group.size)
+        for space in group.spaces:
+            if space.owner in sums:
+                total += np.asarray(sums[space.owner], np.float64)
+        scores[id(group)] = total
+    return scores
