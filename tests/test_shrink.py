@@ -255,12 +255,12 @@ class TargetsTest(tf.test.TestCase, parameterized.TestCase):
 class BadArgumentsTest(tf.test.TestCase, parameterized.TestCase):
 
     @parameterized.parameters(
-        (dict(), r"Give exactly one of `fraction`, `target_params` and `target_macs`, "
-                 r"got none"),
+        (dict(), r"Give exactly one of `fraction`, `target_params`, `target_macs`, "
+                 r"`target_latency_ms` and `widths`, got none"),
         (dict(fraction=0.5, target_macs=0.5), r"got \['fraction', 'target_macs'\]"),
         (dict(fraction=1.5), r"`fraction` must be a number in \(0, 1\), got 1.5"),
         (dict(fraction=0.5, criterion="l3"), r"`criterion` must be one of \('l1', 'l2', "
-                                             r"'bn', 'taylor'\), got 'l3'"),
+                                             r"'bn', 'taylor'\) or a callable, got 'l3'"),
         (dict(fraction=0.5, criterion="taylor"), r"criterion='taylor' needs `data`"),
         (dict(fraction=0.5, round_to=0), r"`round_to` must be an int >= 1, got 0"),
         (dict(fraction=0.5, pinned=["nope"]), r"`pinned` names layers \['nope'\]"),

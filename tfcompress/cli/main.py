@@ -16,6 +16,8 @@ COMMANDS = {
                 "Distill a student from a trained teacher, then export it."),
     "prune": ("tfcompress.cli.prune",
               "Prune a trained model while fine-tuning it, then export it."),
+    "shrink": ("tfcompress.cli.shrink",
+               "Remove whole units, filters and channels, recover, then export."),
     "quantize": ("tfcompress.cli.quantize",
                  "Quantize (or cluster) a trained model into a checked TFLite file."),
     "evaluate": ("tfcompress.cli.evaluate",

@@ -37,6 +37,20 @@ _TEMPERATURE = flags.DEFINE_float("temperature", _DEFAULTS.temperature,
                                   "Distillation temperature.", lower_bound=0.0)
 _ALPHA = flags.DEFINE_float("alpha", _DEFAULTS.alpha, "Weight of the hard-label loss.",
                             lower_bound=0.0, upper_bound=1.0)
+_SHRINK_TARGET = flags.DEFINE_string(
+    "shrink_target", _DEFAULTS.shrink_target,
+    "Shrink stage target: macs:F or params:F (keep that fraction), fraction:F (remove "
+    "that fraction of every layer's channels) or latency_ms:MS (measured float file).")
+_SHRINK_EPOCHS = flags.DEFINE_integer("shrink_epochs", _DEFAULTS.shrink_epochs,
+                                      "Shrink stage recovery epochs.", lower_bound=1)
+_SHRINK_ROUNDS = flags.DEFINE_integer("shrink_rounds", _DEFAULTS.shrink_rounds,
+                                      "Shrink-and-recover rounds.", lower_bound=1)
+_SHRINK_CRITERION = flags.DEFINE_enum(
+    "shrink_criterion", _DEFAULTS.shrink_criterion, ["l1", "l2", "bn", "taylor"],
+    "Which channels the shrink stage removes first (see tfcompress shrink --help).")
+_SHRINK_ROUND_TO = flags.DEFINE_integer(
+    "shrink_round_to", _DEFAULTS.shrink_round_to,
+    "Shrunk widths become multiples of this.", lower_bound=1)
 _PRUNE_EPOCHS = flags.DEFINE_integer("prune_epochs", _DEFAULTS.prune_epochs,
                                      "Pruning + fine-tuning epochs.", lower_bound=1)
 _SPARSITY = flags.DEFINE_float("sparsity", _DEFAULTS.sparsity, "Pruning target.",
@@ -72,7 +86,8 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if flags.FLAGS["epochs"].present:
         raise app.UsageError("The pipeline sets epochs per stage (--baseline_epochs, "
-                             "--teacher_epochs, --distill_epochs, --prune_epochs, "
+                             "--teacher_epochs, --distill_epochs, --shrink_epochs, "
+                             "--prune_epochs, "
                              "--quantize_epochs); --epochs does not apply.")
     output_dir = common.OUTPUT_DIR.value or os.path.join(
         "saved_models", f"pipeline_{common.safe_name(_MODEL.value)}_"
@@ -84,7 +99,10 @@ def main(argv):
         input_model=_INPUT_MODEL.value,
         baseline_epochs=_BASELINE_EPOCHS.value, teacher_epochs=_TEACHER_EPOCHS.value,
         distill_epochs=_DISTILL_EPOCHS.value, temperature=_TEMPERATURE.value,
-        alpha=_ALPHA.value, prune_epochs=_PRUNE_EPOCHS.value, sparsity=_SPARSITY.value,
+        alpha=_ALPHA.value, shrink_target=_SHRINK_TARGET.value,
+        shrink_epochs=_SHRINK_EPOCHS.value, shrink_rounds=_SHRINK_ROUNDS.value,
+        shrink_criterion=_SHRINK_CRITERION.value, shrink_round_to=_SHRINK_ROUND_TO.value,
+        prune_epochs=_PRUNE_EPOCHS.value, sparsity=_SPARSITY.value,
         sensitivity=_SENSITIVITY.value, prune_with_teacher=_PRUNE_WITH_TEACHER.value,
         quantization=_QUANTIZATION.value, quantize_epochs=_QUANTIZE_EPOCHS.value,
         clusters=_CLUSTERS.value)

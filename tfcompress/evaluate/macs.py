@@ -92,3 +92,19 @@ def count_macs(model):
     require_keras2_model(model)
     rows = list(_rows(model))
     return {"total": sum(row["macs"] for row in rows), "layers": rows}
+
+
+def layer_changes(before, after):
+    """Per layer of `before` that `after` still has: parameters and MACs of both.
+
+    Layers that neither hold weights nor multiply are left out.
+
+    Returns:
+      [{"name", "type", "params_before", "params_after", "macs_before", "macs_after"}].
+    """
+    rows_after = {row["name"]: row for row in count_macs(after)["layers"]}
+    return [{"name": row["name"], "type": row["type"],
+             "params_before": row["params"], "params_after": rows_after[row["name"]]["params"],
+             "macs_before": row["macs"], "macs_after": rows_after[row["name"]]["macs"]}
+            for row in count_macs(before)["layers"]
+            if row["name"] in rows_after and (row["params"] or row["macs"])]

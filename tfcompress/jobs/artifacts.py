@@ -74,7 +74,8 @@ def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples,
     `expected_examples`.
 
     Returns:
-      {"params", "keras", "tflite", "saved_model", "sizes"} summary sections.
+      {"params", "macs", "keras", "tflite", "saved_model", "sizes"} summary
+      sections (MACs of one example's inference).
     """
     keras_metrics = check_complete(evaluate.evaluate_classifier(model, test_ds),
                                    expected_examples, "The Keras model")
@@ -89,6 +90,7 @@ def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples,
                                     expected_examples, "The TFLite model")
     return {
         "params": evaluate.count_params(model),
+        "macs": evaluate.count_macs(model)["total"],
         "keras": {"test_accuracy": keras_metrics["accuracy"],
                   "test_loss": keras_metrics["loss"],
                   "test_examples": keras_metrics["num_examples"]},

@@ -178,6 +178,7 @@ class QuantizeJob(runner.Job):
                 evaluate.evaluate_classifier(final, test), count,
                 "The quantized Keras model")["accuracy"]},
             "params": evaluate.count_params(float_model),
+            "macs": evaluate.count_macs(float_model)["total"],
             "float_reference": reference,
             **({"keras_file": keras_file} if keras_file else {}),
             "tflite": {**result, "quantization": quantization,

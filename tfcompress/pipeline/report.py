@@ -21,6 +21,7 @@ _COLUMNS = (
     ("params", "params", "{:,}"),
     ("nonzero", "non-zeros", "{:,}"),
     ("sparsity", "sparsity", "{:.1%}"),
+    ("macs", "MACs", "{:,}"),
     ("tflite_bytes", "TFLite KiB", "{:.1f}", 1 / 1024),
     ("tflite_gzip_bytes", "gzipped KiB", "{:.1f}", 1 / 1024),
     ("keras_accuracy", "Keras acc", "{:.2%}"),
@@ -50,13 +51,14 @@ def _stage_record(stage, summary, records):
             params = source["params"] if source else None
             zeros = sum(w["zeros"] for w in summary["tflite_weights"]["tensors"].values())
             nonzero = params - zeros if params is not None else None
-        return {"params": params, "nonzero": nonzero,
+        return {"params": params, "nonzero": nonzero, "macs": summary.get("macs"),
                 "tflite_bytes": tflite["bytes"], "tflite_gzip_bytes": tflite["gzip_bytes"],
                 "keras_accuracy": summary["keras"]["test_accuracy"],
                 "tflite_accuracy": tflite["test_accuracy"],
                 "mode": summary["config"]["mode"]}
     size = summary["sizes"][artifacts.TFLITE_FILE]
     return {"params": summary["params"]["total"], "nonzero": summary["params"]["nonzero"],
+            "macs": summary.get("macs"),  # summaries from before MACs were counted: -
             "tflite_bytes": size["bytes"], "tflite_gzip_bytes": size["gzip_bytes"],
             "keras_accuracy": summary["keras"]["test_accuracy"],
             "tflite_accuracy": summary["tflite"]["test_accuracy"]}

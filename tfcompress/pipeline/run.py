@@ -16,6 +16,7 @@ from tfcompress.jobs import prune as prune_job
 from tfcompress.jobs import quantize as quantize_job
 from tfcompress.jobs import run_dir
 from tfcompress.jobs import runner
+from tfcompress.jobs import shrink as shrink_job
 from tfcompress.jobs import train as train_job
 from tfcompress.pipeline import report as report_lib
 from tfcompress.pipeline import stages as stages_lib
@@ -48,6 +49,14 @@ def _job(options, stage, inputs):
                                        temperature=options.temperature,
                                        alpha=options.alpha),
                 _training(options, stage, options.distill_epochs))
+    if stage == "shrink":
+        return (shrink_job.ShrinkJob(model=inputs["model"], teacher=inputs.get("teacher"),
+                                     **shrink_job.parse_target(options.shrink_target),
+                                     criterion=options.shrink_criterion,
+                                     rounds=options.shrink_rounds,
+                                     round_to=options.shrink_round_to,
+                                     temperature=options.temperature, alpha=options.alpha),
+                _training(options, stage, options.shrink_epochs))
     if stage == "prune":
         return (prune_job.PruneJob(model=inputs["model"], teacher=inputs.get("teacher"),
                                    sparsity=options.sparsity,

@@ -14,10 +14,12 @@ from tfcompress.jobs import settings
 
 # In run order. baseline: the deployed architecture trained alone (what the
 # report compares against); teacher: a bigger model to distill from;
-# distill, prune, quantize: the compression steps; export: the final files
-# gathered in export/; evaluate: accuracy and latency of every stage's file.
-STAGES = ("baseline", "teacher", "distill", "prune", "quantize", "export", "evaluate")
-MODEL_STAGES = ("baseline", "teacher", "distill", "prune", "quantize")
+# distill, shrink (structured), prune (unstructured), quantize: the
+# compression steps; export: the final files gathered in export/; evaluate:
+# accuracy and latency of every stage's file.
+STAGES = ("baseline", "teacher", "distill", "shrink", "prune", "quantize", "export",
+          "evaluate")
+MODEL_STAGES = ("baseline", "teacher", "distill", "shrink", "prune", "quantize")
 
 # Files of a run folder besides the jobs' own: stage timings at the top, and
 # the record the export and evaluate stages write last in their folders.
@@ -45,6 +47,11 @@ class Options:
     distill_epochs: int = 20
     temperature: float = 4.0
     alpha: float = 0.1
+    shrink_target: str = "macs:0.25"
+    shrink_epochs: int = 10
+    shrink_rounds: int = 1
+    shrink_criterion: str = "l2"
+    shrink_round_to: int = 1
     prune_epochs: int = 10
     sparsity: float = 0.9
     sensitivity: bool = False
@@ -151,22 +158,24 @@ def plan(options):
     steps = {}
     for stage in (s for s in STAGES if s in stages):
         inputs = {}
-        if stage in ("distill", "prune"):
+        if stage in ("distill", "shrink", "prune"):
             teacher = options.teacher or folder_of(("teacher",))
             if stage == "distill" and not teacher:
                 raise ValueError("The distill stage needs a teacher: add teacher to "
                                  "--stages, or pass --teacher=PATH.")
-            if stage == "distill" or options.prune_with_teacher:
+            # shrink recovers from the unshrunk model when there is no teacher.
+            if stage != "prune" or options.prune_with_teacher:
                 inputs["teacher"] = teacher
-        if stage in ("prune", "quantize"):
-            earlier = ("prune", "distill", "baseline") if stage == "quantize" \
-                else ("distill", "baseline")
+        if stage in ("shrink", "prune", "quantize"):
+            earlier = {"shrink": ("distill", "baseline"),
+                       "prune": ("shrink", "distill", "baseline"),
+                       "quantize": ("prune", "shrink", "distill", "baseline")}[stage]
             source = folder_of(earlier) or options.input_model
             if not source:
                 raise ValueError(f"The {stage} stage needs a trained model: add "
                                  f"{' or '.join(reversed(earlier))} to --stages, or "
                                  "pass --input_model=PATH.")
-            unpruned = (stage_dir(out, "distill"), stage_dir(out, "baseline"))
+            unpruned = tuple(stage_dir(out, s) for s in ("shrink", "distill", "baseline"))
             if (stage == "quantize" and options.quantization == "pqat"
                     and source in unpruned):
                 raise ValueError("--quantization=pqat keeps a pruned model's zeros, but "
@@ -175,10 +184,11 @@ def plan(options):
                                  "--quantization=qat.")
             inputs["model"] = source
         if stage == "export":
-            final = folder_of(("quantize", "prune", "distill", "baseline"))
+            final = folder_of(("quantize", "prune", "shrink", "distill", "baseline"))
             if not final:
                 raise ValueError("The export stage needs a model stage before it: add "
-                                 "baseline, distill, prune or quantize to --stages.")
+                                 "baseline, distill, shrink, prune or quantize to "
+                                 "--stages.")
             inputs["final"] = final
         if stage == "evaluate" and not available("export"):
             raise ValueError("The evaluate stage measures the exported file: add "

@@ -16,12 +16,15 @@ from tfcompress._keras import require_keras2_model
 from tfcompress.data import inputs as data_inputs
 from tfcompress.evaluate import count_params
 from tfcompress.evaluate.macs import count_macs
+from tfcompress.evaluate.macs import layer_changes
 from tfcompress.keras3 import accepts_keras3
 from tfcompress.shrink import dependency
+from tfcompress.shrink import latency as latency_lib
 from tfcompress.shrink import scores
 from tfcompress.shrink import surgery
 
 _SEARCH_STEPS = 10  # halvings of the uniform fraction: within 0.1% of the target
+_LATENCY_STEPS = 7  # each converts and times a file
 
 
 @dataclasses.dataclass
@@ -45,6 +48,8 @@ class ShrinkResult:
       layers: [{"name", "type", "params_before", "params_after", "macs_before",
         "macs_after"}] per layer.
       pinned: [{"producers", "reason"}] of the groups left at full width.
+      latency: for a latency target, {"target_ms", "format", "before_ms",
+        "after_ms", "speedup", "timings"} as measured in the search; else None.
     """
     model: object
     groups: list
@@ -53,11 +58,12 @@ class ShrinkResult:
     macs: dict
     layers: list
     pinned: list
+    latency: dict = None
 
     def to_json(self):
         return {"fraction": self.fraction, "params": self.params, "macs": self.macs,
                 "groups": [dataclasses.asdict(g) for g in self.groups],
-                "layers": self.layers, "pinned": self.pinned}
+                "layers": self.layers, "pinned": self.pinned, "latency": self.latency}
 
 
 def _check_fraction(arg_name, value, upper_open=True):
@@ -82,7 +88,15 @@ def _keep_count(size, fraction, round_to, min_width):
 def _ranking(graph, groups, criterion, data):
     """{id(group): channel indices, most important first}."""
     importance = {}
-    if criterion == "taylor":
+    if callable(criterion):
+        for group in groups:
+            values = np.asarray(criterion(graph, group), np.float64)
+            if values.shape != (group.size,):
+                raise ValueError(f"`criterion` returned scores of shape {values.shape} "
+                                 f"for {group.producers}; it must return one score per "
+                                 f"channel, shape ({group.size},).")
+            importance[id(group)] = values
+    elif criterion == "taylor":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         importance = scores.taylor(graph, groups, data, loss)
     for group in groups:
@@ -113,17 +127,37 @@ def _kept(groups, ranking, widths):
     return kept
 
 
-def _per_layer(before, after):
-    params_after = {row["name"]: row for row in after["layers"]}
-    return [{"name": row["name"], "type": row["type"],
-             "params_before": row["params"], "params_after": params_after[row["name"]]["params"],
-             "macs_before": row["macs"], "macs_after": params_after[row["name"]]["macs"]}
-            for row in before["layers"] if row["name"] in params_after]
+def _check_widths(widths, groups, model_name):
+    """{id(group): width} from {producer layer: width}."""
+    if not isinstance(widths, dict) or not widths:
+        raise ValueError(f"`widths` must map producer layer names to widths, got "
+                         f"{widths!r}.")
+    by_name = {name: group for group in groups for name in group.producers}
+    unknown = sorted(set(widths) - set(by_name))
+    if unknown:
+        raise ValueError(f"`widths` names {unknown}, which make no prunable channels of "
+                         f"{model_name!r}; the prunable producers are {sorted(by_name)}.")
+    chosen = {}
+    for name, width in widths.items():
+        group = by_name[name]
+        if isinstance(width, bool) or not isinstance(width, numbers.Integral) \
+                or not 1 <= width <= group.size:
+            raise ValueError(f"`widths[{name!r}]` must be an int in [1, {group.size}], "
+                             f"got {width!r}.")
+        if chosen.get(id(group), width) != width:
+            raise ValueError(f"`widths` gives {group.producers}, which shrink together, "
+                             f"two widths: {chosen[id(group)]} and {width}.")
+        chosen[id(group)] = int(width)
+    return {id(group): chosen.get(id(group), group.size) for group in groups}
+
+
+_TARGETS = ("fraction", "target_params", "target_macs", "target_latency_ms", "widths")
 
 
 @accepts_keras3("model")
-def shrink(model, *, fraction=None, target_params=None, target_macs=None, criterion="l2",
-           data=None, round_to=1, min_width=1, pinned=(), on_unknown="error"):
+def shrink(model, *, fraction=None, target_params=None, target_macs=None,
+           target_latency_ms=None, widths=None, criterion="l2", data=None, round_to=1,
+           min_width=1, pinned=(), on_unknown="error", latency_format="float"):
     """A smaller copy of `model`, without its least important channels.
 
     Give one target:
@@ -132,13 +166,19 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None, criter
       Dense's units, each Conv's filters, residual branches together);
     - `target_params` / `target_macs`: keep at most this fraction of the
       parameters / MACs; the same fraction is removed from every group,
-      found by bisection on the rebuilt model's own counts.
+      found by bisection on the rebuilt model's own counts;
+    - `target_latency_ms`: the same bisection on the measured batch-1 LiteRT
+      latency of the exported `latency_format` file on this machine;
+    - `widths`: {producer layer name: width}; groups not named stay whole.
 
     Args:
       model: tf_keras (or Keras 3) functional or Sequential model.
       fraction, target_params, target_macs: the target, in (0, 1).
-      criterion: "l1", "l2" (group weight norms), "bn" (batch-norm scales)
-        or "taylor" (activation x gradient on `data`).
+      target_latency_ms: positive milliseconds.
+      widths: explicit widths, as above.
+      criterion: "l1", "l2" (group weight norms), "bn" (batch-norm scales),
+        "taylor" (activation x gradient on `data`), or a callable
+        fn(dependency_graph, group) -> [group.size] scores (larger stays).
       data: (x, y) arrays or a dataset of batches; "taylor" only (a few
         batches suffice).
       round_to: widths become multiples of this (4 or 8 suit SIMD kernels),
@@ -147,22 +187,27 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None, criter
       pinned: layers whose output width stays.
       on_unknown: "error" refuses layers the dependency graph does not know;
         "pin" keeps their channels (warning).
+      latency_format: "float" or "int8", the file `target_latency_ms` times.
 
     Returns:
       `ShrinkResult`.
 
     Raises:
-      ValueError: bad arguments, nothing that can shrink.
+      ValueError: bad arguments, nothing that can shrink, a target that
+        cannot be reached.
       dependency.UnfollowableLayersError: a layer the graph does not know.
     """
     require_keras2_model(model)
-    given = [name for name, value in (("fraction", fraction), ("target_params", target_params),
-                                      ("target_macs", target_macs)) if value is not None]
+    targets = {"fraction": fraction, "target_params": target_params,
+               "target_macs": target_macs, "target_latency_ms": target_latency_ms,
+               "widths": widths}
+    given = [name for name in _TARGETS if targets[name] is not None]
     if len(given) != 1:
-        raise ValueError("Give exactly one of `fraction`, `target_params` and "
-                         f"`target_macs`, got {given or 'none'}.")
-    if criterion not in scores.CRITERIA:
-        raise ValueError(f"`criterion` must be one of {scores.CRITERIA}, got {criterion!r}.")
+        raise ValueError("Give exactly one of `fraction`, `target_params`, `target_macs`, "
+                         f"`target_latency_ms` and `widths`, got {given or 'none'}.")
+    if not callable(criterion) and criterion not in scores.CRITERIA:
+        raise ValueError(f"`criterion` must be one of {scores.CRITERIA} or a callable, "
+                         f"got {criterion!r}.")
     if criterion == "taylor" and data is None:
         raise ValueError("criterion='taylor' needs `data`: a few batches of (x, y).")
     _check_int("round_to", round_to)
@@ -171,12 +216,15 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None, criter
             _check_int(f"min_width[{name!r}]", width)
     else:
         _check_int("min_width", min_width)
+    if target_latency_ms is not None:
+        latency_lib.check(target_latency_ms, latency_format)
     graph = dependency.build(model, pinned=pinned, on_unknown=on_unknown)
     groups = graph.prunable_groups()
     if not groups:
         raise ValueError(f"Nothing of {model.name!r} can shrink: every group of channels "
                          "is pinned (model outputs, pinned layers, or layers the graph "
                          "cannot see through).")
+    chosen = _check_widths(widths, groups, model.name) if widths is not None else None
     batches = data_inputs.as_batches(data, arg_name="data") if data is not None else None
     ranking = _ranking(graph, groups, criterion, batches)
 
@@ -186,21 +234,29 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None, criter
 
     before = count_macs(graph.model)
     params_before = count_params(graph.model)["total"]
-    if fraction is not None:
+    timer, uniform = None, None
+    if widths is not None:
+        smaller = surgery.rebuild_smaller(graph, _kept(groups, ranking, chosen))
+    elif fraction is not None:
         uniform = _check_fraction("fraction", fraction)
         smaller = build(uniform)
     else:
-        arg_name = "target_params" if target_params is not None else "target_macs"
-        goal = _check_fraction(arg_name, target_params if target_params is not None
-                               else target_macs)
+        if target_latency_ms is not None:
+            arg_name, goal, steps = "target_latency_ms", target_latency_ms, _LATENCY_STEPS
+            timer = latency_lib.Timer(graph.model, latency_format)
+            cost = timer
+        else:
+            arg_name = "target_params" if target_params is not None else "target_macs"
+            goal = _check_fraction(arg_name, targets[arg_name])
+            steps = _SEARCH_STEPS
 
-        def cost(candidate):
-            if target_params is not None:
-                return count_params(candidate)["total"] / params_before
-            return count_macs(candidate)["total"] / max(1, before["total"])
+            def cost(candidate):
+                if target_params is not None:
+                    return count_params(candidate)["total"] / params_before
+                return count_macs(candidate)["total"] / max(1, before["total"])
 
         low, high, smaller = 0.0, 1.0, None
-        for _ in range(_SEARCH_STEPS):
+        for _ in range(steps):
             middle = (low + high) / 2
             candidate = build(middle)
             if cost(candidate) <= goal:
@@ -209,11 +265,16 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None, criter
                 low = middle
         if smaller is None:
             smaller = build(high)
-            if cost(smaller) > goal:
-                raise ValueError(
-                    f"`{arg_name}`={goal!r} cannot be reached: with every group at its "
-                    f"minimum width the model keeps {cost(smaller):.3f} of them (pinned "
-                    "layers and minimum widths keep the rest).")
+            reached = cost(smaller)
+            if reached > goal:
+                what = (f"the narrowest model measured {reached:.4f} ms"
+                        if timer else f"with every group at its minimum width the "
+                        f"model keeps {reached:.3f} of them")
+                advice = ("a larger target, a smaller `min_width`, or "
+                          "latency_format='int8'" if timer else
+                          "pinned layers and minimum widths keep the rest")
+                raise ValueError(f"`{arg_name}`={goal!r} cannot be reached: {what} "
+                                 f"({advice}).")
         uniform = high
     after = count_macs(smaller)
     changes = [GroupChange(producers=g.producers, before=g.size,
@@ -221,8 +282,19 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None, criter
                for g in groups]
     pinned_groups = [{"producers": g.producers, "reason": g.pinned_by}
                      for g in graph.groups if not g.prunable and g.producers]
+    latency = None
+    if timer:
+        after_ms, before_ms = timer.measured[-1] if timer.measured else (None, None)
+        # The chosen model's own timing: the last one that met the goal.
+        for candidate_ms, original_ms in reversed(timer.measured):
+            if candidate_ms <= target_latency_ms:
+                after_ms, before_ms = candidate_ms, original_ms
+                break
+        latency = {"target_ms": target_latency_ms, "format": latency_format,
+                   "before_ms": before_ms, "after_ms": after_ms,
+                   "speedup": before_ms / after_ms, "timings": timer.measured}
     return ShrinkResult(
         model=smaller, groups=changes, fraction=uniform,
         params={"before": params_before, "after": count_params(smaller)["total"]},
         macs={"before": before["total"], "after": after["total"]},
-        layers=_per_layer(before, after), pinned=pinned_groups)
+        layers=layer_changes(graph.model, smaller), pinned=pinned_groups, latency=latency)

@@ -1,0 +1,167 @@
+"""The shrink job: a smaller model that recovers, exports and resumes exactly."""
+
+import json
+import os
+
+import keras as keras3  # Keras 3, on purpose: the user's model
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import helpers
+import job_helpers
+from tfcompress import data
+from tfcompress import runtime
+from tfcompress._keras import keras
+from tfcompress.jobs import artifacts
+from tfcompress.jobs import runner
+from tfcompress.jobs import shrink as shrink_job
+
+L = keras.layers
+
+
+def _residual_cnn(seed=0):
+    """Batch norm, a depthwise conv and a residual Add on 28x28x1 MNIST."""
+    keras.utils.set_random_seed(seed)
+    x = inputs = keras.Input((28, 28, 1))
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, strides=2, use_bias=False, name="stem")(x)))
+    y = L.ReLU()(L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same")(x)))
+    y = L.BatchNormalization()(L.Conv2D(16, 1, name="project")(y))
+    x = L.GlobalAveragePooling2D()(L.Add()([x, y]))
+    hidden = L.Dense(32, activation="relu", name="hidden")(x)
+    return keras.Model(inputs, L.Dense(10, name="logits")(hidden))
+
+
+class _DieOnTrainBegin(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        raise KeyboardInterrupt("killed as training starts")
+
+
+class _StopBeforeRound2(shrink_job.ShrinkJob):
+    """Dies as round 2 starts training, after round 1 finished and was saved."""
+
+    def build(self, run, phase):
+        trainee = super().build(run, phase)
+        if phase == "round2":
+            trainee.callbacks = (_DieOnTrainBegin(),)
+        return trainee
+
+
+@pytest.mark.mnist
+class ShrinkJobTest(tf.test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.create_tempdir().full_path
+        self.model_path = os.path.join(self.root, "model.keras")
+        _residual_cnn().save(self.model_path)
+
+    def _run(self, name, job_class=shrink_job.ShrinkJob, resume=False, **kwargs):
+        job = job_class(model=self.model_path, **kwargs)
+        return runner.run(job, job_helpers.mnist_training(os.path.join(self.root, name),
+                                                          resume=resume),
+                          log=lambda *_: None)
+
+    def test_shrunk_model_is_smaller_exports_and_counts_layers(self):
+        summary = self._run("out", target_macs=0.5)
+        own = summary["shrink"]
+        self.assertLessEqual(own["macs"]["after"], 0.5 * own["macs"]["before"])
+        self.assertLess(own["params"]["after"], own["params"]["before"])
+        self.assertEqual(summary["macs"], own["macs"]["after"])
+        rows = {row["name"]: row for row in own["layers"]}
+        self.assertLess(rows["project"]["params_after"], rows["project"]["params_before"])
+        # The logits layer keeps its 10 units and reads the narrower hidden layer.
+        self.assertEqual(rows["logits"]["params_after"], (own["widths"]["hidden"] + 1) * 10)
+        self.assertGreater(own["latency"]["original_ms"], 0)
+        out = os.path.join(self.root, "out")
+        model = keras.models.load_model(os.path.join(out, artifacts.KERAS_FILE))
+        batch = data.first_examples("mnist", "test[:32]", 32)
+        tflite = runtime.TFLiteRunner(os.path.join(out, artifacts.TFLITE_FILE))(batch)
+        self.assertAllClose(model(batch, training=False), tflite, atol=1e-4)
+        # The residual Add ties the stem and the projection: one group, one width.
+        self.assertEqual(model.get_layer("stem").output_shape[-1], own["widths"]["project"])
+        self.assertEqual(model.get_layer("project").output_shape[-1],
+                         own["widths"]["project"])
+        self.assertLess(own["widths"]["project"], 16)
+        with open(os.path.join(out, shrink_job.PLAN_FILE), encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["widths"], own["widths"])
+
+    def test_rounds_reach_the_plan_and_resume_exactly(self):
+        whole = self._run("whole", fraction=0.5, rounds=2)
+        with self.assertRaises(KeyboardInterrupt):
+            self._run("killed", job_class=_StopBeforeRound2, fraction=0.5, rounds=2)
+        resumed = self._run("killed", fraction=0.5, rounds=2, resume=True)
+        self.assertEqual(resumed["shrink"]["widths"], whole["shrink"]["widths"])
+        job_helpers.assert_bitwise_equal(
+            self, job_helpers.saved_weights(os.path.join(self.root, "whole")),
+            job_helpers.saved_weights(os.path.join(self.root, "killed")))
+
+    def test_recovery_without_distillation_trains_on_labels(self):
+        summary = self._run("labels", fraction=0.25, distill=False)
+        self.assertFalse(summary["config"]["distill"])
+        self.assertGreater(summary["keras"]["test_accuracy"], 0.1)
+
+    def test_bad_targets_are_refused_before_any_work(self):
+        out = os.path.join(self.root, "bad")
+        cases = [
+            (dict(), r"Give exactly one of `fraction`, `target_params`, `target_macs`, "
+                     r"`target_latency_ms`, got none"),
+            (dict(fraction=0.5, target_macs=0.5), r"got \['fraction', 'target_macs'\]"),
+            (dict(fraction=0.5, rounds=3), r"`rounds` \(3\) must be at most `epochs` "
+                                           r"\(2\)"),
+            (dict(target_latency_ms=-1.0), r"`target_latency_ms` must be a positive "
+                                           r"number of milliseconds, got -1.0"),
+            (dict(target_latency_ms=1.0, latency_format="int4"),
+             r"`latency_format` must be 'float' or 'int8', got 'int4'"),
+            (dict(fraction=0.5, pinned=("nope",)), r"`pinned` names layers \['nope'\]"),
+        ]
+        for kwargs, message in cases:
+            with self.assertRaisesRegex(ValueError, message):
+                runner.prepare(shrink_job.ShrinkJob(model=self.model_path, **kwargs),
+                               job_helpers.mnist_training(out))
+        self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
+
+    def test_parse_target(self):
+        self.assertEqual(shrink_job.parse_target("macs:0.25"), {"target_macs": 0.25})
+        self.assertEqual(shrink_job.parse_target("latency_ms:0.005"),
+                         {"target_latency_ms": 0.005})
+        with self.assertRaisesRegex(ValueError, r"`shrink_target` must be one of "
+                                    r"fraction, params, macs, latency_ms .*got 'flops:2'"):
+            shrink_job.parse_target("flops:2")
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+class Keras3ResidualThroughCliTest(helpers.CliTestCase):
+
+    def test_keras3_residual_model_shrunk_by_the_command_comes_back_as_keras3(self):
+        root = self.create_tempdir().full_path
+        keras3.utils.set_random_seed(0)
+        K = keras3.layers
+        x = inputs = keras3.Input((28, 28, 1))
+        x = K.ReLU(6.0)(K.BatchNormalization()(K.Conv2D(16, 3, strides=2)(x)))
+        y = K.ReLU(6.0)(K.BatchNormalization()(K.DepthwiseConv2D(3, padding="same")(x)))
+        y = K.BatchNormalization()(K.Conv2D(16, 1)(y))
+        x = K.GlobalAveragePooling2D()(K.Add()([x, y]))
+        source = os.path.join(root, "user.keras")
+        keras3.Model(inputs, K.Dense(10)(x)).save(source)
+        out = os.path.join(root, "shrunk")
+        result = helpers.run_cli(
+            "shrink", f"--model={source}", "--target_macs=0.5", "--round_to=4",
+            "--epochs=1", "--train_split=train[:512]", "--val_split=train[512:640]",
+            "--test_split=test[:128]", f"--output_dir={out}", "--verbose=0")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertIn("x fewer), MACs", result.stdout)
+        model = keras3.saving.load_model(os.path.join(out, artifacts.KERAS_FILE))
+        self.assertIsInstance(model, keras3.Model)
+        widths = [layer.output.shape[-1] for layer in model.layers
+                  if isinstance(layer, keras3.layers.Conv2D)
+                  and not isinstance(layer, keras3.layers.DepthwiseConv2D)]
+        self.assertTrue(all(w < 16 and w % 4 == 0 for w in widths), widths)
+        batch = data.first_examples("mnist", "test[:32]", 32)
+        tflite = runtime.TFLiteRunner(os.path.join(out, artifacts.TFLITE_FILE))(batch)
+        self.assertAllClose(np.asarray(model(batch, training=False)), tflite, atol=1e-4)
+
+
+if __name__ == "__main__":
+    tf.test.main()

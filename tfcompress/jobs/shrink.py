@@ -1,0 +1,292 @@
+"""The `tfcompress shrink` job: remove channels, recover by distillation, export.
+
+The target (a fraction of every group's channels, of the parameters, of the
+MACs, or a measured LiteRT latency) is turned once into a plan: the width of
+every group of coupled channels. With several rounds, each round narrows the
+model part of the way (widths shrink geometrically) and recovers before the
+next; the last round reaches the plan. Recovery distills from the unshrunk
+model (or `teacher`), which keeps what it knew.
+"""
+
+import dataclasses
+import json
+import os
+
+from tfcompress import distill
+from tfcompress import evaluate
+from tfcompress import export
+from tfcompress import shrink
+from tfcompress import training
+from tfcompress._checks import check_positive_int
+from tfcompress.jobs import artifacts
+from tfcompress.jobs import logits
+from tfcompress.jobs import loop
+from tfcompress.jobs import runner
+
+PLAN_FILE = "shrink_plan.json"
+TARGETS = ("fraction", "target_params", "target_macs", "target_latency_ms")
+LATENCY_FORMATS = shrink.latency.FORMATS
+# Batches of training data the "taylor" criterion scores channels on.
+_TAYLOR_BATCHES = 8
+
+
+def parse_target(text):
+    """"macs:0.5" -> {"target_macs": 0.5}; also params:, fraction:, latency_ms:."""
+    names = {"fraction": "fraction", "params": "target_params", "macs": "target_macs",
+             "latency_ms": "target_latency_ms"}
+    kind, _, value = str(text).partition(":")
+    try:
+        return {names[kind]: float(value)}
+    except (KeyError, ValueError):
+        raise ValueError(f"`shrink_target` must be one of {', '.join(names)} with a "
+                         f"number, e.g. 'macs:0.5' or 'latency_ms:0.005', got "
+                         f"{text!r}.") from None
+
+
+@dataclasses.dataclass
+class ShrinkJob(runner.Job):
+    """Removes whole units, filters and channels, then fine-tunes the smaller model.
+
+    Give one target: `fraction` (of every group's channels), `target_params`
+    or `target_macs` (fraction of the model's to keep) or
+    `target_latency_ms` (the exported `latency_format` file's batch-1 LiteRT
+    latency on this machine).
+
+    Writes the smaller model (model.keras), saved_model/, model.tflite,
+    shrink_plan.json (the widths) and summary.json, whose `shrink` section
+    counts parameters and MACs per layer before and after and times both
+    TFLite files.
+
+    Attributes:
+      model: the trained model to shrink (.keras file or job folder).
+      criterion: which channels go first (`shrink.CRITERIA`).
+      rounds: shrink-and-recover rounds; the run's epochs are split over them.
+      round_to, min_width, pinned, on_unknown: as `shrink.shrink`'s.
+      teacher: the model recovery distills from; None: the unshrunk model.
+      distill: recover by distillation (else on the labels alone).
+      temperature, alpha: the Distiller's.
+      penalty: None, or a sparsity-inducing penalty trained with for
+        `penalty_epochs` before shrinking (`shrink.PENALTIES`: "group_lasso",
+        or "bn_l1" with criterion "bn"), times `penalty_weight`.
+    """
+
+    model: str
+    fraction: float = None
+    target_params: float = None
+    target_macs: float = None
+    target_latency_ms: float = None
+    latency_format: str = "float"
+    criterion: str = "l2"
+    rounds: int = 1
+    round_to: int = 1
+    min_width: int = 1
+    pinned: tuple = ()
+    on_unknown: str = "error"
+    teacher: str = None
+    distill: bool = True
+    temperature: float = 4.0
+    alpha: float = 0.1
+    penalty: str = None
+    penalty_weight: float = 1e-4
+    penalty_epochs: int = 1
+    name = "shrink"
+
+    def config(self):
+        return {"model": artifacts.abspath_of_model(self.model),
+                **{name: getattr(self, name) for name in TARGETS},
+                "latency_format": self.latency_format, "criterion": self.criterion,
+                "rounds": self.rounds, "round_to": self.round_to,
+                "min_width": self.min_width, "pinned": list(self.pinned),
+                "on_unknown": self.on_unknown,
+                "teacher": self.teacher and artifacts.abspath_of_model(self.teacher,
+                                                                       "teacher"),
+                "distill": self.distill, "temperature": self.temperature,
+                "alpha": self.alpha, "penalty": self.penalty,
+                "penalty_weight": self.penalty_weight,
+                "penalty_epochs": self.penalty_epochs}
+
+    @property
+    def _target(self):
+        return {name: getattr(self, name) for name in TARGETS
+                if getattr(self, name) is not None}
+
+    def _options(self):
+        return {"criterion": self.criterion, "round_to": self.round_to,
+                "min_width": self.min_width, "pinned": tuple(self.pinned),
+                "on_unknown": self.on_unknown}
+
+    def phases(self):
+        rounds = ("recover",) if self.rounds == 1 else tuple(
+            f"round{r}" for r in range(1, self.rounds + 1))
+        return (("sparsify",) if self.penalty else ()) + rounds
+
+    def check(self, run):
+        check_positive_int("rounds", self.rounds)
+        if self.rounds > run.training.epochs:
+            raise ValueError(f"`rounds` ({self.rounds}) must be at most `epochs` "
+                             f"({run.training.epochs}): each round fine-tunes at least "
+                             "one epoch.")
+        if len(self._target) != 1:
+            raise ValueError(f"Give exactly one of {', '.join(f'`{t}`' for t in TARGETS)}"
+                             f", got {sorted(self._target) or 'none'}.")
+        model = run.load_model(self.model)
+        logits.require_logits(model, self.model)
+        # The library checks every argument; a latency target is checked here
+        # on a cheap stand-in target, and measured only once the run starts.
+        target = dict(self._target)
+        if "target_latency_ms" in target:
+            shrink.latency.check(target["target_latency_ms"], self.latency_format)
+            target = {"fraction": 0.5}
+        shrink.shrink(model, **target, **{**self._options(), "criterion": "l2"}
+                      if self.criterion == "taylor" else self._options())
+        if self.penalty:
+            check_positive_int("penalty_epochs", self.penalty_epochs)
+            shrink.penalties.make(self.penalty, model, self.penalty_weight,
+                                  pinned=tuple(self.pinned), on_unknown=self.on_unknown)
+        if self.distill:
+            teacher = run.load_model(self.teacher or self.model, "teacher")
+            distill.Distiller(model, teacher, temperature=self.temperature,
+                              alpha=self.alpha)
+
+    # Planning -------------------------------------------------------------
+
+    def _scoring_data(self, run):
+        return run.train_batches().take(_TAYLOR_BATCHES) if self.criterion == "taylor" \
+            else None
+
+    def _plan(self, run, original):
+        """{producer: final width}, computed once per run (kept on resume)."""
+        path = os.path.join(run.staging, PLAN_FILE)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        target = dict(self._target)
+        if "target_latency_ms" in target:
+            target["latency_format"] = self.latency_format
+            run.log(f"Searching for widths whose {self.latency_format} TFLite file runs "
+                    f"in {target['target_latency_ms']} ms at batch 1 (measured).")
+        result = shrink.shrink(original, **target, **self._options(),
+                               data=self._scoring_data(run))
+        plan = {"widths": {g.producers[0]: g.after for g in result.groups},
+                "before": {g.producers[0]: g.before for g in result.groups},
+                "fraction": result.fraction, "latency_search": result.latency}
+        run.write_json(PLAN_FILE, plan)
+        return plan
+
+    def _round_widths(self, plan, round_number):
+        """Widths after `round_number` of `rounds`: geometric steps to the plan."""
+        share = round_number / self.rounds
+        return {name: int(max(width, round(plan["before"][name]
+                                          * (width / plan["before"][name]) ** share)))
+                for name, width in plan["widths"].items()}
+
+    # Training ---------------------------------------------------------------
+
+    def build(self, run, phase):
+        if phase == "sparsify":
+            return self._sparsify(run)
+        if phase in ("recover", "round1"):
+            self._original = run.load_model(self.model)
+            self._current = self._original
+            self._plan_record = self._plan(run, self._original)
+            self._teacher_examples = None
+        round_number = 1 if phase == "recover" else int(phase[len("round"):])
+        widths = self._round_widths(self._plan_record, round_number)
+        result = shrink.shrink(self._current, widths=widths, **self._options(),
+                               data=self._scoring_data(run))
+        self._result, self._current = result, result.model
+        run.log(f"Round {round_number} of {self.rounds}: "
+                f"{result.params['before']:,} -> {result.params['after']:,} parameters, "
+                f"{result.macs['before']:,} -> {result.macs['after']:,} MACs.")
+        epochs = self._round_epochs(run.training.epochs, round_number)
+        if not self.distill:
+            training.compile_classifier(self._current, optimizer=run.training.optimizer,
+                                        learning_rate=run.learning_rate(epochs))
+            return loop.Trainee(self._current, epochs=epochs)
+        teacher = run.load_model(self.teacher or self.model, "teacher")
+        trainee = distill.Distiller(self._current, teacher, temperature=self.temperature,
+                                    alpha=self.alpha)
+        trainee.compile(run.optimizer(epochs), metrics=["accuracy"])
+        if self._teacher_examples is None:  # one teacher pass serves every round
+            self._teacher_examples = distill.teacher_output_examples(
+                trainee, run.train_batches(), verbose=run.progress_verbose)
+        run.log(f"Recovering by distillation from "
+                f"{'the unshrunk model' if not self.teacher else self.teacher} for "
+                f"{epochs} epochs.")
+        return loop.Trainee(trainee, examples=self._teacher_examples, epochs=epochs)
+
+    def _sparsify(self, run):
+        """Trains the unshrunk model with the penalty, on the labels."""
+        model = run.load_model(self.model)
+        model.add_loss(shrink.penalties.make(self.penalty, model, self.penalty_weight,
+                                             pinned=tuple(self.pinned),
+                                             on_unknown=self.on_unknown))
+        training.compile_classifier(model, optimizer=run.training.optimizer,
+                                    learning_rate=run.learning_rate(self.penalty_epochs))
+        run.log(f"Training with the {self.penalty} penalty (weight "
+                f"{self.penalty_weight:g}) for {self.penalty_epochs} epochs before "
+                "shrinking.")
+        return loop.Trainee(model, epochs=self.penalty_epochs, keep_best=False)
+
+    def _round_epochs(self, epochs, round_number):
+        """The run's epochs split over the rounds; the last round takes the rest."""
+        each = epochs // self.rounds
+        return each + (epochs - each * self.rounds if round_number == self.rounds else 0)
+
+    def finish(self, run):
+        final = run.local(self._current)
+        original = run.local(self._original)
+        test = run.test()
+        counts = {"params": {"before": evaluate.count_params(original)["total"],
+                             "after": evaluate.count_params(final)["total"]},
+                  "macs": {"before": evaluate.count_macs(original)["total"],
+                           "after": evaluate.count_macs(final)["total"]}}
+        exported = artifacts.export_and_evaluate(final, run.staging, test,
+                                                 run.check_batch(), run.test_count,
+                                                 as_keras3=run.keras3_output)
+        latency = self._latency(run, original)
+        self._summary_shrink = {
+            **counts, "rounds": self.rounds, "widths": self._plan_record["widths"],
+            "widths_before": self._plan_record["before"],
+            "layers": evaluate.layer_changes(original, final), "pinned": self._result.pinned,
+            "latency_search": self._plan_record.get("latency_search"),
+            "latency": latency}
+        # The input as given: the sparsify phase trained `original` in place.
+        unshrunk = run.local(run.load_model(self.model, "unshrunk")) if self.penalty \
+            else original
+        return {"original": {"test_accuracy": evaluate.evaluate_classifier(
+                                 unshrunk, test)["accuracy"]},
+                "shrink": self._summary_shrink, **exported}
+
+    def _latency(self, run, original):
+        """Batch-1 LiteRT latency of the original's and the shrunk model's float files."""
+        files = {"original": export.tflite.convert(original),
+                 "shrunk": os.path.join(run.staging, artifacts.TFLITE_FILE)}
+        timed = evaluate.compare_latency(files, rounds=5, batch_size=1, repeats=200)
+        before, after = timed["original"]["median_ms"], timed["shrunk"]["median_ms"]
+        return {"original_ms": before, "shrunk_ms": after, "speedup": before / after}
+
+    def describe(self, summary, output_dir):
+        own = summary["shrink"]
+        lines = [format_layers(own["layers"]),
+                 f"Parameters {own['params']['before']:,} -> {own['params']['after']:,} "
+                 f"({own['params']['before'] / own['params']['after']:.2f}x fewer), MACs "
+                 f"{own['macs']['before']:,} -> {own['macs']['after']:,} "
+                 f"({own['macs']['before'] / max(1, own['macs']['after']):.2f}x fewer).",
+                 f"Batch-1 latency (float TFLite, interleaved rounds): "
+                 f"{own['latency']['original_ms']:.4f} -> {own['latency']['shrunk_ms']:.4f} "
+                 f"ms ({own['latency']['speedup']:.2f}x faster).",
+                 f"Unshrunk model test accuracy {summary['original']['test_accuracy']:.2%}.",
+                 artifacts.format_summary(summary, output_dir)]
+        return "\n".join(lines)
+
+
+def format_layers(rows):
+    """The per-layer table: parameters and MACs before and after."""
+    lines = [f"{'layer':<28} {'type':<18} {'params':>19} {'MACs':>25}"]
+    for row in rows:
+        lines.append(f"{row['name'][:28]:<28} {row['type'][:18]:<18} "
+                     f"{row['params_before']:>9,}->{row['params_after']:<9,} "
+                     f"{row['macs_before']:>12,}->{row['macs_after']:<12,}")
+    return "\n".join(lines)
+
