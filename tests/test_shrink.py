@@ -9,12 +9,16 @@ breaks the equality.
 
 import keras as keras3  # Keras 3, on purpose: a user's application
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tfcompress import evaluate
+from tfcompress import runtime
 from tfcompress import shrink
 from tfcompress._keras import keras
 from tfcompress.evaluate.macs import count_macs
+from tfcompress.export import tflite
 from tfcompress.shrink import dependency
 from tfcompress.shrink import structured
 
@@ -132,6 +136,9 @@ class ShrunkModelComputesTheSameTest(tf.test.TestCase, parameterized.TestCase):
         expected = _without_removed_inputs(graph, kept)(_inputs(model), training=False)
         actual = result.model(_inputs(model), training=False)
         self.assertAllClose(expected, actual, atol=1e-5, rtol=1e-5)
+        # And the smaller model's TFLite file, run in LiteRT.
+        in_litert = runtime.TFLiteRunner(tflite.convert(result.model))(_inputs(model))
+        self.assertAllClose(expected, in_litert, atol=1e-5, rtol=1e-5)
         self.assertLess(result.params["after"], result.params["before"])
         self.assertLess(result.macs["after"], result.macs["before"])
         self.assertEqual(result.model.output_shape, model.output_shape)
@@ -232,6 +239,83 @@ class TargetsTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(rows["dense"]["macs_after"], 784 * 15)
         self.assertEqual(rows["dense_1"]["macs_after"], 15 * 10)
         self.assertEqual(result.macs["after"], count_macs(result.model)["total"])
+
+    def test_conv_params_and_macs_match_a_hand_count(self):
+        x = inputs = keras.Input((8, 8, 3))
+        x = L.BatchNormalization(name="bn")(L.Conv2D(16, 3, padding="same", name="c1")(x))
+        x = L.DepthwiseConv2D(3, padding="same", name="dw")(x)
+        x = L.Conv2D(8, 1, name="c2")(x)
+        model = keras.Model(inputs, L.Dense(4, name="out")(L.GlobalAveragePooling2D()(x)))
+        result = shrink.shrink(model, widths={"c1": 8, "c2": 4})
+        rows = {row["name"]: row for row in result.layers}
+        hand = {  # (params before, after, MACs before, after); 8x8 positions throughout
+            "c1": (3 * 3 * 3 * 16 + 16, 3 * 3 * 3 * 8 + 8, 64 * 3 * 3 * 3 * 16,
+                   64 * 3 * 3 * 3 * 8),
+            "bn": (4 * 16, 4 * 8, 0, 0),
+            "dw": (3 * 3 * 16 + 16, 3 * 3 * 8 + 8, 64 * 3 * 3 * 16, 64 * 3 * 3 * 8),
+            "c2": (16 * 8 + 8, 8 * 4 + 4, 64 * 16 * 8, 64 * 8 * 4),
+            "out": (8 * 4 + 4, 4 * 4 + 4, 8 * 4, 4 * 4),
+        }
+        for name, (p0, p1, m0, m1) in hand.items():
+            self.assertEqual((rows[name]["params_before"], rows[name]["params_after"],
+                              rows[name]["macs_before"], rows[name]["macs_after"]),
+                             (p0, p1, m0, m1), name)
+        self.assertEqual(result.params, {"before": sum(v[0] for v in hand.values()),
+                                         "after": sum(v[1] for v in hand.values())})
+        self.assertEqual(result.macs, {"before": sum(v[2] for v in hand.values()),
+                                       "after": sum(v[3] for v in hand.values())})
+
+    def test_explicit_widths_keep_the_strongest_channels(self):
+        model = _randomize(_mlp())
+        first, second = model.layers[1], model.layers[2]
+        kernel, bias = first.get_weights()
+        kernel[:, :20] = 0  # units 0-19 dead, 20-29 alive
+        first.set_weights([kernel, bias * 0])
+        result = shrink.shrink(model, widths={first.name: 10})
+        self.assertAllClose(result.model.get_layer(first.name).get_weights()[0],
+                            kernel[:, 20:])
+        # Not named: whole.
+        self.assertEqual(result.model.get_layer(second.name).output_shape[-1], 20)
+
+    @parameterized.parameters(
+        (dict(widths={"nope": 3}), r"`widths` names \['nope'\], which make no prunable "
+                                   r"channels of .*; the prunable producers are "
+                                   r"\['dense', 'dense_1'\]"),
+        (dict(widths={"dense": 31}), r"`widths\['dense'\]` must be an int in \[1, 30\], "
+                                     r"got 31"),
+        (dict(target_latency_ms=0), r"`target_latency_ms` must be a positive number"),
+        (dict(target_latency_ms=1.0, latency_format="fp8"),
+         r"`latency_format` must be 'float' or 'int8', got 'fp8'"),
+        (dict(fraction=0.5, criterion=lambda graph, group: [1.0]),
+         r"`criterion` returned scores of shape \(1,\)"),
+    )
+    def test_bad_widths_latency_and_criterion(self, kwargs, message):
+        model = keras.Sequential([keras.Input((28, 28)), L.Flatten(),
+                                  L.Dense(30, name="dense"), L.Dense(20, name="dense_1"),
+                                  L.Dense(10, name="dense_2")])
+        with self.assertRaisesRegex(ValueError, message):
+            shrink.shrink(model, **kwargs)
+
+    def test_callable_criterion_decides_which_channels_stay(self):
+        model = _randomize(_mlp())
+        last_first = lambda graph, group: np.arange(group.size, dtype=float)  # noqa: E731
+        first = model.layers[1]
+        result = shrink.shrink(model, widths={first.name: 5}, criterion=last_first)
+        self.assertAllClose(result.model.get_layer(first.name).get_weights()[0],
+                            first.get_weights()[0][:, 25:])
+
+    @pytest.mark.slow
+    def test_latency_target_is_met_as_measured(self):
+        model = keras.Sequential([keras.Input((28, 28, 1)), L.Flatten(),
+                                  L.Dense(300, activation="relu"),
+                                  L.Dense(100, activation="relu"), L.Dense(10)])
+        original = evaluate.measure_latency(tflite.convert(model), repeats=300)["median_ms"]
+        result = shrink.shrink(model, target_latency_ms=original / 2)
+        self.assertLessEqual(result.latency["after_ms"], original / 2)
+        self.assertLess(result.params["after"], result.params["before"] / 2)
+        with self.assertRaisesRegex(ValueError, r"`target_latency_ms`=1e-06 cannot be "
+                                    r"reached: the narrowest model measured"):
+            shrink.shrink(model, target_latency_ms=1e-6)
 
     @parameterized.parameters(("l1",), ("l2",), ("bn",), ("taylor",))
     def test_each_criterion_keeps_a_channel_that_matters_over_a_dead_one(self, criterion):
