@@ -44,8 +44,10 @@ class PlanTest(tf.test.TestCase):
         self.assertEqual(list(steps), list(pipeline.STAGES))
         folder = lambda stage: os.path.join(self.run_dir, stage)  # noqa: E731
         self.assertEqual(steps["distill"], {"teacher": folder("teacher")})
+        self.assertEqual(steps["shrink"], {"teacher": folder("teacher"),
+                                           "model": folder("distill")})
         self.assertEqual(steps["prune"], {"teacher": folder("teacher"),
-                                          "model": folder("distill")})
+                                          "model": folder("shrink")})
         self.assertEqual(steps["quantize"], {"model": folder("prune")})
         self.assertEqual(steps["export"], {"final": folder("quantize")})
 
@@ -55,6 +57,18 @@ class PlanTest(tf.test.TestCase):
         steps = self._plan(stages=("quantize", "export", "evaluate"))
         self.assertEqual(steps["quantize"],
                          {"model": os.path.join(self.run_dir, "prune")})
+
+    def test_shrink_of_an_input_model_recovers_from_it_and_feeds_quantize(self):
+        model = os.path.join(self.create_tempdir().full_path, "model.keras")
+        open(model, "w").close()
+        steps = self._plan(stages=("shrink", "quantize", "export"), input_model=model,
+                           quantization="qat")
+        self.assertEqual(steps["shrink"], {"teacher": None, "model": model})
+        self.assertEqual(steps["quantize"], {"model": os.path.join(self.run_dir, "shrink")})
+        with self.assertRaisesRegex(ValueError, "--quantization=pqat keeps a pruned "
+                                    "model's zeros, but the quantize stage would get "
+                                    ".*shrink.*add prune to --stages"):
+            self._plan(stages=("shrink", "quantize"), input_model=model)
 
     def test_unknown_stage(self):
         with self.assertRaisesRegex(ValueError, r"`stages` must be a non-empty list "
@@ -68,7 +82,7 @@ class PlanTest(tf.test.TestCase):
 
     def test_prune_without_a_model(self):
         with self.assertRaisesRegex(ValueError, "The prune stage needs a trained model: "
-                                    "add baseline or distill to --stages, or pass "
+                                    "add baseline or distill or shrink to --stages, or pass "
                                     "--input_model=PATH"):
             self._plan(stages=("prune",), prune_with_teacher=False)
 
@@ -157,7 +171,7 @@ class PipelineEndToEndTest(tf.test.TestCase):
 
     def test_every_stage_wrote_its_checked_artifacts(self):
         self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
-        for stage in ("baseline", "teacher", "distill", "prune"):
+        for stage in ("baseline", "teacher", "distill", "shrink", "prune"):
             self.assertContainsSubset(
                 [artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR, artifacts.TFLITE_FILE,
                  artifacts.SUMMARY_FILE], os.listdir(os.path.join(self.run_dir, stage)))
@@ -174,7 +188,7 @@ class PipelineEndToEndTest(tf.test.TestCase):
     def test_report_fields_hold_the_measured_values(self):
         report = self._json("report.json")
         rows = {r["stage"]: r for r in report["stages"]}
-        self.assertEqual(list(rows), ["baseline", "teacher", "distill", "prune",
+        self.assertEqual(list(rows), ["baseline", "teacher", "distill", "shrink", "prune",
                                       "quantize"])
         for stage, row in rows.items():
             if stage == "quantize":
@@ -186,6 +200,10 @@ class PipelineEndToEndTest(tf.test.TestCase):
                 os.path.join(self.run_dir, stage, artifacts.TFLITE_FILE)))
         self.assertEqual(rows["baseline"]["params"], 266_610)
         self.assertEqual(rows["teacher"]["params"], 784 * 64 + 64 + 64 * 10 + 10)
+        self.assertEqual(rows["distill"]["macs"], 784 * 300 + 300 * 100 + 100 * 10)
+        self.assertLessEqual(rows["shrink"]["macs"], 0.5 * rows["distill"]["macs"])
+        self.assertLess(rows["shrink"]["params"], rows["distill"]["params"])
+        self.assertEqual(rows["prune"]["macs"], rows["shrink"]["macs"])
         self.assertAllClose(rows["prune"]["sparsity"], 0.9, atol=0.01)
         # PQAT kept the zeros: the int8 file is at least as sparse as the pruned
         # model (int8 rounding may zero a few more tiny weights).

@@ -336,6 +336,34 @@ class TargetsTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllClose(kept_kernel[:, 0], kernel[:, 0])
 
 
+class PenaltiesTest(tf.test.TestCase):
+
+    def test_group_lasso_sums_each_tied_channels_norm(self):
+        x = inputs = keras.Input((3,))
+        a = L.Dense(2, name="a")(x)
+        b = L.Dense(2, name="b")(x)
+        model = keras.Model(inputs, L.Dense(1)(L.Add()([a, b])))
+        for name, kernel, bias in (("a", [[1, 0], [2, 0], [2, 0]], [0, 1]),
+                                   ("b", [[0, 0], [0, 0], [0, 0]], [0, 2])):
+            model.get_layer(name).set_weights([np.float32(kernel), np.float32(bias)])
+        penalty = shrink.penalties.make("group_lasso", model, 0.5)
+        # channel 0: sqrt(1 + 4 + 4) = 3; channel 1: sqrt(1 + 4) (a's bias, b's bias)
+        self.assertAllClose(penalty(), 0.5 * (3 + np.sqrt(5)))
+
+    def test_bn_l1_sums_the_scales_after_prunable_channels(self):
+        x = inputs = keras.Input((3,))
+        hidden = L.BatchNormalization(name="bn")(L.Dense(4)(x))
+        model = keras.Model(inputs, L.Dense(2)(hidden))
+        model.get_layer("bn").gamma.assign([1.0, -2.0, 3.0, 0.5])
+        self.assertAllClose(shrink.penalties.make("bn_l1", model, 0.1)(), 0.65)
+        with self.assertRaisesRegex(ValueError, r"`penalty` 'bn_l1' needs batch norms"):
+            shrink.penalties.make("bn_l1", _mlp(), 0.1)
+        with self.assertRaisesRegex(ValueError, r"`penalty` must be one of "):
+            shrink.penalties.make("l0", model, 0.1)
+        with self.assertRaisesRegex(ValueError, r"`penalty_weight` must be a positive"):
+            shrink.penalties.make("bn_l1", model, 0)
+
+
 class BadArgumentsTest(tf.test.TestCase, parameterized.TestCase):
 
     @parameterized.parameters(

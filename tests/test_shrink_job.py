@@ -101,6 +101,20 @@ class ShrinkJobTest(tf.test.TestCase):
         self.assertFalse(summary["config"]["distill"])
         self.assertGreater(summary["keras"]["test_accuracy"], 0.1)
 
+    def test_penalty_phase_trains_before_shrinking(self):
+        job = shrink_job.ShrinkJob(model=self.model_path, fraction=0.5, criterion="bn",
+                                   penalty="bn_l1", penalty_weight=1e-3, penalty_epochs=1)
+        self.assertEqual(job.phases(), ("sparsify", "recover"))
+        lines = []
+        summary = runner.run(job, job_helpers.mnist_training(
+            os.path.join(self.root, "penalty")), log=lines.append)
+        said = "\n".join(map(str, lines))
+        self.assertLess(said.index("Training with the bn_l1 penalty (weight 0.001) for 1 "
+                                   "epochs before shrinking."), said.index("Round 1 of 1"))
+        self.assertEqual(summary["config"]["penalty"], "bn_l1")
+        self.assertLess(summary["shrink"]["params"]["after"],
+                        summary["shrink"]["params"]["before"])
+
     def test_bad_targets_are_refused_before_any_work(self):
         out = os.path.join(self.root, "bad")
         cases = [

@@ -49,6 +49,14 @@ _TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.
                                   lower_bound=0.0)
 _ALPHA = flags.DEFINE_float("alpha", 0.1, "Weight of the hard-label loss.",
                             lower_bound=0.0, upper_bound=1.0)
+_PENALTY = flags.DEFINE_enum(
+    "penalty", None, list(shrink.PENALTIES),
+    "Train with a sparsity-inducing penalty before shrinking: group_lasso (l2 norm of "
+    "each channel's weights) or bn_l1 (batch-norm scales; use with --criterion=bn).")
+_PENALTY_WEIGHT = flags.DEFINE_float("penalty_weight", 1e-4, "Weight of --penalty.",
+                                     lower_bound=0.0)
+_PENALTY_EPOCHS = flags.DEFINE_integer("penalty_epochs", 1, "Epochs with --penalty.",
+                                       lower_bound=1)
 
 
 def main(argv):
@@ -60,5 +68,7 @@ def main(argv):
         latency_format=_LATENCY_FORMAT.value, criterion=_CRITERION.value,
         rounds=_ROUNDS.value, round_to=_ROUND_TO.value, min_width=_MIN_WIDTH.value,
         pinned=tuple(_PINNED.value), on_unknown=_ON_UNKNOWN.value, teacher=_TEACHER.value,
-        distill=_DISTILL.value, temperature=_TEMPERATURE.value, alpha=_ALPHA.value)
+        distill=_DISTILL.value, temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
+        penalty=_PENALTY.value, penalty_weight=_PENALTY_WEIGHT.value,
+        penalty_epochs=_PENALTY_EPOCHS.value)
     common.run_job(job, common.training(default_dir), argv)
