@@ -2,7 +2,8 @@
 
 Grammar: NAME[:ARG,ARG,...] where each ARG is an int (layer sizes, filters)
 or KEY=VALUE (a float keyword such as dropout=0.5). Examples:
-"lenet_300_100", "mlp:800,800", "mlp:1200,1200,dropout=0.5", "small_cnn:16,32".
+"lenet_300_100", "mlp:800,800", "mlp:1200,1200,dropout=0.5", "small_cnn:16,32",
+"residual_cnn:32,64".
 """
 
 from tfcompress.models import zoo
@@ -13,6 +14,7 @@ _BUILDERS = {
     "lenet_300_100": (zoo.lenet_300_100, False, ()),
     "lenet5": (zoo.lenet5, False, ()),
     "small_cnn": (zoo.small_cnn, True, ()),
+    "residual_cnn": (zoo.residual_cnn, True, ()),
     "hinton_teacher": (zoo.hinton_teacher, False, ()),
     "hinton_student": (zoo.hinton_student, False, ()),
 }

@@ -80,6 +80,38 @@ def lenet5(*, input_shape=MNIST_SHAPE, num_classes=10):
     return keras.Model(inputs, logits, name="lenet5")
 
 
+def residual_cnn(filters=(32, 64), *, input_shape=MNIST_SHAPE, num_classes=10,
+                 name="residual_cnn"):
+    """A small ResNet: batch norm, residual Adds, strided downsampling.
+
+    stem conv 3x3 (stride 2) -> residual block -> conv 3x3 (stride 2) ->
+    residual block -> global average pooling -> logits; each block is
+    conv-BN-ReLU-conv-BN added to its input, then ReLU (He et al. 2016).
+    """
+    filters = _check_positive_ints("filters", filters)
+    if len(filters) != 2:
+        raise ValueError(f"`filters` must hold 2 ints, got {filters!r}.")
+    layers = keras.layers
+
+    def conv_bn(x, width, stride, name):
+        x = layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False,
+                          name=f"{name}_conv")(x)
+        return layers.BatchNormalization(name=f"{name}_bn")(x)
+
+    def block(x, width, name):
+        y = layers.ReLU(name=f"{name}_relu_1")(conv_bn(x, width, 1, f"{name}_1"))
+        y = conv_bn(y, width, 1, f"{name}_2")
+        return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.ReLU(name="stem_relu")(conv_bn(inputs, filters[0], 2, "stem"))
+    x = block(x, filters[0], "block_1")
+    x = layers.ReLU(name="down_relu")(conv_bn(x, filters[1], 2, "down"))
+    x = block(x, filters[1], "block_2")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, layers.Dense(num_classes, name="logits")(x), name=name)
+
+
 def small_cnn(filters=(16, 32), *, input_shape=MNIST_SHAPE, num_classes=10,
               name="small_cnn"):
     """The CNN of the keras.io distillation example.
