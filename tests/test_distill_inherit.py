@@ -106,6 +106,31 @@ class ScoresAndRefitTest(tf.test.TestCase):
         self.assertAllEqual(fitted_bias, np.zeros(3))
 
 
+class ConvStudentFromTeacherTest(tf.test.TestCase):
+
+    def test_conv_student_of_equal_widths_is_the_teacher(self):
+        teacher = models.build("residual_cnn:8,16")
+        student = models.build("residual_cnn:8,16")
+        distill.init_from_teacher(student, teacher, None)
+        x = helpers.random_batch((28, 28, 1), n=4)
+        self.assertAllClose(student(x, training=False), teacher(x, training=False))
+
+    def test_narrower_conv_student_keeps_the_teachers_strongest_filters(self):
+        keras.utils.set_random_seed(0)
+        teacher = models.build("small_cnn:32,64")
+        student = models.build("small_cnn:16,32")
+        kernel = teacher.get_layer("conv_1").kernel.numpy()
+        distill.init_from_teacher(student, teacher, None)
+        strongest = np.sort(np.argsort(-np.sqrt(
+            np.sum(np.square(kernel), axis=(0, 1, 2))
+            + np.sum(np.square(teacher.get_layer("conv_2").kernel.numpy()),
+                     axis=(0, 1, 3))), kind="stable")[:16])
+        # l2 group norms: each filter with the conv_2 kernel rows that read it.
+        self.assertAllClose(student.get_layer("conv_1").kernel.numpy(),
+                            kernel[..., strongest])
+        self.assertAllEqual(teacher.get_layer("conv_1").kernel.numpy(), kernel)
+
+
 class InitFromTeacherErrorsTest(tf.test.TestCase):
 
     def assertRefused(self, student, teacher, message, inputs=None):
@@ -113,9 +138,16 @@ class InitFromTeacherErrorsTest(tf.test.TestCase):
             distill.init_from_teacher(student, teacher,
                                       _inputs() if inputs is None else inputs)
 
-    def test_conv_layers_refused(self):
+    def test_conv_student_of_another_architecture_refused(self):
         self.assertRefused(helpers.tiny_cnn(), helpers.tiny_cnn(seed=1),
-                           "multilayer perceptrons only")
+                           r"`student` .* has no layer 'conv2d.*', which `teacher` .* has: "
+                           r"a student starts from its teacher when it is the teacher's "
+                           r"architecture with narrower layers")
+
+    def test_wider_conv_student_refused(self):
+        self.assertRefused(models.build("small_cnn:16,32"), models.build("small_cnn:8,32"),
+                           r"`student` layer 'conv_1' has 16 channels against 8 in "
+                           r"`teacher`; .*narrower than its teacher's, not wider")
 
     def test_depths_must_match(self):
         self.assertRefused(_mlp((8,)), _mlp((8, 8)),

@@ -9,6 +9,12 @@ of channel pruning, He et al. 2017, applied to Dense units). Distillation
 then starts from a student that already agrees with its teacher; DistilBERT
 (Sanh et al. 2019) starts its student from teacher weights the same way.
 
+Any other pair of functional models (convolutions, batch norm, residual
+blocks) whose student is the teacher's architecture with narrower layers of
+the same names starts as the teacher shrunk to the student's widths by
+structured pruning (`tfcompress.shrink`: the filters with the largest group
+norms stay, with every weight that reads them).
+
 Written by hand: TFMOT and tf_keras remove no units.
 """
 
@@ -18,6 +24,8 @@ import tensorflow as tf
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.keras3 import accepts_keras3
+from tfcompress.shrink import dependency_graph
+from tfcompress.shrink import shrink
 
 # Layers without weights that may sit between the Dense layers; each is the
 # identity at inference or only reshapes.
@@ -64,15 +72,61 @@ def _check_pairs(student_dense, teacher_dense, student, teacher):
                 "in activation or bias; they must match.")
 
 
+def _is_mlp(model):
+    return all(isinstance(layer, (keras.layers.Dense, *_PASS_THROUGH))
+               for layer in model.layers)
+
+
+def _teacher_shrunk_to(student, teacher):
+    """`teacher` shrunk to `student`'s widths, its weights shaped as the student's."""
+    if student.input_shape != teacher.input_shape:
+        raise ValueError(f"`student` input shape {student.input_shape} differs from "
+                         f"`teacher` input shape {teacher.input_shape}.")
+    student_layers = {layer.name: layer for layer in student.layers}
+    widths = {}
+    for group in dependency_graph(teacher).prunable_groups():
+        name = group.producers[0]
+        if name not in student_layers:
+            raise ValueError(
+                f"`student` {student.name!r} has no layer {name!r}, which `teacher` "
+                f"{teacher.name!r} has: a student starts from its teacher when it is the "
+                "teacher's architecture with narrower layers of the same names (e.g. "
+                "the same zoo model with fewer filters).")
+        width = int(student_layers[name].output_shape[-1])
+        if width > group.size:
+            raise ValueError(f"`student` layer {name!r} has {width} channels against "
+                             f"{group.size} in `teacher`; a student layer may be "
+                             "narrower than its teacher's, not wider.")
+        widths[name] = width
+    smaller = shrink(teacher, widths=widths).model
+    weights = []
+    for layer in student.layers:
+        if not layer.weights:
+            continue
+        shrunk = {lay.name: lay for lay in smaller.layers}.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        theirs = shrunk and [tuple(w.shape) for w in shrunk.weights]
+        if shapes != theirs:
+            raise ValueError(
+                f"`student` layer {layer.name!r} has weights of shapes {shapes}, but "
+                f"`teacher` shrunk to the student's widths gives {theirs}: the student "
+                "must be the teacher's architecture with narrower layers.")
+        weights.extend(shrunk.get_weights())
+    return weights
+
+
 @accepts_keras3("student", "teacher")
 def check_pairing(student, teacher):
     """Raises ValueError unless `student` can start from `teacher`'s units.
 
     Returns:
-      The (student, teacher) Dense layer pairs, in order.
+      For MLPs, the (student, teacher) Dense layer pairs, in order; for
+      other models, the student's weights taken from the teacher.
     """
     require_keras2_model(student, "student")
     require_keras2_model(teacher, "teacher")
+    if not (_is_mlp(student) and _is_mlp(teacher)):
+        return _teacher_shrunk_to(student, teacher)
     student_dense = _dense_layers(student, "student")
     teacher_dense = _dense_layers(teacher, "teacher")
     _check_pairs(student_dense, teacher_dense, student, teacher)
@@ -119,8 +173,10 @@ def init_from_teacher(student, teacher, inputs):
     Args:
       student: a tf_keras MLP whose Dense layers pair one to one with the
         teacher's, each hidden layer as wide or narrower, the output layer
-        the same, with the same activations.
-      teacher: the trained tf_keras MLP.
+        the same, with the same activations; or any functional model that is
+        the teacher's architecture with narrower layers of the same names
+        (then the teacher is shrunk to it, and `inputs` are not used).
+      teacher: the trained tf_keras model.
       inputs: sample input examples (e.g. 10,000 training images), an array
         of shape [examples, *input_shape]; more examples than the widest
         layer's units, so the least-squares refits are determined.
@@ -128,6 +184,9 @@ def init_from_teacher(student, teacher, inputs):
     Returns:
       `student`, its weights set.
     """
+    if not (_is_mlp(student) and _is_mlp(teacher)):
+        student.set_weights(_teacher_shrunk_to(student, teacher))
+        return student
     pairs = check_pairing(student, teacher)
     student_dense, teacher_dense = [s for s, _ in pairs], [t for _, t in pairs]
     inputs = np.asarray(inputs, np.float32)

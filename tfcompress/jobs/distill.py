@@ -32,8 +32,10 @@ class DistillJob(runner.Job):
       teacher_cache: run the teacher once over the training split and reuse
         its outputs every epoch.
       student_init: "random", or "teacher": the student starts from the
-        teacher's most useful units, refit on up to 60,000 training examples
-        (`distill.init_from_teacher`; MLPs whose Dense layers pair one to one).
+        teacher's most useful units (`distill.init_from_teacher`): MLPs whose
+        Dense layers pair one to one are refit on up to 60,000 training
+        examples; other students of the teacher's architecture, narrower,
+        start as the teacher shrunk to their widths.
     """
 
     teacher: str
