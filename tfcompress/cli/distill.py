@@ -22,7 +22,8 @@ _TEACHER_CACHE = flags.DEFINE_bool(
 _STUDENT_INIT = flags.DEFINE_enum(
     "student_init", "random", distill.STUDENT_INITS, "How the student starts: random "
     "weights, or `teacher`: the teacher's most useful units, refit to the teacher's "
-    "outputs (an MLP student as deep as an MLP teacher, no wider).")
+    "outputs (an MLP student as deep as an MLP teacher, no wider), or the teacher shrunk "
+    "to the student's widths (the teacher's zoo model with fewer filters).")
 
 
 def main(argv):
