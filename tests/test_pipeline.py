@@ -243,7 +243,10 @@ class PipelineEndToEndTest(tf.test.TestCase):
         with open(os.path.join(self.run_dir, "report.md")) as f:
             markdown = f.read()
         self.assertIn(report["summary_line"], markdown)
-        self.assertIn("| quantize | 266,610 |", markdown)
+        shrunk = self._json("shrink", artifacts.SUMMARY_FILE)
+        self.assertIn(f"| shrink | {shrunk['params']['total']:,} | "
+                      f"{shrunk['params']['total']:,} | 0.0% | {shrunk['macs']:,} |", markdown)
+        self.assertIn(f"| quantize | {shrunk['params']['total']:,} |", markdown)
         for name in report["plots"]:
             self.assertIn(f"![{name}]({name})", markdown)
 
