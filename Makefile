@@ -28,8 +28,9 @@ $(VENV)/.installed: setup.py
 
 # The main job on MNIST, one pipeline (examples/mnist_pipeline.flags):
 # LeNet-300-100 trained alone (the baseline), a 1200-1200 teacher,
-# LeNet-300-100 distilled from it, pruned to 90% while distilling again,
-# quantized to int8 by sparsity-preserving QAT, exported and evaluated; the
+# LeNet-300-100 distilled from it, shrunk to a quarter of its MACs while
+# distilling again, pruned to 50%, quantized to int8 by sparsity-preserving
+# QAT, exported and evaluated; the
 # report (report.md, report.json, plots) lands in $(DEMO_DIR).
 demo: install
 	$(BIN)/tfcompress pipeline --flagfile=examples/mnist_pipeline.flags \

@@ -11,8 +11,11 @@ import tensorflow as tf
 import helpers
 import job_helpers
 from tfcompress import data
+from tfcompress import evaluate
+from tfcompress import export
 from tfcompress import runtime
 from tfcompress._keras import keras
+from tfcompress.export import tflite
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import runner
 from tfcompress.jobs import shrink as shrink_job
@@ -95,6 +98,18 @@ class ShrinkJobTest(tf.test.TestCase):
         job_helpers.assert_bitwise_equal(
             self, job_helpers.saved_weights(os.path.join(self.root, "whole")),
             job_helpers.saved_weights(os.path.join(self.root, "killed")))
+
+    @pytest.mark.slow
+    def test_latency_target_is_planned_by_measuring(self):
+        original = export.load_keras_model(self.model_path)
+        original_ms = evaluate.measure_latency(tflite.convert(original))["median_ms"]
+        summary = self._run("fast", target_latency_ms=0.6 * original_ms,
+                            latency_format="int8")
+        search = summary["shrink"]["latency_search"]
+        self.assertEqual(search["format"], "int8")
+        self.assertLessEqual(search["after_ms"], search["target_ms"])
+        self.assertLess(summary["shrink"]["macs"]["after"],
+                        summary["shrink"]["macs"]["before"])
 
     def test_recovery_without_distillation_trains_on_labels(self):
         summary = self._run("labels", fraction=0.25, distill=False)
