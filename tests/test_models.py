@@ -16,6 +16,8 @@ class ZooTest(tf.test.TestCase, parameterized.TestCase):
         ("lenet_300_100", models.lenet_300_100, 266_610),
         ("lenet5", models.lenet5, 431_080),
         ("small_cnn", models.small_cnn, 20_490),
+        # 288+128 stem, 2*(9216+128) block, 18432+256 down, 2*(36864+256) block, 650
+        ("residual_cnn", models.residual_cnn, 112_682),
         ("hinton_teacher", models.hinton_teacher, 2_395_210),
         ("hinton_student", models.hinton_student, 1_276_810),
         ("mlp_default", models.mlp, 266_610),
@@ -81,7 +83,7 @@ class SpecTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.parameters(
         ("resnet50", r"Unknown model 'resnet50' in spec 'resnet50'; known models: "
                      r"hinton_student, hinton_teacher, lenet5, lenet_300_100, mlp, "
-                     r"small_cnn"),
+                     r"residual_cnn, small_cnn"),
         ("", "Model spec must be a non-empty string"),
         ("mlp:800,abc", r"Bad argument 'abc' in model spec 'mlp:800,abc'"),
         ("mlp:800,width=3", r"'mlp' takes no keyword 'width'"),
