@@ -8,9 +8,10 @@ from tfcompress.models.zoo import hinton_teacher
 from tfcompress.models.zoo import lenet5
 from tfcompress.models.zoo import lenet_300_100
 from tfcompress.models.zoo import mlp
+from tfcompress.models.zoo import residual_cnn
 from tfcompress.models.zoo import small_cnn
 
 __all__ = [
     "NAMES", "build", "parse", "hinton_student", "hinton_teacher", "lenet5",
-    "lenet_300_100", "mlp", "small_cnn",
+    "lenet_300_100", "mlp", "residual_cnn", "small_cnn",
 ]
