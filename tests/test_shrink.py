@@ -9,11 +9,9 @@ breaks the equality.
 
 import keras as keras3  # Keras 3, on purpose: a user's application
 import numpy as np
-import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 
-from tfcompress import evaluate
 from tfcompress import runtime
 from tfcompress import shrink
 from tfcompress._keras import keras
@@ -264,58 +262,6 @@ class TargetsTest(tf.test.TestCase, parameterized.TestCase):
                                          "after": sum(v[1] for v in hand.values())})
         self.assertEqual(result.macs, {"before": sum(v[2] for v in hand.values()),
                                        "after": sum(v[3] for v in hand.values())})
-
-    def test_explicit_widths_keep_the_strongest_channels(self):
-        model = _randomize(_mlp())
-        first, second = model.layers[1], model.layers[2]
-        kernel, bias = first.get_weights()
-        kernel[:, :20] = 0  # units 0-19 dead, 20-29 alive
-        first.set_weights([kernel, bias * 0])
-        result = shrink.shrink(model, widths={first.name: 10})
-        self.assertAllClose(result.model.get_layer(first.name).get_weights()[0],
-                            kernel[:, 20:])
-        # Not named: whole.
-        self.assertEqual(result.model.get_layer(second.name).output_shape[-1], 20)
-
-    @parameterized.parameters(
-        (dict(widths={"nope": 3}), r"`widths` names \['nope'\], which make no prunable "
-                                   r"channels of .*; the prunable producers are "
-                                   r"\['dense', 'dense_1'\]"),
-        (dict(widths={"dense": 31}), r"`widths\['dense'\]` must be an int in \[1, 30\], "
-                                     r"got 31"),
-        (dict(target_latency_ms=0), r"`target_latency_ms` must be a positive number"),
-        (dict(target_latency_ms=1.0, latency_format="fp8"),
-         r"`latency_format` must be 'float' or 'int8', got 'fp8'"),
-        (dict(fraction=0.5, criterion=lambda graph, group: [1.0]),
-         r"`criterion` returned scores of shape \(1,\)"),
-    )
-    def test_bad_widths_latency_and_criterion(self, kwargs, message):
-        model = keras.Sequential([keras.Input((28, 28)), L.Flatten(),
-                                  L.Dense(30, name="dense"), L.Dense(20, name="dense_1"),
-                                  L.Dense(10, name="dense_2")])
-        with self.assertRaisesRegex(ValueError, message):
-            shrink.shrink(model, **kwargs)
-
-    def test_callable_criterion_decides_which_channels_stay(self):
-        model = _randomize(_mlp())
-        last_first = lambda graph, group: np.arange(group.size, dtype=float)  # noqa: E731
-        first = model.layers[1]
-        result = shrink.shrink(model, widths={first.name: 5}, criterion=last_first)
-        self.assertAllClose(result.model.get_layer(first.name).get_weights()[0],
-                            first.get_weights()[0][:, 25:])
-
-    @pytest.mark.slow
-    def test_latency_target_is_met_as_measured(self):
-        model = keras.Sequential([keras.Input((28, 28, 1)), L.Flatten(),
-                                  L.Dense(300, activation="relu"),
-                                  L.Dense(100, activation="relu"), L.Dense(10)])
-        original = evaluate.measure_latency(tflite.convert(model), repeats=300)["median_ms"]
-        result = shrink.shrink(model, target_latency_ms=original / 2)
-        self.assertLessEqual(result.latency["after_ms"], original / 2)
-        self.assertLess(result.params["after"], result.params["before"] / 2)
-        with self.assertRaisesRegex(ValueError, r"`target_latency_ms`=1e-06 cannot be "
-                                    r"reached: the narrowest model measured"):
-            shrink.shrink(model, target_latency_ms=1e-6)
 
     @parameterized.parameters(("l1",), ("l2",), ("bn",), ("taylor",))
     def test_each_criterion_keeps_a_channel_that_matters_over_a_dead_one(self, criterion):

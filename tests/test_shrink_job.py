@@ -13,9 +13,9 @@ import job_helpers
 from tfcompress import data
 from tfcompress import evaluate
 from tfcompress import export
+from tfcompress import shrink
 from tfcompress import runtime
 from tfcompress._keras import keras
-from tfcompress.export import tflite
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import runner
 from tfcompress.jobs import shrink as shrink_job
@@ -102,7 +102,8 @@ class ShrinkJobTest(tf.test.TestCase):
     @pytest.mark.slow
     def test_latency_target_is_planned_by_measuring(self):
         original = export.load_keras_model(self.model_path)
-        original_ms = evaluate.measure_latency(tflite.convert(original))["median_ms"]
+        int8_file = shrink.latency.tflite_bytes(original, "int8")
+        original_ms = evaluate.compare_latency({"int8": int8_file})["int8"]["median_ms"]
         summary = self._run("fast", target_latency_ms=0.6 * original_ms,
                             latency_format="int8")
         search = summary["shrink"]["latency_search"]

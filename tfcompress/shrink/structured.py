@@ -24,7 +24,6 @@ from tfcompress.shrink import scores
 from tfcompress.shrink import surgery
 
 _SEARCH_STEPS = 10  # halvings of the uniform fraction: within 0.1% of the target
-_LATENCY_STEPS = 7  # each converts and times a file
 
 
 @dataclasses.dataclass
@@ -42,14 +41,17 @@ class ShrinkResult:
     Attributes:
       model: the smaller tf_keras model (same inputs, outputs, layer names).
       groups: `GroupChange` per prunable group.
-      fraction: fraction of channels removed from each group (before rounding).
+      fraction: fraction of channels removed from each group (before rounding);
+        None for explicit `widths`.
       params: {"before", "after"} parameter counts.
       macs: {"before", "after"} MACs of one example.
       layers: [{"name", "type", "params_before", "params_after", "macs_before",
         "macs_after"}] per layer.
       pinned: [{"producers", "reason"}] of the groups left at full width.
       latency: for a latency target, {"target_ms", "format", "before_ms",
-        "after_ms", "speedup", "timings"} as measured in the search; else None.
+        "after_ms", "speedup", "trials"}: the chosen model's batch-1 median
+        (after_ms) and the unshrunk model's timed alongside it (before_ms),
+        and every timing of the search (`latency.search`); else None.
     """
     model: object
     groups: list
@@ -168,14 +170,18 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
       parameters / MACs; the same fraction is removed from every group,
       found by bisection on the rebuilt model's own counts;
     - `target_latency_ms`: the same bisection on the measured batch-1 LiteRT
-      latency of the exported `latency_format` file on this machine;
-    - `widths`: {producer layer name: width}; groups not named stay whole.
+      latency (2 threads, XNNPACK) of the exported `latency_format` file on
+      this machine, each candidate timed interleaved with the unshrunk
+      model's file (`latency.search`; seconds for a LeNet-300-100);
+    - `widths`: {producer layer name: width}: every group one of whose
+      producers is named gets exactly that width (`round_to` and
+      `min_width` do not apply); groups not named stay whole.
 
     Args:
       model: tf_keras (or Keras 3) functional or Sequential model.
       fraction, target_params, target_macs: the target, in (0, 1).
-      target_latency_ms: positive milliseconds.
-      widths: explicit widths, as above.
+      target_latency_ms: positive milliseconds, at batch 1.
+      widths: {producer layer name: int in [1, group width]}.
       criterion: "l1", "l2" (group weight norms), "bn" (batch-norm scales),
         "taylor" (activation x gradient on `data`), or a callable
         fn(dependency_graph, group) -> [group.size] scores (larger stays).
@@ -187,7 +193,8 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
       pinned: layers whose output width stays.
       on_unknown: "error" refuses layers the dependency graph does not know;
         "pin" keeps their channels (warning).
-      latency_format: "float" or "int8", the file `target_latency_ms` times.
+      latency_format: "float" or "int8" (calibrated on seeded noise), the
+        file `target_latency_ms` times.
 
     Returns:
       `ShrinkResult`.
@@ -234,29 +241,29 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
 
     before = count_macs(graph.model)
     params_before = count_params(graph.model)["total"]
-    timer, uniform = None, None
+    latency = None
     if widths is not None:
+        uniform = None
         smaller = surgery.rebuild_smaller(graph, _kept(groups, ranking, chosen))
     elif fraction is not None:
         uniform = _check_fraction("fraction", fraction)
         smaller = build(uniform)
+    elif target_latency_ms is not None:
+        smaller, uniform, latency = latency_lib.search(
+            graph.model, build,
+            lambda u: tuple(_widths(groups, u, round_to, min_width).values()),
+            target_latency_ms, latency_format)
     else:
-        if target_latency_ms is not None:
-            arg_name, goal, steps = "target_latency_ms", target_latency_ms, _LATENCY_STEPS
-            timer = latency_lib.Timer(graph.model, latency_format)
-            cost = timer
-        else:
-            arg_name = "target_params" if target_params is not None else "target_macs"
-            goal = _check_fraction(arg_name, targets[arg_name])
-            steps = _SEARCH_STEPS
+        arg_name = "target_params" if target_params is not None else "target_macs"
+        goal = _check_fraction(arg_name, targets[arg_name])
 
-            def cost(candidate):
-                if target_params is not None:
-                    return count_params(candidate)["total"] / params_before
-                return count_macs(candidate)["total"] / max(1, before["total"])
+        def cost(candidate):
+            if target_params is not None:
+                return count_params(candidate)["total"] / params_before
+            return count_macs(candidate)["total"] / max(1, before["total"])
 
         low, high, smaller = 0.0, 1.0, None
-        for _ in range(steps):
+        for _ in range(_SEARCH_STEPS):
             middle = (low + high) / 2
             candidate = build(middle)
             if cost(candidate) <= goal:
@@ -265,16 +272,11 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
                 low = middle
         if smaller is None:
             smaller = build(high)
-            reached = cost(smaller)
-            if reached > goal:
-                what = (f"the narrowest model measured {reached:.4f} ms"
-                        if timer else f"with every group at its minimum width the "
-                        f"model keeps {reached:.3f} of them")
-                advice = ("a larger target, a smaller `min_width`, or "
-                          "latency_format='int8'" if timer else
-                          "pinned layers and minimum widths keep the rest")
-                raise ValueError(f"`{arg_name}`={goal!r} cannot be reached: {what} "
-                                 f"({advice}).")
+            if cost(smaller) > goal:
+                raise ValueError(
+                    f"`{arg_name}`={goal!r} cannot be reached: with every group at its "
+                    f"minimum width the model keeps {cost(smaller):.3f} of them (pinned "
+                    "layers and minimum widths keep the rest).")
         uniform = high
     after = count_macs(smaller)
     changes = [GroupChange(producers=g.producers, before=g.size,
@@ -282,17 +284,6 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
                for g in groups]
     pinned_groups = [{"producers": g.producers, "reason": g.pinned_by}
                      for g in graph.groups if not g.prunable and g.producers]
-    latency = None
-    if timer:
-        after_ms, before_ms = timer.measured[-1] if timer.measured else (None, None)
-        # The chosen model's own timing: the last one that met the goal.
-        for candidate_ms, original_ms in reversed(timer.measured):
-            if candidate_ms <= target_latency_ms:
-                after_ms, before_ms = candidate_ms, original_ms
-                break
-        latency = {"target_ms": target_latency_ms, "format": latency_format,
-                   "before_ms": before_ms, "after_ms": after_ms,
-                   "speedup": before_ms / after_ms, "timings": timer.measured}
     return ShrinkResult(
         model=smaller, groups=changes, fraction=uniform,
         params={"before": params_before, "after": count_params(smaller)["total"]},
