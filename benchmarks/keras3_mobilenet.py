@@ -31,6 +31,8 @@ _QUANTIZE_EPOCHS = flags.DEFINE_integer("quantize_epochs", 1, "PQAT epochs.", lo
 _SPARSITY = flags.DEFINE_float("sparsity", 0.5, "Pruning target.")
 _TRAIN_SPLIT = flags.DEFINE_string("train_split", "train[5000:]", "Training split.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the Keras 3 training and the pipeline.")
+_TRAIN_ONLY = flags.DEFINE_bool(
+    "train_only", False, "Only train and save user_model.keras (e.g. for benchmarks/shrink.py).")
 
 
 def _user_model():
@@ -91,6 +93,9 @@ def main(argv):
     os.makedirs(_OUT.value, exist_ok=True)
     model_path = os.path.join(_OUT.value, "user_model.keras")
     trained = _train_keras3(model_path)
+    if _TRAIN_ONLY.value:
+        print(json.dumps(trained, indent=2))
+        return
     run_dir = os.path.join(_OUT.value, "run")
     command, pipeline_seconds = _pipeline(model_path, run_dir)
 

@@ -42,7 +42,8 @@ import job_runs
 
 _MODEL = flags.DEFINE_string("model", "lenet_300_100", "Zoo spec of the dense model.")
 _DENSE_MODEL = flags.DEFINE_string(
-    "dense_model", None, "A trained dense job folder (else --model is trained).")
+    "dense_model", None, "A trained dense job folder or .keras file (Keras 3 too; else "
+    "--model is trained).")
 _START_MODEL = flags.DEFINE_string(
     "start_model", None, "The model to compress (e.g. a distilled one; default: dense).")
 _TEACHER = flags.DEFINE_string("teacher", None, "Recovery teacher (default: start model).")
@@ -50,6 +51,7 @@ _TARGET = flags.DEFINE_string("target", "macs:0.2", "Shrink target (see --shrink
 _CRITERION = flags.DEFINE_enum("criterion", "l2", list(shrink.CRITERIA), "Channel scores.")
 _ROUNDS = flags.DEFINE_integer("rounds", 1, "Shrink-and-recover rounds.")
 _ROUND_TO = flags.DEFINE_integer("round_to", 1, "Width multiple.")
+_CROP_INPUTS = flags.DEFINE_float("crop_inputs", None, "Crop tolerance (shrink's).")
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Recovery (and pruning) epochs.")
 _DENSE_EPOCHS = flags.DEFINE_integer("dense_epochs", 20, "Dense training epochs.")
 _QAT_EPOCHS = flags.DEFINE_integer("qat_epochs", 2, "QAT epochs of the int8 rows.")
@@ -67,14 +69,15 @@ def _common():
     return dict(dataset=_DATASET.value, seed=_SEED.value, lr_schedule="cosine")
 
 
-def _one_shot_l1(start, widths, folder, test, check):
+def _one_shot_l1(start, widths, crops, folder, test, check):
     """Li et al.'s baseline: l1-smallest filters removed, no recovery."""
     summary_path = os.path.join(folder, artifacts.SUMMARY_FILE)
     if os.path.exists(summary_path):
         with open(summary_path, encoding="utf-8") as f:
             return json.load(f)
     model = export.load_keras_model(artifacts.model_path(start))
-    smaller = shrink.shrink(model, widths=widths, criterion="l1").model
+    crops = {name: tuple(map(tuple, box)) for name, box in crops.items()} or None
+    smaller = shrink.shrink(model, widths=widths, criterion="l1", crop_inputs=crops).model
     os.makedirs(folder, exist_ok=True)
     summary = artifacts.export_and_evaluate(smaller, folder, test, check,
                                             data.num_examples(_DATASET.value, "test"))
@@ -82,13 +85,36 @@ def _one_shot_l1(start, widths, folder, test, check):
     return summary
 
 
+def _dense_from_file(path, folder):
+    """A job folder for a trained .keras file: its exports and their accuracy."""
+    summary_path = os.path.join(folder, artifacts.SUMMARY_FILE)
+    if not os.path.exists(summary_path):
+        model = export.load_keras_model(path)
+        os.makedirs(folder, exist_ok=True)
+        test = data.load(_DATASET.value, "test", batch_size=256)
+        summary = artifacts.export_and_evaluate(
+            model, folder, test, artifacts.check_batch(_DATASET.value, "test"),
+            data.num_examples(_DATASET.value, "test"))
+        image_shape = [int(d) for d in model.inputs[0].shape[1:]]
+        summary["data"] = {"dataset": _DATASET.value, "image_shape": image_shape}
+        summary["source"] = os.path.abspath(path)
+        _atomic.write_json(summary_path, summary)
+    return folder
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     common = _common()
-    root = os.path.join(_WORK_DIR.value, _MODEL.value, _TARGET.value.replace(":", "_"),
-                        f"s{_SEED.value}")
+    variant = _TARGET.value.replace(":", "_") + (
+        f"_crop{_CROP_INPUTS.value:g}" if _CROP_INPUTS.value else "") + (
+        f"_r{_ROUNDS.value}" if _ROUNDS.value > 1 else "") + (
+        f"_{_CRITERION.value}" if _CRITERION.value != "l2" else "")
+    root = os.path.join(_WORK_DIR.value, _MODEL.value, variant, f"s{_SEED.value}")
     dense_dir = _DENSE_MODEL.value or os.path.join(_WORK_DIR.value, _MODEL.value, "dense")
+    if dense_dir.endswith(".keras"):
+        dense_dir = _dense_from_file(dense_dir, os.path.join(_WORK_DIR.value, _MODEL.value,
+                                                             "dense"))
     dense = job_runs.run(train_job.TrainJob, dense_dir, model_spec=_MODEL.value,
                          epochs=_DENSE_EPOCHS.value, **common)
     start = _START_MODEL.value or dense_dir
@@ -99,7 +125,8 @@ def main(argv):
     shrunk = job_runs.run(shrink_job.ShrinkJob, shrunk_dir, model=start,
                           **shrink_job.parse_target(_TARGET.value),
                           criterion=_CRITERION.value, rounds=_ROUNDS.value,
-                          round_to=_ROUND_TO.value, epochs=_EPOCHS.value, **kd, **common)
+                          round_to=_ROUND_TO.value, crop_inputs=_CROP_INPUTS.value,
+                          epochs=_EPOCHS.value, **kd, **common)
     print(f"shrunk: {shrunk['keras']['test_accuracy']:.2%}", flush=True)
     quant = dict(mode="qat", epochs=_QAT_EPOCHS.value, learning_rate=1e-4,
                  lr_schedule="constant", dataset=_DATASET.value, seed=_SEED.value)
@@ -118,6 +145,7 @@ def main(argv):
     test = data.load(_DATASET.value, "test", batch_size=256, **options)
     check = artifacts.check_batch(_DATASET.value, "test", **options)
     one_shot = _one_shot_l1(start, shrunk["shrink"]["widths"],
+                            shrunk["shrink"].get("crops", {}),
                             os.path.join(root, "one_shot_l1"), test, check)
 
     def tflite(folder):
@@ -146,7 +174,8 @@ def main(argv):
     print(f"\n{_MODEL.value} on {_DATASET.value}, seed {_SEED.value}: shrink "
           f"{_TARGET.value} ({_CRITERION.value}, {_ROUNDS.value} round(s), round_to "
           f"{_ROUND_TO.value}) of {start}, {_EPOCHS.value} epochs recovering by "
-          f"distillation from {teacher}; widths {shrunk['shrink']['widths']}.\n")
+          f"distillation from {teacher}; widths {shrunk['shrink']['widths']}, crops "
+          f"{shrunk['shrink'].get('crops') or 'none'}.\n")
     print("| model | params (non-zero) | MACs | TFLite accuracy | vs dense | gzipped KiB "
           "| latency ms | speed-up |")
     print("|---|---|---|---|---|---|---|---|")

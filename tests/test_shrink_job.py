@@ -144,6 +144,9 @@ class ShrinkJobTest(tf.test.TestCase):
             (dict(target_latency_ms=1.0, latency_format="int4"),
              r"`latency_format` must be 'float' or 'int8', got 'int4'"),
             (dict(fraction=0.5, pinned=("nope",)), r"`pinned` names layers \['nope'\]"),
+            (dict(target_macs=1.5), r"`target_macs` must be a number in \(0, 1\), got 1.5"),
+            (dict(fraction=0.5, crop_inputs=0.01), r"`crop_inputs` was given, but .* has "
+                                                   r"no Flatten"),
         ]
         for kwargs, message in cases:
             with self.assertRaisesRegex(ValueError, message):

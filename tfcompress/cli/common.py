@@ -70,6 +70,16 @@ VERBOSE = flags.DEFINE_enum(
     "is not a terminal), 2 epoch lines.")
 
 
+def define_soft_target_flags():
+    """--temperature and --alpha, the Distiller's, for the commands that distill."""
+    temperature = flags.DEFINE_float(
+        "temperature", 4.0, "Softmax temperature T of the soft targets.", lower_bound=0.0)
+    alpha = flags.DEFINE_float(
+        "alpha", 0.1, "Weight of the hard-label loss; soft targets get 1 - alpha.",
+        lower_bound=0.0, upper_bound=1.0)
+    return temperature, alpha
+
+
 def training(default_output_dir, **overrides):
     """The shared flags as a `settings.Training`; `overrides` replace flag values."""
     values = dict(

@@ -12,11 +12,7 @@ _TEACHER = flags.DEFINE_string(
     "output folder.", required=True)
 _STUDENT = flags.DEFINE_string(
     "student", "mlp:800,800", "Student model spec, e.g. mlp:800,800, lenet_300_100.")
-_TEMPERATURE = flags.DEFINE_float(
-    "temperature", 4.0, "Softmax temperature T of the soft targets.", lower_bound=0.0)
-_ALPHA = flags.DEFINE_float(
-    "alpha", 0.1, "Weight of the hard-label loss; soft targets get 1 - alpha.",
-    lower_bound=0.0, upper_bound=1.0)
+_TEMPERATURE, _ALPHA = common.define_soft_target_flags()
 _TEACHER_CACHE = flags.DEFINE_bool(
     "teacher_cache", True, "Run the teacher once and reuse its logits every epoch.")
 _STUDENT_INIT = flags.DEFINE_enum(

@@ -33,10 +33,7 @@ _TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", _DEFAULTS.teacher_epoch
                                        "Teacher epochs.", lower_bound=1)
 _DISTILL_EPOCHS = flags.DEFINE_integer("distill_epochs", _DEFAULTS.distill_epochs,
                                        "Distillation epochs.", lower_bound=1)
-_TEMPERATURE = flags.DEFINE_float("temperature", _DEFAULTS.temperature,
-                                  "Distillation temperature.", lower_bound=0.0)
-_ALPHA = flags.DEFINE_float("alpha", _DEFAULTS.alpha, "Weight of the hard-label loss.",
-                            lower_bound=0.0, upper_bound=1.0)
+_TEMPERATURE, _ALPHA = common.define_soft_target_flags()
 _SHRINK_TARGET = flags.DEFINE_string(
     "shrink_target", _DEFAULTS.shrink_target,
     "Shrink stage target: macs:F or params:F (keep that fraction), fraction:F (remove "
@@ -51,6 +48,11 @@ _SHRINK_CRITERION = flags.DEFINE_enum(
 _SHRINK_ROUND_TO = flags.DEFINE_integer(
     "shrink_round_to", _DEFAULTS.shrink_round_to,
     "Shrunk widths become multiples of this.", lower_bound=1)
+_SHRINK_CROP_INPUTS = flags.DEFINE_float(
+    "shrink_crop_inputs", _DEFAULTS.shrink_crop_inputs,
+    "Shrink stage: also crop image borders an MLP reads, up to this share of its first "
+    "layer's input (see tfcompress shrink --crop_inputs).", lower_bound=0.0,
+    upper_bound=1.0)
 _PRUNE_EPOCHS = flags.DEFINE_integer("prune_epochs", _DEFAULTS.prune_epochs,
                                      "Pruning + fine-tuning epochs.", lower_bound=1)
 _SPARSITY = flags.DEFINE_float("sparsity", _DEFAULTS.sparsity, "Pruning target.",
@@ -102,6 +104,7 @@ def main(argv):
         alpha=_ALPHA.value, shrink_target=_SHRINK_TARGET.value,
         shrink_epochs=_SHRINK_EPOCHS.value, shrink_rounds=_SHRINK_ROUNDS.value,
         shrink_criterion=_SHRINK_CRITERION.value, shrink_round_to=_SHRINK_ROUND_TO.value,
+        shrink_crop_inputs=_SHRINK_CROP_INPUTS.value,
         prune_epochs=_PRUNE_EPOCHS.value, sparsity=_SPARSITY.value,
         sensitivity=_SENSITIVITY.value, prune_with_teacher=_PRUNE_WITH_TEACHER.value,
         quantization=_QUANTIZATION.value, quantize_epochs=_QUANTIZE_EPOCHS.value,

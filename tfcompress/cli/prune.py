@@ -26,10 +26,7 @@ _SENSITIVITY = flags.DEFINE_bool(
     "sensitivity", False, "Per-layer targets from a one-shot sensitivity analysis.")
 _TEACHER = flags.DEFINE_string(
     "teacher", None, "Fine-tune by distilling from this model (e.g. the unpruned one).")
-_TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.",
-                                  lower_bound=0.0)
-_ALPHA = flags.DEFINE_float("alpha", 0.1, "Weight of the hard-label loss.",
-                            lower_bound=0.0, upper_bound=1.0)
+_TEMPERATURE, _ALPHA = common.define_soft_target_flags()
 
 
 def main(argv):

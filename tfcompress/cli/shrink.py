@@ -45,10 +45,12 @@ _TEACHER = flags.DEFINE_string(
     "teacher", None, "Recover by distilling from this model (default: the unshrunk one).")
 _DISTILL = flags.DEFINE_bool(
     "distill", True, "Recover by distillation; --nodistill trains on the labels alone.")
-_TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.",
-                                  lower_bound=0.0)
-_ALPHA = flags.DEFINE_float("alpha", 0.1, "Weight of the hard-label loss.",
-                            lower_bound=0.0, upper_bound=1.0)
+_TEMPERATURE, _ALPHA = common.define_soft_target_flags()
+_CROP_INPUTS = flags.DEFINE_float(
+    "crop_inputs", None, "Also crop the border rows and columns of an image a Flatten "
+    "hands to Dense layers (an MLP's), as long as they carry at most this share of "
+    "what the first Dense reads (mean |x| times weight norm), e.g. 0.01.",
+    lower_bound=0.0, upper_bound=1.0)
 _PENALTY = flags.DEFINE_enum(
     "penalty", None, list(shrink.PENALTIES),
     "Train with a sparsity-inducing penalty before shrinking: group_lasso (l2 norm of "
@@ -70,5 +72,5 @@ def main(argv):
         pinned=tuple(_PINNED.value), on_unknown=_ON_UNKNOWN.value, teacher=_TEACHER.value,
         distill=_DISTILL.value, temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
         penalty=_PENALTY.value, penalty_weight=_PENALTY_WEIGHT.value,
-        penalty_epochs=_PENALTY_EPOCHS.value)
+        penalty_epochs=_PENALTY_EPOCHS.value, crop_inputs=_CROP_INPUTS.value)
     common.run_job(job, common.training(default_dir), argv)

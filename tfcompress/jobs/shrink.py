@@ -26,8 +26,8 @@ from tfcompress.jobs import runner
 PLAN_FILE = "shrink_plan.json"
 TARGETS = ("fraction", "target_params", "target_macs", "target_latency_ms")
 LATENCY_FORMATS = shrink.latency.FORMATS
-# Batches of training data the "taylor" criterion scores channels on.
-_TAYLOR_BATCHES = 8
+# Batches of training data the "taylor" criterion and a crop score on.
+_SCORING_BATCHES = 8
 
 
 def parse_target(text):
@@ -65,6 +65,10 @@ class ShrinkJob(runner.Job):
       teacher: the model recovery distills from; None: the unshrunk model.
       distill: recover by distillation (else on the labels alone).
       temperature, alpha: the Distiller's.
+      crop_inputs: None, or the share of the Dense layers' input that cropped
+        border rows and columns of a Flatten's map may carry (`shrink.crop`;
+        e.g. 0.01 removes MNIST's blank borders from an MLP); cropped in the
+        first round.
       penalty: None, or a sparsity-inducing penalty trained with for
         `penalty_epochs` before shrinking (`shrink.PENALTIES`: "group_lasso",
         or "bn_l1" with criterion "bn"), times `penalty_weight`.
@@ -89,6 +93,7 @@ class ShrinkJob(runner.Job):
     penalty: str = None
     penalty_weight: float = 1e-4
     penalty_epochs: int = 1
+    crop_inputs: float = None
     name = "shrink"
 
     def config(self):
@@ -103,7 +108,7 @@ class ShrinkJob(runner.Job):
                 "distill": self.distill, "temperature": self.temperature,
                 "alpha": self.alpha, "penalty": self.penalty,
                 "penalty_weight": self.penalty_weight,
-                "penalty_epochs": self.penalty_epochs}
+                "penalty_epochs": self.penalty_epochs, "crop_inputs": self.crop_inputs}
 
     @property
     def _target(self):
@@ -131,14 +136,20 @@ class ShrinkJob(runner.Job):
                              f", got {sorted(self._target) or 'none'}.")
         model = run.load_model(self.model)
         logits.require_logits(model, self.model)
-        # The library checks every argument; a latency target is checked here
-        # on a cheap stand-in target, and measured only once the run starts.
-        target = dict(self._target)
-        if "target_latency_ms" in target:
-            shrink.latency.check(target["target_latency_ms"], self.latency_format)
-            target = {"fraction": 0.5}
-        shrink.shrink(model, **target, **{**self._options(), "criterion": "l2"}
+        # The target's value is checked here; reaching it (a search of
+        # rebuilt or timed models) waits for the run. One cheap shrink checks
+        # every other argument against the model.
+        (name, value), = self._target.items()
+        if name == "target_latency_ms":
+            shrink.latency.check(value, self.latency_format)
+        else:
+            shrink.check_fraction(name, value)
+        shrink.shrink(model, fraction=0.5, **{**self._options(), "criterion": "l2"}
                       if self.criterion == "taylor" else self._options())
+        if self.crop_inputs is not None:
+            shrink.crop.check_tolerance(self.crop_inputs)
+            shrink.crop.require_croppable(shrink.dependency_graph(
+                model, pinned=tuple(self.pinned), on_unknown=self.on_unknown))
         if self.penalty:
             check_positive_int("penalty_epochs", self.penalty_epochs)
             shrink.penalties.make(self.penalty, model, self.penalty_weight,
@@ -150,9 +161,10 @@ class ShrinkJob(runner.Job):
 
     # Planning -------------------------------------------------------------
 
-    def _scoring_data(self, run):
-        return run.train_batches().take(_TAYLOR_BATCHES) if self.criterion == "taylor" \
-            else None
+    def _scoring_data(self, run, crop=False):
+        """Training batches for taylor scores or a crop's, else None."""
+        needed = self.criterion == "taylor" or (crop and self.crop_inputs is not None)
+        return run.train_batches().take(_SCORING_BATCHES) if needed else None
 
     def _plan(self, run, original):
         """{producer: final width}, computed once per run (kept on resume)."""
@@ -166,9 +178,11 @@ class ShrinkJob(runner.Job):
             run.log(f"Searching for widths whose {self.latency_format} TFLite file runs "
                     f"in {target['target_latency_ms']} ms at batch 1 (measured).")
         result = shrink.shrink(original, **target, **self._options(),
-                               data=self._scoring_data(run))
+                               crop_inputs=self.crop_inputs,
+                               data=self._scoring_data(run, crop=True))
         plan = {"widths": {g.producers[0]: g.after for g in result.groups},
                 "before": {g.producers[0]: g.before for g in result.groups},
+                "crops": result.to_json()["crops"],
                 "fraction": result.fraction, "latency_search": result.latency}
         run.write_json(PLAN_FILE, plan)
         return plan
@@ -192,7 +206,10 @@ class ShrinkJob(runner.Job):
             self._teacher_examples = None
         round_number = 1 if phase == "recover" else int(phase[len("round"):])
         widths = self._round_widths(self._plan_record, round_number)
+        crops = {name: tuple(map(tuple, box))
+                 for name, box in self._plan_record.get("crops", {}).items()}
         result = shrink.shrink(self._current, widths=widths, **self._options(),
+                               crop_inputs=crops if round_number == 1 and crops else None,
                                data=self._scoring_data(run))
         self._result, self._current = result, result.model
         run.log(f"Round {round_number} of {self.rounds}: "
@@ -244,10 +261,11 @@ class ShrinkJob(runner.Job):
         exported = artifacts.export_and_evaluate(final, run.staging, test,
                                                  run.check_batch(), run.test_count,
                                                  as_keras3=run.keras3_output)
-        latency = self._latency(run, original)
+        latency = self._latency(run, original, final)
         self._summary_shrink = {
             **counts, "rounds": self.rounds, "widths": self._plan_record["widths"],
             "widths_before": self._plan_record["before"],
+            "crops": self._plan_record.get("crops", {}),
             "layers": evaluate.layer_changes(original, final), "pinned": self._result.pinned,
             "latency_search": self._plan_record.get("latency_search"),
             "latency": latency}
@@ -258,13 +276,15 @@ class ShrinkJob(runner.Job):
                                  unshrunk, test)["accuracy"]},
                 "shrink": self._summary_shrink, **exported}
 
-    def _latency(self, run, original):
-        """Batch-1 LiteRT latency of the original's and the shrunk model's float files."""
-        files = {"original": export.tflite.convert(original),
-                 "shrunk": os.path.join(run.staging, artifacts.TFLITE_FILE)}
+    def _latency(self, run, original, final):
+        """Batch-1 LiteRT latency of the original's and the shrunk model's files,
+        in the format a latency target was set in (else float)."""
+        files = {"original": shrink.latency.tflite_bytes(original, self.latency_format),
+                 "shrunk": shrink.latency.tflite_bytes(final, self.latency_format)}
         timed = evaluate.compare_latency(files, rounds=5, batch_size=1, repeats=200)
         before, after = timed["original"]["median_ms"], timed["shrunk"]["median_ms"]
-        return {"original_ms": before, "shrunk_ms": after, "speedup": before / after}
+        return {"format": self.latency_format, "original_ms": before, "shrunk_ms": after,
+                "speedup": before / after}
 
     def describe(self, summary, output_dir):
         own = summary["shrink"]
@@ -273,7 +293,8 @@ class ShrinkJob(runner.Job):
                  f"({own['params']['before'] / own['params']['after']:.2f}x fewer), MACs "
                  f"{own['macs']['before']:,} -> {own['macs']['after']:,} "
                  f"({own['macs']['before'] / max(1, own['macs']['after']):.2f}x fewer).",
-                 f"Batch-1 latency (float TFLite, interleaved rounds): "
+                 f"Batch-1 latency ({own['latency'].get('format', 'float')} TFLite, "
+                 f"interleaved rounds): "
                  f"{own['latency']['original_ms']:.4f} -> {own['latency']['shrunk_ms']:.4f} "
                  f"ms ({own['latency']['speedup']:.2f}x faster).",
                  f"Unshrunk model test accuracy {summary['original']['test_accuracy']:.2%}.",

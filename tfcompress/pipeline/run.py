@@ -55,6 +55,7 @@ def _job(options, stage, inputs):
                                      criterion=options.shrink_criterion,
                                      rounds=options.shrink_rounds,
                                      round_to=options.shrink_round_to,
+                                     crop_inputs=options.shrink_crop_inputs,
                                      temperature=options.temperature, alpha=options.alpha),
                 _training(options, stage, options.shrink_epochs))
     if stage == "prune":

@@ -52,6 +52,7 @@ class Options:
     shrink_rounds: int = 1
     shrink_criterion: str = "l2"
     shrink_round_to: int = 1
+    shrink_crop_inputs: float = None
     prune_epochs: int = 10
     sparsity: float = 0.9
     sensitivity: bool = False

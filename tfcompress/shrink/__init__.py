@@ -3,9 +3,11 @@
 `shrink` removes whole units, filters and channels (residual branches and
 concatenations kept consistent by `dependency`) and rebuilds a narrower
 model with the surviving weights; `dependency.build` shows the groups;
-`penalties` train channels toward zero first.
+`penalties` train channels toward zero first; `crop` removes the blank
+borders an MLP reads.
 """
 
+from tfcompress.shrink import crop
 from tfcompress.shrink import latency
 from tfcompress.shrink import penalties
 from tfcompress.shrink.dependency import UnfollowableLayersError
@@ -13,7 +15,8 @@ from tfcompress.shrink.dependency import build as dependency_graph
 from tfcompress.shrink.penalties import PENALTIES
 from tfcompress.shrink.scores import CRITERIA
 from tfcompress.shrink.structured import ShrinkResult
+from tfcompress.shrink.structured import check_fraction
 from tfcompress.shrink.structured import shrink
 
 __all__ = ["CRITERIA", "PENALTIES", "ShrinkResult", "UnfollowableLayersError",
-           "dependency_graph", "latency", "penalties", "shrink"]
+           "check_fraction", "crop", "dependency_graph", "latency", "penalties", "shrink"]

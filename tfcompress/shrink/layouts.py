@@ -64,10 +64,11 @@ class Layout:
     def spaces(self):
         return [segment.space for segment in self.segments]
 
-    def kept_positions(self, kept):
+    def kept_positions(self, kept, tiles=None):
         """Positions along this axis that survive, given {space: kept channel indices}.
 
-        A space missing from `kept` keeps every channel.
+        A space missing from `kept` keeps every channel; `tiles`: the indices
+        of the tiles that stay (a crop before a Flatten), None for all.
         """
         positions, offset = [], 0
         for segment in self.segments:
@@ -77,7 +78,8 @@ class Layout:
                 positions.extend(range(start, start + segment.repeat))
             offset += segment.width
         tile = np.asarray(positions, dtype=np.int64)
-        return np.concatenate([tile + t * offset for t in range(self.tiles)])
+        tiles = range(self.tiles) if tiles is None else tiles
+        return np.concatenate([tile + t * offset for t in tiles])
 
     def positions_of(self, space):
         """[channels of `space`, positions]: where each of its channels sits here."""

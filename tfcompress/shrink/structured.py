@@ -18,6 +18,7 @@ from tfcompress.evaluate import count_params
 from tfcompress.evaluate.macs import count_macs
 from tfcompress.evaluate.macs import layer_changes
 from tfcompress.keras3 import accepts_keras3
+from tfcompress.shrink import crop
 from tfcompress.shrink import dependency
 from tfcompress.shrink import latency as latency_lib
 from tfcompress.shrink import scores
@@ -48,6 +49,8 @@ class ShrinkResult:
       layers: [{"name", "type", "params_before", "params_after", "macs_before",
         "macs_after"}] per layer.
       pinned: [{"producers", "reason"}] of the groups left at full width.
+      crops: {Flatten layer: ((top, bottom), (left, right))} of the map
+        positions cropped before it (`crop_inputs`); {} for none.
       latency: for a latency target, {"target_ms", "format", "before_ms",
         "after_ms", "speedup", "trials"}: the chosen model's batch-1 median
         (after_ms) and the unshrunk model's timed alongside it (before_ms),
@@ -61,14 +64,18 @@ class ShrinkResult:
     layers: list
     pinned: list
     latency: dict = None
+    crops: dict = dataclasses.field(default_factory=dict)
 
     def to_json(self):
         return {"fraction": self.fraction, "params": self.params, "macs": self.macs,
+                "crops": {name: [list(side) for side in box]
+                          for name, box in self.crops.items()},
                 "groups": [dataclasses.asdict(g) for g in self.groups],
                 "layers": self.layers, "pinned": self.pinned, "latency": self.latency}
 
 
-def _check_fraction(arg_name, value, upper_open=True):
+def check_fraction(arg_name, value, upper_open=True):
+    """`value` as a float in (0, 1); ValueError naming `arg_name` otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
             0 < value < 1 if upper_open else 0 <= value < 1):
         raise ValueError(f"`{arg_name}` must be a number in (0, 1), got {value!r}.")
@@ -159,7 +166,8 @@ _TARGETS = ("fraction", "target_params", "target_macs", "target_latency_ms", "wi
 @accepts_keras3("model")
 def shrink(model, *, fraction=None, target_params=None, target_macs=None,
            target_latency_ms=None, widths=None, criterion="l2", data=None, round_to=1,
-           min_width=1, pinned=(), on_unknown="error", latency_format="float"):
+           min_width=1, pinned=(), on_unknown="error", latency_format="float",
+           crop_inputs=None):
     """A smaller copy of `model`, without its least important channels.
 
     Give one target:
@@ -176,6 +184,10 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
     - `widths`: {producer layer name: width}: every group one of whose
       producers is named gets exactly that width (`round_to` and
       `min_width` do not apply); groups not named stay whole.
+
+    With `crop_inputs`, the border rows and columns of a map that a Flatten
+    hands to Dense layers go too (an MLP's blank image borders): chosen
+    before the target is sought, so they count toward it (`crop`).
 
     Args:
       model: tf_keras (or Keras 3) functional or Sequential model.
@@ -195,6 +207,10 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         "pin" keeps their channels (warning).
       latency_format: "float" or "int8" (calibrated on seeded noise), the
         file `target_latency_ms` times.
+      crop_inputs: None; a share in (0, 1) of the Dense layers' input (mean
+        |x| times kernel-row norm, on `data`) the cropped border lines may
+        carry, e.g. 0.01; or explicit {Flatten layer: ((top, bottom), (left,
+        right))}.
 
     Returns:
       `ShrinkResult`.
@@ -233,20 +249,21 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
                          "cannot see through).")
     chosen = _check_widths(widths, groups, model.name) if widths is not None else None
     batches = data_inputs.as_batches(data, arg_name="data") if data is not None else None
+    crops = crop.plan(graph, crop_inputs, batches)
     ranking = _ranking(graph, groups, criterion, batches)
 
     def build(uniform):
         kept = _kept(groups, ranking, _widths(groups, uniform, round_to, min_width))
-        return surgery.rebuild_smaller(graph, kept)
+        return surgery.rebuild_smaller(graph, kept, crops)
 
     before = count_macs(graph.model)
     params_before = count_params(graph.model)["total"]
     latency = None
     if widths is not None:
         uniform = None
-        smaller = surgery.rebuild_smaller(graph, _kept(groups, ranking, chosen))
+        smaller = surgery.rebuild_smaller(graph, _kept(groups, ranking, chosen), crops)
     elif fraction is not None:
-        uniform = _check_fraction("fraction", fraction)
+        uniform = check_fraction("fraction", fraction)
         smaller = build(uniform)
     elif target_latency_ms is not None:
         smaller, uniform, latency = latency_lib.search(
@@ -255,7 +272,7 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
             target_latency_ms, latency_format)
     else:
         arg_name = "target_params" if target_params is not None else "target_macs"
-        goal = _check_fraction(arg_name, targets[arg_name])
+        goal = check_fraction(arg_name, targets[arg_name])
 
         def cost(candidate):
             if target_params is not None:
@@ -288,4 +305,5 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         model=smaller, groups=changes, fraction=uniform,
         params={"before": params_before, "after": count_params(smaller)["total"]},
         macs={"before": before["total"], "after": after["total"]},
-        layers=layer_changes(graph.model, smaller), pinned=pinned_groups, latency=latency)
+        layers=layer_changes(graph.model, smaller), pinned=pinned_groups, latency=latency,
+        crops=crops)

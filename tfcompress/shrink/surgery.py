@@ -11,16 +11,20 @@ import numpy as np
 
 from tfcompress import graph as graph_lib
 from tfcompress._keras import keras
+from tfcompress.shrink import crop as crop_lib
 
 
 def _take(array, index, axis):
     return np.take(array, index, axis=axis)
 
 
-def _positions(graph, name, kept, which):
-    """Kept positions of a layer's first input (`which`=0) or of its output (None)."""
+def _positions(graph, name, kept, which, tiles):
+    """Kept positions of a layer's first input (`which`=0) or of its output (None).
+
+    `tiles`: {id(layout): kept tile indices} of cropped Flatten outputs.
+    """
     layout = graph.outputs[name] if which is None else graph.inputs[name][which]
-    return layout.kept_positions(kept), layout.width
+    return layout.kept_positions(kept, tiles.get(id(layout))), layout.width
 
 
 def _sliced(layer, keep_in, keep_out, width_in):
@@ -56,20 +60,29 @@ def _sliced(layer, keep_in, keep_out, width_in):
     return {}, weights
 
 
-def rebuild_smaller(dependency_graph, kept):
+def rebuild_smaller(dependency_graph, kept, crops=None):
     """A new model without the channels `kept` leaves out.
 
     Args:
       dependency_graph: `dependency.DependencyGraph` of the model.
       kept: {Space: sorted indices of the channels that stay}; spaces not
         listed keep every channel.
+      crops: {Flatten layer name: ((top, bottom), (left, right))}: a
+        Cropping2D named "<flatten>_crop" goes before each, and the Dense
+        layers reading it lose the kernel rows of the cropped positions.
 
     Returns:
-      The smaller tf_keras functional model: same inputs, outputs, layer names.
+      The smaller tf_keras functional model: same inputs, outputs and layer
+      names, plus the crops.
     """
     model = dependency_graph.model
     graph = graph_lib.Graph.from_model(model)
     pending = []  # (new layer, weights): set once the new model is built
+    crops = crops or {}
+    tiles = {}
+    for name, box in crops.items():
+        shape = tuple(int(d) for d in model.get_layer(name).get_input_shape_at(0)[1:3])
+        tiles[id(dependency_graph.outputs[name])] = crop_lib.kept_tiles(shape, box)
 
     def make_input(node):
         tensor = model.get_layer(node.name).output
@@ -77,13 +90,17 @@ def rebuild_smaller(dependency_graph, kept):
 
     def make_layer(node):
         layer = model.get_layer(node.name)
-        keep_in, width_in = _positions(dependency_graph, node.name, kept, 0)
-        keep_out, _ = _positions(dependency_graph, node.name, kept, None)
+        keep_in, width_in = _positions(dependency_graph, node.name, kept, 0, tiles)
+        keep_out, _ = _positions(dependency_graph, node.name, kept, None, tiles)
         changes, weights = _sliced(layer, keep_in, keep_out, width_in)
         new = type(layer).from_config({**layer.get_config(), **changes})
         pending.append((new, weights))
+        crop = keras.layers.Cropping2D(crops[node.name], name=f"{node.name}_crop") \
+            if node.name in crops else None
 
         def call(args, kwargs):
+            if crop is not None:
+                args = (crop(args[0]), *args[1:])
             return new(*args, **{k: v for k, v in kwargs.items() if v is not None})
 
         return call
