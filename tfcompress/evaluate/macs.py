@@ -52,10 +52,22 @@ def layer_macs(layer, input_shape, output_shape):
     return 0
 
 
-def _calls(layer):
-    """[(input shape, output shape)] of each call of `layer` in its model."""
+def _in_model(model, layer, node_index):
+    """Whether call `node_index` of `layer` is part of `model`'s graph.
+
+    A layer keeps a node for every graph it was ever called in: a nested
+    model's layers re-called by `graph.flatten`, say. Only `model`'s count.
+    """
+    nodes = getattr(model, "_network_nodes", None)  # tf_keras: "<layer>_ib-<index>"
+    return nodes is None or f"{layer.name}_ib-{node_index}" in nodes
+
+
+def _calls(model, layer):
+    """[(input shape, output shape)] of each call of `layer` in `model`."""
     calls = []
     for i in range(len(layer.inbound_nodes)):
+        if not _in_model(model, layer, i):
+            continue
         try:
             calls.append((layer.get_input_shape_at(i), layer.get_output_shape_at(i)))
         except (AttributeError, RuntimeError, ValueError):
@@ -66,12 +78,13 @@ def _calls(layer):
 def _rows(model, prefix="", times=1):
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            outer_calls = max(1, len(layer.inbound_nodes) - 1)  # node 0: its own graph
-            yield from _rows(layer, f"{prefix}{layer.name}/", times * outer_calls)
+            outer_calls = sum(_in_model(model, layer, i)
+                              for i in range(len(layer.inbound_nodes)))
+            yield from _rows(layer, f"{prefix}{layer.name}/", times * max(1, outer_calls))
             continue
         inner = getattr(layer, "layer", None)  # a pruning or quantization wrapper
         counted = inner if isinstance(inner, keras.layers.Layer) else layer
-        macs = sum(layer_macs(counted, i, o) for i, o in _calls(layer)
+        macs = sum(layer_macs(counted, i, o) for i, o in _calls(model, layer)
                    if not isinstance(i, list))
         yield {"name": f"{prefix}{layer.name}", "type": type(counted).__name__,
                "params": int(sum(_size(w) for w in counted.weights)),
