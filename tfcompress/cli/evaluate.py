@@ -1,4 +1,7 @@
-"""`tfcompress evaluate`: accuracy, size and latency of a .tflite file."""
+"""`tfcompress evaluate`: accuracy, size and latency of a .tflite file.
+
+For a 2-class model also precision, recall and F1 of the positive class.
+"""
 
 from absl import app
 from absl import flags

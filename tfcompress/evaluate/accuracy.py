@@ -1,4 +1,8 @@
-"""Accuracy and loss of a Keras model or a .tflite file on a dataset."""
+"""Accuracy and loss of a Keras model or a .tflite file on a dataset.
+
+For a model with 2 outputs, also precision, recall and F1 of the positive
+class (`binary_metrics`).
+"""
 
 import numpy as np
 import tensorflow as tf
@@ -10,20 +14,65 @@ from tfcompress.runtime import TFLiteRunner
 from tfcompress.keras3 import accepts_keras3
 
 
+def binary_metrics(confusion):
+    """Precision, recall and F1 of the positive class of a 2-class confusion count.
+
+    The positive class is the minority class of the labels (class 1 on a
+    tie): on imbalanced data it is the class accuracy hides. A ratio whose
+    denominator is 0 is 0.0, as scikit-learn's `zero_division=0`: precision
+    when nothing is predicted positive, recall when no label is positive
+    (every label is the other class), F1 when precision and recall are both 0.
+
+    Args:
+      confusion: int array [2, 2], `confusion[label, prediction]` = examples.
+
+    Returns:
+      {"precision", "recall", "f1": float, "positive_class": 0 or 1}.
+    """
+    confusion = np.asarray(confusion)
+    label_counts = confusion.sum(axis=1)
+    positive = 0 if label_counts[0] < label_counts[1] else 1
+    true_positives = int(confusion[positive, positive])
+    predicted_positive = int(confusion[:, positive].sum())
+    labelled_positive = int(label_counts[positive])
+    precision = true_positives / predicted_positive if predicted_positive else 0.0
+    recall = true_positives / labelled_positive if labelled_positive else 0.0
+    f1 = (2 * precision * recall / (precision + recall)) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "positive_class": positive}
+
+
+def _confusion(labels, predictions):
+    """[2, 2] counts of one batch of 2-class labels and predictions."""
+    return np.bincount(labels * 2 + predictions, minlength=4).reshape(2, 2)
+
+
 def _accumulate(batches):
-    """Accuracy and mean cross-entropy from (logits, labels) numpy pairs."""
+    """Metrics from (logits, labels) numpy pairs, counted batch by batch.
+
+    Accuracy and mean cross-entropy; for 2-class logits also `binary_metrics`.
+    """
     correct, loss_sum, count = 0, 0.0, 0
+    confusion = np.zeros((2, 2), np.int64)  # [label, prediction], if 2 classes
+    two_classes = False
     for logits, labels in batches:
         labels = labels.astype(np.int64)
-        correct += int(np.sum(np.argmax(logits, axis=-1) == labels))
+        predictions = np.argmax(logits, axis=-1)
+        correct += int(np.sum(predictions == labels))
         loss_sum += float(tf.reduce_sum(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
         ))
         count += len(labels)
+        two_classes = logits.shape[-1] == 2
+        if two_classes:  # after the loss, which rejects labels outside 0..1
+            confusion += _confusion(labels, predictions)
     if count == 0:
         raise _empty_error()
-    return {"accuracy": correct / count, "loss": loss_sum / count,
-            "num_examples": count}
+    metrics = {"accuracy": correct / count, "loss": loss_sum / count,
+               "num_examples": count}
+    if two_classes:
+        metrics.update(binary_metrics(confusion))
+    return metrics
 
 
 def _empty_error():
@@ -55,7 +104,9 @@ def evaluate_classifier(model, data):
         NumPy arrays.
 
     Returns:
-      {"accuracy": float, "loss": float, "num_examples": int}.
+      {"accuracy": float, "loss": float, "num_examples": int}; for a model
+      with 2 outputs also `binary_metrics`' "precision", "recall", "f1" and
+      "positive_class".
     """
     return classifier_evaluator(model, data)()
 
@@ -95,6 +146,9 @@ def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True, verbose=
       num_threads: LiteRT threads; None lets LiteRT choose.
       xnnpack: run with LiteRT's default XNNPACK delegate.
       verbose: 1 shows a progress bar over the batches, 2 one line at the end.
+
+    Returns:
+      As `evaluate_classifier`.
     """
     data = _check_data(data)
     runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack,

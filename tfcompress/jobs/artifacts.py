@@ -55,6 +55,17 @@ def check_complete(metrics, expected, what):
     return metrics
 
 
+def binary_section(metrics):
+    """The summary keys of `metrics`' binary figures; {} when it has none.
+
+    Only a 2-class model's evaluation has them (`evaluate.accuracy.binary_metrics`).
+    """
+    if "f1" not in metrics:
+        return {}
+    return {"test_precision": metrics["precision"], "test_recall": metrics["recall"],
+            "test_f1": metrics["f1"], "positive_class": metrics["positive_class"]}
+
+
 def save_model(model, path, as_keras3=False):
     """Writes model.keras: tf_keras, or converted back to Keras 3 (checked equal)."""
     export.save_keras_model(keras3.to_keras3(model) if as_keras3 else model, path)
@@ -75,7 +86,8 @@ def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples,
 
     Returns:
       {"params", "macs", "keras", "tflite", "saved_model", "sizes"} summary
-      sections (MACs of one example's inference).
+      sections (MACs of one example's inference). For a 2-class model,
+      "keras" and "tflite" also hold `binary_section`'s keys.
     """
     keras_metrics = check_complete(evaluate.evaluate_classifier(model, test_ds),
                                    expected_examples, "The Keras model")
@@ -93,8 +105,10 @@ def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples,
         "macs": evaluate.count_macs(model)["total"],
         "keras": {"test_accuracy": keras_metrics["accuracy"],
                   "test_loss": keras_metrics["loss"],
-                  "test_examples": keras_metrics["num_examples"]},
+                  "test_examples": keras_metrics["num_examples"],
+                  **binary_section(keras_metrics)},
         "tflite": {"test_accuracy": tflite_metrics["accuracy"],
+                   **binary_section(tflite_metrics),
                    "max_abs_diff_vs_keras": tflite.max_abs_diff},
         "saved_model": {"max_abs_diff_vs_keras": saved.max_abs_diff},
         "keras_file": keras_file,

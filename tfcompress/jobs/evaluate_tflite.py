@@ -8,6 +8,9 @@ from tfcompress._checks import check_positive_int
 from tfcompress.runtime import TFLiteRunner
 from tfcompress.runtime import load_interpreter
 
+# What `evaluate_tflite` adds for a 2-class model.
+_BINARY_KEYS = ("precision", "recall", "f1", "positive_class")
+
 
 def data_options(tflite, dataset, *, normalize="unit", train_split="train[5000:]",
                  data_dir=None):
@@ -63,7 +66,9 @@ def run(*, tflite, dataset="mnist", split="test", batch_sizes=(1, 32), num_threa
     `xnnpack` is False: then only without).
 
     Returns:
-      {"accuracy", "num_examples", "bytes", "gzip_bytes", "latency": [...]}.
+      {"accuracy", "num_examples", "bytes", "gzip_bytes", "latency": [...]};
+      for a 2-class model also "precision", "recall", "f1" and
+      "positive_class" (`evaluate.accuracy.binary_metrics`).
     """
     options = check_inputs(tflite=tflite, dataset=dataset, split=split,
                            batch_sizes=batch_sizes, num_threads=num_threads,
@@ -74,6 +79,11 @@ def run(*, tflite, dataset="mnist", split="test", batch_sizes=(1, 32), num_threa
     size = evaluate.artifact_size(tflite)
     log(f"{tflite}: accuracy {metrics['accuracy']:.2%} on {dataset} {split} "
         f"({metrics['num_examples']:,} examples)")
+    binary = {key: metrics[key] for key in _BINARY_KEYS if key in metrics}
+    if binary:
+        log(f"Positive class {binary['positive_class']} (the minority class): "
+            f"precision {binary['precision']:.2%}, recall {binary['recall']:.2%}, "
+            f"F1 {binary['f1']:.3f}")
     log(f"Size: {size['bytes'] / 1024:.1f} KiB, gzipped {size['gzip_bytes'] / 1024:.1f} KiB")
     latencies = []
     for delegate in ((True, False) if xnnpack else (False,)):
@@ -87,4 +97,4 @@ def run(*, tflite, dataset="mnist", split="test", batch_sizes=(1, 32), num_threa
                 f"{result['median_ms']:.4f} ms median "
                 f"(p10 {result['p10_ms']:.4f}, p90 {result['p90_ms']:.4f})")
     return {"accuracy": metrics["accuracy"], "num_examples": metrics["num_examples"],
-            **size, "latency": latencies}
+            **binary, **size, "latency": latencies}

@@ -135,7 +135,13 @@ class QuantizeJob(runner.Job):
         metrics = artifacts.check_complete(
             evaluate.evaluate_tflite(path, test, xnnpack=self.xnnpack), expected, path)
         return {"test_accuracy": metrics["accuracy"], "test_examples": expected,
-                **evaluate.artifact_size(path)}
+                **artifacts.binary_section(metrics), **evaluate.artifact_size(path)}
+
+    @staticmethod
+    def _keras_record(model, test, expected):
+        metrics = artifacts.check_complete(evaluate.evaluate_classifier(model, test),
+                                           expected, "The quantized Keras model")
+        return {"test_accuracy": metrics["accuracy"], **artifacts.binary_section(metrics)}
 
     def finish(self, run):
         source, final = run.load_model(self.model), self._final_model(run)
@@ -174,9 +180,7 @@ class QuantizeJob(runner.Job):
                            evaluate.evaluate_classifier(source, test), count,
                            "The input model")["accuracy"],
                        "kernel_sparsity": _kernel_sparsity(source)},
-            "keras": {"test_accuracy": artifacts.check_complete(
-                evaluate.evaluate_classifier(final, test), count,
-                "The quantized Keras model")["accuracy"]},
+            "keras": self._keras_record(final, test, count),
             "params": evaluate.count_params(float_model),
             "macs": evaluate.count_macs(float_model)["total"],
             "float_reference": reference,

@@ -29,6 +29,8 @@ _COLUMNS = (
     ("latency_ms", "latency ms (batch 1)", "{:.4f}"),
     ("seconds", "time s", "{:.0f}"),
 )
+# Shown after "TFLite acc" when a stage has it: only 2-class models do.
+_F1_COLUMN = ("tflite_f1", "TFLite F1", "{:.3f}")
 
 
 def _read(path):
@@ -64,6 +66,17 @@ def _stage_record(stage, summary, records):
             "tflite_accuracy": summary["tflite"]["test_accuracy"]}
 
 
+def _f1_fields(summary):
+    """A 2-class stage's F1 (Keras, TFLite) and positive class; {} for other tasks."""
+    fields = {}
+    for side in ("keras", "tflite"):
+        section = summary.get(side, {})
+        if "test_f1" in section:
+            fields[f"{side}_f1"] = section["test_f1"]
+            fields["positive_class"] = section["positive_class"]
+    return fields
+
+
 def build_report(run_dir):
     """The report dict of a run folder (raises FileNotFoundError if empty)."""
     pipeline = (_maybe(os.path.join(run_dir, stages_lib.PIPELINE_FILE))
@@ -77,7 +90,8 @@ def build_report(run_dir):
                                     artifacts.SUMMARY_FILE)
         if not os.path.isfile(summary_path):
             continue
-        record = _stage_record(stage, _read(summary_path), records)
+        summary = _read(summary_path)
+        record = {**_stage_record(stage, summary, records), **_f1_fields(summary)}
         params, nonzero = record["params"], record["nonzero"]
         record["sparsity"] = (1 - nonzero / params) if params and nonzero is not None \
             else None
@@ -118,13 +132,34 @@ def _cell(record, column):
     return fmt.format(value * column[3] if len(column) > 3 else value)
 
 
+def _has_f1(report):
+    return any(r.get("tflite_f1") is not None for r in report["stages"])
+
+
+def _table_columns(report):
+    """`_COLUMNS`, with the F1 column after TFLite accuracy if a stage has an F1."""
+    if not _has_f1(report):
+        return _COLUMNS
+    after = [c[0] for c in _COLUMNS].index("tflite_accuracy") + 1
+    return _COLUMNS[:after] + (_F1_COLUMN,) + _COLUMNS[after:]
+
+
 def format_table(report):
     """The stage table as Markdown."""
-    lines = ["| " + " | ".join(c[1] for c in _COLUMNS) + " |",
-             "|" + "---|" * len(_COLUMNS)]
-    lines += ["| " + " | ".join(_cell(r, c) for c in _COLUMNS) + " |"
+    columns = _table_columns(report)
+    lines = ["| " + " | ".join(c[1] for c in columns) + " |",
+             "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(r, c) for c in columns) + " |"
               for r in report["stages"]]
     return "\n".join(lines)
+
+
+def _f1_note(report):
+    """Which class the F1 column is of."""
+    classes = sorted({r["positive_class"] for r in report["stages"]
+                      if "positive_class" in r})
+    return (f"F1 is of the positive class, class {', '.join(map(str, classes))}: the "
+            "minority class of the test labels (class 1 on a tie).")
 
 
 def write_report(run_dir):
@@ -143,6 +178,8 @@ def write_report(run_dir):
                f"({exported['gzip_bytes'] / 1024:.1f} KiB gzipped).", ""]
     md += ["Accuracies are on the test split; sizes are each stage's TFLite file; "
            "latency is the median LiteRT invoke at batch 1.", ""]
+    if _has_f1(report):
+        md += [_f1_note(report), ""]
     md += [f"![{name}]({name})" for name in images]
     with _atomic.atomic_output(os.path.join(run_dir, REPORT_MD)) as tmp, \
             open(tmp, "w", encoding="utf-8") as f:
