@@ -218,9 +218,9 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
                 return keras.models.clone_model(layer, clone_function=wrap)
             if id(layer) not in layer_schedules:
                 return _copy_layer(layer)
-            return tfmot.sparsity.keras.prune_low_magnitude(
+            return _carry_masks(tfmot.sparsity.keras.prune_low_magnitude(
                 prunable.prunable_copy(layer), pruning_schedule=layer_schedules[id(layer)],
-                **wrapper_args)
+                **wrapper_args))
 
         pruned = keras.models.clone_model(model, clone_function=wrap)
 
@@ -242,6 +242,22 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
                     and not prunable.is_graph_model(layer)):
                 skipped.setdefault(path, "left dense by the XNNPACK policy")
     return PruneResult(model=pruned, targets=targets, skipped=skipped)
+
+
+def _carry_masks(wrapper):
+    """Makes TFMOT's wrapper pass Keras masks on exactly as its layer would.
+
+    Written by hand: PruneLowMagnitude neither supports masking nor asks its
+    layer for the output mask, so a pruned Embedding(mask_zero=True) dropped
+    its padding mask (the RNN after it trained on the padding); and as its
+    `call` takes **kwargs, Keras handed masks to layers whose `call` has none.
+    A pruned model reloaded from a file is TFMOT's plain wrapper again.
+    """
+    layer = wrapper.layer
+    wrapper.supports_masking = layer.supports_masking
+    wrapper.compute_mask = layer.compute_mask
+    wrapper._call_spec.expects_mask_arg = layer._call_spec.expects_mask_arg  # noqa: SLF001
+    return wrapper
 
 
 def callbacks(log_dir=None):
@@ -291,8 +307,8 @@ def strip(model):
 
     Masks are applied once more first, so the weights are exactly as sparse
     as the masks even if training stopped between mask applications. The
-    stripped model holds plain Keras layers (DepthwiseConv2D, not the
-    stand-in that let TFMOT prune it).
+    stripped model holds plain Keras layers (DepthwiseConv2D, Bidirectional,
+    not the stand-ins that let TFMOT prune them).
     """
     require_keras2_model(model)
     for wrapper in _tfmot_wrappers.pruning_wrappers(model):

@@ -1,18 +1,21 @@
 """What magnitude pruning thins in each kind of layer, and why it skips the rest.
 
-Pruned: the connection weights, the kernels of Dense and Conv layers (TFMOT's
-registry), and, beyond TFMOT's registry, the depthwise kernels of
-DepthwiseConv and SeparableConv layers (TFMOT prunes only a separable
-layer's pointwise kernel and no depthwise kernel at all). Not pruned: batch
+Pruned: the connection weights. From TFMOT's registry: the kernels of Dense
+and Conv layers, the table of an Embedding, and the input and recurrent
+kernels of each cell of an LSTM, GRU or SimpleRNN (a table of its own in the
+registry). Beyond TFMOT's registry: the depthwise kernels of DepthwiseConv
+and SeparableConv layers (TFMOT prunes only a separable layer's pointwise
+kernel and no depthwise kernel at all), and both directions of a
+Bidirectional recurrent layer (TFMOT refuses the wrapper). Not pruned: batch
 normalization (a per-channel scale and shift, no connections to remove;
 zeroing its scale would silence whole channels, which is structured
-pruning's business) and layers without weights.
+pruning's business), biases, and layers without weights.
 
 TFMOT's wrapper prunes any layer that says which weights it holds
 (`get_prunable_weights`); the `Prunable*` subclasses below say it for the
-depthwise layers. They live only while a model is being pruned: `plain_copy`
-turns them back into the Keras layers they extend, so a stripped model holds
-no tfcompress classes.
+depthwise and Bidirectional layers. They live only while a model is being
+pruned: `plain_copy` turns them back into the Keras layers they extend, so a
+stripped model holds no tfcompress classes.
 """
 
 from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
@@ -21,13 +24,41 @@ from tensorflow_model_optimization.python.core.sparsity.keras import prune_regis
 from tfcompress._keras import keras
 
 
+_REGISTRY = prune_registry.PruneRegistry
+
+
+def _recurrent_weights(layer):
+    """The kernels TFMOT prunes in RNN `layer`'s cells; None if it cannot.
+
+    TFMOT keeps recurrent layers out of its main weight table: their weights
+    live in their cells (several, for StackedRNNCells), listed by cell class.
+    """
+    if type(layer) not in _REGISTRY._RNN_LAYERS:  # noqa: SLF001
+        return None
+    if not _REGISTRY.supports(layer):  # a cell neither listed nor PrunableLayer
+        return None
+    weights = []
+    for cell in _REGISTRY._get_rnn_cells(layer):  # noqa: SLF001
+        names = _REGISTRY._RNN_CELLS_WEIGHTS_MAP.get(type(cell))  # noqa: SLF001
+        if names is None:  # a cell of one's own that says what it prunes
+            weights.extend(cell.get_prunable_weights())
+        else:
+            weights.extend(getattr(cell, name) for name in names)
+    return weights
+
+
 class _PrunableKernels(prunable_layer.PrunableLayer):
-    """Mixin: the layer's `_PRUNED` weights are the ones TFMOT prunes."""
+    """Mixin: TFMOT prunes what `pruned_weights` lists, by default `_PRUNED`."""
 
     _PRUNED = ()
 
+    @classmethod
+    def pruned_weights(cls, layer):
+        """What pruning thins in `layer`, this stand-in or the Keras layer it extends."""
+        return [getattr(layer, name) for name in cls._PRUNED]
+
     def get_prunable_weights(self):
-        return [getattr(self, name) for name in self._PRUNED]
+        return self.pruned_weights(self)
 
 
 @keras.utils.register_keras_serializable(package="tfcompress")
@@ -58,12 +89,27 @@ class PrunableSeparableConv1D(_PrunableKernels, keras.layers.SeparableConv1D):
     _PRUNED = ("depthwise_kernel", "pointwise_kernel")
 
 
+@keras.utils.register_keras_serializable(package="tfcompress")
+class PrunableBidirectional(_PrunableKernels, keras.layers.Bidirectional):
+    """Bidirectional whose forward and backward recurrent kernels TFMOT prunes."""
+
+    @classmethod
+    def pruned_weights(cls, layer):
+        """Both directions' kernels; None unless TFMOT can prune the wrapped RNN."""
+        forward = _recurrent_weights(layer.forward_layer)
+        backward = _recurrent_weights(layer.backward_layer)
+        if forward is None or backward is None:
+            return None
+        return forward + backward
+
+
 # Keras layer class -> its prunable stand-in (exact classes, as TFMOT's registry).
 _PRUNABLE_CLASS = {
     keras.layers.DepthwiseConv2D: PrunableDepthwiseConv2D,
     keras.layers.DepthwiseConv1D: PrunableDepthwiseConv1D,
     keras.layers.SeparableConv2D: PrunableSeparableConv2D,
     keras.layers.SeparableConv1D: PrunableSeparableConv1D,
+    keras.layers.Bidirectional: PrunableBidirectional,
 }
 _PLAIN_CLASS = {prunable: plain for plain, prunable in _PRUNABLE_CLASS.items()}
 
@@ -92,15 +138,17 @@ def prunable_weights(layer):
         return None
     plain = _PLAIN_CLASS.get(type(layer), type(layer))
     if plain in _PRUNABLE_CLASS:
-        return [getattr(layer, name) for name in _PRUNABLE_CLASS[plain]._PRUNED]  # noqa: SLF001
+        return _PRUNABLE_CLASS[plain].pruned_weights(layer)
     if isinstance(layer, keras.layers.BatchNormalization):
         return []
     if isinstance(layer, prunable_layer.PrunableLayer) or hasattr(layer,
                                                                   "get_prunable_weights"):
         return list(layer.get_prunable_weights())
-    if prune_registry.PruneRegistry.supports(layer):
+    if type(layer) in _REGISTRY._RNN_LAYERS:  # noqa: SLF001
+        return _recurrent_weights(layer)
+    if _REGISTRY.supports(layer):
         return [getattr(layer, name)
-                for name in prune_registry.PruneRegistry._weight_names(layer)]  # noqa: SLF001
+                for name in _REGISTRY._weight_names(layer)]  # noqa: SLF001
     return None
 
 
@@ -112,6 +160,11 @@ def skip_reason(layer, m_by_n=None):
         return _BATCH_NORM_REASON
     weights = prunable_weights(layer)
     if weights is None:
+        rnn = getattr(layer, "forward_layer", layer)  # a Bidirectional: its RNN
+        cell = getattr(rnn, "cell", None)
+        if cell is not None:  # the cell is what TFMOT's RNN table lists
+            return (f"TFMOT cannot prune {type(rnn).__name__} layers of "
+                    f"{type(cell).__name__} cells")
         return f"TFMOT cannot prune {type(layer).__name__} layers"
     if not weights:
         return f"{type(layer).__name__} has no weights TFMOT prunes"

@@ -37,7 +37,6 @@ def is_m_by_n_sparse(kernel, m_by_n):
     return bool(np.all(np.sum(groups == 0, axis=-1) >= zeros_needed))
 
 
-@accepts_keras3("model")
 def _kernels(layer):
     """The weights `kernel_sparsity` is measured on: those pruning thins."""
     weights = prunable.prunable_weights(layer)
@@ -47,6 +46,7 @@ def _kernels(layer):
     return [kernel] if kernel is not None else []
 
 
+@accepts_keras3("model")
 def sparsity_report(model, m_by_n=None, m_by_n_layers=None):
     """Per-layer and total parameter counts, non-zeros and sparsity.
 
@@ -67,9 +67,9 @@ def sparsity_report(model, m_by_n=None, m_by_n_layers=None):
       "prunable"[, "kernel_sparsity", "m_by_n_ok"]}], "total": {"params",
       "nonzero", "sparsity"}} for layers with weights. "prunable" says
       whether magnitude pruning thins the layer (`prunable.skip_reason`);
-      "kernel_sparsity" is over the kernels pruning thins (depthwise and
-      pointwise ones included), or a kernel it cannot prune; batch norm
-      layers have none.
+      "kernel_sparsity" is over the weights pruning thins (depthwise and
+      pointwise kernels, an RNN's input and recurrent kernels, an embedding
+      table), or a kernel it cannot prune; batch norm layers have none.
     """
     require_keras2_model(model)
     rows = []

@@ -50,7 +50,7 @@ class Sensitivity:
 
 
 def prunable_kernels(model):
-    """Paths of the layers `prune` would thin (Dense, Conv, DepthwiseConv, ...).
+    """Paths of the layers `prune` would thin (Dense, Conv, LSTM, Embedding, ...).
 
     The same layers as `prune(model)` prunes, nested models' included; batch
     norm and other layers without prunable weights are left out.
@@ -79,7 +79,9 @@ def analyze(model, val_data, *, sparsities=DEFAULT_SPARSITIES, layers=None, verb
       val_data: dataset of (x, y) batches; a few thousand examples suffice.
       sparsities: increasing values in (0, 1).
       layers: paths to analyze; default every layer `prunable_kernels` lists.
-        A layer with two kernels (SeparableConv) has both pruned at once.
+        A layer with several kernels (SeparableConv; an RNN's input and
+        recurrent kernels, both directions of a Bidirectional) has all of
+        them pruned at once, each to the same sparsity.
       verbose: 1 shows a progress bar (one step per layer and sparsity), 2 one
         line at the end.
 
