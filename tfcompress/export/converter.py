@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfcompress import _tfmot_wrappers
 from tfcompress.data import inputs
+from tfcompress.export import recurrent
 from tfcompress.export import validation
 from tfcompress.quantize import calibration
 
@@ -27,27 +28,47 @@ def check_options(model, quantization, representative_data, int8_io):
     if quantization == "int8" and not aware and representative_data is None:
         raise ValueError("quantization='int8' needs `representative_data` (e.g. the "
                          "training split) to calibrate activation ranges.")
+    recurrent.check_exportable(model)
+    if quantization == "int8" and not aware:
+        recurrent.check_calibration(model)
 
 
 def _from_inference_graph(model, spec):
-    """A converter of `model(x, training=False)`, frozen from one trace.
+    """A converter of `model(x, training=False)`, from one trace.
 
     Not `from_keras_model`: in TF 2.21 that first saves a Keras SavedModel,
     which traces every layer on its own (about 50 s for a quantization-aware
     MobileNetV2, against 2 s for this one trace of the whole model).
     """
-    serve = tf.function(lambda inputs: model(inputs, training=False),
-                        input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [serve.get_concrete_function()], model)
-    converter.experimental_lower_to_saved_model = False
+    function = tf.function(lambda inputs: model(inputs, training=False),
+                           input_signature=[spec]).get_concrete_function()
+    if recurrent.is_recurrent(model):
+        return _through_saved_model(function, model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+    converter.experimental_lower_to_saved_model = False  # freeze the trace
     return converter
+
+
+def _through_saved_model(function, model):
+    """A converter that imports `function` as a SavedModel, so LSTMs fuse.
+
+    TFLite makes its fused LSTM op from the function tf_keras' LSTM marks
+    `api_implements`; freezing the graph inlines that function and loses
+    the mark, leaving a WHILE loop. The SavedModel holds only the model's
+    variables: saving the Keras model itself would trace every layer.
+    """
+    variables = tf.Module()
+    variables.model_variables = list(model.variables)
+    return tf.lite.TFLiteConverter.from_concrete_functions([function], variables)
 
 
 def make_converter(model, *, quantization="none", representative_data=None,
                    num_samples=calibration.DEFAULT_SAMPLES, int8_io=False,
                    sparse=False):
     """A TFLiteConverter for `model` with the chosen quantization.
+
+    A model with a recurrent layer is converted for batches of
+    `recurrent.FIXED_BATCH` examples (see `tfcompress.export.recurrent`).
 
     Args:
       model: single-input, single-output tf_keras model (QAT models too).
@@ -61,7 +82,9 @@ def make_converter(model, *, quantization="none", representative_data=None,
     """
     shape, dtype = validation.single_input_spec(model)
     check_options(model, quantization, representative_data, int8_io)
-    converter = _from_inference_graph(model, tf.TensorSpec([None, *shape], dtype,
+    # Any batch size, except recurrent models: TFLite needs theirs static.
+    batch = recurrent.FIXED_BATCH if recurrent.is_recurrent(model) else None
+    converter = _from_inference_graph(model, tf.TensorSpec([batch, *shape], dtype,
                                                            name="inputs"))
     optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
     if quantization != "none":

@@ -6,6 +6,7 @@ import numpy as np
 
 from tfcompress import _atomic
 from tfcompress.export import converter as converter_lib
+from tfcompress.export import recurrent
 from tfcompress.export import validation
 from tfcompress.quantize import calibration
 from tfcompress.runtime import TFLiteRunner
@@ -34,15 +35,19 @@ def _describe(quantization, sparse, int8_io):
     return " + ".join(parts)
 
 
+def _run(tflite_file, batch, xnnpack):
+    return TFLiteRunner(tflite_file, xnnpack=xnnpack)(batch)
+
+
 def _run_checked(tmp, path, batch, xnnpack, what, sparse):
     """Runs the written file in LiteRT; on failure, says what would work."""
     try:
-        return TFLiteRunner(tmp, xnnpack=xnnpack)(batch)
+        return _run(tmp, batch, xnnpack)
     except (RuntimeError, ValueError) as e:
         failure = e
     if xnnpack:
         try:
-            TFLiteRunner(tmp, xnnpack=False)(batch)
+            _run(tmp, batch, False)
         except (RuntimeError, ValueError):
             pass
         else:
@@ -70,6 +75,10 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
     on at least `min_agreement` of the batch. A file that fails to run or to
     agree is never left at `path`.
 
+    A model with a recurrent layer (LSTM, GRU) is written for a fixed batch
+    of one example per invoke, which TFLite needs; masks (`mask_zero=True`,
+    Masking) and `stateful=True` layers are refused.
+
     Args:
       model: single-input, single-output tf_keras model (QAT models too).
       path: output file, usually ending in .tflite; replaced if it exists.
@@ -96,13 +105,15 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
       `ExportResult` (max abs diff and top-1 agreement on the batch).
 
     Raises:
-      ValueError: options that do not fit together or the model.
+      ValueError: options that do not fit together or the model; a mask or
+        a stateful recurrent layer (the message names the layer).
       ExportValidationError: LiteRT failed to run it or it disagrees; the
         message says which option broke and what works instead.
     """
     if not 0 <= min_agreement <= 1:
         raise ValueError(f"`min_agreement` must be in [0, 1], got {min_agreement!r}.")
     batch = validation.check_batch(model, check_inputs)
+    recurrent.check_exportable(model)  # before a stateful model runs
     expected = model(batch, training=False).numpy()
     flatbuffer = convert(model, quantization=quantization,
                          representative_data=representative_data,

@@ -2,9 +2,11 @@
 
 All builders return functional tf_keras models, so later stages (pruning
 wrappers, structured pruning, distillation hints) can walk and rebuild the
-graph by layer name.
+graph by layer name. Image models take `input_shape`; text models take int
+token ids and `vocab_size` and `sequence_length`, which the data fixes.
 """
 
+from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
 
 MNIST_SHAPE = (28, 28, 1)
@@ -148,3 +150,133 @@ def hinton_student(*, input_shape=MNIST_SHAPE, num_classes=10):
     """Hinton et al. 2015's MNIST student: 784-800-800-10, no regularization."""
     return mlp((800, 800), input_shape=input_shape, num_classes=num_classes,
                name="hinton_student")
+
+
+def _image_rows(inputs, input_shape):
+    """An image as a sequence of its rows: [height steps, width * channels]."""
+    if len(input_shape) == 2:  # already (steps, features)
+        return inputs
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"`input_shape` must be (height, width, channels) or (steps, features) "
+            f"for a recurrent model, got {tuple(input_shape)!r}.")
+    height, width, channels = input_shape
+    return keras.layers.Reshape((height, width * channels), name="rows")(inputs)
+
+
+def _row_reader(recurrent_layer, input_shape, num_classes, name):
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = recurrent_layer(_image_rows(inputs, input_shape))
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x),
+                       name=name)
+
+
+def lstm(units=128, *, input_shape=MNIST_SHAPE, num_classes=10, name="lstm"):
+    """An LSTM reading an image row by row (MNIST: 28 steps of 28 pixels).
+
+    image -> rows -> LSTM(units), its last output -> logits. The LSTM keeps
+    tf_keras' defaults, which TFLite fuses into one UNIDIRECTIONAL_SEQUENCE_LSTM op.
+
+    Args:
+      units: size of the LSTM's state.
+      input_shape: (height, width, channels), read as `height` steps; or
+        (steps, features) for sequences.
+      num_classes: number of output logits.
+      name: model name.
+    """
+    check_positive_int("units", units)
+    return _row_reader(keras.layers.LSTM(units, name="lstm"), input_shape,
+                       num_classes, name)
+
+
+def gru(units=128, *, input_shape=MNIST_SHAPE, num_classes=10, name="gru"):
+    """`lstm` with a GRU (TFLite has no fused GRU op: it runs as a WHILE loop)."""
+    check_positive_int("units", units)
+    return _row_reader(keras.layers.GRU(units, name="gru"), input_shape,
+                       num_classes, name)
+
+
+def _check_text_sizes(vocab_size, sequence_length, embedding_dim):
+    check_positive_int("vocab_size", vocab_size)
+    check_positive_int("sequence_length", sequence_length)
+    check_positive_int("embedding_dim", embedding_dim)
+
+
+def _token_inputs(vocab_size, sequence_length, embedding_dim):
+    """Int token ids [batch, sequence_length] and their embeddings.
+
+    No masking (mask_zero=False): TFLite's fused LSTM takes no mask, so the
+    padding id 0 is embedded and read like any token.
+    """
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="tokens")
+    embedded = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=False,
+                                      name="embedding")(inputs)
+    return inputs, embedded
+
+
+def _text_logits(inputs, x, dropout, num_classes, name):
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x),
+                       name=name)
+
+
+def text_cnn(embedding_dim=64, filters=128, *, kernel_size=5, dropout=0.0,
+             vocab_size, sequence_length, num_classes=2, name="text_cnn"):
+    """A 1-D CNN over token embeddings (Kim 2014, one filter width).
+
+    tokens -> Embedding -> Conv1D(filters, kernel_size, ReLU) -> global max
+    pooling over time -> [dropout] -> logits.
+
+    Args:
+      embedding_dim: size of each token's embedding.
+      filters: number of convolution filters (features after pooling).
+      kernel_size: tokens each filter spans; at most `sequence_length`.
+      dropout: dropout rate before the logits.
+      vocab_size: number of token ids, from the text job's vocabulary (ids
+        are in [0, vocab_size); 0 is padding, embedded like any token).
+      sequence_length: tokens per example (inputs are padded or cut to it).
+      num_classes: number of output logits.
+      name: model name.
+    """
+    _check_text_sizes(vocab_size, sequence_length, embedding_dim)
+    check_positive_int("filters", filters)
+    check_positive_int("kernel_size", kernel_size)
+    if kernel_size > sequence_length:
+        raise ValueError(f"`kernel_size` must be at most `sequence_length` "
+                         f"({sequence_length}), got {kernel_size}.")
+    _check_rate("dropout", dropout)
+    inputs, x = _token_inputs(vocab_size, sequence_length, embedding_dim)
+    x = keras.layers.Conv1D(filters, kernel_size, activation="relu", name="conv")(x)
+    x = keras.layers.GlobalMaxPooling1D(name="pool")(x)
+    return _text_logits(inputs, x, dropout, num_classes, name)
+
+
+def text_lstm(embedding_dim=64, units=64, *, bidirectional=False, dropout=0.0,
+              vocab_size, sequence_length, num_classes=2, name="text_lstm"):
+    """An LSTM over token embeddings; its last output gives the logits.
+
+    tokens -> Embedding -> LSTM(units) (or Bidirectional, both final outputs
+    concatenated) -> [dropout] -> logits.
+
+    Args:
+      embedding_dim: size of each token's embedding.
+      units: size of the LSTM's state (per direction).
+      bidirectional: also read the sequence backwards.
+      dropout: dropout rate before the logits.
+      vocab_size: number of token ids, from the text job's vocabulary (ids
+        are in [0, vocab_size); 0 is padding, embedded like any token).
+      sequence_length: tokens per example (inputs are padded or cut to it).
+      num_classes: number of output logits.
+      name: model name.
+    """
+    _check_text_sizes(vocab_size, sequence_length, embedding_dim)
+    check_positive_int("units", units)
+    if not isinstance(bidirectional, bool):
+        raise ValueError(f"`bidirectional` must be True or False, got {bidirectional!r}.")
+    _check_rate("dropout", dropout)
+    inputs, x = _token_inputs(vocab_size, sequence_length, embedding_dim)
+    recurrent = keras.layers.LSTM(units, name="lstm")
+    if bidirectional:
+        recurrent = keras.layers.Bidirectional(recurrent, name="bidirectional")
+    return _text_logits(inputs, recurrent(x), dropout, num_classes, name)

@@ -14,7 +14,9 @@ class TFLiteRunner:
     """Invokes a single-input, single-output .tflite model on numpy batches.
 
     The input is resized to each batch's size, so one runner serves batches
-    of any size (the converter keeps the batch dimension dynamic). A model
+    of any size (the converter keeps the batch dimension dynamic). A file
+    with a fixed batch size (a recurrent model's: `export.recurrent`) runs a
+    batch in chunks of that size, each from a zero state. A model
     with integer (quantized) input or output takes and returns floats: the
     input is quantized and the output dequantized with the file's scales.
     """
@@ -31,6 +33,8 @@ class TFLiteRunner:
         self._input = inputs[0]
         self._output = outputs[0]
         self._batch = None
+        # > 0: the file takes only batches of this size.
+        self._fixed_batch = int(self._input["shape_signature"][0])
 
     @property
     def input_dtype(self):
@@ -56,6 +60,16 @@ class TFLiteRunner:
         """Runs the model on `batch` (numpy, [batch, ...]); returns numpy floats
         for a quantized output, the output's own dtype otherwise."""
         batch = self.quantize_input(batch)
+        size = self._fixed_batch
+        if size < 1 or len(batch) == size:
+            return self._invoke(batch)
+        if len(batch) % size:
+            raise ValueError(f"This TFLite file takes batches of {size} examples; "
+                             f"{len(batch)} is not a multiple of {size}.")
+        return np.concatenate([self._invoke(batch[start:start + size])
+                               for start in range(0, len(batch), size)])
+
+    def _invoke(self, batch):
         if self._batch != batch.shape[0]:
             self.interpreter.resize_tensor_input(self._input["index"], batch.shape)
             self.interpreter.allocate_tensors()
@@ -63,6 +77,10 @@ class TFLiteRunner:
         self.interpreter.set_tensor(self._input["index"], batch)
         self.interpreter.invoke()
         output = self.interpreter.get_tensor(self._output["index"]).copy()
+        if self._fixed_batch > 0:
+            # A fused LSTM keeps its last state in variable tensors, where the
+            # next invoke would start: each batch starts from zeros, as in Keras.
+            self.interpreter.reset_all_variables()
         scale = _scale(self._output)
         if np.issubdtype(output.dtype, np.integer) and scale:
             output = (output.astype(np.float32) - scale[1]) * scale[0]

@@ -1,0 +1,214 @@
+"""Tests of the recurrent and text zoo models and their TFLite export."""
+
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from tfcompress import export
+from tfcompress import models
+from tfcompress._keras import keras
+from tfcompress.evaluate.tflite_ops import op_names
+from tfcompress.export import tflite as tflite_module
+from tfcompress.runtime import TFLiteRunner
+
+_TEXT = dict(vocab_size=50, sequence_length=12)
+
+
+def _images(n=3, seed=0):
+    return np.random.default_rng(seed).uniform(size=(n, 28, 28, 1)).astype(np.float32)
+
+
+def _tokens(n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, _TEXT["vocab_size"], size=(n, _TEXT["sequence_length"]),
+                        dtype=np.int32)
+
+
+def _run_each_alone(path, batch):
+    """LiteRT outputs of each example, from a zero state (see `_run` in tflite.py)."""
+    runner = TFLiteRunner(path)
+    rows = []
+    for example in batch:
+        rows.append(runner(example[None])[0])
+        runner.interpreter.reset_all_variables()
+    return np.stack(rows)
+
+
+class RecurrentZooTest(tf.test.TestCase, parameterized.TestCase):
+
+    # Parameters worked out by hand, e.g. lstm:8 on 28 steps of 28 pixels:
+    # 4 gates * (28*8 + 8*8 + 8) + logits 8*10+10 = 1,274.
+    @parameterized.named_parameters(
+        ("lstm", "lstm:8", {}, _images, (3, 10), 1_274),
+        # reset_after GRU: 3 gates * (28*8 + 8*8 + 2*8) + 90
+        ("gru", "gru:8", {}, _images, (3, 10), 1_002),
+        # embedding 50*8, conv 3*8*16+16, logits 16*4+4
+        ("text_cnn", "text_cnn:8,16,kernel_size=3", dict(_TEXT, num_classes=4),
+         _tokens, (3, 4), 868),
+        # embedding 400, LSTM 4*(8*8 + 8*8 + 8), logits 8*2+2
+        ("text_lstm", "text_lstm:8,8", _TEXT, _tokens, (3, 2), 962),
+        # two LSTMs, logits on both: 16*2+2
+        ("text_bilstm", "text_lstm:8,8,bidirectional=true", _TEXT, _tokens, (3, 2),
+         1_522),
+    )
+    def test_spec_builds_model_that_predicts_logits(self, spec, data, inputs,
+                                                    out_shape, params):
+        model = models.build(spec, **data)
+        self.assertEqual(model.count_params(), params)
+        self.assertEqual(model(inputs()).shape, out_shape)
+        self.assertIs(model.layers[-1].activation, keras.activations.linear)
+
+    def test_text_models_embed_without_mask(self):
+        for spec in ("text_cnn", "text_lstm:8,8,bidirectional=true"):
+            model = models.build(spec, **_TEXT)
+            self.assertFalse(model.get_layer("embedding").mask_zero)
+            self.assertEqual(model.input.dtype, tf.int32)
+
+    def test_text_spec_keywords_reach_the_model(self):
+        model = models.build("text_cnn:16,32,kernel_size=3,dropout=0.25", **_TEXT)
+        self.assertEqual(model.get_layer("embedding").output_dim, 16)
+        self.assertEqual(model.get_layer("conv").filters, 32)
+        self.assertEqual(model.get_layer("conv").kernel_size, (3,))
+        self.assertEqual(model.get_layer("dropout").rate, 0.25)
+        bilstm = models.build("text_lstm:8,4,bidirectional=TRUE", **_TEXT)
+        self.assertIsInstance(bilstm.get_layer("bidirectional"),
+                              keras.layers.Bidirectional)
+
+    @parameterized.parameters(
+        ("lstm:8,8", {}, re.escape(
+            "Model 'lstm' takes at most 1 int(s) (units), got 2 in spec 'lstm:8,8'.")),
+        ("text_cnn", {}, re.escape(
+            "Model 'text_cnn' reads token ids: pass `vocab_size` and "
+            "`sequence_length` (from the text job's vocabulary).")),
+        ("text_lstm", dict(input_shape=(28, 28, 1)), re.escape(
+            "Model 'text_lstm' reads token ids, not images: pass `vocab_size` and "
+            "`sequence_length` (from the text job's vocabulary), not `input_shape` "
+            "(28, 28, 1).")),
+        ("gru", dict(vocab_size=50), re.escape(
+            "Model 'gru' reads images and takes no `vocab_size` or `sequence_length`; "
+            "for token ids use a text model (text_cnn, text_lstm).")),
+        ("text_lstm:8,8,bidirectional=yes", _TEXT,
+         r"Bad argument 'bidirectional=yes' .*\('yes' is not true or false\)"),
+        ("text_cnn:8,8,kernel_size=20", _TEXT, re.escape(
+            "`kernel_size` must be at most `sequence_length` (12), got 20.")),
+        ("lstm:0", {}, re.escape("`units` must be a positive int, got 0.")),
+    )
+    def test_bad_spec_errors(self, spec, data, message):
+        with self.assertRaisesRegex(ValueError, message):
+            models.build(spec, **data)
+
+
+class RecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.named_parameters(
+        ("lstm", "lstm:8", "UNIDIRECTIONAL_SEQUENCE_LSTM", "WHILE"),
+        ("gru", "gru:8", "WHILE", "UNIDIRECTIONAL_SEQUENCE_LSTM"),
+    )
+    def test_float_export_matches_keras(self, spec, holds, lacks):
+        keras.utils.set_random_seed(0)
+        model = models.build(spec)
+        images = _images(n=4)
+        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
+        result = export.export_tflite(model, path, check_inputs=images)
+        self.assertLessEqual(result.max_abs_diff, 1e-4)
+        self.assertAllClose(_run_each_alone(path, images), model(images).numpy(),
+                            atol=1e-4, rtol=0)
+        ops = op_names(path)
+        self.assertIn(holds, ops)
+        self.assertNotIn(lacks, ops)
+        # TFLite needs a static batch to lower the recurrent loop.
+        self.assertAllEqual(
+            TFLiteRunner(path).interpreter.get_input_details()[0]["shape_signature"],
+            [1, 28, 28, 1])
+
+    def test_runner_starts_every_example_of_a_fused_lstm_from_zero_state(self):
+        keras.utils.set_random_seed(0)
+        model = models.build("lstm:8")
+        flatbuffer = tflite_module.convert(model)
+        images = _images(n=3)
+        runner = TFLiteRunner(flatbuffer)
+        fresh = runner(images[1:2])
+        runner(images[:1])  # the fused op would carry this example's state over
+        self.assertAllEqual(runner(images[1:2]), fresh)
+        # A batch of 3 on a batch-1 file: three invokes, each from zeros.
+        self.assertAllClose(runner(images), model(images).numpy(), atol=1e-4, rtol=0)
+
+    def test_bidirectional_text_lstm_exports_as_two_fused_lstms(self):
+        keras.utils.set_random_seed(0)
+        model = models.build("text_lstm:8,8,bidirectional=true", **_TEXT)
+        tokens = _tokens(n=4)
+        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
+        result = export.export_tflite(model, path, check_inputs=tokens)
+        self.assertLessEqual(result.max_abs_diff, 1e-4)
+        self.assertAllClose(_run_each_alone(path, tokens), model(tokens).numpy(),
+                            atol=1e-4, rtol=0)
+        self.assertEqual(op_names(path).count("UNIDIRECTIONAL_SEQUENCE_LSTM"), 2)
+
+    def test_text_cnn_export_keeps_any_batch_size(self):
+        model = models.build("text_cnn:8,8,kernel_size=3", **_TEXT)
+        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
+        export.export_tflite(model, path, check_inputs=_tokens(n=4))
+        runner = TFLiteRunner(path)
+        self.assertEqual(runner.interpreter.get_input_details()[0]["shape_signature"][0],
+                         -1)
+        self.assertAllClose(runner(_tokens(n=4)), model(_tokens(n=4)).numpy(),
+                            atol=1e-4, rtol=0)
+
+
+def _masked_embedding():
+    inputs = keras.Input((6,), dtype="int32")
+    x = keras.layers.Embedding(10, 4, mask_zero=True, name="tokens_embedded")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.LSTM(3)(x)))
+
+
+def _masking_layer():
+    inputs = keras.Input((6, 4))
+    x = keras.layers.Masking(name="skip_padding")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GRU(3)(x)))
+
+
+def _stateful_inside_bidirectional():
+    inputs = keras.Input((6, 4), batch_size=2)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(3, stateful=True, name="carry"))(
+        inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+class RefusedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.named_parameters(
+        ("mask_zero", _masked_embedding, (
+            "Layer 'tokens_embedded' (Embedding) has mask_zero=True, and TFLite export "
+            "supports no masks (the fused LSTM op takes none). Build the model with "
+            "mask_zero=False, as the zoo's text models are, and train it again: "
+            "padding (id 0) is then read like any token.")),
+        ("masking", _masking_layer, (
+            "Layer 'skip_padding' is a Masking layer, and TFLite export supports no "
+            "masks (the fused LSTM op takes none). Build the model without it and "
+            "train it again: padded steps are then read like any step.")),
+        ("stateful", _stateful_inside_bidirectional, (
+            "Layer 'forward_carry' (LSTM) has stateful=True, and TFLite export runs "
+            "every input from a zero state. Build the same model with stateful=False, "
+            "copy the weights into it (`set_weights(model.get_weights())`) and export "
+            "that one.")),
+    )
+    def test_export_refuses_and_writes_nothing(self, build, message):
+        folder = self.create_tempdir().full_path
+        path = os.path.join(folder, "m.tflite")
+        model = build()
+        with self.assertRaisesRegex(ValueError, f"^{re.escape(message)}$"):
+            export.export_tflite(model, path)
+        with self.assertRaisesRegex(ValueError, f"^{re.escape(message)}$"):
+            tflite_module.convert(model)
+        self.assertEmpty(os.listdir(folder))
+
+    def test_int8_calibration_of_a_gru_is_refused_before_it_crashes(self):
+        model = models.build("gru:4")
+        with self.assertRaisesRegex(ValueError, "^" + re.escape(
+                "Layer 'gru' (GRU) runs as a WHILE loop in TFLite, and calibrating a "
+                "loop for quantization='int8' crashes the TFLite converter.")):
+            tflite_module.convert(model, quantization="int8",
+                                  representative_data=_images(n=2))
