@@ -51,6 +51,7 @@ _TARGET = flags.DEFINE_string("target", "macs:0.2", "Shrink target (see --shrink
 _CRITERION = flags.DEFINE_enum("criterion", "l2", list(shrink.CRITERIA), "Channel scores.")
 _ROUNDS = flags.DEFINE_integer("rounds", 1, "Shrink-and-recover rounds.")
 _ROUND_TO = flags.DEFINE_integer("round_to", 1, "Width multiple.")
+_MIN_WIDTH = flags.DEFINE_integer("min_width", 1, "Narrowest width of any group.")
 _CROP_INPUTS = flags.DEFINE_float("crop_inputs", None, "Crop tolerance (shrink's).")
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Recovery (and pruning) epochs.")
 _DENSE_EPOCHS = flags.DEFINE_integer("dense_epochs", 20, "Dense training epochs.")
@@ -109,6 +110,7 @@ def main(argv):
     variant = _TARGET.value.replace(":", "_") + (
         f"_crop{_CROP_INPUTS.value:g}" if _CROP_INPUTS.value else "") + (
         f"_r{_ROUNDS.value}" if _ROUNDS.value > 1 else "") + (
+        f"_min{_MIN_WIDTH.value}" if _MIN_WIDTH.value > 1 else "") + (
         f"_{_CRITERION.value}" if _CRITERION.value != "l2" else "")
     root = os.path.join(_WORK_DIR.value, _MODEL.value, variant, f"s{_SEED.value}")
     dense_dir = _DENSE_MODEL.value or os.path.join(_WORK_DIR.value, _MODEL.value, "dense")
@@ -125,7 +127,8 @@ def main(argv):
     shrunk = job_runs.run(shrink_job.ShrinkJob, shrunk_dir, model=start,
                           **shrink_job.parse_target(_TARGET.value),
                           criterion=_CRITERION.value, rounds=_ROUNDS.value,
-                          round_to=_ROUND_TO.value, crop_inputs=_CROP_INPUTS.value,
+                          round_to=_ROUND_TO.value, min_width=_MIN_WIDTH.value,
+                          crop_inputs=_CROP_INPUTS.value,
                           epochs=_EPOCHS.value, **kd, **common)
     print(f"shrunk: {shrunk['keras']['test_accuracy']:.2%}", flush=True)
     quant = dict(mode="qat", epochs=_QAT_EPOCHS.value, learning_rate=1e-4,
