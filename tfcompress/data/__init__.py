@@ -1,4 +1,4 @@
-"""Datasets: TFDS names, npz:PATH and dir:PATH as `tf.data` pipelines."""
+"""Datasets: TFDS names, npz:PATH, dir:PATH and tsv:PATH as `tf.data` pipelines."""
 
 from tfcompress.data.epochs import epoch_batches
 from tfcompress.data.epochs import steps_per_epoch
@@ -20,9 +20,15 @@ from tfcompress.data.sources import canonical_name
 from tfcompress.data.sources import open_source
 from tfcompress.data.statistics import mean_std
 from tfcompress.data.statistics import normalization
+from tfcompress.data.text import open_tsv
+from tfcompress.data.vocabulary import VOCABULARY_FILE
+from tfcompress.data.vocabulary import read_vocabulary
+from tfcompress.data.vocabulary import text_to_ids
+from tfcompress.data.vocabulary import write_vocabulary
 
-__all__ = ["NORMALIZATIONS", "as_batches", "builder", "canonical_name", "check_split",
-           "epoch_batches", "examples", "fill_unknown", "first_examples", "first_inputs",
-           "load", "make_preprocess_fn", "mean_std", "normalization", "num_examples",
-           "open_source", "resolve_data_dir", "shape_mismatch", "steps_per_epoch",
-           "with_data_sharding"]
+__all__ = ["NORMALIZATIONS", "VOCABULARY_FILE", "as_batches", "builder", "canonical_name",
+           "check_split", "epoch_batches", "examples", "fill_unknown", "first_examples",
+           "first_inputs", "load", "make_preprocess_fn", "mean_std", "normalization",
+           "num_examples", "open_source", "open_tsv", "read_vocabulary",
+           "resolve_data_dir", "shape_mismatch", "steps_per_epoch", "text_to_ids",
+           "with_data_sharding", "write_vocabulary"]

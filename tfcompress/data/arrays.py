@@ -97,6 +97,7 @@ def _check_labels(name, key, y, num_images, x_key):
 class NpzSource:
     """The arrays of one .npz file: splits, image shape, classes and examples."""
 
+    is_text = False
     resizable = False
 
     def __init__(self, name, arrays):

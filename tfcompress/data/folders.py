@@ -131,6 +131,7 @@ def _decoded_shapes(stamps, name, root):
 class FolderSource:
     """Image files in class folders: splits, image shape, classes and examples."""
 
+    is_text = False
     resizable = True
     already_scaled = False
 

@@ -1,6 +1,7 @@
-"""Image-classification datasets as batched `tf.data` pipelines.
+"""Classification datasets as batched `tf.data` pipelines.
 
-A dataset is a TFDS name, `npz:PATH` or `dir:PATH` (see `data/sources.py`);
+A dataset is a TFDS name, `npz:PATH`, `dir:PATH` or `tsv:PATH` (see
+`data/sources.py`); examples are images, or int32 token ids for text;
 every function here takes it as `name` and splits as TFDS writes them, slices
 included ("train[:10%]", "train[:512]"). TFDS datasets are never downloaded:
 they must be prepared in `data_dir`.
@@ -75,11 +76,16 @@ def examples(
     (`data.epoch_batches`). Arguments are those of `load`.
 
     Returns:
-      A `tf.data.Dataset` of (float32 image, int32 label) pairs.
+      A `tf.data.Dataset` of (float32 image, int32 label) pairs; for text
+      (tsv:), (int32 token ids, int32 label), `normalize` unused.
     """
-    mean, std = _statistics(name, normalize, mean, std)
-    preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)
     source = sources.open_source(name, data_dir)
+    if source.is_text:
+        preprocessing.text_normalize(name, normalize)
+        preprocess = preprocessing.token_labels
+    else:
+        mean, std = _statistics(name, normalize, mean, std)
+        preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)
     try:
         source.num_examples(split)
     except (KeyError, ValueError) as e:
@@ -120,7 +126,7 @@ def load(
     keeps decoded floats and the shuffle is fresh (and seeded) every epoch.
 
     Args:
-      name: TFDS dataset name ("mnist"), "npz:PATH" or "dir:PATH".
+      name: TFDS dataset name ("mnist"), "npz:PATH", "dir:PATH" or "tsv:PATH".
       split: split, slices included: "train", "train[:10%]", "test".
       batch_size: positive int.
       shuffle: shuffle examples each epoch (use for training splits).
@@ -138,7 +144,8 @@ def load(
         the dataset stores it. See `data/shapes.py` for what converts.
 
     Returns:
-      A `tf.data.Dataset` of (float32 [batch, ...], int32 [batch]) pairs.
+      A `tf.data.Dataset` of (float32 [batch, ...], int32 [batch]) pairs; for
+      text (tsv:), (int32 [batch, sequence_length], int32 [batch]).
     """
     check_positive_int("batch_size", batch_size)
     ds = examples(name, split, normalize=normalize, mean=mean, std=std,

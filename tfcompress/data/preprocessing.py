@@ -1,4 +1,7 @@
-"""Pure per-example image preprocessing for classification datasets."""
+"""Pure per-example preprocessing for classification datasets.
+
+Images are scaled as `normalize` says; text token ids are never scaled.
+"""
 
 import tensorflow as tf
 
@@ -50,3 +53,28 @@ def make_preprocess_fn(normalize="unit", mean=None, std=None, flatten=False):
         return image, tf.cast(label, tf.int32)
 
     return preprocess
+
+
+def text_normalize(name, normalize):
+    """The normalization token ids get: "none", whatever pixel scaling was asked.
+
+    "unit" (the default) and "none" both leave ids as they are; "standard"
+    is refused rather than ignored, since its mean and std mean pixels.
+
+    Raises:
+      ValueError: unknown `normalize`, or "standard".
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(
+            f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}.")
+    if normalize == "standard":
+        raise ValueError(
+            f"`normalize` 'standard' scales pixel values, but dataset {name!r} holds "
+            "text as token ids, which are never scaled: leave `normalize` at 'unit' "
+            "(or 'none'); both keep the ids as they are.")
+    return "none"
+
+
+def token_labels(ids, label):
+    """(int32 token ids, int32 label): text examples are not otherwise changed."""
+    return tf.cast(ids, tf.int32), tf.cast(label, tf.int32)

@@ -55,10 +55,11 @@ def normalization(name, split, normalize, *, data_dir=None, image_shape=None):
 
     "standard" computes the mean and std on `split` (the training split);
     "unit" refuses float images already in [0, 1], which it would divide by
-    255 a second time.
+    255 a second time. Text (tsv:) is never scaled: "none" (see
+    `preprocessing.text_normalize`).
 
     Args:
-      name: the dataset (TFDS name, npz:PATH or dir:PATH).
+      name: the dataset (TFDS name, npz:PATH, dir:PATH or tsv:PATH).
       split: the training split.
       normalize: one of `preprocessing.NORMALIZATIONS`.
       data_dir, image_shape: as `data.load`.
@@ -70,7 +71,11 @@ def normalization(name, split, normalize, *, data_dir=None, image_shape=None):
     if normalize not in preprocessing.NORMALIZATIONS:
         raise ValueError(f"`normalize` must be one of {preprocessing.NORMALIZATIONS}, got "
                          f"{normalize!r}.")
-    if normalize == "unit" and sources.open_source(name, data_dir).already_scaled:
+    source = sources.open_source(name, data_dir)
+    if source.is_text:
+        return {"normalize": preprocessing.text_normalize(name, normalize), "mean": None,
+                "std": None}
+    if normalize == "unit" and source.already_scaled:
         raise ValueError(
             f"`normalize` 'unit' divides pixel values by 255, but dataset {name!r} holds "
             "float images already in [0, 1]: pass normalize='none' (--normalize=none) "

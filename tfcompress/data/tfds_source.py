@@ -31,7 +31,7 @@ def builder(name, data_dir=None):
     except tfds.core.registered.DatasetNotFoundError:
         raise ValueError(
             f"`dataset` {name!r} is not a TFDS dataset name (see "
-            "tfds.list_builders()), nor npz:PATH or dir:PATH (your own data)."
+            "tfds.list_builders()), nor npz:PATH, dir:PATH or tsv:PATH (your own data)."
         ) from None
     if not dataset_builder.is_prepared():
         raise FileNotFoundError(
@@ -47,6 +47,7 @@ def builder(name, data_dir=None):
 class TfdsSource:
     """A TFDS dataset: its splits, image shape, classes and examples."""
 
+    is_text = False
     resizable = False
     already_scaled = False
 

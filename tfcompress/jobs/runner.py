@@ -297,11 +297,23 @@ class Run:
                          data_dir=self.training.data_dir, **self.data_options)
 
     def data_record(self):
-        """How the run's inputs were made, for its summary: a deployment must match it."""
+        """How the run's inputs were made, for its summary: a deployment must match it.
+
+        For text, "text" also says how its ids were made (`TextSource.record`).
+        """
         source = data.open_source(self.training.dataset, self.training.data_dir)
-        return {"dataset": data.canonical_name(self.training.dataset),
-                "image_shape": list(self.input_shape), "class_names": source.class_names,
-                **{k: v for k, v in self.data_options.items() if k != "image_shape"}}
+        record = {"dataset": data.canonical_name(self.training.dataset),
+                  "image_shape": list(self.input_shape), "class_names": source.class_names,
+                  **{k: v for k, v in self.data_options.items() if k != "image_shape"}}
+        if source.is_text:
+            record["text"] = source.record()
+        return record
+
+    def write_data_files(self):
+        """Text: vocabulary.txt beside the model, to turn new text into its inputs."""
+        source = data.open_source(self.training.dataset, self.training.data_dir)
+        if source.is_text:
+            source.write_vocabulary(self.staging)
 
     # Training -----------------------------------------------------------
 
@@ -409,6 +421,7 @@ def execute(run):
         return None
     summary = {"config": run.config, "train_seconds": round(train_seconds, 2),
                "data": run.data_record(), **job.finish(run)}
+    run.write_data_files()
     if run.conversions:
         summary["keras3_conversion"] = run.conversions
     run.write_json(artifacts.SUMMARY_FILE, summary)

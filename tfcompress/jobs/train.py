@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from tfcompress import data
 from tfcompress import models
 from tfcompress import training
 from tfcompress.jobs import artifacts
@@ -14,7 +15,9 @@ class TrainJob(runner.Job):
     """Trains the zoo model `model_spec` on the run's dataset.
 
     Writes model.keras, saved_model/, model.tflite (both exports run and
-    compared with Keras on real test images) and summary.json.
+    compared with Keras on real test images) and summary.json; on text
+    (tsv:), also vocabulary.txt, and the text model is built for its
+    vocabulary size and sequence length.
     """
 
     model_spec: str
@@ -24,8 +27,13 @@ class TrainJob(runner.Job):
         return {"model_spec": self.model_spec}
 
     def _build_model(self, run):
-        return models.build(self.model_spec, input_shape=run.input_shape,
-                            num_classes=run.num_classes)
+        source = data.open_source(run.training.dataset, run.training.data_dir)
+        if source.is_text:
+            inputs = {"vocab_size": source.vocabulary_size,
+                      "sequence_length": source.sequence_length}
+        else:
+            inputs = {"input_shape": run.input_shape}
+        return models.build(self.model_spec, num_classes=run.num_classes, **inputs)
 
     def check(self, run):
         try:
