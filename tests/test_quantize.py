@@ -44,12 +44,29 @@ def _trained_mlp(epochs=30, seed=0):
 
 def _zero_smallest(model, fraction=0.8):
     """Sets the smallest-magnitude `fraction` of each kernel to zero."""
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Dense):
-            kernel, bias = layer.get_weights()
+    for variable in model.weights:
+        if "kernel" in variable.name:  # depthwise kernels too
+            kernel = variable.numpy()
             kernel[np.abs(kernel) < np.quantile(np.abs(kernel), fraction)] = 0
-            layer.set_weights([kernel, bias])
+            variable.assign(kernel)
     return model
+
+
+def _pruned_mobile_cnn():
+    """Half of each kernel zero, in the places TFMOT's PQAT leaves unmasked.
+
+    A Conv2D followed by a ReLU layer, a DepthwiseConv2D with its batch norm
+    and a Conv2D feeding a Concatenate; then a Dense, which TFMOT masks.
+    """
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.ReLU()(keras.layers.Conv2D(8, 3, padding="same", name="conv")(inputs))
+    depthwise = keras.layers.DepthwiseConv2D(3, padding="same", name="depthwise")(x)
+    side = keras.layers.Conv2D(4, 1, name="side")(x)
+    x = keras.layers.Concatenate()([keras.layers.BatchNormalization()(depthwise), side])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return _zero_smallest(keras.Model(inputs, keras.layers.Dense(4, name="logits")(x)),
+                          fraction=0.5)
 
 
 def _fine_tune(model, epochs=2):
@@ -233,6 +250,30 @@ class QuantizationAwareTrainingTest(tf.test.TestCase):
                              check_inputs=_data(64, seed=1)[0])
         largest = max(evaluate.weight_stats(path).values(), key=lambda w: w["size"])
         self.assertLess(largest["zeros"] / largest["size"], 0.5)
+
+    def test_pqat_keeps_zeros_of_kernels_tfmot_leaves_unmasked(self):
+        model = _pruned_mobile_cnn()
+        zeros_before = {w.name.split("/")[0]: int(np.sum(w.numpy() == 0))
+                        for w in model.weights if "kernel" in w.name}
+        self.assertEqual(zeros_before, {"conv": 108, "depthwise": 36, "side": 16,
+                                        "logits": 24})
+        rng = np.random.default_rng(0)
+        x = rng.uniform(size=(256, 8, 8, 3)).astype(np.float32)
+        aware = quantize.quantize_aware(model, preserve="sparsity")
+        # 40 steps at a high rate: an unmasked zero drifts well past int8's
+        # step (TFMOT's own scheme keeps 0 of the 108 zeros of "conv", 1 of
+        # 36 of "depthwise", 7 of 16 of "side").
+        training.compile_classifier(aware, learning_rate=1e-2)
+        aware.fit(x, rng.integers(0, 4, 256), epochs=5, batch_size=32, verbose=0)
+        path = os.path.join(self.create_tempdir().full_path, "pqat.tflite")
+        export.export_tflite(aware, path, quantization="int8", check_inputs=x[:64],
+                             min_agreement=0.0)  # the zeros are the point here
+        stats = evaluate.weight_stats(path)
+        for name, zeros in zeros_before.items():
+            # The file names a kernel after its QAT wrapper, "quant_<layer>".
+            kept = [w["zeros"] for key, w in stats.items() if f"/quant_{name}/" in key]
+            self.assertLen(kept, 1, msg=name)
+            self.assertGreaterEqual(kept[0], zeros, msg=name)  # rounding may add zeros
 
     def test_pruning_wrappers_must_be_stripped(self):
         pruned = prune.prune(_trained_mlp(epochs=1), sparsity=0.5,

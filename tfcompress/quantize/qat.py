@@ -8,6 +8,7 @@ from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.quantize import configs
+from tfcompress.quantize import prune_preserve
 from tfcompress.keras3 import accepts_keras3
 
 _QUANTIZE = tfmot.quantization.keras
@@ -22,7 +23,7 @@ def _scheme(preserve):
     if preserve is None:
         return _QUANTIZE.default_8bit.Default8BitQuantizeScheme()
     if preserve == "sparsity":
-        return _COMBINE.Default8BitPrunePreserveQuantizeScheme()
+        return prune_preserve.PrunePreserveScheme()  # TFMOT's leaves some kernels unmasked
     return _COMBINE.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
 
 
@@ -43,9 +44,9 @@ def quantize_aware(model, preserve=None):
     Args:
       model: tf_keras Sequential or functional model, pruning and clustering
         wrappers stripped (`tfcompress.prune.strip`, `strip_clusters`).
-      preserve: one of PRESERVE: "sparsity" keeps a pruned model's zeros at
-        zero (PQAT), "clusters" keeps a clustered model's shared values
-        (CQAT, zeros too).
+      preserve: one of PRESERVE: "sparsity" keeps the zeros of a pruned
+        model's Conv2D, DepthwiseConv2D and Dense kernels (PQAT), "clusters"
+        keeps a clustered model's shared values (CQAT, zeros too).
 
     Raises:
       ValueError: wrappers left, already quantization-aware, an unknown
