@@ -22,13 +22,35 @@ _NONDETERMINISTIC_OP_MARKERS = ("Shuffle", "Random", "RngReadAndSkip", "RngSkip"
 
 
 def _fingerprint(x, batched):
-    """Sum of each example's input values: cheap, and differs between examples."""
-    total = 0.0
-    for tensor in tf.nest.flatten(x):
-        tensor = tf.cast(tensor, tf.float64)
-        axes = list(range(1 if batched else 0, tensor.shape.rank))
-        total += tf.reduce_sum(tensor, axis=axes)
-    return total
+    """Each example's (sum of its float inputs, hashes of its integer inputs).
+
+    Cheap, and differs between examples. Integer inputs (token ids) are
+    hashed exactly rather than summed as floats: a sum cannot tell ids in
+    another order apart, and float64 rounds integers above 2**53. Float
+    inputs are summed in float64 and compared with a tolerance.
+
+    Returns:
+      (float64 sums, int64 hashes): shapes [batch] and [batch, integer
+      inputs or 1] if `batched`, else [] and [integer inputs or 1].
+    """
+    tensors = tf.nest.flatten(x)
+    total = tf.zeros(tf.shape(tensors[0])[:1] if batched else [], tf.float64)
+    hashes = []
+    for tensor in tensors:
+        if tensor.dtype.is_integer:
+            hashes.append(_hash(tensor, batched))
+        else:
+            tensor = tf.cast(tensor, tf.float64)
+            axes = list(range(1 if batched else 0, tensor.shape.rank))
+            total += tf.reduce_sum(tensor, axis=axes)
+    return total, tf.stack(hashes or [tf.zeros_like(total, tf.int64)], axis=-1)
+
+
+def _hash(tensor, batched):
+    """Farmhash64 of each example's bytes: equal only for equal values."""
+    if batched:
+        return tf.bitcast(tf.fingerprint(tensor), tf.int64)
+    return tf.bitcast(tf.fingerprint(tensor[tf.newaxis]), tf.int64)[0]
 
 
 def nondeterministic_ops(dataset):
@@ -116,7 +138,7 @@ def teacher_output_examples(distiller, dataset, *, verbose=1):
             f"has {found}. Pass the unshuffled, unaugmented dataset (this function "
             "shuffles after pairing), or train without the teacher cache.")
 
-    labels, fingerprints, outputs = [], [], []
+    labels, sums, hashes, outputs = [], [], [], []
     num_batches = int(dataset.cardinality())
     progress = keras.utils.Progbar(num_batches if num_batches > 0 else None,
                                    unit_name="batch", verbose=verbose)
@@ -124,11 +146,13 @@ def teacher_output_examples(distiller, dataset, *, verbose=1):
     for step, batch in enumerate(dataset, start=1):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(batch)
         labels.append(np.asarray(y))
-        fingerprints.append(_fingerprint(x, batched=True).numpy())
-        if not np.isfinite(fingerprints[-1]).all():  # a NaN or inf input: its sum is too
+        batch_sums, batch_hashes = _fingerprint(x, batched=True)
+        sums.append(batch_sums.numpy())
+        hashes.append(batch_hashes.numpy())
+        if not np.isfinite(sums[-1]).all():  # a NaN or inf input: its sum is too
             raise ValueError(
                 f"`dataset` batch {step} holds NaN or inf inputs (examples "
-                f"{np.flatnonzero(~np.isfinite(fingerprints[-1])).tolist()[:5]} of it): "
+                f"{np.flatnonzero(~np.isfinite(sums[-1])).tolist()[:5]} of it): "
                 "the teacher's outputs on them would poison every epoch. Pass finite "
                 "inputs (check the preprocessing), or drop those examples.")
         outputs.append(tf.nest.map_structure(np.asarray, predict(x)))
@@ -137,7 +161,7 @@ def teacher_output_examples(distiller, dataset, *, verbose=1):
         raise ValueError("`dataset` is empty: there is nothing to distill on. Pass a "
                          "dataset of at least one (x, y) batch (is the split empty?).")
     labels = np.concatenate(labels)
-    fingerprints = np.concatenate(fingerprints)
+    fingerprints = (np.concatenate(sums), np.concatenate(hashes))
     outputs = {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
 
     cached = tf.data.Dataset.from_tensor_slices((labels, fingerprints, outputs))
@@ -148,10 +172,13 @@ def teacher_output_examples(distiller, dataset, *, verbose=1):
         # Guards the pairing at run time too: a pass that yields examples in
         # another order than the teacher pass fails here, loudly.
         message = "teacher cache: example order changed since the teacher pass"
+        cached_sum, cached_hashes = cached_fingerprint
+        total, hashes = _fingerprint(x, batched=False)
         checks = [
             tf.debugging.assert_equal(y, tf.cast(cached_label, y.dtype), message=message),
-            tf.debugging.assert_near(_fingerprint(x, batched=False), cached_fingerprint,
-                                     rtol=1e-6, atol=1e-6, message=message),
+            tf.debugging.assert_near(total, cached_sum, rtol=1e-6, atol=1e-6,
+                                     message=message),
+            tf.debugging.assert_equal(hashes, cached_hashes, message=message),
         ]
         with tf.control_dependencies(checks):
             inputs = {distiller_lib.STUDENT_INPUTS: tf.identity(x),

@@ -4,12 +4,12 @@ import dataclasses
 
 from tfcompress import distill
 from tfcompress import evaluate
-from tfcompress import models
 from tfcompress._keras import keras
 from tfcompress.distill import inherit
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import loop
 from tfcompress.jobs import runner
+from tfcompress.jobs import train
 
 STUDENT_INITS = ("random", "teacher")
 
@@ -22,12 +22,14 @@ _INIT_EXAMPLES = 60_000
 class DistillJob(runner.Job):
     """Distills the zoo student `student_spec` from `teacher`.
 
-    Writes what the train job writes, for the student; summary.json also
-    records the teacher's accuracy.
+    Writes what the train job writes, for the student (on text, also
+    vocabulary.txt); summary.json also records the teacher's accuracy.
 
     Attributes:
       teacher: a .keras file, or the output folder of a train job.
-      student_spec: model spec of the student, e.g. "mlp:800,800".
+      student_spec: model spec of the student, e.g. "mlp:800,800"; on text
+        (tsv:) a text model such as "text_cnn:4,4", built for the data's
+        vocabulary size and sequence length as the train job builds its model.
       temperature, alpha: the Distiller's.
       teacher_cache: run the teacher once over the training split and reuse
         its outputs every epoch.
@@ -57,8 +59,7 @@ class DistillJob(runner.Job):
 
     def _distiller(self, run):
         teacher = run.load_model(self.teacher, "teacher")
-        student = models.build(self.student_spec, input_shape=run.input_shape,
-                               num_classes=run.num_classes)
+        student = train.build_for_data(self.student_spec, run)
         return distill.Distiller(student, teacher, temperature=self.temperature,
                                  alpha=self.alpha)
 
@@ -67,8 +68,7 @@ class DistillJob(runner.Job):
             raise ValueError(f"`student_init` must be one of {STUDENT_INITS}, got "
                              f"{self.student_init!r}.")
         try:  # the spec's own errors first, named as this job's argument
-            models.build(self.student_spec, input_shape=run.input_shape,
-                         num_classes=run.num_classes)
+            train.build_for_data(self.student_spec, run)
         except ValueError as e:
             raise ValueError(f"`student_spec`: {e}") from None
         distiller = self._distiller(run)

@@ -10,6 +10,22 @@ from tfcompress.jobs import loop
 from tfcompress.jobs import runner
 
 
+def build_for_data(spec, run):
+    """The zoo model `spec`, built for the run's inputs and classes.
+
+    On text (tsv:) the model takes the vocabulary size and sequence length of
+    the data, on images the run's input shape. Jobs that build a zoo model
+    (train, and distill's student) share this, so both read the data alike.
+    """
+    source = data.open_source(run.training.dataset, run.training.data_dir)
+    if source.is_text:
+        inputs = {"vocab_size": source.vocabulary_size,
+                  "sequence_length": source.sequence_length}
+    else:
+        inputs = {"input_shape": run.input_shape}
+    return models.build(spec, num_classes=run.num_classes, **inputs)
+
+
 @dataclasses.dataclass
 class TrainJob(runner.Job):
     """Trains the zoo model `model_spec` on the run's dataset.
@@ -27,13 +43,7 @@ class TrainJob(runner.Job):
         return {"model_spec": self.model_spec}
 
     def _build_model(self, run):
-        source = data.open_source(run.training.dataset, run.training.data_dir)
-        if source.is_text:
-            inputs = {"vocab_size": source.vocabulary_size,
-                      "sequence_length": source.sequence_length}
-        else:
-            inputs = {"input_shape": run.input_shape}
-        return models.build(self.model_spec, num_classes=run.num_classes, **inputs)
+        return build_for_data(self.model_spec, run)
 
     def check(self, run):
         try:
