@@ -12,6 +12,7 @@ from tfcompress import models
 from tfcompress._keras import keras
 from tfcompress.evaluate.tflite_ops import op_names
 from tfcompress.export import tflite as tflite_module
+from tfcompress.quantize import calibration
 from tfcompress.runtime import TFLiteRunner
 
 _TEXT = dict(vocab_size=50, sequence_length=12)
@@ -175,6 +176,26 @@ def _stateful_inside_bidirectional():
     x = keras.layers.Bidirectional(keras.layers.LSTM(3, stateful=True, name="carry"))(
         inputs)
     return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+class TokenIdQuantizationTest(tf.test.TestCase):
+
+    def test_calibration_keeps_token_ids_integer(self):
+        ids = np.arange(24).reshape(2, 12)
+        examples = calibration.calibration_examples(ids)
+        self.assertEqual(examples.dtype, np.int32)
+        self.assertAllEqual(examples, ids)
+
+    def test_text_cnn_exports_to_int8_calibrated_on_token_ids(self):
+        keras.utils.set_random_seed(0)
+        model = models.build("text_cnn:8,8", num_classes=2, **_TEXT)
+        ids = np.random.default_rng(0).integers(0, 50, (64, 12)).astype(np.int32)
+        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
+        result = export.export_tflite(model, path, quantization="int8",
+                                      representative_data=ids, check_inputs=ids,
+                                      min_agreement=0.9)
+        self.assertGreaterEqual(result.top1_agreement, 0.9)
+        self.assertIn("GATHER", op_names(path))
 
 
 class RefusedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):

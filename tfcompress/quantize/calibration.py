@@ -12,7 +12,8 @@ DEFAULT_SAMPLES = 256
 
 
 def calibration_examples(data, num_samples=DEFAULT_SAMPLES):
-    """Up to `num_samples` examples, as one float numpy array.
+    """Up to `num_samples` examples, as one float32 numpy array (int32 for
+    integer inputs such as token ids).
 
     Args:
       data: numpy array of inputs, or a `tf.data.Dataset` of (x, y) or x
@@ -38,6 +39,8 @@ def calibration_examples(data, num_samples=DEFAULT_SAMPLES):
     if len(examples) == 0:
         raise ValueError("`representative_data` holds no examples: full-integer "
                          "quantization needs some (e.g. the training split).")
+    if np.issubdtype(examples.dtype, np.integer):
+        return examples.astype(np.int32)  # token ids: the model's input as it is
     examples = examples.astype(np.float32)
     if not np.isfinite(examples).all():
         raise ValueError(
