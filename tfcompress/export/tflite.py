@@ -35,19 +35,15 @@ def _describe(quantization, sparse, int8_io):
     return " + ".join(parts)
 
 
-def _run(tflite_file, batch, xnnpack):
-    return TFLiteRunner(tflite_file, xnnpack=xnnpack)(batch)
-
-
 def _run_checked(tmp, path, batch, xnnpack, what, sparse):
     """Runs the written file in LiteRT; on failure, says what would work."""
     try:
-        return _run(tmp, batch, xnnpack)
+        return TFLiteRunner(tmp, xnnpack=xnnpack)(batch)
     except (RuntimeError, ValueError) as e:
         failure = e
     if xnnpack:
         try:
-            _run(tmp, batch, False)
+            TFLiteRunner(tmp, xnnpack=False)(batch)
         except (RuntimeError, ValueError):
             pass
         else:

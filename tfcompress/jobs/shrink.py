@@ -279,8 +279,10 @@ class ShrinkJob(runner.Job):
     def _latency(self, run, original, final):
         """Batch-1 LiteRT latency of the original's and the shrunk model's files,
         in the format a latency target was set in (else float)."""
+        exported = os.path.join(run.staging, artifacts.TFLITE_FILE)  # float already
         files = {"original": shrink.latency.tflite_bytes(original, self.latency_format),
-                 "shrunk": shrink.latency.tflite_bytes(final, self.latency_format)}
+                 "shrunk": exported if self.latency_format == "float"
+                 else shrink.latency.tflite_bytes(final, self.latency_format)}
         timed = evaluate.compare_latency(files, rounds=5, batch_size=1, repeats=200)
         before, after = timed["original"]["median_ms"], timed["shrunk"]["median_ms"]
         return {"format": self.latency_format, "original_ms": before, "shrunk_ms": after,
