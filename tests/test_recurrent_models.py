@@ -226,10 +226,37 @@ class RefusedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
             tflite_module.convert(model)
         self.assertEmpty(os.listdir(folder))
 
-    def test_int8_calibration_of_a_gru_is_refused_before_it_crashes(self):
-        model = models.build("gru:4")
+    def test_int8_calibration_of_a_gru_of_any_length_is_refused_before_it_crashes(
+            self):
+        inputs = keras.Input((None, 4))
+        model = keras.Model(inputs, keras.layers.GRU(3, name="loop")(inputs))
         with self.assertRaisesRegex(ValueError, "^" + re.escape(
-                "Layer 'gru' (GRU) runs as a WHILE loop in TFLite, and calibrating a "
-                "loop for quantization='int8' crashes the TFLite converter.")):
+                "Layer 'loop' (GRU) reads sequences of any length, so TFLite runs it "
+                "as a WHILE loop, and calibrating a loop for quantization='int8' "
+                "crashes the TFLite converter. Give the model's input a fixed number "
+                "of steps")):
             tflite_module.convert(model, quantization="int8",
-                                  representative_data=_images(n=2))
+                                  representative_data=np.zeros((2, 5, 4), np.float32))
+
+
+class UnrolledInt8Test(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.named_parameters(
+        ("gru", lambda: models.build("gru:8"), _images),
+        ("bidirectional_simple_rnn", lambda: keras.Sequential([
+            keras.Input((12,), dtype="int32"), keras.layers.Embedding(50, 8),
+            keras.layers.Bidirectional(keras.layers.SimpleRNN(8)),
+            keras.layers.Dense(2)]), _tokens),
+    )
+    def test_loops_export_to_int8_unrolled_and_agree_with_keras(self, build, data):
+        keras.utils.set_random_seed(0)
+        model = build()
+        examples = data(n=64)
+        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
+        result = export.export_tflite(model, path, quantization="int8",
+                                      representative_data=examples,
+                                      check_inputs=examples, min_agreement=0.9)
+        self.assertGreaterEqual(result.top1_agreement, 0.9)
+        self.assertNotIn("WHILE", op_names(path))
+        # The model exported is the caller's, not its unrolled copy.
+        self.assertFalse(any(getattr(layer, "unroll", False) for layer in model.layers))

@@ -29,8 +29,6 @@ def check_options(model, quantization, representative_data, int8_io):
         raise ValueError("quantization='int8' needs `representative_data` (e.g. the "
                          "training split) to calibrate activation ranges.")
     recurrent.check_exportable(model)
-    if quantization == "int8" and not aware:
-        recurrent.check_calibration(model)
 
 
 def _from_inference_graph(model, spec):
@@ -84,6 +82,8 @@ def make_converter(model, *, quantization="none", representative_data=None,
     check_options(model, quantization, representative_data, int8_io)
     # Any batch size, except recurrent models: TFLite needs theirs static.
     batch = recurrent.FIXED_BATCH if recurrent.is_recurrent(model) else None
+    if quantization == "int8" and not _tfmot_wrappers.is_quantization_aware(model):
+        model = recurrent.unrolled_for_calibration(model)
     converter = _from_inference_graph(model, tf.TensorSpec([batch, *shape], dtype,
                                                            name="inputs"))
     optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []

@@ -58,18 +58,59 @@ def check_exportable(model):
                 "(`set_weights(model.get_weights())`) and export that one.")
 
 
-def check_calibration(model):
-    """Raises ValueError for a recurrent layer TFLite does not fuse.
+def _loops(model):
+    """The recurrent layers TFLite runs as a WHILE loop (all but the LSTM)."""
+    return [layer for layer in _all_layers(model)
+            if isinstance(layer, keras.layers.RNN)
+            and not isinstance(layer, keras.layers.LSTM)]
 
-    Only tf_keras' LSTM becomes one op; a GRU or SimpleRNN stays a WHILE
-    loop, on which TF 2.21's int8 calibrator dies (a segmentation fault that
-    would take the whole process with it).
+
+def _unrolled(layer):
+    """A copy of a GRU or SimpleRNN layer (or a Bidirectional one) unrolled."""
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.Bidirectional):
+        for key in ("layer", "backward_layer"):
+            if key in config and config[key]["class_name"] != "LSTM":
+                config[key]["config"]["unroll"] = True
+    else:
+        config["unroll"] = True
+    return type(layer).from_config(config)
+
+
+def unrolled_for_calibration(model):
+    """`model`, or a copy with its GRU and SimpleRNN layers unrolled.
+
+    Only tf_keras' LSTM becomes one TFLite op; a GRU or SimpleRNN stays a
+    WHILE loop, on which TF 2.21's int8 calibrator dies (a segmentation
+    fault that would take the whole process with it). Unrolled over its
+    fixed number of steps, a loop becomes plain ops that the calibrator
+    handles; the copy has the model's weights, so its outputs are the
+    model's. Written here: neither tf_keras nor the converter unrolls an
+    existing layer.
     """
-    for layer in _all_layers(model):
-        fused = isinstance(layer, keras.layers.LSTM)
-        if isinstance(layer, keras.layers.RNN) and not fused:
-            raise ValueError(
-                f"Layer {layer.name!r} ({type(layer).__name__}) runs as a WHILE loop in "
-                "TFLite, and calibrating a loop for quantization='int8' crashes the "
-                "TFLite converter. Export it with quantization='dynamic' or 'float16', "
-                "or use an LSTM, which TFLite fuses into one op that int8 supports.")
+    if not _loops(model):
+        return model
+    loops = {id(layer) for layer in _loops(model)}
+
+    def clone(layer):
+        inner = [layer.forward_layer, layer.backward_layer] if isinstance(
+            layer, keras.layers.Bidirectional) else [layer]
+        if any(id(part) in loops for part in inner):
+            return _unrolled(layer)
+        return type(layer).from_config(layer.get_config())
+
+    try:
+        copy = keras.models.clone_model(model, clone_function=clone)
+    except ValueError as e:
+        if "fixed number of timesteps" not in str(e):
+            raise
+        layer = _loops(model)[0]
+        raise ValueError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) reads sequences of any "
+            "length, so TFLite runs it as a WHILE loop, and calibrating a loop for "
+            "quantization='int8' crashes the TFLite converter. Give the model's "
+            "input a fixed number of steps (the layer is then unrolled for int8), "
+            "export with quantization='dynamic' or 'float16', or use an LSTM, which "
+            "TFLite fuses into one op that int8 supports.") from None
+    copy.set_weights(model.get_weights())
+    return copy
