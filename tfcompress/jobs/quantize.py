@@ -30,6 +30,12 @@ _EXPORT_QUANTIZATION = {"int8": "int8", "dynamic": "dynamic", "float16": "float1
 _PHASES = {"qat": ("qat",), "pqat": ("qat",), "cluster": ("cluster",),
            "cqat": ("cluster", "qat")}
 _PRESERVE = {"qat": None, "pqat": "sparsity", "cqat": "clusters"}
+# What runs instead of QAT for a model with a layer TFMOT has no QAT for
+# (LSTM, GRU, Embedding): post-training int8, after clustering for cqat.
+# The int8 calibrator keeps a pruned model's zeros (zero stays zero).
+_WITHOUT_QAT = {"qat": "int8", "pqat": "int8", "cqat": "cluster_int8"}
+_EXPORT_QUANTIZATION["cluster_int8"] = "int8"
+_PHASES["cluster_int8"] = ("cluster",)
 
 REFERENCE_FILE = "float_reference.tflite"
 
@@ -74,9 +80,13 @@ class QuantizeJob(runner.Job):
                 # Post-training modes do not train: these do not apply.
                 **({} if trains else {"epochs": None, "learning_rate": None})}
 
+    _applied = None  # the mode that runs: `mode`, or its _WITHOUT_QAT stand-in
+    _fallback = None  # why it differs
+
     def check(self, run):
         if self.mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}, got {self.mode!r}.")
+        self._applied, self._fallback = self.mode, None
         check_positive_int("num_samples", self.num_samples)
         if self.mode in ("cluster", "cqat"):
             check_positive_int("clusters", self.clusters)
@@ -92,17 +102,26 @@ class QuantizeJob(runner.Job):
             raise ValueError(f"`mode` 'pqat' keeps a pruned model's zeros, but `model` "
                              f"{self.model!r} has almost none: prune it first "
                              "(`tfcompress prune`), or use mode 'qat'.")
+        unsupported = quantize.layer_without_qat(loaded)
+        if self.mode in _WITHOUT_QAT and unsupported is not None:
+            self._applied = _WITHOUT_QAT[self.mode]
+            self._fallback = (
+                f"TFMOT has no quantization-aware training for layer "
+                f"{unsupported.name!r} ({type(unsupported).__name__}): "
+                f"{'clustering, then ' if self.mode == 'cqat' else ''}post-training "
+                f"int8 instead of {self.mode}")
+            run.log(f"{self._fallback}.")
         # Each phase on a copy, as it will run: TFMOT raises for what it cannot do.
-        if self.mode in ("qat", "pqat"):
+        if self._applied in ("qat", "pqat"):
             quantize.quantize_aware(loaded, preserve=_PRESERVE[self.mode])
-        if self.mode in ("cluster", "cqat"):
+        if self._applied in ("cluster", "cqat", "cluster_int8"):
             clustered = quantize.cluster(loaded, self.clusters)
-            if self.mode == "cqat":
+            if self._applied == "cqat":
                 quantize.quantize_aware(quantize.strip_clusters(clustered),
                                         preserve="clusters")
 
     def phases(self):
-        return _PHASES.get(self.mode, ())
+        return _PHASES.get(self._applied, ())
 
     def build(self, run, phase):
         source = run.load_model(self.model)
@@ -113,7 +132,7 @@ class QuantizeJob(runner.Job):
             self._clustered = quantize.cluster(source, self.clusters)
             trainee = self._clustered
         else:
-            base = (quantize.strip_clusters(self._clustered) if self.mode == "cqat"
+            base = (quantize.strip_clusters(self._clustered) if self._applied == "cqat"
                     else source)
             preserve = _PRESERVE[self.mode]
             run.log(f"Quantization-aware training"
@@ -125,9 +144,9 @@ class QuantizeJob(runner.Job):
         return loop.Trainee(trainee)
 
     def _final_model(self, run):
-        if self.mode == "cluster":
+        if self._applied in ("cluster", "cluster_int8"):
             return quantize.strip_clusters(self._clustered)
-        if self.mode in _PRESERVE:
+        if self._applied in _PRESERVE:
             return self._aware
         return run.load_model(self.model)
 
@@ -152,20 +171,21 @@ class QuantizeJob(runner.Job):
         reference = self._tflite_record(reference_path, test, count)
 
         tflite_path = os.path.join(run.staging, artifacts.TFLITE_FILE)
-        quantization = _EXPORT_QUANTIZATION[self.mode]
+        quantization = _EXPORT_QUANTIZATION[self._applied]
+        calibrates = self._applied in ("int8", "cluster_int8")
         run.log(f"Converting ({quantization}{', sparse encoding' if self.sparse else ''}) "
                 "and checking the file in LiteRT.")
         exported = export.export_tflite(
             final, tflite_path, quantization=quantization,
-            representative_data=run.train_batches() if self.mode == "int8" else None,
+            representative_data=run.train_batches() if calibrates else None,
             num_samples=self.num_samples, int8_io=self.int8_io, sparse=self.sparse,
             xnnpack=self.xnnpack, check_inputs=check_batch)
         # The fine-tuned float weights, without fake-quantization wrappers: what
         # the parameters are counted on, and what a Keras 3 user gets back.
         float_model = (quantize.float_model(final, source, keep_zeros=self.mode == "pqat")
-                       if self.mode in _PRESERVE else final)
+                       if self._applied in _PRESERVE else final)
         keras_file = None
-        if self.mode == "cluster" or run.keras3_output:
+        if self._applied == "cluster" or run.keras3_output:
             keras_file = artifacts.save_model(float_model, os.path.join(
                 run.staging, artifacts.KERAS_FILE), as_keras3=run.keras3_output)
         result = self._tflite_record(tflite_path, test, count)
@@ -176,6 +196,8 @@ class QuantizeJob(runner.Job):
         result["latency_ms_batch1"] = latency["quantized"]["median_ms"]
         weights = evaluate.weight_stats(tflite_path)
         return {
+            "applied_mode": self._applied,
+            **({"fallback": self._fallback} if self._fallback else {}),
             "source": {"keras_test_accuracy": artifacts.check_complete(
                            evaluate.evaluate_classifier(source, test), count,
                            "The input model")["accuracy"],
@@ -207,7 +229,9 @@ class QuantizeJob(runner.Job):
 def format_summary(summary, output_dir):
     """Human-readable lines: accuracy, size and speed against the float file."""
     ref, out, ratios = summary["float_reference"], summary["tflite"], summary["ratios"]
+    fallback = summary.get("fallback")
     return "\n".join([
+        *([f"Mode: {fallback}."] if fallback else []),
         f"Test accuracy: float TFLite {ref['test_accuracy']:.2%} -> "
         f"{summary['config']['mode']} TFLite {out['test_accuracy']:.2%}",
         f"Size: {ref['bytes'] / 1024:.1f} -> {out['bytes'] / 1024:.1f} KiB "

@@ -14,9 +14,10 @@ from tfcompress.quantize.clustering import distinct_values
 from tfcompress.quantize.clustering import strip_clusters
 from tfcompress.quantize.float_weights import float_model
 from tfcompress.quantize.qat import PRESERVE
+from tfcompress.quantize.qat import layer_without_qat
 from tfcompress.quantize.qat import quantize_aware
 
 __all__ = [
     "DEFAULT_SAMPLES", "PRESERVE", "calibration_examples", "cluster", "distinct_values",
-    "float_model", "is_clustered", "is_quantization_aware", "quantize_aware", "strip_clusters",
+    "float_model", "is_clustered", "is_quantization_aware", "layer_without_qat", "quantize_aware", "strip_clusters",
 ]

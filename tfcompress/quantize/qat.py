@@ -18,6 +18,17 @@ _COMBINE = tfmot.experimental.combine
 # (PQAT), or a clustered model's shared values, zeros included (CQAT).
 PRESERVE = (None, "sparsity", "clusters")
 
+# Layers TFMOT's default scheme has no QAT for (its registry lists no
+# recurrent layer or Embedding; an integer input also breaks its first
+# QuantizeLayer): models holding them are quantized after training.
+_NO_QAT = (keras.layers.RNN, keras.layers.Bidirectional, keras.layers.Embedding)
+
+
+def layer_without_qat(model):
+    """The first layer of `model` TFMOT cannot train quantization-aware, or None."""
+    return next((layer for layer in model.submodules if isinstance(layer, _NO_QAT)),
+                None)
+
 
 def _scheme(preserve):
     if preserve is None:
@@ -50,7 +61,8 @@ def quantize_aware(model, preserve=None):
 
     Raises:
       ValueError: wrappers left, already quantization-aware, an unknown
-        `preserve`, or a model TFMOT cannot quantize.
+        `preserve`, a recurrent or Embedding layer (`layer_without_qat`), or
+        a model TFMOT cannot quantize.
     """
     require_keras2_model(model)
     if preserve not in PRESERVE:
@@ -66,6 +78,14 @@ def quantize_aware(model, preserve=None):
     if not isinstance(model, keras.Sequential) and not model._is_graph_network:  # noqa: SLF001
         raise ValueError(f"{model.name!r} is a subclassed model: TFMOT quantizes "
                          "Sequential and functional models only.")
+    unsupported = layer_without_qat(model)
+    if unsupported is not None:
+        raise ValueError(
+            f"TFMOT has no quantization-aware training for layer "
+            f"{unsupported.name!r} ({type(unsupported).__name__}) of {model.name!r}: "
+            "recurrent and Embedding layers have none. Quantize the trained model "
+            "after training instead (export with quantization='int8', or the "
+            "quantize job's mode 'int8').")
     if graph.has_nested_models(model):
         # TFMOT quantizes no model inside a model: call the nested layers in place.
         model = graph.flatten(model, keras.Model)

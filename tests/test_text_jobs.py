@@ -1,0 +1,64 @@
+"""Pruning, quantization and evaluation of a text LSTM read from tsv:PATH."""
+
+import os
+
+import tensorflow as tf
+
+from test_distill_text import _training
+from test_distill_text import _write_tsv
+from tfcompress import data
+from tfcompress.evaluate.tflite_ops import op_names
+from tfcompress.jobs import evaluate_tflite
+from tfcompress.jobs import prune
+from tfcompress.jobs import quantize
+from tfcompress.jobs import runner
+from tfcompress.jobs import train
+
+_QUIET = {"log": lambda *_: None}
+
+
+class TextLstmJobsTest(tf.test.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.root = tf.compat.v1.test.get_temp_dir()
+        cls.dataset = "tsv:" + _write_tsv(cls.root)
+        cls.trained = os.path.join(cls.root, "trained")
+        runner.run(train.TrainJob("text_lstm:8,8"), _training(cls.trained, cls.dataset),
+                   **_QUIET)
+        cls.pruned = os.path.join(cls.root, "pruned")
+        cls.prune_summary = runner.run(
+            prune.PruneJob(model=cls.trained, sparsity=0.5, schedule="constant"),
+            _training(cls.pruned, cls.dataset), **_QUIET)
+
+    def test_pruned_lstm_reaches_its_sparsity_and_exports_fused(self):
+        self.assertAllClose(self.prune_summary["sparsity"]["sparsity"], 0.5,
+                            atol=0.01)
+        self.assertIn("UNIDIRECTIONAL_SEQUENCE_LSTM",
+                      op_names(os.path.join(self.pruned, "model.tflite")))
+
+    def test_pqat_falls_back_to_post_training_int8_and_says_why(self):
+        out = os.path.join(self.root, "quantized")
+        lines = []
+        summary = runner.run(quantize.QuantizeJob(model=self.pruned, mode="pqat"),
+                             _training(out, self.dataset), log=lines.append)
+        reason = ("TFMOT has no quantization-aware training for layer 'embedding' "
+                  "(Embedding): post-training int8 instead of pqat")
+        self.assertIn(f"{reason}.", lines)
+        self.assertEqual(summary["fallback"], reason)
+        self.assertEqual(summary["applied_mode"], "int8")
+        self.assertEqual(summary["tflite"]["quantization"], "int8")
+        self.assertIn("UNIDIRECTIONAL_SEQUENCE_LSTM",
+                      op_names(os.path.join(out, "model.tflite")))
+        # Post-training int8 keeps the pruned zeros.
+        self.assertGreater(summary["tflite_weights"]["sparsity"], 0.45)
+        self.assertTrue(os.path.isfile(os.path.join(out, "vocabulary.txt")))
+
+    def test_evaluate_reads_the_text_test_split_and_reports_f1(self):
+        result = evaluate_tflite.run(
+            tflite=os.path.join(self.pruned, "model.tflite"), dataset=self.dataset,
+            split="test", batch_sizes=[1], repeats=3, xnnpack=False, **_QUIET)
+        self.assertEqual(result["num_examples"],
+                         data.open_source(self.dataset).num_examples("test"))
+        self.assertBetween(result["f1"], 0.0, 1.0)
