@@ -15,6 +15,10 @@ ifeq ($(strip $(TFDS_DATA_DIR)),)
 endif
 
 DEMO_DIR ?= saved_models/demo
+# Test processes (pytest-xdist): most tests trace TF graphs on one core, so
+# two processes on a 2-core machine halve the suite's time. Tests of one
+# class share a process (their setUpClass runs once).
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test clean
 
@@ -37,7 +41,7 @@ demo: install
 	    --output_dir=$(DEMO_DIR) --overwrite
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)

@@ -34,6 +34,6 @@ setuptools.setup(
         # TF 2.21 no longer pulls TensorBoard in; Keras' TensorBoard callback needs it.
         "tensorboard~=2.21.0",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3"]},
     entry_points={"console_scripts": ["tfcompress=tfcompress.cli.main:run"]},
 )
