@@ -260,3 +260,24 @@ class UnrolledInt8Test(tf.test.TestCase, parameterized.TestCase):
         self.assertNotIn("WHILE", op_names(path))
         # The model exported is the caller's, not its unrolled copy.
         self.assertFalse(any(getattr(layer, "unroll", False) for layer in model.layers))
+
+
+class Keras3LstmExportTest(tf.test.TestCase):
+
+    def test_keras3_lstm_goes_through_the_bridge_to_the_fused_op(self):
+        import keras as keras3  # Keras 3, on purpose: the user's model
+        keras3.utils.set_random_seed(0)
+        inputs = keras3.Input((12,), dtype="int32")
+        x = keras3.layers.Embedding(50, 8)(inputs)
+        x = keras3.layers.LSTM(8, return_sequences=True)(x)
+        x = keras3.layers.Bidirectional(keras3.layers.LSTM(4))(x)
+        model = keras3.Model(inputs, keras3.layers.Dense(2)(x))
+        tokens = _tokens(n=4)
+        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
+        result = export.export_tflite(model, path, check_inputs=tokens)
+        self.assertLessEqual(result.max_abs_diff, 1e-4)
+        self.assertAllClose(_run_each_alone(path, tokens), model(tokens).numpy(),
+                            atol=1e-4, rtol=0)
+        ops = op_names(path)
+        self.assertEqual(ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM"), 3)
+        self.assertNotIn("WHILE", ops)
