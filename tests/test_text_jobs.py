@@ -1,6 +1,7 @@
 """Pruning, quantization and evaluation of a text LSTM read from tsv:PATH."""
 
 import os
+import re
 
 import tensorflow as tf
 
@@ -62,3 +63,22 @@ class TextLstmJobsTest(tf.test.TestCase):
         self.assertEqual(result["num_examples"],
                          data.open_source(self.dataset).num_examples("test"))
         self.assertBetween(result["f1"], 0.0, 1.0)
+
+    def test_data_of_another_vocabulary_is_refused_by_name(self):
+        other_folder = os.path.join(self.root, "other")
+        os.makedirs(other_folder, exist_ok=True)
+        other = "tsv:" + _write_tsv(other_folder, n=160)  # other "w<i>" words
+        vocabulary = os.path.join(self.trained, "vocabulary.txt")
+        message = re.escape(
+            f"`model` {os.path.join(self.trained, 'model.keras')!r} was trained on the ids of {vocabulary!r} (") + (
+            r"[0-9,]+ tokens\), but dataset '" + re.escape(other) + r"' numbers its "
+            r"words by another vocabulary \([0-9,]+ tokens, first different at id "
+            r"[0-9]+\): the model would read other words. Pass the dataset \(and "
+            r"seed\) the model was trained on.$")
+        with self.assertRaisesRegex(ValueError, "^" + message):
+            runner.run(prune.PruneJob(model=self.trained, sparsity=0.5),
+                       _training(os.path.join(self.root, "refused"), other), **_QUIET)
+        self.assertFalse(os.path.exists(os.path.join(self.root, "refused")))
+        with self.assertRaisesRegex(ValueError, "^`tflite` "):
+            evaluate_tflite.run(tflite=os.path.join(self.trained, "model.tflite"),
+                                dataset=other, **_QUIET)

@@ -22,12 +22,13 @@ from tfcompress.data.statistics import mean_std
 from tfcompress.data.statistics import normalization
 from tfcompress.data.text import open_tsv
 from tfcompress.data.vocabulary import VOCABULARY_FILE
+from tfcompress.data.vocabulary import check_model_vocabulary
 from tfcompress.data.vocabulary import read_vocabulary
 from tfcompress.data.vocabulary import text_to_ids
 from tfcompress.data.vocabulary import write_vocabulary
 
 __all__ = ["NORMALIZATIONS", "VOCABULARY_FILE", "as_batches", "builder", "canonical_name",
-           "check_split", "epoch_batches", "examples", "fill_unknown", "first_examples",
+           "check_model_vocabulary", "check_split", "epoch_batches", "examples", "fill_unknown", "first_examples",
            "first_inputs", "load", "make_preprocess_fn", "mean_std", "normalization",
            "num_examples", "open_source", "open_tsv", "read_vocabulary",
            "resolve_data_dir", "shape_mismatch", "steps_per_epoch", "text_to_ids",

@@ -117,6 +117,36 @@ def read_vocabulary(path):
     return tokens
 
 
+def check_model_vocabulary(model_path, vocabulary, dataset, arg_name="model"):
+    """Raises if the vocabulary.txt beside `model_path` is not `vocabulary`.
+
+    A model trained on text reads token ids; the same ids from another
+    vocabulary are other words, and nothing in the model would say so. A
+    model without a vocabulary.txt beside it is not checked.
+
+    Args:
+      model_path: a model file (.keras, .tflite) or a job's output folder.
+      vocabulary: the tokens `dataset` gives ids for, in id order.
+      dataset: the dataset's name, for the message.
+      arg_name: the argument `model_path` came from, for the message.
+    """
+    model_path = os.fspath(model_path)
+    folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
+    path = os.path.join(folder, VOCABULARY_FILE)
+    if not os.path.isfile(path):
+        return
+    tokens = read_vocabulary(path)
+    if tokens != list(vocabulary):
+        differ = next((i for i, (a, b) in enumerate(zip(tokens, vocabulary)) if a != b),
+                      min(len(tokens), len(vocabulary)))
+        raise ValueError(
+            f"`{arg_name}` {model_path!r} was trained on the ids of {path!r} "
+            f"({len(tokens):,} tokens), but dataset {dataset!r} numbers its words by "
+            f"another vocabulary ({len(vocabulary):,} tokens, first different at id "
+            f"{differ}): the model would read other words. Pass the dataset (and "
+            "seed) the model was trained on.")
+
+
 def text_to_ids(texts, vocabulary_path, sequence_length):
     """Raw strings as the int32 token ids a model trained on text takes.
 

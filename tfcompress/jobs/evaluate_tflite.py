@@ -21,6 +21,8 @@ def data_options(tflite, dataset, *, normalize="unit", train_split="train[5000:]
     """
     takes = TFLiteRunner(tflite, arg_name="tflite").input_shape
     source = data.open_source(dataset, data_dir)
+    if source.is_text:
+        data.check_model_vocabulary(tflite, source.vocabulary, dataset, "tflite")
     reason = data.shape_mismatch(source.image_shape, takes, source.resizable)
     if reason:
         raise ValueError(f"`tflite` {os.fspath(tflite)!r} takes inputs of shape {takes}, "

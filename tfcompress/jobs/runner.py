@@ -214,6 +214,10 @@ class Run:
             _check_fits_data(model, path, arg_name, self.training.dataset,
                              self.source_shape or self.input_shape, self.num_classes,
                              self.resizable)
+            source = data.open_source(self.training.dataset, self.training.data_dir)
+            if source.is_text:
+                data.check_model_vocabulary(path, source.vocabulary,
+                                            self.training.dataset, arg_name)
             self._take_input_shape(model, arg_name)
             self._models[key] = model
         return self._models[key]
