@@ -5,13 +5,18 @@ Bidirectional LSTM (beyond TFMOT's registry), Embedding and Conv1D. Most
 models train eagerly: tracing recurrent layers costs far more than the steps.
 """
 
+import os
+
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tfcompress import export
 from tfcompress import prune
 from tfcompress import training
 from tfcompress._keras import keras
+from tfcompress.evaluate import weight_stats
+from tfcompress.evaluate.tflite_ops import op_names
 
 layers = keras.layers
 _TARGET = 0.75
@@ -158,3 +163,41 @@ class PruneRecurrentTest(tf.test.TestCase, parameterized.TestCase):
 
 if __name__ == "__main__":
     tf.test.main()
+
+
+class PrunedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
+    """What ships: the pruned LSTM or GRU as TFLite, float and int8."""
+
+    @parameterized.named_parameters(
+        ("lstm", "lstm", "UNIDIRECTIONAL_SEQUENCE_LSTM"),
+        # TFLite has no fused GRU: a WHILE loop in float, unrolled for int8.
+        ("gru", "gru", "WHILE"),
+    )
+    def test_pruned_model_exports_agreeing_float_and_int8_files(self, name, float_op):
+        model = _MODELS[name]()
+        x, y = _data(model, n=64)
+        pruned = _fit_eagerly(prune.prune(model, sparsity=_TARGET, schedule="constant",
+                                          frequency=1).model, x, y)
+        stripped = prune.strip(pruned)
+        folder = self.create_tempdir().full_path
+
+        float_path = os.path.join(folder, "float.tflite")
+        result = export.export_tflite(stripped, float_path, check_inputs=x)
+        self.assertLessEqual(result.max_abs_diff, 1e-4)
+        self.assertIn(float_op, op_names(float_path))
+
+        int8_path = os.path.join(folder, "int8.tflite")
+        result = export.export_tflite(stripped, int8_path, quantization="int8",
+                                      representative_data=x, check_inputs=x,
+                                      min_agreement=0.9)
+        self.assertGreaterEqual(result.top1_agreement, 0.9)
+        ops = op_names(int8_path)
+        if name == "lstm":
+            self.assertIn("UNIDIRECTIONAL_SEQUENCE_LSTM", ops)
+        self.assertNotIn("WHILE", ops)
+        # The int8 kernels keep the pruned zeros (the head is 16x3: too few to count).
+        kernels = {k: w for k, w in weight_stats(int8_path).items() if w["size"] >= 96}
+        self.assertNotEmpty(kernels)
+        zeros = sum(w["zeros"] for w in kernels.values())
+        self.assertGreaterEqual(zeros / sum(w["size"] for w in kernels.values()),
+                                _TARGET - 0.02)
