@@ -13,6 +13,7 @@ from tfcompress.jobs import evaluate_tflite
 from tfcompress.jobs import prune
 from tfcompress.jobs import quantize
 from tfcompress.jobs import runner
+from tfcompress.jobs import settings
 from tfcompress.jobs import train
 
 _QUIET = {"log": lambda *_: None}
@@ -82,3 +83,20 @@ class TextLstmJobsTest(tf.test.TestCase):
         with self.assertRaisesRegex(ValueError, "^`tflite` "):
             evaluate_tflite.run(tflite=os.path.join(self.trained, "model.tflite"),
                                 dataset=other, **_QUIET)
+
+
+class DefaultSplitsTest(tf.test.TestCase):
+
+    def test_a_tsv_run_without_splits_reads_the_files_train_val_and_test(self):
+        root = self.create_tempdir().full_path
+        dataset = "tsv:" + _write_tsv(root)
+        run = runner.prepare(train.TrainJob("text_cnn:4,4"),
+                             settings.Training(output_dir=os.path.join(root, "out"),
+                                               dataset=dataset), **_QUIET)
+        self.assertEqual((run.training.train_split, run.training.val_split,
+                          run.training.test_split), ("train", "val", "test"))
+        self.assertEqual(run.config["train_split"], "train")
+
+    def test_mnist_keeps_its_held_out_validation_split(self):
+        self.assertEqual(data.default_splits("mnist"), {
+            "train": "train[5000:]", "val": "train[:5000]", "test": "test"})

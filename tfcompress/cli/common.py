@@ -32,11 +32,15 @@ LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Learning rate.",
 LR_SCHEDULE = flags.DEFINE_enum(
     "lr_schedule", "constant", ["constant", "cosine"],
     "Learning rate kept constant, or decayed to 0 along a cosine over the run.")
-TRAIN_SPLIT = flags.DEFINE_string("train_split", "train[5000:]", "Training split.")
+TRAIN_SPLIT = flags.DEFINE_string(
+    "train_split", None, "Training split (default: the dataset's: train[5000:] for "
+    "TFDS and npz: datasets, train for tsv:).")
 VAL_SPLIT = flags.DEFINE_string(
-    "val_split", "train[:5000]",
-    "Validation split; the best epoch on it is kept. Empty: keep the last.")
-TEST_SPLIT = flags.DEFINE_string("test_split", "test", "Test split.")
+    "val_split", None,
+    "Validation split; the best epoch on it is kept. Empty: keep the last. Default: "
+    "the dataset's (train[:5000] for TFDS and npz:, val for tsv:).")
+TEST_SPLIT = flags.DEFINE_string("test_split", None,
+                                 "Test split (default: the dataset's: test).")
 SEED = flags.DEFINE_integer(
     "seed", 0, "Random seed: Python, NumPy and TF, with op determinism; the same seed "
     "gives the same model.", lower_bound=0)

@@ -17,6 +17,7 @@ from tfcompress.data.preprocessing import make_preprocess_fn
 from tfcompress.data.shapes import fill_unknown
 from tfcompress.data.shapes import mismatch as shape_mismatch
 from tfcompress.data.sources import canonical_name
+from tfcompress.data.sources import default_splits
 from tfcompress.data.sources import open_source
 from tfcompress.data.statistics import mean_std
 from tfcompress.data.statistics import normalization
@@ -28,7 +29,7 @@ from tfcompress.data.vocabulary import text_to_ids
 from tfcompress.data.vocabulary import write_vocabulary
 
 __all__ = ["NORMALIZATIONS", "VOCABULARY_FILE", "as_batches", "builder", "canonical_name",
-           "check_model_vocabulary", "check_split", "epoch_batches", "examples", "fill_unknown", "first_examples",
+           "check_model_vocabulary", "check_split", "default_splits", "epoch_batches", "examples", "fill_unknown", "first_examples",
            "first_inputs", "load", "make_preprocess_fn", "mean_std", "normalization",
            "num_examples", "open_source", "open_tsv", "read_vocabulary",
            "resolve_data_dir", "shape_mismatch", "steps_per_epoch", "text_to_ids",

@@ -13,6 +13,8 @@ they take a TFDS name. A source has:
   resizable      images can be resized to a model's height and width
   already_scaled float images already in [0, 1] (wrong for normalize="unit")
   num_examples(split), raw_examples(split, image_shape)
+  default_splits (optional) {"train", "val", "test"}: the splits a job
+                 reads unless told (`default_splits` below)
 
 Text sources also have `vocabulary`, `vocabulary_size`, `sequence_length`,
 `record()` (for a job's summary) and `write_vocabulary(folder)`; see
@@ -46,6 +48,17 @@ def open_source(name, data_dir=None):
                 raise ValueError(f"`dataset` {name!r} names no path: pass {prefix}PATH.")
             return opener(name[len(prefix):], name)
     return tfds_source.TfdsSource(name, data_dir)
+
+
+# What a job reads unless told: TFDS datasets and arrays hold out the first
+# 5,000 training examples for validation (MNIST's usual cut); a source with
+# its own validation split (tsv:) says so.
+HELD_OUT_SPLITS = {"train": "train[5000:]", "val": "train[:5000]", "test": "test"}
+
+
+def default_splits(name, data_dir=None):
+    """{"train", "val", "test"}: the splits dataset `name` is read by unless told."""
+    return getattr(open_source(name, data_dir), "default_splits", HELD_OUT_SPLITS)
 
 
 def canonical_name(name):

@@ -132,6 +132,7 @@ class TextSource:
     """Labelled lines of one file: splits, classes, vocabulary and token ids."""
 
     is_text = True
+    default_splits = {"train": "train", "val": "val", "test": "test"}
     resizable = False
     already_scaled = False
 

@@ -384,7 +384,8 @@ def prepare(job, training, log=print):
     # other checks build optimizers), so the strategy starts first.
     training.check_strategy()
     strategy = make_strategy(training.strategy)
-    training.check()
+    training = training.check().with_dataset_splits(
+        data.default_splits(training.dataset, training.data_dir))
     training_lib.make_deterministic(training.seed)
     input_shape, num_classes, resizable = _dataset_shape(training.dataset,
                                                          training.data_dir)

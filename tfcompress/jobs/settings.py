@@ -23,7 +23,9 @@ class Training:
       dataset, data_dir: TFDS dataset name and directory, or your own data:
         "npz:PATH" or "dir:PATH" (see `data/sources.py`; no `data_dir`).
       train_split, val_split, test_split: splits, TFDS's syntax; `val_split`
-        may be empty (then the last epoch is kept, not the best).
+        may be empty (then the last epoch is kept, not the best). None: the
+        dataset's own (`data.default_splits`: "train[5000:]", "train[:5000]"
+        and "test" for TFDS and npz:, "train", "val" and "test" for tsv:).
       normalize: "unit" (pixels / 255), "standard" (minus the training
         split's per-channel mean, over its std) or "none" (as stored).
       epochs, batch_size: positive ints; the batch is global (all replicas).
@@ -44,9 +46,9 @@ class Training:
     output_dir: str
     dataset: str = "mnist"
     data_dir: str = None
-    train_split: str = "train[5000:]"
-    val_split: str = "train[:5000]"
-    test_split: str = "test"
+    train_split: str = None
+    val_split: str = None
+    test_split: str = None
     normalize: str = "unit"
     epochs: int = 10
     batch_size: int = 128
@@ -75,12 +77,17 @@ class Training:
                 self.output_dir):
             raise ValueError(f"`output_dir` must be a non-empty path, got "
                              f"{self.output_dir!r}.")
-        for name in ("dataset", "train_split", "test_split"):
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ValueError(f"`dataset` must be a non-empty string, got "
+                             f"{self.dataset!r}.")
+        for name in ("train_split", "test_split"):
             value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"`{name}` must be a non-empty string, got {value!r}.")
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"`{name}` must be a non-empty string (None: the "
+                                 f"dataset's), got {value!r}.")
         if self.val_split is not None and not isinstance(self.val_split, str):
-            raise ValueError(f"`val_split` must be a string (empty for none), got "
+            raise ValueError(f"`val_split` must be a string (empty for none, None for "
+                             "the dataset's), got "
                              f"{self.val_split!r}.")
         if self.normalize not in NORMALIZATIONS:
             raise ValueError(f"`normalize` must be one of {NORMALIZATIONS}, got "
@@ -108,6 +115,12 @@ class Training:
         if self.log_dir is not None and not isinstance(self.log_dir, (str, os.PathLike)):
             raise ValueError(f"`log_dir` must be a path, got {self.log_dir!r}.")
         return self
+
+    def with_dataset_splits(self, dataset_splits):
+        """These settings with each split left None set to `dataset_splits`'."""
+        return self.replace(**{
+            f"{part}_split": dataset_splits[part] for part in ("train", "val", "test")
+            if getattr(self, f"{part}_split") is None})
 
     def check_strategy(self):
         """Checks `strategy` alone, without any TF work."""

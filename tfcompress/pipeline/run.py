@@ -102,7 +102,7 @@ def check_inputs(options, log=print):
 
 def _data_options(options, tflite):
     """`data.load`'s image shape and normalization for the inputs of `tflite`."""
-    return runner.data_options(options.training, TFLiteRunner(tflite).input_shape)
+    return runner.data_options(_shared(options), TFLiteRunner(tflite).input_shape)
 
 
 def _export(options, inputs, log):
@@ -121,9 +121,10 @@ def _export(options, inputs, log):
                 shutil.copyfile(path, os.path.join(tmp, name))
         # The copy is the deliverable: run it once more before it counts.
         copy = os.path.join(tmp, artifacts.TFLITE_FILE)
+        shared = _shared(options)
         TFLiteRunner(copy)(artifacts.check_batch(
-            options.training.dataset, options.training.test_split,
-            options.training.data_dir, **_data_options(options, copy)))
+            shared.dataset, shared.test_split, shared.data_dir,
+            **_data_options(options, copy)))
         _atomic.write_json(os.path.join(tmp, stages_lib.EXPORT_FILE), {
             "source_stage": os.path.basename(final),
             "files": sorted(os.listdir(tmp)),
@@ -132,10 +133,17 @@ def _export(options, inputs, log):
         f"{', '.join(sorted(os.listdir(out)))}")
 
 
+def _shared(options):
+    """The settings every stage shares, splits left None set to the dataset's."""
+    shared = options.training
+    return shared.with_dataset_splits(data.default_splits(shared.dataset,
+                                                          shared.data_dir))
+
+
 def _evaluate(options, log):
     """Accuracy of the exported file, latency of every stage's file."""
     out = stages_lib.stage_dir(options.output_dir, "evaluate")
-    shared = options.training
+    shared = _shared(options)
     quiet = shared.verbose == 0
     progress = training.progress_verbosity(1)  # a bar on a terminal, else a line
     exported = os.path.join(stages_lib.stage_dir(options.output_dir, "export"),
