@@ -11,6 +11,9 @@ flags.FLAGS.mark_as_parsed()
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SHARED_TFDS = os.path.join(os.path.dirname(_REPO), "shared", "tensorflow_datasets")
+# The UCI SMS Spam Collection beside the repo (tests marked sms_spam read it).
+SMS_SPAM = os.path.join(os.path.dirname(_REPO), "shared", "data", "sms_spam",
+                        "SMSSpamCollection")
 
 # Two logical CPUs, so tf.distribute tests have two replicas on one CPU. This
 # must run before TensorFlow initializes its devices, so it lives here.
@@ -30,9 +33,10 @@ def _mnist_prepared():
 def pytest_collection_modifyitems(config, items):
     # tf.test.TestCase.test_session is a context manager, not a test.
     items[:] = [item for item in items if item.name != "test_session"]
-    if _mnist_prepared():
-        return
-    skip = pytest.mark.skip(reason="MNIST is not prepared in $TFDS_DATA_DIR")
+    missing = {"mnist": None if _mnist_prepared() else "MNIST is not prepared in "
+               "$TFDS_DATA_DIR",
+               "sms_spam": None if os.path.isfile(SMS_SPAM) else f"no {SMS_SPAM}"}
     for item in items:
-        if "mnist" in item.keywords:
-            item.add_marker(skip)
+        for marker, reason in missing.items():
+            if reason and marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))

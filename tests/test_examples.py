@@ -53,3 +53,28 @@ class ExamplesTest(tf.test.TestCase):
         accuracy = float(re.search(r"Pruned: \{'accuracy': ([0-9.]+)",
                                    result.stdout).group(1))
         self.assertGreater(accuracy, 0.9)
+
+
+@pytest.mark.sms_spam
+@pytest.mark.slow
+class SmsSpamExampleTest(tf.test.TestCase):
+
+    def test_example_on_a_slice_beats_the_majority_class(self):
+        from conftest import SMS_SPAM  # pylint: disable=import-outside-toplevel
+        out = self.create_tempdir().full_path
+        result = subprocess.run(
+            [sys.executable, os.path.join(_EXAMPLES, "sms_spam.py"),
+             f"--data={SMS_SPAM}", "--train_split=train[:2000]", "--teacher_epochs=4",
+             "--epochs=4", "--prune_epochs=2", "--learning_rate=3e-3",
+             f"--output_dir={out}"],
+            capture_output=True, text=True, timeout=600)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        majority = float(re.search(r"Majority class \(ham\) on test: accuracy "
+                                   r"([0-9.]+)%", result.stdout).group(1))
+        final = re.search(r"int8 file .*spam\.tflite: accuracy ([0-9.]+)%, spam "
+                          r"precision [0-9.]+%, recall [0-9.]+%, F1 ([0-9.]+)",
+                          result.stdout)
+        self.assertGreater(float(final.group(1)), majority)
+        self.assertGreater(float(final.group(2)), 0.5)  # the majority's F1 is 0
+        self.assertTrue(os.path.isfile(os.path.join(out, "vocabulary.txt")))
+        self.assertIn(" spam: WINNER! Claim your free prize now", result.stdout)
