@@ -179,6 +179,17 @@ class TextErrorTest(parameterized.TestCase, tf.test.TestCase):
                 f"`dataset` {'tsv:' + path!r}: " + message.format(path=path))):
             data.load("tsv:" + path, "train")
 
+    def test_label_with_no_line_in_the_train_split_is_refused(self):
+        held_out = text.split_order(10, seed=0)["test"][0]
+        lines = [("ham", "spam")[i % 2] + f"\tword{i}" for i in range(10)]
+        lines[held_out] = "eggs\tbacon"
+        path = _write(self.create_tempdir().full_path, "\n".join(lines) + "\n")
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`dataset` {'tsv:' + path!r}: {path}: label 'eggs' (1 line) has no line "
+                "in the \"train\" split (80% of the lines, shuffled with seed 0), so no "
+                "model would learn it. Add lines of it, or remove them.")):
+            data.open_source("tsv:" + path)
+
     def test_missing_file_is_refused(self):
         path = os.path.join(self.create_tempdir().full_path, "none.tsv")
         with self.assertRaisesRegex(FileNotFoundError, re.escape(

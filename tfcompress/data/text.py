@@ -146,6 +146,15 @@ class TextSource:
         self.max_tokens = max_tokens
         self.seed = seed
         order = split_order(len(texts), seed)
+        unseen = sorted(set(range(self.num_classes)) - set(labels[order["train"]]))
+        if unseen:
+            # A class the model never trains on is a class it cannot predict.
+            named = ", ".join(f"{self.class_names[c]!r} ({np.sum(labels == c)} "
+                              f"line{'s' if np.sum(labels == c) != 1 else ''})"
+                              for c in unseen)
+            _fail(name, path, f"label {named} has no line in the \"train\" split "
+                              f"(80% of the lines, shuffled with seed {seed}), so no "
+                              "model would learn it. Add lines of it, or remove them.")
         split_texts = {split: [texts[i] for i in rows] for split, rows in order.items()}
         self.vocabulary = vocabulary_lib.fit(split_texts["train"], max_tokens)
         if len(self.vocabulary) <= 2:
