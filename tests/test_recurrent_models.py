@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tfcompress import evaluate
 from tfcompress import export
 from tfcompress import models
 from tfcompress._keras import keras
@@ -61,6 +62,19 @@ class RecurrentZooTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(model.count_params(), params)
         self.assertEqual(model(inputs()).shape, out_shape)
         self.assertIs(model.layers[-1].activation, keras.activations.linear)
+
+    # Per example: an LSTM step multiplies its input and its state by its
+    # kernels; an embedding lookup multiplies nothing.
+    @parameterized.named_parameters(
+        ("lstm", "lstm:8", {}, 28 * (28 * 32 + 8 * 32) + 8 * 10),
+        ("text_bilstm", "text_lstm:8,8,bidirectional=true", _TEXT,
+         2 * 12 * (8 * 32 + 8 * 32) + 16 * 2),
+    )
+    def test_macs_match_a_hand_count(self, spec, data, macs):
+        model = models.build(spec, **data)
+        self.assertEqual(evaluate.count_macs(model)["total"], macs)
+        self.assertEqual(sum(row["params"] for row in evaluate.count_macs(model)["layers"]),
+                         model.count_params())
 
     def test_text_models_embed_without_mask(self):
         for spec in ("text_cnn", "text_lstm:8,8,bidirectional=true"):

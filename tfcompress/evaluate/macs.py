@@ -82,8 +82,12 @@ def _rows(model, prefix="", times=1):
                               for i in range(len(layer.inbound_nodes)))
             yield from _rows(layer, f"{prefix}{layer.name}/", times * max(1, outer_calls))
             continue
-        inner = getattr(layer, "layer", None)  # a pruning or quantization wrapper
-        counted = inner if isinstance(inner, keras.layers.Layer) else layer
+        counted = layer
+        # A pruning or quantization wrapper counts as its layer; Bidirectional
+        # is counted itself (its `layer` is an unbuilt template of its halves).
+        while (isinstance(getattr(counted, "layer", None), keras.layers.Layer)
+               and not isinstance(counted, keras.layers.Bidirectional)):
+            counted = counted.layer
         macs = sum(layer_macs(counted, i, o) for i, o in _calls(model, layer)
                    if not isinstance(i, list))
         yield {"name": f"{prefix}{layer.name}", "type": type(counted).__name__,
