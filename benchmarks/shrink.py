@@ -61,6 +61,9 @@ _ALPHA = flags.DEFINE_float("alpha", 0.1, "Weight of the hard-label loss.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of every job.")
 _DATASET = flags.DEFINE_string("dataset", "mnist", "Dataset.")
 _LATENCY_ROUNDS = flags.DEFINE_integer("latency_rounds", 7, "Interleaved timing rounds.")
+_LATENCY_THREADS = flags.DEFINE_list(
+    "latency_threads", ["2"], "LiteRT thread counts to time every file with (one "
+    "interleaved call each; a microsecond model may run faster on one thread).")
 _WORK_DIR = flags.DEFINE_string("work_dir", "saved_models/benchmarks/shrink",
                                 "Where runs are written (reused when complete).")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON here too.")
@@ -169,29 +172,33 @@ def main(argv):
         "one-shot l1, no recovery, float": (one_shot, tflite(os.path.join(root, "one_shot_l1")),
                                             one_shot["tflite"]["test_accuracy"]),
     }
-    latency = evaluate.compare_latency({name: path for name, (_, path, _) in rows.items()},
-                                       rounds=_LATENCY_ROUNDS.value, batch_size=1,
-                                       num_threads=2, repeats=300)
-    base_ms = latency["dense float"]["median_ms"]
+    threads = [int(t) for t in _LATENCY_THREADS.value]
+    latencies = {t: evaluate.compare_latency(
+        {name: path for name, (_, path, _) in rows.items()}, rounds=_LATENCY_ROUNDS.value,
+        batch_size=1, num_threads=t, repeats=300) for t in threads}
     base_acc = dense["keras"]["test_accuracy"]
     print(f"\n{_MODEL.value} on {_DATASET.value}, seed {_SEED.value}: shrink "
           f"{_TARGET.value} ({_CRITERION.value}, {_ROUNDS.value} round(s), round_to "
           f"{_ROUND_TO.value}) of {start}, {_EPOCHS.value} epochs recovering by "
           f"distillation from {teacher}; widths {shrunk['shrink']['widths']}, crops "
           f"{shrunk['shrink'].get('crops') or 'none'}.\n")
+    timed = "".join(f" latency ms ({t} thr) | speed-up ({t} thr) |" for t in threads)
     print("| model | params (non-zero) | MACs | TFLite accuracy | vs dense | gzipped KiB "
-          "| latency ms | speed-up |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"|{timed}")
+    print("|---" * (6 + 2 * len(threads)) + "|")
     results = {}
     for name, (summary, path, accuracy) in rows.items():
-        ms = latency[name]["median_ms"]
         nonzero = summary["params"]["nonzero"]
         gz = evaluate.artifact_size(path)["gzip_bytes"]
+        speedups = {t: latencies[t]["dense float"]["median_ms"]
+                    / latencies[t][name]["median_ms"] for t in threads}
         print(f"| {name} | {nonzero:,} | {summary.get('macs', 0):,} | {accuracy:.2%} | "
-              f"{(accuracy - base_acc) * 100:+.2f} | {gz / 1024:.1f} | {ms:.4f} | "
-              f"{base_ms / ms:.2f}x |")
+              f"{(accuracy - base_acc) * 100:+.2f} | {gz / 1024:.1f} |" + "".join(
+                  f" {latencies[t][name]['median_ms']:.4f} | {speedups[t]:.2f}x |"
+                  for t in threads))
         results[name] = {"accuracy": accuracy, "nonzero": nonzero, "gzip_bytes": gz,
-                         "latency": latency[name], "speedup": base_ms / ms}
+                         "latency": {t: latencies[t][name] for t in threads},
+                         "speedup": speedups}
     if _OUTPUT.value:
         _atomic.write_json(_OUTPUT.value, {"flags": flags.FLAGS.flag_values_dict(),
                                            "rows": results})

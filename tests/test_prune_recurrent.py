@@ -186,6 +186,14 @@ class PrunedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
         self.assertLessEqual(result.max_abs_diff, 1e-4)
         self.assertIn(float_op, op_names(float_path))
 
+        # Dynamic range: int8 weights, float activations; TFLite's hybrid
+        # kernels (the fused LSTM's too) run it without calibration.
+        dynamic_path = os.path.join(folder, "dynamic.tflite")
+        result = export.export_tflite(stripped, dynamic_path, quantization="dynamic",
+                                      check_inputs=x, min_agreement=0.9)
+        self.assertGreaterEqual(result.top1_agreement, 0.9)
+        self.assertIn(float_op, op_names(dynamic_path))
+
         int8_path = os.path.join(folder, "int8.tflite")
         result = export.export_tflite(stripped, int8_path, quantization="int8",
                                       representative_data=x, check_inputs=x,
