@@ -39,6 +39,20 @@ def _run_each_alone(path, batch):
     return np.stack(rows)
 
 
+def _export_agreeing(test_case, model, inputs):
+    """Exports `model` as float TFLite; asserts it matches Keras example by example.
+
+    Returns:
+      The file's path and op names.
+    """
+    path = os.path.join(test_case.create_tempdir().full_path, "m.tflite")
+    result = export.export_tflite(model, path, check_inputs=inputs)
+    test_case.assertLessEqual(result.max_abs_diff, 1e-4)
+    test_case.assertAllClose(_run_each_alone(path, inputs), model(inputs).numpy(),
+                             atol=1e-4, rtol=0)
+    return path, op_names(path)
+
+
 class RecurrentZooTest(tf.test.TestCase, parameterized.TestCase):
 
     # Parameters worked out by hand, e.g. lstm:8 on 28 steps of 28 pixels:
@@ -124,14 +138,7 @@ class RecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
     )
     def test_float_export_matches_keras(self, spec, holds, lacks):
         keras.utils.set_random_seed(0)
-        model = models.build(spec)
-        images = _images(n=4)
-        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
-        result = export.export_tflite(model, path, check_inputs=images)
-        self.assertLessEqual(result.max_abs_diff, 1e-4)
-        self.assertAllClose(_run_each_alone(path, images), model(images).numpy(),
-                            atol=1e-4, rtol=0)
-        ops = op_names(path)
+        path, ops = _export_agreeing(self, models.build(spec), _images(n=4))
         self.assertIn(holds, ops)
         self.assertNotIn(lacks, ops)
         # TFLite needs a static batch to lower the recurrent loop.
@@ -154,13 +161,8 @@ class RecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
     def test_bidirectional_text_lstm_exports_as_two_fused_lstms(self):
         keras.utils.set_random_seed(0)
         model = models.build("text_lstm:8,8,bidirectional=true", **_TEXT)
-        tokens = _tokens(n=4)
-        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
-        result = export.export_tflite(model, path, check_inputs=tokens)
-        self.assertLessEqual(result.max_abs_diff, 1e-4)
-        self.assertAllClose(_run_each_alone(path, tokens), model(tokens).numpy(),
-                            atol=1e-4, rtol=0)
-        self.assertEqual(op_names(path).count("UNIDIRECTIONAL_SEQUENCE_LSTM"), 2)
+        _, ops = _export_agreeing(self, model, _tokens(n=4))
+        self.assertEqual(ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM"), 2)
 
     def test_text_cnn_export_keeps_any_batch_size(self):
         model = models.build("text_cnn:8,8,kernel_size=3", **_TEXT)
@@ -286,12 +288,6 @@ class Keras3LstmExportTest(tf.test.TestCase):
         x = keras3.layers.LSTM(8, return_sequences=True)(x)
         x = keras3.layers.Bidirectional(keras3.layers.LSTM(4))(x)
         model = keras3.Model(inputs, keras3.layers.Dense(2)(x))
-        tokens = _tokens(n=4)
-        path = os.path.join(self.create_tempdir().full_path, "m.tflite")
-        result = export.export_tflite(model, path, check_inputs=tokens)
-        self.assertLessEqual(result.max_abs_diff, 1e-4)
-        self.assertAllClose(_run_each_alone(path, tokens), model(tokens).numpy(),
-                            atol=1e-4, rtol=0)
-        ops = op_names(path)
+        _, ops = _export_agreeing(self, model, _tokens(n=4))
         self.assertEqual(ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM"), 3)
         self.assertNotIn("WHILE", ops)
