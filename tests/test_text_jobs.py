@@ -57,6 +57,19 @@ class TextLstmJobsTest(tf.test.TestCase):
         self.assertGreater(summary["tflite_weights"]["sparsity"], 0.45)
         self.assertTrue(os.path.isfile(os.path.join(out, "vocabulary.txt")))
 
+    def test_cqat_clusters_then_quantizes_after_training(self):
+        out = os.path.join(self.root, "cqat")
+        summary = runner.run(quantize.QuantizeJob(model=self.trained, mode="cqat",
+                                                  clusters=8),
+                             _training(out, self.dataset), **_QUIET)
+        self.assertEqual(summary["applied_mode"], "cluster_int8")
+        self.assertEqual(summary["fallback"], (
+            "TFMOT has no quantization-aware training for layer 'embedding' "
+            "(Embedding): clustering, then post-training int8 instead of cqat"))
+        self.assertEqual(summary["tflite"]["quantization"], "int8")
+        self.assertIn("UNIDIRECTIONAL_SEQUENCE_LSTM",
+                      op_names(os.path.join(out, "model.tflite")))
+
     def test_evaluate_reads_the_text_test_split_and_reports_f1(self):
         result = evaluate_tflite.run(
             tflite=os.path.join(self.pruned, "model.tflite"), dataset=self.dataset,

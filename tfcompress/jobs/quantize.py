@@ -25,17 +25,17 @@ MODES = POST_TRAINING_MODES + FINE_TUNING_MODES
 
 # What each mode's TFLite file is converted with.
 _EXPORT_QUANTIZATION = {"int8": "int8", "dynamic": "dynamic", "float16": "float16",
-                        "qat": "int8", "pqat": "int8", "cluster": "none", "cqat": "int8"}
+                        "qat": "int8", "pqat": "int8", "cluster": "none", "cqat": "int8",
+                        "cluster_int8": "int8"}
 # The trainings of each mode, in order.
 _PHASES = {"qat": ("qat",), "pqat": ("qat",), "cluster": ("cluster",),
-           "cqat": ("cluster", "qat")}
+           "cqat": ("cluster", "qat"), "cluster_int8": ("cluster",)}
 _PRESERVE = {"qat": None, "pqat": "sparsity", "cqat": "clusters"}
 # What runs instead of QAT for a model with a layer TFMOT has no QAT for
-# (LSTM, GRU, Embedding): post-training int8, after clustering for cqat.
-# The int8 calibrator keeps a pruned model's zeros (zero stays zero).
+# (LSTM, GRU, Embedding): post-training int8, after clustering for cqat
+# ("cluster_int8", a mode of its own only here). The int8 calibrator keeps a
+# pruned model's zeros (zero stays zero).
 _WITHOUT_QAT = {"qat": "int8", "pqat": "int8", "cqat": "cluster_int8"}
-_EXPORT_QUANTIZATION["cluster_int8"] = "int8"
-_PHASES["cluster_int8"] = ("cluster",)
 
 REFERENCE_FILE = "float_reference.tflite"
 
