@@ -15,8 +15,9 @@ from tfcompress.jobs import settings
 
 DATASET = flags.DEFINE_string(
     "dataset", "mnist", "TFDS dataset name, or your own data: npz:PATH (arrays x_train, "
-    "y_train, x_test, y_test[, x_val, y_val]) or dir:PATH (PATH/train/<class>/<image>, "
-    "PATH/test/<class>/<image>); see the README, \"Your own data\".")
+    "y_train, x_test, y_test[, x_val, y_val]), dir:PATH (PATH/train/<class>/<image>, "
+    "PATH/test/<class>/<image>) or tsv:PATH (text: one label<TAB>text per line); see "
+    "the README, \"Your own data\".")
 NORMALIZE = flags.DEFINE_enum(
     "normalize", "unit", list(settings.NORMALIZATIONS),
     "Input normalization: unit (pixels / 255), standard (minus the training split's "

@@ -10,8 +10,8 @@ from tfcompress.jobs import evaluate_tflite
 
 _TFLITE = flags.DEFINE_string("tflite", None, "The .tflite file.", required=True)
 _DATASET = flags.DEFINE_string(
-    "dataset", "mnist", "TFDS dataset name, npz:PATH or dir:PATH (see the README, "
-    "\"Your own data\").")
+    "dataset", "mnist", "TFDS dataset name, npz:PATH, dir:PATH or tsv:PATH (see the "
+    "README, \"Your own data\").")
 _SPLIT = flags.DEFINE_string("split", "test", "Split to measure accuracy on.")
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR, then TFDS's).")
