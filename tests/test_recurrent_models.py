@@ -13,6 +13,7 @@ from tfcompress import models
 from tfcompress._keras import keras
 from tfcompress.evaluate.tflite_ops import op_names
 from tfcompress.export import tflite as tflite_module
+from tfcompress.export import validation
 from tfcompress.quantize import calibration
 from tfcompress.runtime import TFLiteRunner
 
@@ -201,6 +202,22 @@ class TokenIdQuantizationTest(tf.test.TestCase):
         examples = calibration.calibration_examples(ids)
         self.assertEqual(examples.dtype, np.int32)
         self.assertAllEqual(examples, ids)
+
+    def test_made_up_check_batch_of_a_text_model_is_token_ids_not_zeros(self):
+        model = models.build("text_cnn:8,8", num_classes=2, **_TEXT)
+        batch = validation.check_batch(model)
+        self.assertEqual(batch.dtype, np.int32)
+        self.assertEqual(batch.shape, (8, _TEXT["sequence_length"]))
+        self.assertBetween(batch.min(), 0, _TEXT["vocab_size"] - 1)
+        self.assertBetween(batch.max(), 1, _TEXT["vocab_size"] - 1)
+        inputs = keras.Input((4,), dtype="int32")
+        no_embedding = keras.Model(inputs, keras.layers.Dense(2)(
+            keras.layers.Lambda(lambda x: tf.cast(x, tf.float32))(inputs)), name="ids")
+        with self.assertRaisesRegex(ValueError, "^" + re.escape(
+                "'ids' takes int32 inputs that no Embedding layer reads, so no check "
+                "batch can be made up (noise cast to integers is all zeros): pass "
+                "`check_inputs`, e.g. real test examples.") + "$"):
+            validation.check_batch(no_embedding)
 
     def test_text_cnn_exports_to_int8_calibrated_on_token_ids(self):
         keras.utils.set_random_seed(0)

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 
+from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.data import inputs as inputs_lib
 
@@ -37,12 +38,30 @@ def single_input_spec(model):
     return tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype
 
 
+def _made_up_batch(model, shape, dtype, num_examples, seed):
+    """Seeded noise in [0, 1), or for token ids, ids the model's embedding reads."""
+    rng = np.random.default_rng(seed)
+    if dtype.is_floating:
+        return rng.uniform(size=(num_examples, *shape)).astype(dtype.as_numpy_dtype)
+    embeddings = [layer for layer in model.submodules
+                  if isinstance(layer, keras.layers.Embedding)]
+    if not embeddings:
+        raise ValueError(
+            f"{model.name!r} takes {dtype.name} inputs that no Embedding layer reads, "
+            "so no check batch can be made up (noise cast to integers is all zeros): "
+            "pass `check_inputs`, e.g. real test examples.")
+    vocabulary = min(layer.input_dim for layer in embeddings)
+    return rng.integers(0, vocabulary, size=(num_examples, *shape)).astype(
+        dtype.as_numpy_dtype)
+
+
 def check_batch(model, inputs=None, num_examples=8, seed=0):
-    """The batch an export is checked on: `inputs`, or seeded uniform noise.
+    """The batch an export is checked on: `inputs`, or made up.
 
     `inputs` is an array, an (x, y) tuple of arrays or a `tf.data.Dataset`
-    (its first batch). Real data is the better check; noise in [0, 1) at
-    least exercises every op.
+    (its first batch). Real data is the better check; made-up inputs (noise
+    in [0, 1), or random token ids below the embedding's vocabulary size) at
+    least exercise every op.
     """
     shape, dtype = single_input_spec(model)
     if inputs is None:
@@ -50,8 +69,7 @@ def check_batch(model, inputs=None, num_examples=8, seed=0):
             raise ValueError(
                 f"{model.name!r} takes inputs of shape {[None, *shape]} with unknown "
                 "dimensions, so no check batch can be made up: pass `check_inputs`.")
-        rng = np.random.default_rng(seed)
-        return rng.uniform(size=(num_examples, *shape)).astype(dtype.as_numpy_dtype)
+        return _made_up_batch(model, shape, dtype, num_examples, seed)
     inputs = inputs_lib.first_inputs(inputs, arg_name="check_inputs")
     if inputs.ndim != len(shape) + 1 or any(
             want is not None and got != want for got, want in zip(inputs.shape[1:], shape)):
