@@ -61,6 +61,9 @@ _ALPHA = flags.DEFINE_float("alpha", 0.1, "Weight of the hard-label loss.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of every job.")
 _DATASET = flags.DEFINE_string("dataset", "mnist", "Dataset.")
 _LATENCY_ROUNDS = flags.DEFINE_integer("latency_rounds", 7, "Interleaved timing rounds.")
+_SHRUNK_ONLY = flags.DEFINE_bool(
+    "shrunk_only", False, "Only the dense and shrunk float rows (no int8, magnitude "
+    "or one-shot runs): a quick look at a large model.")
 _LATENCY_THREADS = flags.DEFINE_list(
     "latency_threads", ["2"], "LiteRT thread counts to time every file with (one "
     "interleaved call each; a microsecond model may run faster on one thread).")
@@ -134,6 +137,22 @@ def main(argv):
                           crop_inputs=_CROP_INPUTS.value,
                           epochs=_EPOCHS.value, **kd, **common)
     print(f"shrunk: {shrunk['keras']['test_accuracy']:.2%}", flush=True)
+
+    def tflite(folder):
+        return os.path.join(folder, artifacts.TFLITE_FILE)
+
+    rows = {
+        "dense float": (dense, tflite(dense_dir), dense["tflite"]["test_accuracy"]),
+        "shrunk float": (shrunk, tflite(shrunk_dir), shrunk["tflite"]["test_accuracy"]),
+    }
+    if not _SHRUNK_ONLY.value:
+        rows = _all_rows(rows, common, root, dense_dir, start, kd, shrunk, tflite)
+    _print_table(rows, dense, start, teacher, shrunk)
+
+
+def _all_rows(rows, common, root, dense_dir, start, kd, shrunk, tflite):
+    """`rows` with int8 files, magnitude pruning and one-shot l1 added."""
+    dense, shrunk_dir = rows["dense float"][0], os.path.dirname(rows["shrunk float"][1])
     quant = dict(mode="qat", epochs=_QAT_EPOCHS.value, learning_rate=1e-4,
                  lr_schedule="constant", dataset=_DATASET.value, seed=_SEED.value)
     shrunk_int8 = job_runs.run(quantize_job.QuantizeJob, os.path.join(root, "shrunk_int8"),
@@ -154,11 +173,8 @@ def main(argv):
                             shrunk["shrink"].get("crops", {}),
                             os.path.join(root, "one_shot_l1"), test, check)
 
-    def tflite(folder):
-        return os.path.join(folder, artifacts.TFLITE_FILE)
-
-    rows = {
-        "dense float": (dense, tflite(dense_dir), dense["tflite"]["test_accuracy"]),
+    return {
+        "dense float": rows["dense float"],
         "dense int8 (PTQ)": (dense, tflite(os.path.join(root, "dense_int8")),
                              dense_int8["tflite"]["test_accuracy"]),
         "shrunk float": (shrunk, tflite(shrunk_dir), shrunk["tflite"]["test_accuracy"]),
@@ -172,6 +188,10 @@ def main(argv):
         "one-shot l1, no recovery, float": (one_shot, tflite(os.path.join(root, "one_shot_l1")),
                                             one_shot["tflite"]["test_accuracy"]),
     }
+
+
+def _print_table(rows, dense, start, teacher, shrunk):
+    """Times every row's file, then prints the table (and --output's JSON)."""
     threads = [int(t) for t in _LATENCY_THREADS.value]
     latencies = {t: evaluate.compare_latency(
         {name: path for name, (_, path, _) in rows.items()}, rounds=_LATENCY_ROUNDS.value,
