@@ -278,8 +278,11 @@ class PipelineEndToEndTest(tf.test.TestCase):
         self.assertIn("pass --overwrite to redo it", refused.stderr)
         result = _run_cli("pipeline", *_SLICES, "--stages=quantize,export,evaluate",
                           "--quantization=int8", "--overwrite", f"--output_dir={rerun}",
-                          "--verbose=0")
+                          "--latency_threads=1", "--verbose=0")
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        with open(os.path.join(rerun, "evaluate", "evaluation.json")) as f:
+            timed = json.load(f)["latency"]
+        self.assertEqual({row["num_threads"] for row in timed.values()}, {1})
         with open(os.path.join(rerun, "quantize", artifacts.SUMMARY_FILE)) as f:
             config = json.load(f)["config"]
         self.assertEqual(config["mode"], "int8")

@@ -69,6 +69,11 @@ _QUANTIZE_EPOCHS = flags.DEFINE_integer(
     "Fine-tuning epochs of qat, pqat, cluster and cqat.", lower_bound=1)
 _CLUSTERS = flags.DEFINE_integer("clusters", _DEFAULTS.clusters,
                                  "Shared values per kernel (cluster, cqat).", lower_bound=2)
+_LATENCY_THREADS = flags.DEFINE_integer(
+    "latency_threads", _DEFAULTS.latency_threads,
+    "LiteRT threads of the evaluate stage's batch-1 timings. 1 is LiteRT's own "
+    "default, and faster for models of a few microseconds (BENCHMARKS.md).",
+    lower_bound=1)
 
 # Cosine decay gave clearly better MNIST models here (BENCHMARKS.md).
 flags.FLAGS.set_default("lr_schedule", "cosine")
@@ -108,7 +113,7 @@ def main(argv):
         prune_epochs=_PRUNE_EPOCHS.value, sparsity=_SPARSITY.value,
         sensitivity=_SENSITIVITY.value, prune_with_teacher=_PRUNE_WITH_TEACHER.value,
         quantization=_QUANTIZATION.value, quantize_epochs=_QUANTIZE_EPOCHS.value,
-        clusters=_CLUSTERS.value)
+        clusters=_CLUSTERS.value, latency_threads=_LATENCY_THREADS.value)
     try:
         checked = pipeline.check_inputs(
             options, log=(lambda *_: None) if options.training.verbose == 0 else print)
