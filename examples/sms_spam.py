@@ -123,7 +123,7 @@ def main(argv):
     path = os.path.join(_OUTPUT_DIR.value, "spam.tflite")
     tfcompress.export_tflite(stripped, path, quantization="int8",
                              representative_data=data.load(dataset, _TRAIN_SPLIT.value),
-                             check_inputs=data.first_examples(dataset, "test", 64))
+                             check_inputs=data.examples_of_every_class(dataset, "test"))
     vocabulary = data.write_vocabulary(source.vocabulary, _OUTPUT_DIR.value)
     print(f"int8 file {path}:", _describe(tfcompress.evaluate_tflite(path, test)),
           tfcompress.artifact_size(path))

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -78,3 +79,22 @@ class SmsSpamExampleTest(tf.test.TestCase):
         self.assertGreater(float(final.group(2)), 0.5)  # the majority's F1 is 0
         self.assertTrue(os.path.isfile(os.path.join(out, "vocabulary.txt")))
         self.assertIn(" spam: WINNER! Claim your free prize now", result.stdout)
+        self._assert_readme_snippet_gets_what_evaluate_reports(out, SMS_SPAM)
+
+    def _assert_readme_snippet_gets_what_evaluate_reports(self, out, sms):
+        # pylint: disable=import-outside-toplevel
+        import readme
+        from tfcompress import data
+        from tfcompress.jobs import evaluate_tflite
+        path = os.path.join(out, "spam.tflite")
+        dataset = f"tsv:{sms}"
+        evaluated = evaluate_tflite.run(tflite=path, dataset=dataset, split="test",
+                                        batch_sizes=[1], repeats=3, log=lambda _: None)
+        snippet = readme.run_snippet("deploy_text", MODEL=path,
+                                     VOCABULARY=os.path.join(out, "vocabulary.txt"))
+        texts, labels = data.open_source(dataset).texts("test")
+        answers = np.array([snippet["classify"](text) == "spam" for text in texts])
+        self.assertEqual(float(np.mean(answers == labels)), evaluated["accuracy"])
+        true_positives = np.sum(answers & (labels == 1))
+        f1 = 2 * true_positives / (np.sum(answers) + np.sum(labels == 1))
+        self.assertAllClose(f1, evaluated["f1"], atol=1e-9)

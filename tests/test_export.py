@@ -13,6 +13,7 @@ from tfcompress import export
 from tfcompress import models
 from tfcompress import runtime
 from tfcompress.export import tflite as tflite_module
+from tfcompress.export import validation
 
 
 def _run_with_litert(path, batch):
@@ -50,7 +51,7 @@ class TFLiteExportTest(tf.test.TestCase, parameterized.TestCase):
     def test_default_check_batch_is_noise_of_the_input_shape(self):
         path = os.path.join(self.create_tempdir().full_path, "m.tflite")
         result = export.export_tflite(helpers.tiny_mlp(), path)
-        self.assertEqual(result.num_checked, 8)
+        self.assertEqual(result.num_checked, validation.MADE_UP_EXAMPLES)
         self.assertTrue(os.path.isfile(path))
 
     def test_disagreeing_model_leaves_no_file(self):

@@ -185,6 +185,16 @@ class PipelineEndToEndTest(tf.test.TestCase):
         self.assertFalse([name for name in os.listdir(self.run_dir)
                           if name.endswith(".partial") or name.startswith(".tmp")])
 
+    def test_export_says_what_the_file_takes_and_returns(self):
+        deployment = self._json("export", "deployment.json")
+        self.assertEqual(deployment["input"]["shape"], ["batch", 784])
+        self.assertEqual(deployment["input"]["dtype"], "float32")
+        self.assertIsNone(deployment["input"]["quantization"])
+        self.assertEqual(deployment["output"]["shape"], ["batch", 10])
+        self.assertEqual((deployment["batch"], deployment["stateless"]), ("any", True))
+        self.assertEqual(deployment["data"]["normalize"], "unit")
+        self.assertEqual(deployment["data"]["class_names"], [str(d) for d in range(10)])
+
     def test_report_fields_hold_the_measured_values(self):
         report = self._json("report.json")
         rows = {r["stage"]: r for r in report["stages"]}

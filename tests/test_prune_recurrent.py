@@ -168,11 +168,8 @@ if __name__ == "__main__":
 class PrunedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
     """What ships: the pruned LSTM or GRU as TFLite, float and int8."""
 
-    @parameterized.named_parameters(
-        ("lstm", "lstm", "UNIDIRECTIONAL_SEQUENCE_LSTM"),
-        # TFLite has no fused GRU: a WHILE loop in float, unrolled for int8.
-        ("gru", "gru", "WHILE"),
-    )
+    # A stateless WHILE loop in float and dynamic range, unrolled for int8.
+    @parameterized.named_parameters(("lstm", "lstm", "WHILE"), ("gru", "gru", "WHILE"))
     def test_pruned_model_exports_agreeing_float_and_int8_files(self, name, float_op):
         model = _MODELS[name]()
         x, y = _data(model, n=64)
@@ -187,7 +184,7 @@ class PrunedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
         self.assertIn(float_op, op_names(float_path))
 
         # Dynamic range: int8 weights, float activations; TFLite's hybrid
-        # kernels (the fused LSTM's too) run it without calibration.
+        # kernels run it without calibration.
         dynamic_path = os.path.join(folder, "dynamic.tflite")
         result = export.export_tflite(stripped, dynamic_path, quantization="dynamic",
                                       check_inputs=x, min_agreement=0.9)
@@ -200,8 +197,7 @@ class PrunedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
                                       min_agreement=0.9)
         self.assertGreaterEqual(result.top1_agreement, 0.9)
         ops = op_names(int8_path)
-        if name == "lstm":
-            self.assertIn("UNIDIRECTIONAL_SEQUENCE_LSTM", ops)
+        self.assertNotIn("UNIDIRECTIONAL_SEQUENCE_LSTM", ops)
         self.assertNotIn("WHILE", ops)
         # The int8 kernels keep the pruned zeros (the head is 16x3: too few to count).
         kernels = {k: w for k, w in weight_stats(int8_path).items() if w["size"] >= 96}

@@ -30,18 +30,9 @@ def _tokens(n=3, seed=0):
                         dtype=np.int32)
 
 
-def _run_each_alone(path, batch):
-    """LiteRT outputs of each example, from a zero state (see `_run` in tflite.py)."""
-    runner = TFLiteRunner(path)
-    rows = []
-    for example in batch:
-        rows.append(runner(example[None])[0])
-        runner.interpreter.reset_all_variables()
-    return np.stack(rows)
-
-
 def _export_agreeing(test_case, model, inputs):
-    """Exports `model` as float TFLite; asserts it matches Keras example by example.
+    """Exports `model` as float TFLite; asserts it matches Keras example by
+    example, run one per invoke with no reset, as a device runs it.
 
     Returns:
       The file's path and op names.
@@ -49,7 +40,7 @@ def _export_agreeing(test_case, model, inputs):
     path = os.path.join(test_case.create_tempdir().full_path, "m.tflite")
     result = export.export_tflite(model, path, check_inputs=inputs)
     test_case.assertLessEqual(result.max_abs_diff, 1e-4)
-    test_case.assertAllClose(_run_each_alone(path, inputs), model(inputs).numpy(),
+    test_case.assertAllClose(TFLiteRunner(path).run_each(inputs), model(inputs).numpy(),
                              atol=1e-4, rtol=0)
     return path, op_names(path)
 
@@ -133,37 +124,23 @@ class RecurrentZooTest(tf.test.TestCase, parameterized.TestCase):
 
 class RecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
 
-    @parameterized.named_parameters(
-        ("lstm", "lstm:8", "UNIDIRECTIONAL_SEQUENCE_LSTM", "WHILE"),
-        ("gru", "gru:8", "WHILE", "UNIDIRECTIONAL_SEQUENCE_LSTM"),
-    )
-    def test_float_export_matches_keras(self, spec, holds, lacks):
+    @parameterized.named_parameters(("lstm", "lstm:8"), ("gru", "gru:8"))
+    def test_float_export_is_a_loop_that_matches_keras(self, spec):
         keras.utils.set_random_seed(0)
         path, ops = _export_agreeing(self, models.build(spec), _images(n=4))
-        self.assertIn(holds, ops)
-        self.assertNotIn(lacks, ops)
+        self.assertIn("WHILE", ops)
+        # The fused op keeps its state between invokes (export.recurrent).
+        self.assertNotIn("UNIDIRECTIONAL_SEQUENCE_LSTM", ops)
         # TFLite needs a static batch to lower the recurrent loop.
         self.assertAllEqual(
             TFLiteRunner(path).interpreter.get_input_details()[0]["shape_signature"],
             [1, 28, 28, 1])
 
-    def test_runner_starts_every_example_of_a_fused_lstm_from_zero_state(self):
-        keras.utils.set_random_seed(0)
-        model = models.build("lstm:8")
-        flatbuffer = tflite_module.convert(model)
-        images = _images(n=3)
-        runner = TFLiteRunner(flatbuffer)
-        fresh = runner(images[1:2])
-        runner(images[:1])  # the fused op would carry this example's state over
-        self.assertAllEqual(runner(images[1:2]), fresh)
-        # A batch of 3 on a batch-1 file: three invokes, each from zeros.
-        self.assertAllClose(runner(images), model(images).numpy(), atol=1e-4, rtol=0)
-
-    def test_bidirectional_text_lstm_exports_as_two_fused_lstms(self):
+    def test_bidirectional_text_lstm_exports_as_two_loops(self):
         keras.utils.set_random_seed(0)
         model = models.build("text_lstm:8,8,bidirectional=true", **_TEXT)
         _, ops = _export_agreeing(self, model, _tokens(n=4))
-        self.assertEqual(ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM"), 2)
+        self.assertEqual(ops.count("WHILE"), 2)
 
     def test_text_cnn_export_keeps_any_batch_size(self):
         model = models.build("text_cnn:8,8,kernel_size=3", **_TEXT)
@@ -207,7 +184,8 @@ class TokenIdQuantizationTest(tf.test.TestCase):
         model = models.build("text_cnn:8,8", num_classes=2, **_TEXT)
         batch = validation.check_batch(model)
         self.assertEqual(batch.dtype, np.int32)
-        self.assertEqual(batch.shape, (8, _TEXT["sequence_length"]))
+        self.assertEqual(batch.shape, (validation.MADE_UP_EXAMPLES,
+                                       _TEXT["sequence_length"]))
         self.assertBetween(batch.min(), 0, _TEXT["vocab_size"] - 1)
         self.assertBetween(batch.max(), 1, _TEXT["vocab_size"] - 1)
         inputs = keras.Input((4,), dtype="int32")
@@ -236,16 +214,17 @@ class RefusedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.named_parameters(
         ("mask_zero", _masked_embedding, (
             "Layer 'tokens_embedded' (Embedding) has mask_zero=True, and TFLite export "
-            "supports no masks (the fused LSTM op takes none). Build the model with "
+            "supports no masks. Build the model with "
             "mask_zero=False, as the zoo's text models are, and train it again: "
             "padding (id 0) is then read like any token.")),
         ("masking", _masking_layer, (
             "Layer 'skip_padding' is a Masking layer, and TFLite export supports no "
-            "masks (the fused LSTM op takes none). Build the model without it and "
+            "masks. Build the model without it and "
             "train it again: padded steps are then read like any step.")),
         ("stateful", _stateful_inside_bidirectional, (
-            "Layer 'forward_carry' (LSTM) has stateful=True, and TFLite export runs "
-            "every input from a zero state. Build the same model with stateful=False, "
+            "Layer 'forward_carry' (LSTM) has stateful=True, and an exported file "
+            "answers every input from a zero state. Build the same model with "
+            "stateful=False, "
             "copy the weights into it (`set_weights(model.get_weights())`) and export "
             "that one.")),
     )
@@ -264,8 +243,8 @@ class RefusedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
         inputs = keras.Input((None, 4))
         model = keras.Model(inputs, keras.layers.GRU(3, name="loop")(inputs))
         with self.assertRaisesRegex(ValueError, "^" + re.escape(
-                "Layer 'loop' (GRU) reads sequences of any length, so TFLite runs it "
-                "as a WHILE loop, and calibrating a loop for quantization='int8' "
+                "Layer 'loop' (GRU) reads sequences of any length, so it can only "
+                "run as a WHILE loop, and calibrating a loop for quantization='int8' "
                 "crashes the TFLite converter. Give the model's input a fixed number "
                 "of steps")):
             tflite_module.convert(model, quantization="int8",
@@ -275,6 +254,7 @@ class RefusedRecurrentExportTest(tf.test.TestCase, parameterized.TestCase):
 class UnrolledInt8Test(tf.test.TestCase, parameterized.TestCase):
 
     @parameterized.named_parameters(
+        ("lstm", lambda: models.build("lstm:8"), _images),
         ("gru", lambda: models.build("gru:8"), _images),
         ("bidirectional_simple_rnn", lambda: keras.Sequential([
             keras.Input((12,), dtype="int32"), keras.layers.Embedding(50, 8),
@@ -297,7 +277,7 @@ class UnrolledInt8Test(tf.test.TestCase, parameterized.TestCase):
 
 class Keras3LstmExportTest(tf.test.TestCase):
 
-    def test_keras3_lstm_goes_through_the_bridge_to_the_fused_op(self):
+    def test_keras3_lstm_goes_through_the_bridge_to_stateless_loops(self):
         import keras as keras3  # Keras 3, on purpose: the user's model
         keras3.utils.set_random_seed(0)
         inputs = keras3.Input((12,), dtype="int32")
@@ -306,5 +286,5 @@ class Keras3LstmExportTest(tf.test.TestCase):
         x = keras3.layers.Bidirectional(keras3.layers.LSTM(4))(x)
         model = keras3.Model(inputs, keras3.layers.Dense(2)(x))
         _, ops = _export_agreeing(self, model, _tokens(n=4))
-        self.assertEqual(ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM"), 3)
-        self.assertNotIn("WHILE", ops)
+        self.assertEqual(ops.count("WHILE"), 3)
+        self.assertNotIn("UNIDIRECTIONAL_SEQUENCE_LSTM", ops)

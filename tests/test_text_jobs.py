@@ -15,6 +15,7 @@ from tfcompress.jobs import quantize
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
 from tfcompress.jobs import train
+from tfcompress.runtime import variable_tensors
 
 _QUIET = {"log": lambda *_: None}
 
@@ -34,11 +35,12 @@ class TextLstmJobsTest(tf.test.TestCase):
             prune.PruneJob(model=cls.trained, sparsity=0.5, schedule="constant"),
             _training(cls.pruned, cls.dataset), **_QUIET)
 
-    def test_pruned_lstm_reaches_its_sparsity_and_exports_fused(self):
+    def test_pruned_lstm_reaches_its_sparsity_and_exports_a_stateless_loop(self):
         self.assertAllClose(self.prune_summary["sparsity"]["sparsity"], 0.5,
                             atol=0.01)
-        self.assertIn("UNIDIRECTIONAL_SEQUENCE_LSTM",
-                      op_names(os.path.join(self.pruned, "model.tflite")))
+        path = os.path.join(self.pruned, "model.tflite")
+        self.assertIn("WHILE", op_names(path))
+        self.assertEmpty(variable_tensors(path))
 
     def test_pqat_falls_back_to_post_training_int8_and_says_why(self):
         out = os.path.join(self.root, "quantized")
@@ -51,8 +53,7 @@ class TextLstmJobsTest(tf.test.TestCase):
         self.assertEqual(summary["fallback"], reason)
         self.assertEqual(summary["applied_mode"], "int8")
         self.assertEqual(summary["tflite"]["quantization"], "int8")
-        self.assertIn("UNIDIRECTIONAL_SEQUENCE_LSTM",
-                      op_names(os.path.join(out, "model.tflite")))
+        self._assert_unrolled(os.path.join(out, "model.tflite"))
         # Post-training int8 keeps the pruned zeros.
         self.assertGreater(summary["tflite_weights"]["sparsity"], 0.45)
         self.assertTrue(os.path.isfile(os.path.join(out, "vocabulary.txt")))
@@ -67,8 +68,14 @@ class TextLstmJobsTest(tf.test.TestCase):
             "TFMOT has no quantization-aware training for layer 'embedding' "
             "(Embedding): clustering, then post-training int8 instead of cqat"))
         self.assertEqual(summary["tflite"]["quantization"], "int8")
-        self.assertIn("UNIDIRECTIONAL_SEQUENCE_LSTM",
-                      op_names(os.path.join(out, "model.tflite")))
+        self._assert_unrolled(os.path.join(out, "model.tflite"))
+
+    def _assert_unrolled(self, path):
+        ops = op_names(path)
+        self.assertNotIn("WHILE", ops)
+        self.assertNotIn("UNIDIRECTIONAL_SEQUENCE_LSTM", ops)
+        self.assertIn("TANH", ops)
+        self.assertEmpty(variable_tensors(path))
 
     def test_evaluate_reads_the_text_test_split_and_reports_f1(self):
         result = evaluate_tflite.run(

@@ -8,6 +8,7 @@ from tfcompress.data.inputs import first_inputs
 from tfcompress.data.loading import builder
 from tfcompress.data.loading import check_split
 from tfcompress.data.loading import examples
+from tfcompress.data.loading import examples_of_every_class
 from tfcompress.data.loading import first_examples
 from tfcompress.data.loading import load
 from tfcompress.data.loading import num_examples
@@ -29,7 +30,8 @@ from tfcompress.data.vocabulary import text_to_ids
 from tfcompress.data.vocabulary import write_vocabulary
 
 __all__ = ["NORMALIZATIONS", "VOCABULARY_FILE", "as_batches", "builder", "canonical_name",
-           "check_model_vocabulary", "check_split", "default_splits", "epoch_batches", "examples", "fill_unknown", "first_examples",
+           "check_model_vocabulary", "check_split", "default_splits", "epoch_batches", "examples",
+           "examples_of_every_class", "fill_unknown", "first_examples",
            "first_inputs", "load", "make_preprocess_fn", "mean_std", "normalization",
            "num_examples", "open_source", "open_tsv", "read_vocabulary",
            "resolve_data_dir", "shape_mismatch", "steps_per_epoch", "text_to_ids",

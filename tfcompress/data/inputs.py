@@ -91,3 +91,75 @@ def first_inputs(data, count=None, *, arg_name="data"):
         return np.zeros((0,), np.float32)
     x = np.concatenate(parts)
     return x if count is None else x[:count]
+
+
+def _pairs(data, scan):
+    """(x, y-or-None) chunks of `data`: at most `scan` examples in all."""
+    if not isinstance(data, tf.data.Dataset):
+        if _is_pair(data, tuple):
+            yield _array(data[0])[:scan], np.asarray(data[1])[:scan]
+        else:
+            yield _array(data)[:scan], None
+        return
+    seen = 0
+    for batch in data:
+        if isinstance(batch, (tuple, list)):
+            x, y = _array(batch[0]), np.asarray(batch[1])
+        else:
+            x, y = _array(batch), None
+        yield x[:scan - seen], None if y is None else y[:scan - seen]
+        seen += len(x)
+        if seen >= scan:
+            return
+
+
+def examples_of_every_class(data, per_class=16, max_examples=128, *, scan=4096,
+                            arg_name="data"):
+    """Up to `per_class` examples of each class in `data`, as (x, y) arrays.
+
+    What an exported file is checked on: a file that answers one class for
+    everything must meet examples of the others, however rare they are
+    (73 spam messages among 557). Classes take turns, so a split with more
+    classes than `max_examples // per_class` still gets every class in.
+
+    Args:
+      data: as `first_inputs` takes it; labels, where given, are the classes
+        (an array of inputs alone gives its first `max_examples`, y None).
+      per_class, max_examples: positive ints.
+      scan: read at most this many examples looking for rare classes.
+      arg_name: the caller's argument, quoted in errors.
+
+    Returns:
+      (x, y): y None when `data` has no labels; examples keep `data`'s order
+      within each class.
+    """
+    check_positive_int("per_class", per_class)
+    check_positive_int("max_examples", max_examples)
+    inputs, by_class, labelled = [], {}, True
+    for x, y in _pairs(data, scan):
+        if not isinstance(x, np.ndarray) or x.ndim == 0:
+            raise TypeError(f"`{arg_name}` must hold arrays of examples, got "
+                            f"{type(x).__name__}.")
+        if y is None:
+            labelled = False
+            inputs.append(x)
+            if sum(map(len, inputs)) >= max_examples:
+                break
+            continue
+        y = y.reshape(len(y), -1).argmax(-1) if y.ndim > 1 else y  # one-hot
+        for example, label in zip(x, y.astype(np.int64)):
+            kept = by_class.setdefault(int(label), [])
+            if len(kept) < per_class:
+                kept.append(example)
+    if not labelled:
+        x = np.concatenate(inputs) if inputs else np.zeros((0,), np.float32)
+        return x[:max_examples], None
+    chosen = []
+    for turn in range(per_class):
+        for label in sorted(by_class):
+            if turn < len(by_class[label]) and len(chosen) < max_examples:
+                chosen.append((by_class[label][turn], label))
+    if not chosen:
+        return np.zeros((0,), np.float32), np.zeros((0,), np.int64)
+    return (np.stack([x for x, _ in chosen]),
+            np.array([label for _, label in chosen], np.int64))

@@ -10,6 +10,7 @@ they must be prepared in `data_dir`.
 import tensorflow as tf
 
 from tfcompress._checks import check_positive_int
+from tfcompress.data import inputs
 from tfcompress.data import preprocessing
 from tfcompress.data import shapes
 from tfcompress.data import sources
@@ -177,3 +178,22 @@ def first_examples(name, split, num_examples=64, *, data_dir=None, **load_kwargs
     ds = load(name, split, batch_size=num_examples, cache=False, data_dir=data_dir,
               **load_kwargs)
     return next(iter(ds))[0].numpy()
+
+
+def examples_of_every_class(name, split, per_class=16, max_examples=128, *,
+                            data_dir=None, **load_kwargs):
+    """Up to `per_class` examples of every class of a split, as (x, y) arrays.
+
+    What exports are checked on (`inputs.examples_of_every_class`): a rare
+    class (spam) is checked as well as the common one. Reads its own
+    uncached pipeline, at most the split's first 4,096 examples.
+
+    Args:
+      name, split, data_dir: as `load`.
+      per_class, max_examples: positive ints.
+      **load_kwargs: preprocessing arguments of `load`.
+    """
+    ds = load(name, split, batch_size=256, cache=False, data_dir=data_dir,
+              **load_kwargs)
+    return inputs.examples_of_every_class(ds, per_class, max_examples,
+                                          arg_name="split")

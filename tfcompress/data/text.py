@@ -156,6 +156,7 @@ class TextSource:
                               f"(80% of the lines, shuffled with seed {seed}), so no "
                               "model would learn it. Add lines of it, or remove them.")
         split_texts = {split: [texts[i] for i in rows] for split, rows in order.items()}
+        self._texts = split_texts
         self.vocabulary = vocabulary_lib.fit(split_texts["train"], max_tokens)
         if len(self.vocabulary) <= 2:
             _fail(name, path, "the \"train\" split holds no word (letters or digits), so "
@@ -181,6 +182,15 @@ class TextSource:
 
     def num_examples(self, split):
         return splits.count(split, self.split_sizes)
+
+    def texts(self, split):
+        """(texts, labels) of `split` as the file has them, in the split's order."""
+        ranges = splits.ranges(split, self.split_sizes)
+        texts = [text for part, start, stop in ranges
+                 for text in self._texts[part][start:stop]]
+        labels = np.concatenate([self._splits[part][1][start:stop]
+                                 for part, start, stop in ranges])
+        return texts, labels
 
     def raw_examples(self, split, image_shape):
         """(int32 ids, int64 label) pairs of `split`, in the shuffled order."""

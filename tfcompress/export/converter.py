@@ -5,6 +5,7 @@ import tensorflow as tf
 from tfcompress import _tfmot_wrappers
 from tfcompress.data import inputs
 from tfcompress.export import recurrent
+from tfcompress.export import tensor_names
 from tfcompress.export import validation
 from tfcompress.quantize import calibration
 
@@ -31,7 +32,7 @@ def check_options(model, quantization, representative_data, int8_io):
     recurrent.check_exportable(model)
 
 
-def _from_inference_graph(model, spec):
+def _from_inference_graph(model, spec, recurrent_form):
     """A converter of `model(x, training=False)`, from one trace.
 
     Not `from_keras_model`: in TF 2.21 that first saves a Keras SavedModel,
@@ -40,33 +41,64 @@ def _from_inference_graph(model, spec):
     """
     function = tf.function(lambda inputs: model(inputs, training=False),
                            input_signature=[spec]).get_concrete_function()
-    if recurrent.is_recurrent(model):
+    if recurrent_form == "fused":
         return _through_saved_model(function, model)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
-    converter.experimental_lower_to_saved_model = False  # freeze the trace
+    # Freezing the trace inlines the function tf_keras' LSTM marks
+    # `api_implements`, so it stays a WHILE loop instead of the stateful fused op.
+    converter.experimental_lower_to_saved_model = False
     return converter
 
 
 def _through_saved_model(function, model):
     """A converter that imports `function` as a SavedModel, so LSTMs fuse.
 
-    TFLite makes its fused LSTM op from the function tf_keras' LSTM marks
-    `api_implements`; freezing the graph inlines that function and loses
-    the mark, leaving a WHILE loop. The SavedModel holds only the model's
-    variables: saving the Keras model itself would trace every layer.
+    Only for measuring the fused form against the stateless ones
+    (`export.recurrent`): the SavedModel importer keeps the mark the
+    converter fuses on. The SavedModel holds only the model's variables.
     """
     variables = tf.Module()
     variables.model_variables = list(model.variables)
     return tf.lite.TFLiteConverter.from_concrete_functions([function], variables)
 
 
+def recurrent_form_of(model, quantization, recurrent_form=None):
+    """The form `model`'s recurrent layers are written in (None: it has none)."""
+    aware = _tfmot_wrappers.is_quantization_aware(model)
+    chosen = recurrent.choose_form(model, quantization, aware)
+    if recurrent_form is None or chosen is None:
+        return chosen
+    if recurrent_form not in recurrent.FORMS:
+        raise ValueError(f"`recurrent_form` must be one of {recurrent.FORMS}, got "
+                         f"{recurrent_form!r}.")
+    if recurrent_form != "unrolled" and quantization == "int8" and not aware:
+        raise ValueError(f"recurrent_form={recurrent_form!r} cannot be calibrated for "
+                         "quantization='int8' (TF's calibrator crashes on the loop); "
+                         "int8 files are unrolled.")
+    return recurrent_form
+
+
+def convert(model, **options):
+    """`model` as TFLite flatbuffer bytes (`make_converter`'s options).
+
+    An unrolled recurrent file loses its activation tensors' names, half its
+    size (`tensor_names`).
+    """
+    flatbuffer = make_converter(model, **options).convert()
+    if recurrent_form_of(model, options.get("quantization", "none"),
+                         options.get("recurrent_form")) == "unrolled":
+        flatbuffer = tensor_names.drop_activation_names(flatbuffer)
+    return flatbuffer
+
+
 def make_converter(model, *, quantization="none", representative_data=None,
                    num_samples=calibration.DEFAULT_SAMPLES, int8_io=False,
-                   sparse=False):
+                   sparse=False, recurrent_form=None):
     """A TFLiteConverter for `model` with the chosen quantization.
 
     A model with a recurrent layer is converted for batches of
-    `recurrent.FIXED_BATCH` examples (see `tfcompress.export.recurrent`).
+    `recurrent.FIXED_BATCH` examples, in the stateless form
+    `recurrent.choose_form` picks (see `tfcompress.export.recurrent`).
 
     Args:
       model: single-input, single-output tf_keras model (QAT models too).
@@ -77,15 +109,19 @@ def make_converter(model, *, quantization="none", representative_data=None,
       num_samples: calibration examples taken from `representative_data`.
       int8_io: int8 input and output tensors too (int8 only).
       sparse: store sparse weights in TFLite's sparse encoding.
+      recurrent_form: one of `recurrent.FORMS` to override that choice
+        (benchmarks measure the forms against each other).
     """
     shape, dtype = validation.single_input_spec(model)
     check_options(model, quantization, representative_data, int8_io)
+    aware = _tfmot_wrappers.is_quantization_aware(model)
+    form = recurrent_form_of(model, quantization, recurrent_form)
+    if form == "unrolled":
+        model = recurrent.unrolled(model)
     # Any batch size, except recurrent models: TFLite needs theirs static.
-    batch = recurrent.FIXED_BATCH if recurrent.is_recurrent(model) else None
-    if quantization == "int8" and not _tfmot_wrappers.is_quantization_aware(model):
-        model = recurrent.unrolled_for_calibration(model)
-    converter = _from_inference_graph(model, tf.TensorSpec([batch, *shape], dtype,
-                                                           name="inputs"))
+    batch = recurrent.FIXED_BATCH if form else None
+    converter = _from_inference_graph(
+        model, tf.TensorSpec([batch, *shape], dtype, name="inputs"), form)
     optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
     if quantization != "none":
         optimizations.append(tf.lite.Optimize.DEFAULT)
@@ -93,7 +129,7 @@ def make_converter(model, *, quantization="none", representative_data=None,
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantization == "int8":
-        if not _tfmot_wrappers.is_quantization_aware(model):
+        if not aware:
             # A QAT model brings its own ranges; asking for int8-only ops
             # would make the converter demand calibration data anyway.
             examples = calibration.calibration_examples(inputs.first_inputs(

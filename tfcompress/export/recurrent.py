@@ -1,21 +1,37 @@
 """What TFLite needs of a recurrent model: a fixed batch, no masks, no state.
 
-tf_keras' LSTM and GRU loop over time with a `tf.TensorArray` of [batch,
-units] elements, which TFLite lowers only when that shape is static; the
-fused UNIDIRECTIONAL_SEQUENCE_LSTM op that tf_keras' LSTM becomes also sizes
-its state tensors by the batch. So a recurrent model is converted for a
-fixed batch of FIXED_BATCH examples, and the file runs one batch of that
-size per invoke. The fused op takes no mask, and its state tensors hold the
-last state for the next invoke unless reset (the interpreter's
-`reset_all_variables()`): export runs every input from a zero state, as the
-Keras model does, so masked and stateful models are refused.
+A TFLite file answers each invoke on its own: the same input gives the same
+output whatever ran before, as a device that never resets it expects. How a
+recurrent layer is written decides that. Three forms were measured
+(BENCHMARKS.md, "Stateless recurrent files"):
+
+- "fused": tf_keras' LSTM as one UNIDIRECTIONAL_SEQUENCE_LSTM op. Its state
+  lives in variable tensors that keep the last invoke's state for the next
+  one unless the app calls `reset_all_variables()`, so a device gets other
+  answers from the second input on. The kernel takes its state only as
+  variable tensors, so it cannot be given zeros as inputs instead. Kept only
+  as the measured baseline; `export_tflite` refuses what it writes.
+- "loop": the layer as a WHILE loop over its steps (the state is a loop
+  variable, zero on every invoke). The fastest stateless form in float,
+  float16 and dynamic range, as small as the fused file.
+- "unrolled": one copy of the cell's ops per step (plain FULLY_CONNECTED,
+  LOGISTIC, TANH...). The only form full-integer calibration survives: TF
+  2.21's int8 calibrator dies on a WHILE loop (a segmentation fault). About
+  10x faster than the fused int8 kernel, but each step's ops make the file
+  larger.
+
+Loops keep a `tf.TensorArray` of [batch, units] elements, which TFLite
+lowers only when that shape is static, so every recurrent file takes a
+fixed batch of FIXED_BATCH example per invoke, as a device runs each input
+it gets. Masks and `stateful=True` layers are refused.
 """
 
 from tfcompress._keras import keras
 
-# One example per invoke, as a device runs each input it gets (the TF
-# guide's Keras LSTM conversion fixes batch 1 too).
+# One example per invoke (the TF guide's Keras LSTM conversion fixes batch 1).
 FIXED_BATCH = 1
+
+FORMS = ("loop", "unrolled", "fused")
 
 
 def _all_layers(layer):
@@ -42,61 +58,67 @@ def check_exportable(model):
         if isinstance(layer, keras.layers.Embedding) and layer.mask_zero:
             raise ValueError(
                 f"Layer {layer.name!r} (Embedding) has mask_zero=True, and TFLite "
-                "export supports no masks (the fused LSTM op takes none). Build the "
-                "model with mask_zero=False, as the zoo's text models are, and train "
-                "it again: padding (id 0) is then read like any token.")
+                "export supports no masks. Build the model with mask_zero=False, as "
+                "the zoo's text models are, and train it again: padding (id 0) is "
+                "then read like any token.")
         if isinstance(layer, keras.layers.Masking):
             raise ValueError(
                 f"Layer {layer.name!r} is a Masking layer, and TFLite export supports "
-                "no masks (the fused LSTM op takes none). Build the model without "
-                "it and train it again: padded steps are then read like any step.")
+                "no masks. Build the model without it and train it again: padded "
+                "steps are then read like any step.")
         if isinstance(layer, keras.layers.RNN) and layer.stateful:
             raise ValueError(
                 f"Layer {layer.name!r} ({type(layer).__name__}) has stateful=True, "
-                "and TFLite export runs every input from a zero state. Build the "
-                "same model with stateful=False, copy the weights into it "
+                "and an exported file answers every input from a zero state. Build "
+                "the same model with stateful=False, copy the weights into it "
                 "(`set_weights(model.get_weights())`) and export that one.")
 
 
-def _loops(model):
-    """The recurrent layers TFLite runs as a WHILE loop (all but the LSTM)."""
-    return [layer for layer in _all_layers(model)
-            if isinstance(layer, keras.layers.RNN)
-            and not isinstance(layer, keras.layers.LSTM)]
+def choose_form(model, quantization, aware):
+    """The form a recurrent model is written in for `quantization`.
+
+    None for a model without recurrent layers. `aware`: the model was
+    trained quantization-aware (it brings its own ranges, no calibration).
+    """
+    if not is_recurrent(model):
+        return None
+    return "unrolled" if quantization == "int8" and not aware else "loop"
 
 
-def _unrolled(layer):
-    """A copy of a GRU or SimpleRNN layer (or a Bidirectional one) unrolled."""
+def _recurrent_layers(model):
+    return [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.RNN)]
+
+
+def _unrolled_layer(layer):
+    """A copy of a recurrent layer (or a Bidirectional one) unrolled."""
     config = layer.get_config()
     if isinstance(layer, keras.layers.Bidirectional):
         for key in ("layer", "backward_layer"):
-            if key in config and config[key]["class_name"] != "LSTM":
+            if key in config:
                 config[key]["config"]["unroll"] = True
     else:
         config["unroll"] = True
     return type(layer).from_config(config)
 
 
-def unrolled_for_calibration(model):
-    """`model`, or a copy with its GRU and SimpleRNN layers unrolled.
+def unrolled(model):
+    """A copy of `model` with every recurrent layer unrolled over its steps.
 
-    Only tf_keras' LSTM becomes one TFLite op; a GRU or SimpleRNN stays a
-    WHILE loop, on which TF 2.21's int8 calibrator dies (a segmentation
-    fault that would take the whole process with it). Unrolled over its
-    fixed number of steps, a loop becomes plain ops that the calibrator
-    handles; the copy has the model's weights, so its outputs are the
-    model's. Written here: neither tf_keras nor the converter unrolls an
-    existing layer.
+    The copy has the model's weights, so its outputs are the model's.
+    Written here: neither tf_keras nor the converter unrolls an existing
+    layer.
+
+    Raises:
+      ValueError: a layer reads sequences of any length (nothing to unroll
+        over); the message names it.
     """
-    if not _loops(model):
-        return model
-    loops = {id(layer) for layer in _loops(model)}
+    loops = {id(layer) for layer in _recurrent_layers(model)}
 
     def clone(layer):
         inner = [layer.forward_layer, layer.backward_layer] if isinstance(
             layer, keras.layers.Bidirectional) else [layer]
         if any(id(part) in loops for part in inner):
-            return _unrolled(layer)
+            return _unrolled_layer(layer)
         return type(layer).from_config(layer.get_config())
 
     try:
@@ -104,13 +126,12 @@ def unrolled_for_calibration(model):
     except ValueError as e:
         if "fixed number of timesteps" not in str(e):
             raise
-        layer = _loops(model)[0]
+        layer = _recurrent_layers(model)[0]
         raise ValueError(
             f"Layer {layer.name!r} ({type(layer).__name__}) reads sequences of any "
-            "length, so TFLite runs it as a WHILE loop, and calibrating a loop for "
+            "length, so it can only run as a WHILE loop, and calibrating a loop for "
             "quantization='int8' crashes the TFLite converter. Give the model's "
             "input a fixed number of steps (the layer is then unrolled for int8), "
-            "export with quantization='dynamic' or 'float16', or use an LSTM, which "
-            "TFLite fuses into one op that int8 supports.") from None
+            "or export with quantization='dynamic' or 'float16'.") from None
     copy.set_weights(model.get_weights())
     return copy

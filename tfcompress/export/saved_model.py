@@ -39,8 +39,9 @@ def export_saved_model(model, path, *, check_inputs=None, atol=validation.FLOAT_
     Args:
       model: single-input, single-output tf_keras model.
       path: output folder; replaced if it exists.
-      check_inputs: batch to check on: an array, an (x, y) tuple or a
-        `tf.data.Dataset` (its first batch); seeded noise when None.
+      check_inputs: examples to check on: an array, an (x, y) tuple or a
+        `tf.data.Dataset` (up to 16 of every labelled class, as
+        `export_tflite` takes them); seeded noise when None.
       atol: largest allowed max abs difference of logits.
 
     Returns:

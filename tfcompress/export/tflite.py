@@ -23,7 +23,7 @@ def convert(model, **options):
     `options` are those of `tfcompress.export.converter.make_converter`
     (quantization, representative_data, num_samples, int8_io, sparse).
     """
-    return converter_lib.make_converter(model, **options).convert()
+    return converter_lib.convert(model, **options)
 
 
 def _describe(quantization, sparse, int8_io):
@@ -36,11 +36,15 @@ def _describe(quantization, sparse, int8_io):
 
 
 def _run_checked(tmp, path, batch, xnnpack, what, sparse):
-    """Runs the written file in LiteRT; on failure, says what would work."""
+    """Runs the written file as a device does (`validation.run_as_device`);
+    if LiteRT fails, says what would work."""
     try:
-        return TFLiteRunner(tmp, xnnpack=xnnpack)(batch)
+        runner = TFLiteRunner(tmp, xnnpack=xnnpack)
+        runner.run_each(batch[:1])
     except (RuntimeError, ValueError) as e:
         failure = e
+    else:
+        return validation.run_as_device(runner, batch, f"The {what} TFLite file")
     if xnnpack:
         try:
             TFLiteRunner(tmp, xnnpack=False)(batch)
@@ -65,15 +69,21 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
                   min_agreement=DEFAULT_MIN_AGREEMENT):
     """Writes `model` as a .tflite file that LiteRT has run and checked.
 
-    The converted model is invoked in LiteRT on `check_inputs` before the
-    file is renamed into place. A float export must match the Keras logits
-    within `atol`; a quantized one must give the Keras model's top-1 class
-    on at least `min_agreement` of the batch. A file that fails to run or to
-    agree is never left at `path`.
+    The converted file is run in LiteRT as a device runs it before it is
+    renamed into place: one check example per invoke, with no reset, then
+    again in a shuffled order, which must give the same outputs (a file
+    that keeps state between invokes fails). A float export must match the
+    Keras logits within `atol`; a quantized one must give the Keras model's
+    top-1 class on at least `min_agreement` of the examples, and on at least
+    half of those of each class Keras gives to 3 or more (so a file that
+    answers one class for everything fails on imbalanced data too). A file
+    that fails is never left at `path`.
 
-    A model with a recurrent layer (LSTM, GRU) is written for a fixed batch
-    of one example per invoke, which TFLite needs; masks (`mask_zero=True`,
-    Masking) and `stateful=True` layers are refused.
+    A model with a recurrent layer (LSTM, GRU, SimpleRNN, Bidirectional) is
+    written for a fixed batch of one example per invoke, stateless: as
+    WHILE loops, or unrolled over its steps for "int8" (see
+    `tfcompress.export.recurrent`). Masks (`mask_zero=True`, Masking) and
+    `stateful=True` layers are refused.
 
     Args:
       model: single-input, single-output tf_keras model (QAT models too).
@@ -91,14 +101,17 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
         XNNPACK cannot run it with int8 weights).
       xnnpack: check with LiteRT's default XNNPACK delegate, as devices run
         it; False checks the built-in kernels only.
-      check_inputs: batch to check on (real data): an array, an (x, y)
-        tuple or a `tf.data.Dataset` (its first batch); seeded noise when
-        None.
+      check_inputs: real examples to check on: an array, an (x, y) tuple or
+        a `tf.data.Dataset` of (x, y) batches. With labels, up to 16 of
+        every class are taken (128 at most). When None, the check takes
+        them from `representative_data`, else makes up seeded noise (or
+        random token ids), which a model may answer with one class only.
       atol: largest allowed max abs difference of float logits.
       min_agreement: smallest allowed top-1 agreement of quantized exports.
 
     Returns:
-      `ExportResult` (max abs diff and top-1 agreement on the batch).
+      `ExportResult` (max abs diff, top-1 agreement overall and in the
+      class where it is lowest, on the check examples).
 
     Raises:
       ValueError: options that do not fit together or the model; a mask or
@@ -108,9 +121,9 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
     """
     if not 0 <= min_agreement <= 1:
         raise ValueError(f"`min_agreement` must be in [0, 1], got {min_agreement!r}.")
-    batch = validation.check_batch(model, check_inputs)
     recurrent.check_exportable(model)  # before a stateful model runs
-    expected = model(batch, training=False).numpy()
+    batch = validation.check_batch(model, check_inputs, representative_data)
+    expected = validation.keras_outputs(model, batch)
     flatbuffer = convert(model, quantization=quantization,
                          representative_data=representative_data,
                          num_samples=num_samples, int8_io=int8_io, sparse=sparse)
@@ -122,8 +135,9 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
         if quantization == "none":
             diff = validation.compare_outputs(expected, actual, atol, "The TFLite model")
             agreement = validation.top1_agreement(expected, actual)
+            worst = validation.worst_class_agreement(expected, actual)
         else:
-            agreement = validation.check_agreement(
+            agreement, worst = validation.check_agreement(
                 expected, actual, min_agreement, f"The {what} TFLite model")
             diff = float(np.max(np.abs(expected - actual.astype(np.float32))))
-    return validation.ExportResult(str(path), diff, len(batch), agreement)
+    return validation.ExportResult(str(path), diff, len(batch), agreement, worst)

@@ -23,8 +23,10 @@ class ExportResult:
     path: str
     max_abs_diff: float
     num_checked: int
-    # Fraction of the batch where the artifact's top-1 class is Keras'.
+    # Fraction of the examples where the artifact's top-1 class is Keras'.
     top1_agreement: float = 1.0
+    # The same within the class where it is lowest (`worst_class_agreement`).
+    worst_class_agreement: float = 1.0
 
 
 def single_input_spec(model):
@@ -55,37 +57,103 @@ def _made_up_batch(model, shape, dtype, num_examples, seed):
         dtype.as_numpy_dtype)
 
 
-def check_batch(model, inputs=None, num_examples=8, seed=0):
-    """The batch an export is checked on: `inputs`, or made up.
+# Real examples a file is checked on: up to this many of each class, this
+# many in all (both passes of a 1 ms model take a quarter of a second).
+CHECK_PER_CLASS = 16
+MAX_CHECK_EXAMPLES = 128
+# Made-up examples when no data is given.
+MADE_UP_EXAMPLES = 16
+# A quantized file must give each class Keras gives to at least
+# MIN_CLASS_EXAMPLES check examples on at least this share of them.
+MIN_CLASS_AGREEMENT = 0.5
+MIN_CLASS_EXAMPLES = 3
 
-    `inputs` is an array, an (x, y) tuple of arrays or a `tf.data.Dataset`
-    (its first batch). Real data is the better check; made-up inputs (noise
-    in [0, 1), or random token ids below the embedding's vocabulary size) at
-    least exercise every op.
+
+def _checked_inputs(inputs, shape, dtype, arg_name):
+    if inputs.ndim != len(shape) + 1 or any(
+            want is not None and got != want for got, want in zip(inputs.shape[1:], shape)):
+        raise ValueError(
+            f"`{arg_name}` must have shape [batch, {', '.join(map(str, shape))}], "
+            f"got {list(inputs.shape)}."
+        )
+    if len(inputs) == 0:
+        raise ValueError(f"`{arg_name}` is empty: the export must be run on at least "
+                         "one example.")
+    if np.issubdtype(inputs.dtype, np.floating) and not np.isfinite(inputs).all():
+        raise ValueError(
+            f"`{arg_name}` holds {np.size(inputs) - np.isfinite(inputs).sum()} NaN or "
+            f"inf values (of {np.size(inputs)}): no output can be compared on them. Pass "
+            "finite inputs, e.g. real test images.")
+    return inputs.astype(dtype.as_numpy_dtype)
+
+
+def check_batch(model, inputs=None, representative_data=None, *, seed=0,
+                arg_name="check_inputs"):
+    """The examples an export is checked on: real ones where given, else made up.
+
+    Real examples come from `inputs`, else from `representative_data`
+    (each an array, an (x, y) tuple of arrays or a `tf.data.Dataset`): up
+    to CHECK_PER_CLASS of every labelled class, so rare classes are
+    checked too. Made-up inputs (noise in [0, 1), or random token ids below
+    the embedding's vocabulary size) at least exercise every op, but a
+    model may answer one class for all of them: pass real data.
     """
     shape, dtype = single_input_spec(model)
+    if inputs is None and representative_data is not None:
+        inputs, arg_name = representative_data, "representative_data"
     if inputs is None:
         if None in shape:
             raise ValueError(
                 f"{model.name!r} takes inputs of shape {[None, *shape]} with unknown "
                 "dimensions, so no check batch can be made up: pass `check_inputs`.")
-        return _made_up_batch(model, shape, dtype, num_examples, seed)
-    inputs = inputs_lib.first_inputs(inputs, arg_name="check_inputs")
-    if inputs.ndim != len(shape) + 1 or any(
-            want is not None and got != want for got, want in zip(inputs.shape[1:], shape)):
-        raise ValueError(
-            f"`check_inputs` must have shape [batch, {', '.join(map(str, shape))}], "
-            f"got {list(inputs.shape)}."
-        )
-    if len(inputs) == 0:
-        raise ValueError("`check_inputs` is empty: the export must be run on at least "
-                         "one example.")
-    if np.issubdtype(inputs.dtype, np.floating) and not np.isfinite(inputs).all():
-        raise ValueError(
-            f"`check_inputs` holds {np.size(inputs) - np.isfinite(inputs).sum()} NaN or "
-            f"inf values (of {np.size(inputs)}): no output can be compared on them. Pass "
-            "finite inputs, e.g. real test images.")
-    return inputs.astype(dtype.as_numpy_dtype)
+        return _made_up_batch(model, shape, dtype, MADE_UP_EXAMPLES, seed)
+    x, _ = inputs_lib.examples_of_every_class(
+        inputs, CHECK_PER_CLASS, MAX_CHECK_EXAMPLES, arg_name=arg_name)
+    if len(x) == 0 and arg_name == "representative_data":
+        raise ValueError("`representative_data` holds no examples: full-integer "
+                         "quantization needs some (e.g. the training split).")
+    return _checked_inputs(x, shape, dtype, arg_name)
+
+
+def keras_outputs(model, inputs, chunk=64):
+    """`model`'s inference outputs on `inputs`, in chunks (no `predict`
+    function traced per call)."""
+    return np.concatenate([model(inputs[start:start + chunk], training=False).numpy()
+                           for start in range(0, len(inputs), chunk)])
+
+
+def run_as_device(runner, inputs, what, seed=0):
+    """`inputs` run one per invoke, twice, in two orders, with no reset between.
+
+    A device invokes a file on each input it gets and never resets it, so a
+    file must answer an input the same whatever ran before it. The second
+    pass runs the examples in a seeded shuffled order; its outputs must be
+    the first pass's.
+
+    Returns:
+      The first pass's outputs, in the examples' order.
+
+    Raises:
+      ExportValidationError: the two passes differ: the file keeps state.
+    """
+    first = runner.run_each(inputs)
+    order = np.random.default_rng(seed).permutation(len(inputs))
+    if len(order) > 1 and (order == np.arange(len(order))).all():
+        order = order[::-1]
+    second = runner.run_each(inputs, order)
+    first32, second32 = first.astype(np.float32), second.astype(np.float32)
+    diffs = np.abs(first32 - second32).reshape(len(first32), -1).max(axis=1)
+    tolerance = 1e-6 * max(1.0, float(np.max(np.abs(first32), initial=0.0)))
+    if diffs.max(initial=0.0) > tolerance:
+        worst = int(np.argmax(diffs))
+        raise ExportValidationError(
+            f"{what} keeps state between invokes: run one example per invoke, "
+            f"{len(inputs)} examples in two orders, example {worst} gave outputs "
+            f"{diffs[worst]:.3g} apart ({int(np.sum(diffs > tolerance))} examples "
+            "differ). A device that runs one input per invoke, without "
+            "`reset_all_variables()`, would get answers the Keras model never gives. "
+            "Nothing was written.")
+    return first
 
 
 def compare_outputs(expected, actual, atol, what):
@@ -105,24 +173,69 @@ def compare_outputs(expected, actual, atol, what):
     return diff
 
 
-def top1_agreement(expected, actual):
-    """Fraction of rows whose argmax is the same in both output arrays."""
+def _same_shape(expected, actual):
     expected, actual = np.asarray(expected), np.asarray(actual)
     if expected.shape != actual.shape:
         raise ExportValidationError(
             f"The exported model returned shape {actual.shape}, Keras returned "
             f"{expected.shape}.")
+    return expected, actual
+
+
+def top1_agreement(expected, actual):
+    """Fraction of rows whose argmax is the same in both output arrays."""
+    expected, actual = _same_shape(expected, actual)
     return float(np.mean(np.argmax(expected, -1) == np.argmax(actual, -1)))
 
 
-def check_agreement(expected, actual, min_agreement, what):
-    """Top-1 agreement of two output arrays; raises if under `min_agreement`."""
+def class_agreement(expected, actual):
+    """{class: (rows where `actual` agrees, rows)}, grouped by `expected`'s top-1."""
+    expected, actual = _same_shape(expected, actual)
+    keras_class, file_class = np.argmax(expected, -1), np.argmax(actual, -1)
+    return {int(c): (int(np.sum(file_class[keras_class == c] == c)),
+                     int(np.sum(keras_class == c)))
+            for c in np.unique(keras_class)}
+
+
+def worst_class_agreement(expected, actual, min_examples=MIN_CLASS_EXAMPLES):
+    """The lowest agreement within one class Keras gives to `min_examples` or more.
+
+    A file that answers one class for everything scores 0 here however
+    imbalanced the examples, where plain top-1 agreement would give it the
+    majority's share. 1.0 when no class has that many examples.
+    """
+    rates = [agree / count for agree, count in class_agreement(expected, actual).values()
+             if count >= min_examples]
+    return min(rates, default=1.0)
+
+
+def check_agreement(expected, actual, min_agreement, what,
+                    min_class_agreement=MIN_CLASS_AGREEMENT):
+    """Top-1 agreement of two output arrays, overall and per class.
+
+    Raises if it is under `min_agreement` overall, or under
+    `min_class_agreement` within any class Keras gives to at least
+    MIN_CLASS_EXAMPLES examples (a file that answers one class for all).
+
+    Returns:
+      (overall agreement, worst class's agreement).
+    """
     agreement = top1_agreement(expected, actual)
+    worst = worst_class_agreement(expected, actual)
+    per_class = ", ".join(f"class {c}: {agree}/{count}" for c, (agree, count)
+                          in class_agreement(expected, actual).items())
+    advice = ("Nothing was written. Calibrate on more or more representative data, "
+              "or fine-tune with quantization-aware training.")
     if agreement < min_agreement:
         raise ExportValidationError(
             f"{what} disagrees with the Keras model: same top-1 class on "
             f"{agreement:.1%} of {len(expected)} check examples, under the "
-            f"{min_agreement:.1%} asked. Nothing was written. Calibrate on more or "
-            "more representative data, or fine-tune with quantization-aware "
-            "training.")
-    return agreement
+            f"{min_agreement:.1%} asked (per class Keras gives: {per_class}). {advice}")
+    if worst < min_class_agreement:
+        raise ExportValidationError(
+            f"{what} disagrees with the Keras model on a whole class: same top-1 class "
+            f"on {agreement:.1%} of {len(expected)} check examples, but within one "
+            f"class only {worst:.1%}, under the {min_class_agreement:.0%} asked of "
+            f"each (per class Keras gives: {per_class}). A file that answers one "
+            f"class for everything looks accurate on imbalanced data. {advice}")
+    return agreement, worst

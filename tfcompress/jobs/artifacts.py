@@ -13,8 +13,6 @@ SAVED_MODEL_DIR = "saved_model"
 TFLITE_FILE = "model.tflite"
 SUMMARY_FILE = "summary.json"
 
-# Real test images the exports are checked on.
-_CHECK_EXAMPLES = 64
 
 
 def model_path(path, arg_name="model"):
@@ -38,12 +36,14 @@ def abspath_of_model(path, arg_name="model"):
 
 
 def check_batch(dataset, split, data_dir=None, **load_kwargs):
-    """Real test images every export is run and compared on.
+    """Real test examples every export is run and compared on: (x, y) arrays.
 
+    Up to 16 of every class (`data.examples_of_every_class`), so a file that
+    answers the common class for everything fails its check.
     `load_kwargs`: the run's image shape and normalization (`data.load`'s).
     """
-    return data.first_examples(dataset, split, _CHECK_EXAMPLES, data_dir=data_dir,
-                               **load_kwargs)
+    return data.examples_of_every_class(dataset, split, data_dir=data_dir,
+                                        **load_kwargs)
 
 
 def check_complete(metrics, expected, what):
@@ -79,7 +79,7 @@ def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples,
     With `as_keras3` (the job's model came as Keras 3), model.keras is
     written by Keras 3, so `keras.models.load_model` reads it.
 
-    Both exports are run on `check_inputs` (real test images) and compared
+    Both exports are run on `check_inputs` (real test examples) and compared
     with the Keras model before they land; the Keras model and the TFLite
     file are then evaluated on `test_ds`, which must yield all
     `expected_examples`.

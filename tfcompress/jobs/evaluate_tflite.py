@@ -7,6 +7,7 @@ from tfcompress import evaluate
 from tfcompress._checks import check_positive_int
 from tfcompress.runtime import TFLiteRunner
 from tfcompress.runtime import load_interpreter
+from tfcompress.runtime import variable_tensors
 
 # What `evaluate_tflite` adds for a 2-class model.
 _BINARY_KEYS = ("precision", "recall", "f1", "positive_class")
@@ -67,15 +68,26 @@ def run(*, tflite, dataset="mnist", split="test", batch_sizes=(1, 32), num_threa
     batch size, with `num_threads` threads, with and without XNNPACK (unless
     `xnnpack` is False: then only without).
 
+    The file runs as a device runs it, with nothing between invokes: a
+    file that keeps state (variable tensors) is evaluated so, and warned of.
+
     Returns:
-      {"accuracy", "num_examples", "bytes", "gzip_bytes", "latency": [...]};
-      for a 2-class model also "precision", "recall", "f1" and
-      "positive_class" (`evaluate.accuracy.binary_metrics`).
+      {"accuracy", "num_examples", "bytes", "gzip_bytes", "latency": [...],
+      "variable_tensors": [...]}; for a 2-class model also "precision",
+      "recall", "f1" and "positive_class" (`evaluate.accuracy.binary_metrics`).
     """
     options = check_inputs(tflite=tflite, dataset=dataset, split=split,
                            batch_sizes=batch_sizes, num_threads=num_threads,
                            data_dir=data_dir, normalize=normalize,
                            train_split=train_split)
+    state = variable_tensors(tflite)
+    if state:
+        log(f"Warning: {tflite} keeps state between invokes in {len(state)} variable "
+            f"tensors ({', '.join(state[:2])}{', ...' if len(state) > 2 else ''}), so "
+            "an input's answer depends on the inputs run before it. It is evaluated as "
+            "a device runs it, never reset: the accuracy below is what a device gets. "
+            "A fused LSTM does this; export the model again with tfcompress, which "
+            "writes recurrent layers stateless.")
     metrics = evaluate.evaluate_tflite(
         tflite, data.load(dataset, split, data_dir=data_dir, **options), xnnpack=xnnpack)
     size = evaluate.artifact_size(tflite)
@@ -99,4 +111,4 @@ def run(*, tflite, dataset="mnist", split="test", batch_sizes=(1, 32), num_threa
                 f"{result['median_ms']:.4f} ms median "
                 f"(p10 {result['p10_ms']:.4f}, p90 {result['p90_ms']:.4f})")
     return {"accuracy": metrics["accuracy"], "num_examples": metrics["num_examples"],
-            **binary, **size, "latency": latencies}
+            **binary, **size, "latency": latencies, "variable_tensors": state}

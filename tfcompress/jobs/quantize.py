@@ -209,6 +209,7 @@ class QuantizeJob(runner.Job):
             **({"keras_file": keras_file} if keras_file else {}),
             "tflite": {**result, "quantization": quantization,
                        "top1_agreement_vs_keras": exported.top1_agreement,
+                       "worst_class_agreement_vs_keras": exported.worst_class_agreement,
                        "max_abs_diff_vs_keras": exported.max_abs_diff},
             "ratios": {"bytes": reference["bytes"] / result["bytes"],
                        "gzip_bytes": reference["gzip_bytes"] / result["gzip_bytes"],

@@ -286,7 +286,7 @@ class Run:
                                  self.training.data_dir)
 
     def check_batch(self):
-        """Real test images every export is run and compared on."""
+        """Real test examples of every class that exports are checked on: (x, y)."""
         return artifacts.check_batch(self.training.dataset, self.training.test_split,
                                      self.training.data_dir, **self.data_options)
 

@@ -174,8 +174,8 @@ def _row_reader(recurrent_layer, input_shape, num_classes, name):
 def lstm(units=128, *, input_shape=MNIST_SHAPE, num_classes=10, name="lstm"):
     """An LSTM reading an image row by row (MNIST: 28 steps of 28 pixels).
 
-    image -> rows -> LSTM(units), its last output -> logits. The LSTM keeps
-    tf_keras' defaults, which TFLite fuses into one UNIDIRECTIONAL_SEQUENCE_LSTM op.
+    image -> rows -> LSTM(units), its last output -> logits, with tf_keras'
+    defaults (exported as a stateless loop: `export.recurrent`).
 
     Args:
       units: size of the LSTM's state.
@@ -190,7 +190,7 @@ def lstm(units=128, *, input_shape=MNIST_SHAPE, num_classes=10, name="lstm"):
 
 
 def gru(units=128, *, input_shape=MNIST_SHAPE, num_classes=10, name="gru"):
-    """`lstm` with a GRU (TFLite has no fused GRU op: it runs as a WHILE loop)."""
+    """`lstm` with a GRU."""
     check_positive_int("units", units)
     return _row_reader(keras.layers.GRU(units, name="gru"), input_shape,
                        num_classes, name)

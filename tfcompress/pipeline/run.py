@@ -8,6 +8,7 @@ import time
 from tfcompress import _atomic
 from tfcompress import data
 from tfcompress import evaluate
+from tfcompress import runtime
 from tfcompress import training
 from tfcompress._keras import keras
 from tfcompress.jobs import artifacts
@@ -105,6 +106,17 @@ def _data_options(options, tflite):
     return runner.data_options(_shared(options), TFLiteRunner(tflite).input_shape)
 
 
+# What a deployment reads of export/: the file's inputs, outputs and data.
+DEPLOYMENT_FILE = "deployment.json"
+
+
+def _deployment(tflite, final):
+    """What an app must feed the file and read of it (README, "Deploying the file")."""
+    with open(os.path.join(final, artifacts.SUMMARY_FILE), encoding="utf-8") as f:
+        record = json.load(f).get("data", {})
+    return {"file": artifacts.TFLITE_FILE, **runtime.io_spec(tflite), "data": record}
+
+
 def _export(options, inputs, log):
     """Gathers the final validated files into export/, atomically."""
     out = stages_lib.stage_dir(options.output_dir, "export")
@@ -113,7 +125,8 @@ def _export(options, inputs, log):
     with _atomic.atomic_output(out) as tmp:
         os.makedirs(tmp)
         shutil.copyfile(source, os.path.join(tmp, artifacts.TFLITE_FILE))
-        for name in (artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR):
+        for name in (artifacts.KERAS_FILE, artifacts.SAVED_MODEL_DIR,
+                     data.VOCABULARY_FILE):
             path = os.path.join(final, name)
             if os.path.isdir(path):
                 shutil.copytree(path, os.path.join(tmp, name))
@@ -122,9 +135,10 @@ def _export(options, inputs, log):
         # The copy is the deliverable: run it once more before it counts.
         copy = os.path.join(tmp, artifacts.TFLITE_FILE)
         shared = _shared(options)
-        TFLiteRunner(copy)(artifacts.check_batch(
+        TFLiteRunner(copy).run_each(artifacts.check_batch(
             shared.dataset, shared.test_split, shared.data_dir,
-            **_data_options(options, copy)))
+            **_data_options(options, copy))[0])
+        _atomic.write_json(os.path.join(tmp, DEPLOYMENT_FILE), _deployment(copy, final))
         _atomic.write_json(os.path.join(tmp, stages_lib.EXPORT_FILE), {
             "source_stage": os.path.basename(final),
             "files": sorted(os.listdir(tmp)),

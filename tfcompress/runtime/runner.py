@@ -16,9 +16,13 @@ class TFLiteRunner:
     The input is resized to each batch's size, so one runner serves batches
     of any size (the converter keeps the batch dimension dynamic). A file
     with a fixed batch size (a recurrent model's: `export.recurrent`) runs a
-    batch in chunks of that size, each from a zero state. A model
-    with integer (quantized) input or output takes and returns floats: the
-    input is quantized and the output dequantized with the file's scales.
+    batch in chunks of that size. A model with integer (quantized) input or
+    output takes and returns floats: the input is quantized and the output
+    dequantized with the file's scales.
+
+    Nothing runs between invokes (no `reset_all_variables()`): what it
+    returns is what a device running the file gets. `run_each` runs one
+    example per invoke, as an app does.
     """
 
     def __init__(self, model, num_threads=None, xnnpack=True, arg_name="model"):
@@ -69,6 +73,24 @@ class TFLiteRunner:
         return np.concatenate([self._invoke(batch[start:start + size])
                                for start in range(0, len(batch), size)])
 
+    def run_each(self, examples, order=None):
+        """Outputs of `examples` run one per invoke, in `order`, as an app does.
+
+        Args:
+          examples: numpy array, [n, ...].
+          order: the indices of `examples` in the order to run them; all of
+            them in turn when None.
+
+        Returns:
+          The outputs in the examples' own order (not the run order).
+        """
+        examples = self.quantize_input(examples)
+        order = range(len(examples)) if order is None else order
+        outputs = [None] * len(examples)
+        for index in order:
+            outputs[index] = self._invoke(examples[index:index + 1])
+        return np.concatenate(outputs)
+
     def _invoke(self, batch):
         if self._batch != batch.shape[0]:
             self.interpreter.resize_tensor_input(self._input["index"], batch.shape)
@@ -77,10 +99,6 @@ class TFLiteRunner:
         self.interpreter.set_tensor(self._input["index"], batch)
         self.interpreter.invoke()
         output = self.interpreter.get_tensor(self._output["index"]).copy()
-        if self._fixed_batch > 0:
-            # A fused LSTM keeps its last state in variable tensors, where the
-            # next invoke would start: each batch starts from zeros, as in Keras.
-            self.interpreter.reset_all_variables()
         scale = _scale(self._output)
         if np.issubdtype(output.dtype, np.integer) and scale:
             output = (output.astype(np.float32) - scale[1]) * scale[0]
