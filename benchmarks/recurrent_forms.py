@@ -47,6 +47,8 @@ _SMS = flags.DEFINE_string("sms", "../shared/data/sms_spam/SMSSpamCollection",
 _EPOCHS = flags.DEFINE_integer("epochs", 4, "Training epochs.")
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "Interleaved timing rounds.")
 _THREADS = flags.DEFINE_list("threads", ["1", "2"], "LiteRT thread counts timed.")
+_TABLE_ONLY = flags.DEFINE_bool("table_only", False, "Print the table of an earlier "
+                                 "run's results.json and stop.")
 _WORK_DIR = flags.DEFINE_string("work_dir", "saved_models/benchmarks/recurrent_forms",
                                 "Where the model and files are written.")
 
@@ -99,11 +101,40 @@ def _device_metrics(path, x, y, reset):
     return result
 
 
+def _table(results):
+    """BENCHMARKS.md's rows: one per file, accuracy as a device runs it."""
+    binary = "keras_f1" in results
+    metric = "spam F1" if binary else "accuracy"
+    lines = [f"Keras: accuracy {results['keras_accuracy']:.2%}"
+             + (f", spam F1 {results['keras_f1']:.3f}" if binary else ""), "",
+             f"| mode | form | KiB | gzipped KiB | ops | {metric}, as a device runs it | "
+             f"{metric}, reset after each invoke | ms, 1 thread | ms, 2 threads |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    key = "f1" if binary else "accuracy"
+    show = (lambda v: f"{v:.3f}") if binary else (lambda v: f"{v:.2%}")
+    order = {name: i for i, name in enumerate(("fused", "loop", "unrolled"))}
+    rows = sorted(results["files"].values(),
+                  key=lambda row: (_MODES.index(row["mode"]), order[row["form"]]))
+    for row in rows:
+        chosen = row["form"] == ("unrolled" if row["mode"] == "int8" else "loop")
+        form = f"**{row['form']}**" if chosen else row["form"]
+        lines.append(
+            f"| {row['mode']} | {form} | {row['bytes'] / 1024:.1f} | "
+            f"{row['gzip_bytes'] / 1024:.1f} | {row['ops']} | {show(row['device'][key])} | "
+            f"{show(row['reset_each'][key])} | {row.get('latency_ms_1t', float('nan')):.4f} | "
+            f"{row.get('latency_ms_2t', float('nan')):.4f} |")
+    return "\n".join(lines)
+
+
 def main(argv):
     del argv
-    dataset, spec, inputs, train_split, test_split = _setup()
     folder = os.path.join(_WORK_DIR.value, _EXPERIMENT.value
                           + ("_bidirectional" if _BIDIRECTIONAL.value else ""))
+    if _TABLE_ONLY.value:
+        with open(os.path.join(folder, "results.json"), encoding="utf-8") as f:
+            print(_table(json.load(f)))
+        return
+    dataset, spec, inputs, train_split, test_split = _setup()
     os.makedirs(folder, exist_ok=True)
     model = _trained(folder, dataset, spec, inputs, train_split)
     pairs = list(data.examples(dataset, test_split, cache=False).as_numpy_iterator())
@@ -148,7 +179,7 @@ def main(argv):
                 f"{form} {timing['median_ms']:.4f} ms" for form, timing in latency.items()),
                 flush=True)
     _atomic.write_json(os.path.join(folder, "results.json"), results)
-    print(json.dumps(results, indent=1))
+    print(_table(results))
 
 
 if __name__ == "__main__":

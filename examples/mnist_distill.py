@@ -68,7 +68,7 @@ def main(argv):
     print("Student distilled:", tfcompress.evaluate_classifier(distilled, test))
 
     path = os.path.join(_OUTPUT_DIR.value, "student.tflite")
-    check_batch = data.first_examples("mnist", "test", 64)  # real images to check on
+    check_batch = data.examples_of_every_class("mnist", "test")  # real images to check on
     tfcompress.export_tflite(distilled, path, check_inputs=check_batch)
     print(f"Wrote {path}:", tfcompress.artifact_size(path))
 

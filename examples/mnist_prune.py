@@ -65,7 +65,7 @@ def main(argv):
     print("Pruned:", tfcompress.evaluate_classifier(stripped, test))
     path = os.path.join(_OUTPUT_DIR.value, "pruned.tflite")
     tfcompress.export_tflite(stripped, path,
-                             check_inputs=data.first_examples("mnist", "test", 64))
+                             check_inputs=data.examples_of_every_class("mnist", "test"))
     print(f"Wrote {path}:", tfcompress.artifact_size(path))
 
 

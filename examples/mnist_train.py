@@ -35,7 +35,7 @@ def main(argv):
                                 validation_data=val)
     print("Test:", tfcompress.evaluate_classifier(model, test))
 
-    check_batch = data.first_examples("mnist", "test", 64)  # real images to check on
+    check_batch = data.examples_of_every_class("mnist", "test")  # real images to check on
     tflite_path = os.path.join(_OUTPUT_DIR.value, "model.tflite")
     result = tfcompress.export_tflite(model, tflite_path, check_inputs=check_batch)
     print(f"Wrote {tflite_path} (max abs diff vs Keras {result.max_abs_diff:.2g}),",

@@ -11,6 +11,7 @@ from absl.testing import parameterized
 import helpers
 from tfcompress import export
 from tfcompress._keras import keras
+from tfcompress.data import inputs as data_inputs
 from tfcompress.evaluate.tflite_ops import op_names
 from tfcompress.export import converter as converter_lib
 from tfcompress.export import recurrent
@@ -188,8 +189,11 @@ class DeviceCheckTest(tf.test.TestCase):
             f.write(converter_lib.convert(model, recurrent_form="fused"))
         lines = []
         result = evaluate_tflite.run(tflite=path, dataset=dataset, split="test",
-                                     batch_sizes=[1], repeats=2, log=lines.append)
+                                     batch_sizes=[1, 32], repeats=2, log=lines.append)
         self.assertLen(result["variable_tensors"], 2)
+        self.assertIn("The file takes 1 example(s) per invoke (a recurrent model's): "
+                      "latency at batch 1 only.", lines)
+        self.assertEqual([row["batch_size"] for row in result["latency"]], [1, 1])
         self.assertRegex(lines[0], "^" + re.escape(
             f"Warning: {path} keeps state between invokes in 2 variable tensors (")
             + r".+\), so an input's answer depends on the inputs run before it\. It "
@@ -206,6 +210,23 @@ class DeviceCheckTest(tf.test.TestCase):
         self.assertLen(batch, validation.CHECK_PER_CLASS + 5)
         rare_rows = [row for row in batch if any((row == x[-5:]).all(axis=1))]
         self.assertLen(rare_rows, 5)
+
+    def test_examples_of_every_class_reads_labels_in_every_form(self):
+        x = np.arange(40, dtype=np.float32).reshape(20, 2)
+        y = np.array([0] * 17 + [1, 2, 2])
+        want = [0, 1, 2, 0, 2, 0, 0]  # classes take turns, then the rest of class 0
+        for labels in (y, y[:, None], np.eye(3)[y]):
+            picked_x, picked_y = data_inputs.examples_of_every_class(
+                (x, labels), per_class=4, max_examples=7)
+            self.assertAllEqual(picked_y, want)
+            self.assertAllEqual(picked_x[:, 0], [0, 34, 36, 2, 38, 4, 6])
+        batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(3)
+        self.assertAllEqual(data_inputs.examples_of_every_class(
+            batches, per_class=4, max_examples=7)[1], want)
+        with self.assertRaisesRegex(ValueError, re.escape(
+                "`data`: x has 20 examples and y 19 labels: pass one label per "
+                "example.")):
+            data_inputs.examples_of_every_class((x, y[:19]))
 
     def test_check_falls_back_to_representative_data(self):
         model = helpers.tiny_mlp()

@@ -146,7 +146,11 @@ def examples_of_every_class(data, per_class=16, max_examples=128, *, scan=4096,
             if sum(map(len, inputs)) >= max_examples:
                 break
             continue
-        y = y.reshape(len(y), -1).argmax(-1) if y.ndim > 1 else y  # one-hot
+        if len(y) != len(x):
+            raise ValueError(f"`{arg_name}`: x has {len(x)} examples and y {len(y)} "
+                             "labels: pass one label per example.")
+        y = y.reshape(len(y), -1)
+        y = y[:, 0] if y.shape[1] == 1 else y.argmax(-1)  # [n, 1] labels, or one-hot
         for example, label in zip(x, y.astype(np.int64)):
             kept = by_class.setdefault(int(label), [])
             if len(kept) < per_class:

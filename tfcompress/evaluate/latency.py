@@ -38,6 +38,10 @@ def measure_latency(tflite_model, *, batch_size=1, num_threads=2, xnnpack=True,
         raise ValueError(f"`warmup` must be an int >= 0, got {warmup!r}.")
     runner = TFLiteRunner(tflite_model, num_threads=num_threads, xnnpack=xnnpack,
                           arg_name="tflite_model")
+    if runner.fixed_batch not in (None, batch_size):
+        raise ValueError(f"`batch_size` {batch_size}: this file takes batches of "
+                         f"{runner.fixed_batch} example(s) per invoke only (a recurrent "
+                         f"model's file), so time it at batch_size={runner.fixed_batch}.")
     if inputs is None:
         rng = np.random.default_rng(seed)
         inputs = rng.uniform(size=(batch_size, *runner.input_shape)).astype(np.float32)

@@ -71,10 +71,10 @@ def recurrent_form_of(model, quantization, recurrent_form=None):
     if recurrent_form not in recurrent.FORMS:
         raise ValueError(f"`recurrent_form` must be one of {recurrent.FORMS}, got "
                          f"{recurrent_form!r}.")
-    if recurrent_form != "unrolled" and quantization == "int8" and not aware:
-        raise ValueError(f"recurrent_form={recurrent_form!r} cannot be calibrated for "
-                         "quantization='int8' (TF's calibrator crashes on the loop); "
-                         "int8 files are unrolled.")
+    if recurrent_form == "loop" and quantization == "int8" and not aware:
+        raise ValueError("recurrent_form='loop' cannot be calibrated for "
+                         "quantization='int8' (TF's calibrator crashes on a WHILE "
+                         "loop); int8 files are unrolled.")
     return recurrent_form
 
 

@@ -99,6 +99,11 @@ def run(*, tflite, dataset="mnist", split="test", batch_sizes=(1, 32), num_threa
             f"precision {binary['precision']:.2%}, recall {binary['recall']:.2%}, "
             f"F1 {binary['f1']:.3f}")
     log(f"Size: {size['bytes'] / 1024:.1f} KiB, gzipped {size['gzip_bytes'] / 1024:.1f} KiB")
+    fixed = TFLiteRunner(tflite, arg_name="tflite").fixed_batch
+    if fixed is not None and any(size != fixed for size in batch_sizes):
+        log(f"The file takes {fixed} example(s) per invoke (a recurrent model's): "
+            f"latency at batch {fixed} only.")
+        batch_sizes = [fixed]
     latencies = []
     for delegate in ((True, False) if xnnpack else (False,)):
         for batch_size in batch_sizes:

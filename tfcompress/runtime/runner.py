@@ -41,6 +41,11 @@ class TFLiteRunner:
         self._fixed_batch = int(self._input["shape_signature"][0])
 
     @property
+    def fixed_batch(self):
+        """The only batch size the file takes (a recurrent model's: 1), or None."""
+        return self._fixed_batch if self._fixed_batch > 0 else None
+
+    @property
     def input_dtype(self):
         return self._input["dtype"]
 
