@@ -9,7 +9,9 @@ import matplotlib.image
 import pytest
 import tensorflow as tf
 
+import tfcompress
 from tfcompress import pipeline
+from tfcompress.evaluate import ratios
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import settings
 
@@ -187,7 +189,7 @@ class PipelineEndToEndTest(tf.test.TestCase):
 
     def test_export_says_what_the_file_takes_and_returns(self):
         deployment = self._json("export", "deployment.json")
-        self.assertEqual(deployment["input"]["shape"], ["batch", 784])
+        self.assertEqual(deployment["input"]["shape"], ["batch", 28, 28, 1])
         self.assertEqual(deployment["input"]["dtype"], "float32")
         self.assertIsNone(deployment["input"]["quantization"])
         self.assertEqual(deployment["output"]["shape"], ["batch", 10])
@@ -235,10 +237,21 @@ class PipelineEndToEndTest(tf.test.TestCase):
         self.assertEqual(
             report["summary_line"],
             f"baseline -> quantize: {smaller:.1f}x smaller (gzipped TFLite), "
-            f"{faster:.1f}x faster (batch 1), accuracy "
+            f"{ratios.faster_or_slower(faster)} (batch 1), accuracy "
             f"{rows['baseline']['tflite_accuracy']:.2%} -> "
             f"{rows['quantize']['tflite_accuracy']:.2%}")
         self.assertIn(report["summary_line"], self.result.stdout)
+        # The flagfile's one-epoch 64-unit teacher usually scores below the baseline.
+        weak_teacher = rows["teacher"]["keras_accuracy"] < rows["baseline"]["keras_accuracy"]
+        self.assertEqual("Warning: The teacher is less accurate than the baseline"
+                         in self.result.stdout, weak_teacher)
+        self.assertEqual(any(w["stage"] == "teacher" for w in report["warnings"]),
+                         weak_teacher)
+        self.assertEqual(report["settings"], {
+            "dataset": "mnist", "train_split": "train[:2000]",
+            "val_split": "train[2000:2500]", "test_split": "test[:500]",
+            "quantization": {"mode": "pqat", "applied_mode": "pqat", "file": "int8"},
+            "latency_threads": 2, "tfcompress_version": tfcompress.__version__})
 
     def test_report_markdown_and_plots(self):
         report = self._json("report.json")
@@ -257,6 +270,13 @@ class PipelineEndToEndTest(tf.test.TestCase):
         self.assertIn(f"| shrink | {shrunk['params']['total']:,} | "
                       f"{shrunk['params']['total']:,} | 0.0% | {shrunk['macs']:,} |", markdown)
         self.assertIn(f"| quantize | {shrunk['params']['total']:,} |", markdown)
+        for line in ("- dataset: `mnist`",
+                     "- splits (train / validation / test): `train[:2000]` / "
+                     "`train[2000:2500]` / `test[:500]`",
+                     "- quantization: pqat (int8 TFLite file)",
+                     "- LiteRT threads (batch-1 latency): 2",
+                     f"- tfcompress version: {tfcompress.__version__}"):
+            self.assertIn(line + "\n", markdown)
         for name in report["plots"]:
             self.assertIn(f"![{name}]({name})", markdown)
 
@@ -277,6 +297,9 @@ class PipelineEndToEndTest(tf.test.TestCase):
         self.assertEqual(result.stdout.count("| quantize |"), 2)
         self.assertIn("run: baseline -> quantize", result.stdout)
         self.assertIn("copy: baseline -> quantize", result.stdout)
+        self.assertIn("| quantization | pqat (int8 TFLite file) | pqat (int8 TFLite file) |",
+                      result.stdout)
+        self.assertIn("| LiteRT threads (batch-1 latency) | 2 | 2 |", result.stdout)
 
     def test_rerun_of_later_stages_from_earlier_output(self):
         rerun = os.path.join(self.root, "rerun")
@@ -288,11 +311,19 @@ class PipelineEndToEndTest(tf.test.TestCase):
         self.assertIn("pass --overwrite to redo it", refused.stderr)
         result = _run_cli("pipeline", *_SLICES, "--stages=quantize,export,evaluate",
                           "--quantization=int8", "--overwrite", f"--output_dir={rerun}",
-                          "--latency_threads=1", "--verbose=0")
+                          "--latency_threads=1")
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
         with open(os.path.join(rerun, "evaluate", "evaluation.json")) as f:
-            timed = json.load(f)["latency"]
+            evaluation = json.load(f)
+        timed = evaluation["latency"]
         self.assertEqual({row["num_threads"] for row in timed.values()}, {1})
+        # The evaluate stage prints the accuracy it announces.
+        self.assertIn(f"Test accuracy {evaluation['exported']['test_accuracy']:.2%} on 500 "
+                      "examples", result.stdout)
+        with open(os.path.join(rerun, "report.json")) as f:
+            run_settings = json.load(f)["settings"]
+        self.assertEqual((run_settings["quantization"]["mode"],
+                          run_settings["latency_threads"]), ("int8", 1))
         with open(os.path.join(rerun, "quantize", artifacts.SUMMARY_FILE)) as f:
             config = json.load(f)["config"]
         self.assertEqual(config["mode"], "int8")

@@ -19,4 +19,6 @@ def main(argv):
         raise app.UsageError(str(e)) from None
     print(pipeline.report.format_table(report))
     print(report["summary_line"])
+    if report["warnings"]:
+        print(pipeline.report.format_warnings(report))
     print(f"Report: {os.path.join(run_dir, pipeline.report.REPORT_MD)}")

@@ -10,6 +10,7 @@ from tfcompress import prune
 from tfcompress import quantize
 from tfcompress import training
 from tfcompress._checks import check_positive_int
+from tfcompress.evaluate import ratios as ratio_words
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import logits
 from tfcompress.jobs import loop
@@ -236,12 +237,14 @@ def format_summary(summary, output_dir):
         f"Test accuracy: float TFLite {ref['test_accuracy']:.2%} -> "
         f"{summary['config']['mode']} TFLite {out['test_accuracy']:.2%}",
         f"Size: {ref['bytes'] / 1024:.1f} -> {out['bytes'] / 1024:.1f} KiB "
-        f"({ratios['bytes']:.1f}x smaller); gzipped {ref['gzip_bytes'] / 1024:.1f} -> "
-        f"{out['gzip_bytes'] / 1024:.1f} KiB ({ratios['gzip_bytes']:.1f}x)",
+        f"({ratio_words.smaller_or_larger(ratios['bytes'])}); gzipped "
+        f"{ref['gzip_bytes'] / 1024:.1f} -> {out['gzip_bytes'] / 1024:.1f} KiB "
+        f"({ratio_words.smaller_or_larger(ratios['gzip_bytes'])})",
         f"Weights in the file: {summary['tflite_weights']['sparsity']:.1%} zeros, at "
         f"most {summary['tflite_weights']['max_distinct_values']} distinct values per "
         "tensor",
         f"Latency, batch 1, 2 threads: {ref['latency_ms_batch1']:.4f} -> "
-        f"{out['latency_ms_batch1']:.4f} ms ({ratios['latency']:.2f}x faster)",
+        f"{out['latency_ms_batch1']:.4f} ms "
+        f"({ratio_words.faster_or_slower(ratios['latency'], digits=2)})",
         f"Written to {output_dir}",
     ])

@@ -18,6 +18,7 @@ from tfcompress import export
 from tfcompress import shrink
 from tfcompress import training
 from tfcompress._checks import check_positive_int
+from tfcompress.evaluate import ratios
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import logits
 from tfcompress.jobs import loop
@@ -298,7 +299,7 @@ class ShrinkJob(runner.Job):
                  f"Batch-1 latency ({own['latency'].get('format', 'float')} TFLite, "
                  f"interleaved rounds): "
                  f"{own['latency']['original_ms']:.4f} -> {own['latency']['shrunk_ms']:.4f} "
-                 f"ms ({own['latency']['speedup']:.2f}x faster).",
+                 f"ms ({ratios.faster_or_slower(own['latency']['speedup'], digits=2)}).",
                  f"Unshrunk model test accuracy {summary['original']['test_accuracy']:.2%}.",
                  artifacts.format_summary(summary, output_dir)]
         return "\n".join(lines)

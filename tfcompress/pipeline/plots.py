@@ -1,12 +1,15 @@
 """The report's pictures (matplotlib, PNG), each from files in the run folder."""
 
 import json
+import math
 import os
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import matplotlib.transforms  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfcompress import _atomic  # noqa: E402
@@ -25,7 +28,62 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def _accuracy_vs_size(report, path):
+def _size_ticks(low, high):
+    """Round sizes between `low` and `high` for a log axis, labelled in full.
+
+    Matplotlib's own log ticks label minor ticks as "2x10^1", "3x10^1", ...
+    when the sizes span less than a decade, and those labels run together.
+    """
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    most = 8 if len(_size_label(high)) <= 5 else 5  # long labels need more room
+    for mantissas, fewest in (((1, 2, 5), 3), ((1,), 3), ((1, 1.5, 2, 3, 4, 5, 6, 8), 2)):
+        ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in mantissas
+                 if low <= m * 10.0 ** e <= high]
+        if fewest <= len(ticks) <= most:
+            return ticks
+    # A range too narrow for a round grid: three sizes inside it, 2 digits each.
+    return sorted({float(f"{t:.2g}") for t in np.geomspace(low, high, 5)[1:4]})
+
+
+def _size_label(kib, _=None):
+    return f"{kib:,.0f}" if kib >= 10 else f"{kib:g}"
+
+
+# Where a point's name may go, in order of preference: (offset in points, alignment).
+_LABEL_PLACES = (((5, 5), "left"), ((5, -13), "left"), ((-5, 5), "right"),
+                 ((-5, -13), "right"))
+
+
+def _name_points(ax, points):
+    """Writes each point's name beside it, where it covers no other name or point
+    and stays inside the axes (else in the first place)."""
+    ax.figure.canvas.draw()  # settles the limits and layout the boxes are measured in
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    taken = []
+    for x, y in points:  # each marker, as a small box
+        cx, cy = ax.transData.transform((x, y))
+        taken.append(matplotlib.transforms.Bbox.from_extents(cx - 4, cy - 4, cx + 4,
+                                                             cy + 4))
+    for (x, y), name in points.items():
+        for offset, align in _LABEL_PLACES:
+            text = ax.annotate(name, (x, y), textcoords="offset points", xytext=offset,
+                               ha=align)
+            box = text.get_window_extent(renderer)
+            inside = (frame.x0 <= box.x0 and box.x1 <= frame.x1
+                      and frame.y0 <= box.y0 and box.y1 <= frame.y1)
+            if inside and not any(box.overlaps(other) for other in taken):
+                break
+            text.remove()
+        else:
+            offset, align = _LABEL_PLACES[0]
+            text = ax.annotate(name, (x, y), textcoords="offset points", xytext=offset,
+                               ha=align)
+        taken.append(text.get_window_extent(renderer))
+
+
+def accuracy_vs_size_figure(report):
+    """The accuracy-vs-size chart of `report`'s stages (the caller closes it)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     rows = report["stages"]
     sizes = [r["tflite_gzip_bytes"] / 1024 for r in rows]
@@ -34,26 +92,46 @@ def _accuracy_vs_size(report, path):
     ax.plot([sizes[i] for i in path_rows], [accuracy[i] for i in path_rows], "-",
             color="0.7", zorder=1)
     ax.scatter(sizes, accuracy, zorder=2)
-    for size, acc, row in zip(sizes, accuracy, rows, strict=True):
-        ax.annotate(row["stage"], (size, acc), textcoords="offset points", xytext=(5, 5))
     ax.set_xscale("log")
+    # Room around the points for their names.
+    low, high = min(sizes) / 1.25, max(sizes) * 1.25
+    ax.set_xlim(low, high)
+    ax.margins(y=0.1)
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(_size_ticks(low, high)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_size_label))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("TFLite file, gzipped (KiB, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy vs size, per stage")
     ax.grid(True, which="both", alpha=0.3)
-    _save(fig, path)
+    # Stages at the same point (baseline and distill often share a size) share a name.
+    points = {}
+    for size, acc, row in zip(sizes, accuracy, rows, strict=True):
+        key = (float(f"{size:.3g}"), round(acc, 2))
+        points[key] = f"{points[key]}, {row['stage']}" if key in points else row["stage"]
+    _name_points(ax, points)
+    return fig
+
+
+def _accuracy_vs_size(report, path):
+    _save(accuracy_vs_size_figure(report), path)
 
 
 def _layer_sparsity(prune_report, path):
     # Layers with a prunable kernel; batch norm and the like have none.
     layers = [row for row in prune_report["layers"] if "kernel_sparsity" in row]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    # Wider for deep models, so each layer's name keeps room under its bar.
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(layers)), 3.5))
     names = [row["name"] for row in layers]
     ax.bar(names, [row["kernel_sparsity"] * 100 for row in layers])
     ax.set_ylabel("kernel sparsity (%)")
     ax.set_ylim(0, 100)
     ax.set_title(f"Per-layer sparsity (model {prune_report['total']['sparsity']:.1%})")
-    ax.tick_params(axis="x", rotation=30)
+    # Slanted names end under their bar instead of running into the next one.
+    ax.tick_params(axis="x", rotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
     _save(fig, path)
 
 
@@ -77,7 +155,7 @@ def _weight_histograms(before_path, after_path, path):
     ax.set_xlabel("kernel weight value")
     ax.set_ylabel("count (log scale)")
     ax.set_title("Kernel weights before and after pruning")
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)  # off the bars
     _save(fig, path)
 
 

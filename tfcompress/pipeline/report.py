@@ -9,8 +9,11 @@ import json
 import os
 
 from tfcompress import _atomic
+from tfcompress.evaluate import ratios as ratio_words
 from tfcompress.jobs import artifacts
+from tfcompress.pipeline import findings
 from tfcompress.pipeline import plots
+from tfcompress.pipeline import run_settings
 from tfcompress.pipeline import stages as stages_lib
 
 REPORT_JSON = "report.json"
@@ -85,12 +88,16 @@ def build_report(run_dir):
                                      stages_lib.EVALUATION_FILE))
     latency = (evaluation or {}).get("latency", {})
     records = {}
+    config, quantize_summary = {}, None
     for stage in stages_lib.MODEL_STAGES:
         summary_path = os.path.join(stages_lib.stage_dir(run_dir, stage),
                                     artifacts.SUMMARY_FILE)
         if not os.path.isfile(summary_path):
             continue
         summary = _read(summary_path)
+        config = summary.get("config", config)
+        if stage == "quantize":
+            quantize_summary = summary
         record = {**_stage_record(stage, summary, records), **_f1_fields(summary)}
         params, nonzero = record["params"], record["nonzero"]
         record["sparsity"] = (1 - nonzero / params) if params and nonzero is not None \
@@ -108,20 +115,29 @@ def build_report(run_dir):
     before, after = compressed[0], compressed[-1]
     if "baseline" in records:
         before = records["baseline"]
+    # Both before / after: above 1 is smaller and faster, below 1 larger and slower.
     ratios = {
         "smaller": before["tflite_gzip_bytes"] / after["tflite_gzip_bytes"],
         "faster": (before["latency_ms"] / after["latency_ms"]
                    if before["latency_ms"] and after["latency_ms"] else None),
     }
-    line = (f"{before['stage']} -> {after['stage']}: {ratios['smaller']:.1f}x smaller "
-            f"(gzipped TFLite), "
-            + (f"{ratios['faster']:.1f}x faster (batch 1), " if ratios["faster"] else "")
+    line = (f"{before['stage']} -> {after['stage']}: "
+            f"{ratio_words.smaller_or_larger(ratios['smaller'])} (gzipped TFLite), "
+            + (f"{ratio_words.faster_or_slower(ratios['faster'])} (batch 1), "
+               if ratios["faster"] else "")
             + f"accuracy {before['tflite_accuracy']:.2%} -> {after['tflite_accuracy']:.2%}")
     return {"stages": rows, "reference": before["stage"], "result": after["stage"],
             "ratios": ratios, "summary_line": line,
+            "warnings": findings.warnings_of(rows, latency),
+            "settings": run_settings.read(pipeline, config, quantize_summary, latency),
             "exported": (evaluation or {}).get("exported"),
             "stage_seconds": pipeline["stage_seconds"],
             "options": pipeline.get("options")}
+
+
+def format_warnings(report):
+    """The report's warnings, one "Warning: ..." line each ("" when none)."""
+    return "\n".join(f"Warning: {w['message']}" for w in report["warnings"])
 
 
 def _cell(record, column):
@@ -169,7 +185,10 @@ def write_report(run_dir):
     report["plots"] = images
     _atomic.write_json(os.path.join(run_dir, REPORT_JSON), report)
     md = [f"# tfcompress pipeline report: {os.path.basename(os.path.normpath(run_dir))}",
-          "", f"**{report['summary_line']}**", "", format_table(report), ""]
+          "", f"**{report['summary_line']}**", ""]
+    # Right under the headline, which compares only the first and last stage.
+    md += [f"> **Warning:** {w['message']}\n" for w in report["warnings"]]
+    md += [format_table(report), ""]
     if report["exported"]:
         exported = report["exported"]
         md += [f"Exported file `{exported['path']}`: TFLite accuracy "
@@ -180,6 +199,9 @@ def write_report(run_dir):
            "latency is the median LiteRT invoke at batch 1.", ""]
     if _has_f1(report):
         md += [_f1_note(report), ""]
+    md += ["Run settings:", ""]
+    md += [f"- {name}: {value}" for name, value in run_settings.rows(report["settings"])]
+    md += [""]
     md += [f"![{name}]({name})" for name in images]
     with _atomic.atomic_output(os.path.join(run_dir, REPORT_MD)) as tmp, \
             open(tmp, "w", encoding="utf-8") as f:
@@ -201,6 +223,12 @@ def format_comparison(report_a, report_b, name_a, name_b):
         for name, record in by_stage.get(stage, []):
             lines.append(f"| {stage} | {name} | "
                          + " | ".join(_cell(record, c) for c in columns) + " |")
-    lines += ["", f"{name_a}: {report_a['summary_line']}",
-              f"{name_b}: {report_b['summary_line']}"]
+    lines += ["", f"| setting | {name_a} | {name_b} |", "|---|---|---|"]
+    for (name, a), (_, b) in zip(run_settings.rows(report_a["settings"]),
+                                 run_settings.rows(report_b["settings"]), strict=True):
+        lines.append(f"| {name} | {a} | {b} |")
+    lines += [""]
+    for name, report in ((name_a, report_a), (name_b, report_b)):
+        lines.append(f"{name}: {report['summary_line']}")
+        lines += [f"{name}: Warning: {w['message']}" for w in report["warnings"]]
     return "\n".join(lines)

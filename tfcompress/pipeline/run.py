@@ -6,6 +6,7 @@ import shutil
 import time
 
 from tfcompress import _atomic
+from tfcompress._version import __version__
 from tfcompress import data
 from tfcompress import evaluate
 from tfcompress import runtime
@@ -19,6 +20,7 @@ from tfcompress.jobs import run_dir
 from tfcompress.jobs import runner
 from tfcompress.jobs import shrink as shrink_job
 from tfcompress.jobs import train as train_job
+from tfcompress.pipeline import findings
 from tfcompress.pipeline import report as report_lib
 from tfcompress.pipeline import stages as stages_lib
 from tfcompress.runtime import TFLiteRunner
@@ -168,6 +170,9 @@ def _evaluate(options, log):
     metrics = artifacts.check_complete(
         evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else progress),
         data.num_examples(shared.dataset, shared.test_split, shared.data_dir), exported)
+    log(f"Test accuracy {metrics['accuracy']:.2%} on {metrics['num_examples']:,} "
+        "examples" + (f", F1 {metrics['f1']:.3f} (class {metrics['positive_class']})"
+                      if "f1" in metrics else ""))
     files = {stage: os.path.join(stages_lib.stage_dir(options.output_dir, stage),
                                  artifacts.TFLITE_FILE)
              for stage in stages_lib.MODEL_STAGES
@@ -198,7 +203,15 @@ def _record_time(options, stage, seconds):
             record = json.load(f)
     record["stage_seconds"][stage] = round(seconds, 2)
     record["options"] = options.recorded()
+    record["tfcompress_version"] = __version__
     _atomic.write_json(path, record)
+
+
+def _warn_of_weak_teacher(options, log):
+    """Once the baseline and the teacher are both trained, before distilling."""
+    warning = findings.weak_teacher(report_lib.build_report(options.output_dir)["stages"])
+    if warning:
+        log(f"Warning: {warning['message']}")
 
 
 def run(options, log=print, checked=None):
@@ -228,8 +241,12 @@ def run(options, log=print, checked=None):
         seconds = time.time() - start
         _record_time(options, stage, seconds)
         say(f"[{stage}] done in {seconds:.0f} s (total {time.time() - total:.0f} s)")
+        if stage in ("baseline", "teacher"):
+            _warn_of_weak_teacher(options, say)
     report = report_lib.write_report(options.output_dir)
     log(report_lib.format_table(report))
     log(report["summary_line"])
+    if report["warnings"]:
+        log(report_lib.format_warnings(report))
     log(f"Report: {os.path.join(options.output_dir, report_lib.REPORT_MD)}")
     return report
