@@ -304,9 +304,10 @@ class DistillerErrorTest(tf.test.TestCase, parameterized.TestCase):
     def test_keras3_student_is_converted(self):
         student = keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3)])
         distiller = distill.Distiller(student, helpers.small_teacher())
-        self.assertIsInstance(distiller.student, keras.Model)
+        self.assertIsInstance(distiller.tf_keras_student, keras.Model)
+        self.assertIs(distiller.student, student)
         batch = np.ones((2, 6), np.float32)
-        self.assertAllClose(distiller.student(batch), student(batch), atol=1e-6)
+        self.assertAllClose(distiller.tf_keras_student(batch), student(batch), atol=1e-6)
 
 
 class CallbacksTest(tf.test.TestCase):

@@ -26,7 +26,7 @@ _PACKAGE = _REPO / "tfcompress"
 # within a layer must not form a cycle. "__init__" is tfcompress/__init__.py,
 # the public API over everything: no module imports names from it.
 _LAYERS = (
-    ("_atomic", "_checks", "_keras", "_tfmot_wrappers", "runtime"),
+    ("_atomic", "_checks", "_keras", "_tfmot_wrappers", "_version", "runtime"),
     ("data", "models", "graph", "keras3"),
     ("distill", "evaluate", "export", "prune", "quantize", "shrink", "training"),
     ("jobs", "pipeline"),
@@ -42,6 +42,7 @@ _BOTTOM_IMPORTS = {
     "_checks": (),
     "_keras": (),
     "_tfmot_wrappers": ("_keras",),
+    "_version": (),
     "runtime": ("_checks",),
 }
 
@@ -290,6 +291,21 @@ class ImportsTest(tf.test.TestCase):
             "  evaluate -> export: e.py:2: `b`\n"
             "  export -> prune: x.py:3: `c`\n"
             "  prune -> evaluate: p.py:1: `a`"])
+
+
+class PublicApiTest(tf.test.TestCase):
+
+    def test_every_subpackage_is_an_attribute_of_tfcompress(self):
+        import tfcompress  # pylint: disable=import-outside-toplevel
+        subpackages = sorted(p.name for p in _PACKAGE.iterdir()
+                             if (p / "__init__.py").is_file())
+        self.assertEqual([name for name in subpackages if name not in tfcompress.__all__],
+                         [])
+        for name in tfcompress.__all__:
+            self.assertIsNotNone(getattr(tfcompress, name), name)
+        self.assertTrue(callable(tfcompress.shrink.shrink))
+        self.assertTrue(callable(tfcompress.keras3.to_keras3))
+        self.assertTrue(callable(tfcompress.pipeline.build_report))
 
 
 if __name__ == "__main__":

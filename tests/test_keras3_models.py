@@ -70,8 +70,9 @@ class Keras3ModelsTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(set(result.targets.values()), {0.5})
         self.assertIsInstance(quantize.quantize_aware(student), keras.Model)
         distiller = tfcompress.Distiller(student, teacher)
-        self.assertIsInstance(distiller.student, keras.Model)
-        self.assertAllClose(distiller.student(_X), student(_X), atol=1e-6)
+        self.assertIs(distiller.student, student)  # the caller's model, trained in place
+        self.assertIsInstance(distiller.tf_keras_student, keras.Model)
+        self.assertAllClose(distiller.tf_keras_student(_X), student(_X), atol=1e-6)
 
     @parameterized.named_parameters(
         ("compile_classifier", tfcompress.compile_classifier),

@@ -69,8 +69,13 @@ class PruneScheduleTest(tf.test.TestCase, parameterized.TestCase):
         # TFMOT would leave the model dense without a word.
         with self.assertRaisesRegex(ValueError, r"`frequency` \(100\) is longer than "
                                     r"the ramp \(`end_step` - `begin_step` = 20 steps\)"
-                                    r".* at most 20"):
-            prune.prune(_mlp(), sparsity=0.9, end_step=20)
+                                    r".* at most 20, or leave it unset\."):
+            prune.prune(_mlp(), sparsity=0.9, end_step=20, frequency=100)
+
+    def test_frequency_left_unset_fits_a_short_ramp(self):
+        result = prune.prune(_mlp(), sparsity=0.9, end_step=20)
+        schedule = result.model.get_layer("prune_low_magnitude_d1").pruning_schedule
+        self.assertEqual(schedule.frequency, 20)
 
     @parameterized.parameters(
         (lambda: tfmot.sparsity.keras.PolynomialDecay(

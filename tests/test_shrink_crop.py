@@ -133,7 +133,7 @@ class CropJobTest(tf.test.TestCase):
         (top, bottom), (left, right) = summary["shrink"]["crops"]["flatten"]
         self.assertGreater(top + bottom + left + right, 0)  # MNIST's borders are blank
         positions = (28 - top - bottom) * (28 - left - right)
-        model = keras.models.load_model(os.path.join(out, artifacts.KERAS_FILE))
+        model = export.load_keras_model(os.path.join(out, artifacts.KERAS_FILE))
         self.assertEqual(model.get_layer("hidden").kernel.shape, (positions, 16))
         self.assertEqual(summary["shrink"]["macs"]["after"], positions * 16 + 16 * 10)
         with open(os.path.join(out, shrink_job.PLAN_FILE), encoding="utf-8") as f:

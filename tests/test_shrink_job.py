@@ -77,7 +77,8 @@ class ShrinkJobTest(tf.test.TestCase):
         self.assertEqual(rows["logits"]["params_after"], (own["widths"]["hidden"] + 1) * 10)
         self.assertGreater(own["latency"]["original_ms"], 0)
         out = os.path.join(self.root, "out")
-        model = keras.models.load_model(os.path.join(out, artifacts.KERAS_FILE))
+        # model.keras is a Keras 3 file; tfcompress reads it as tf_keras.
+        model = export.load_keras_model(os.path.join(out, artifacts.KERAS_FILE))
         batch = data.first_examples("mnist", "test[:32]", 32)
         tflite = runtime.TFLiteRunner(os.path.join(out, artifacts.TFLITE_FILE))(batch)
         self.assertAllClose(model(batch, training=False), tflite, atol=1e-4)

@@ -1,8 +1,12 @@
-"""tfcompress: make tf_keras models small and fast for deployment.
+"""tfcompress: make Keras models small and fast for deployment.
+
+Keras 3 and tf_keras models alike: Keras 3 models are converted to tf_keras
+for TFMOT and handed back as Keras 3 (`tfcompress.keras3`).
 
 The public API. Submodules hold one concept each: `data`, `models`,
-`distill`, `prune`, `quantize`, `training`, `evaluate`, `export`, `runtime`
-(running .tflite files), `jobs`, `cli`.
+`distill`, `prune`, `shrink` (structured pruning), `quantize`, `training`,
+`evaluate`, `export`, `runtime` (running .tflite files), `keras3` (the
+bridge), `graph`, `jobs` (the job runner), `pipeline`, `cli`.
 
 Names load on first use (PEP 562), so `tfcompress --help` answers without
 importing TensorFlow, and the CLI can set TensorFlow's log level first.
@@ -10,7 +14,7 @@ importing TensorFlow, and the CLI can set TensorFlow's log level first.
 
 import importlib
 
-__version__ = "0.1.0"
+from tfcompress._version import __version__  # noqa: F401
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -18,6 +22,12 @@ _EXPORTS = {
     "distill": "tfcompress.distill",
     "evaluate": "tfcompress.evaluate",
     "export": "tfcompress.export",
+    "graph": "tfcompress.graph",
+    "jobs": "tfcompress.jobs",
+    "keras3": "tfcompress.keras3",
+    "pipeline": "tfcompress.pipeline",
+    "shrink": "tfcompress.shrink",
+    "cli": "tfcompress.cli",
     "models": "tfcompress.models",
     "prune": "tfcompress.prune",
     "quantize": "tfcompress.quantize",

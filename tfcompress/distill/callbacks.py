@@ -1,6 +1,7 @@
 """Callbacks for training through a `Distiller`."""
 
 from tfcompress._keras import keras
+from tfcompress.keras3 import callbacks as keras3_callbacks
 
 
 class StudentCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -8,8 +9,11 @@ class StudentCheckpoint(keras.callbacks.ModelCheckpoint):
 
     Takes ModelCheckpoint's arguments; `monitor` reads the Distiller's logs
     (e.g. "val_accuracy", "val_loss"), and the file holds only the student,
-    ready to export.
+    ready to export: a Keras 3 file when the student came as Keras 3, so
+    `keras.saving.load_model` reads it.
     """
 
     def set_model(self, model):
-        super().set_model(getattr(model, "student", model))
+        student = getattr(model, "tf_keras_student", model)
+        super().set_model(keras3_callbacks.ModelView(
+            student, finished=lambda: getattr(model, "student", model)))

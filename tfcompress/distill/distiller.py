@@ -12,12 +12,14 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.distill import losses
 from tfcompress.distill import terms
+from tfcompress import keras3
+from tfcompress.keras3 import callbacks as keras3_callbacks
 from tfcompress.prune import magnitude as prune_magnitude
-from tfcompress.keras3 import accepts_keras3
 
 # Keys of an input that already carries the teacher's outputs (teacher_cache).
 STUDENT_INPUTS = "_student_inputs"
@@ -26,6 +28,25 @@ TEACHER_LOGITS = "logits"
 
 # log(p) of a probability-output teacher: clip so log(0) stays finite.
 _MIN_PROBABILITY = 1e-12
+
+
+class _CopyWeightsAtEpochEnd(keras.callbacks.Callback):
+    """Copies the trained weights into the caller's Keras 3 student."""
+
+    def __init__(self, distiller):
+        super().__init__()
+        self._distiller = distiller
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._distiller.student  # pylint: disable=pointless-statement  (copies)
+
+
+def _with_first_callback(args, kwargs, callback):
+    """`fit`'s (args, kwargs) with `callback` first among its callbacks."""
+    callbacks = [callback, *(keras3_callbacks.fit_callbacks(args, kwargs) or [])]
+    if len(args) > 5:
+        return (*args[:5], callbacks, *args[6:]), kwargs
+    return args, {**kwargs, "callbacks": callbacks}
 
 
 def ends_in_softmax(model):
@@ -173,13 +194,19 @@ class Distiller(keras.Model):
     off, batch-norm statistics untouched). The trained student is
     `distiller.student`; save and export that.
 
+    Keras 3 models work too: they train as tf_keras twins (`tf_keras_student`,
+    converted and checked equal), and the trained weights are written into
+    your Keras 3 student at every epoch's end and when `fit` returns, so
+    `distiller.student` is your Keras 3 model, trained. `fit` takes Keras 3
+    callbacks (`keras.callbacks.EarlyStopping`, `ModelCheckpoint`, which
+    saves the student as Keras 3, ...) as well as tf_keras ones.
+
     Logged losses: `loss` (total), `hard_loss`, `soft_loss` and one entry per
     extra term, each a mean over examples (sample-weighted as Keras does).
     The logged `loss` leaves out the student's regularization losses, which
     are still added to what is minimized.
     """
 
-    @accepts_keras3("student", "teacher")
     def __init__(self, student, teacher, *, temperature=4.0, alpha=0.1,
                  extra_losses=(), **kwargs):
         """Args:
@@ -195,6 +222,15 @@ class Distiller(keras.Model):
           **kwargs: passed to keras.Model (e.g. name).
         """
         super().__init__(**kwargs)
+        # The caller's Keras 3 student, which the trained weights go back into.
+        # Set past tf_keras' attribute tracking: its variables are not the
+        # Distiller's (they would be trained and checkpointed twice).
+        object.__setattr__(self, "_keras3_student",
+                           student if keras3.is_keras3_model(student) else None)
+        if self._keras3_student is not None:
+            student = keras3.as_tf_keras(student, "student")
+        if keras3.is_keras3_model(teacher):
+            teacher = keras3.as_tf_keras(teacher, "teacher")
         _check_models(student, teacher)
         if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
                 or not temperature > 0):
@@ -211,7 +247,7 @@ class Distiller(keras.Model):
         if len(set(names)) != len(names):
             raise ValueError(f"`extra_losses` repeats a term: {names}.")
 
-        self.student = student
+        self.tf_keras_student = student
         teacher.trainable = False  # frozen: summaries and counts say so too
         self.teacher = teacher
         self.temperature = float(temperature)
@@ -233,12 +269,12 @@ class Distiller(keras.Model):
         if not hints:
             self.adapters = []
             return
-        student_feats = [_layer_output(self.student, h.student_layer, "student_layer")
+        student_feats = [_layer_output(self.tf_keras_student, h.student_layer, "student_layer")
                          for h in hints]
         teacher_feats = [_layer_output(self.teacher, h.teacher_layer, "teacher_layer")
                          for h in hints]
         self._student_features = keras.Model(
-            self.student.inputs, [self.student.outputs[0], *student_feats])
+            self.tf_keras_student.inputs, [self.tf_keras_student.outputs[0], *student_feats])
         self._teacher_features = keras.Model(
             self.teacher.inputs, [self.teacher.outputs[0], *teacher_feats])
         self.adapters = []
@@ -248,10 +284,19 @@ class Distiller(keras.Model):
             adapter.build(student_feat.shape)
             self.adapters.append(adapter)
 
+    @property
+    def student(self):
+        """The student: the caller's Keras 3 model (trained weights copied in),
+        or the tf_keras model that trains."""
+        if self._keras3_student is None:
+            return self.tf_keras_student
+        keras3.copy_weights(self.tf_keras_student, self._keras3_student)
+        return self._keras3_student
+
     # --- the forward passes -------------------------------------------------
 
     def call(self, inputs, training=False):
-        return self.student(inputs, training=training)
+        return self.tf_keras_student(inputs, training=training)
 
     def teacher_outputs(self, inputs):
         """The teacher's logits (and hint features) for a batch, in a dict.
@@ -272,7 +317,7 @@ class Distiller(keras.Model):
 
     def _student_outputs(self, inputs, training):
         if self._student_features is None:
-            return self.student(inputs, training=training), []
+            return self.tf_keras_student(inputs, training=training), []
         logits, *features = self._student_features(inputs, training=training)
         return logits, [adapt(f) for adapt, f in zip(self.adapters, features)]
 
@@ -319,7 +364,7 @@ class Distiller(keras.Model):
         # Sum over this replica's examples / global batch: gradients summed
         # across replicas then equal one device's mean over the global batch.
         loss = tf.nn.compute_average_loss(total, sample_weight=sample_weight)
-        regularization = self.student.losses
+        regularization = self.tf_keras_student.losses
         if regularization:
             loss += tf.nn.scale_regularization_loss(tf.add_n(regularization))
         values["loss"] = total
@@ -340,17 +385,39 @@ class Distiller(keras.Model):
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
 
     def fit(self, *args, **kwargs):
-        """Model.fit; refuses a pruned student without the pruning callbacks."""
-        fit_callbacks = kwargs.get("callbacks", args[5] if len(args) > 5 else None)
-        prune_magnitude.check_fit_callbacks(self.student, fit_callbacks)
-        return super().fit(*args, **kwargs)
+        """Model.fit; refuses a pruned student without the pruning callbacks.
+
+        Keras 3 callbacks are run through `keras3.callbacks.adapt`; a Keras 3
+        student gets the trained weights at every epoch's end (before the
+        other callbacks) and when fit returns (after EarlyStopping restored
+        its best weights).
+        """
+        prune_magnitude.check_fit_callbacks(self.tf_keras_student,
+                                            keras3_callbacks.fit_callbacks(args, kwargs))
+        args, kwargs = keras3_callbacks.adapt_fit_arguments(
+            args, kwargs, finished=self._finished_student)
+        if self._keras3_student is not None:
+            args, kwargs = _with_first_callback(args, kwargs,
+                                                _CopyWeightsAtEpochEnd(self))
+        history = super().fit(*args, **kwargs)
+        if self._keras3_student is not None:
+            keras3.copy_weights(self.tf_keras_student, self._keras3_student)
+        return history
+
+    def _finished_student(self):
+        """The student as a checkpoint holds it: stripped if pruned, the caller's Keras."""
+        if not _tfmot_wrappers.has_pruning_wrappers(self.tf_keras_student):
+            return self.student
+        given = (self.tf_keras_student if self._keras3_student is None
+                 else self._keras3_student)
+        return keras3.in_keras_of(prune_magnitude.strip(self.tf_keras_student), given)
 
     @property
     def metrics(self):
         return [*self._trackers.values(), *super().metrics]
 
     def _trainable_variables(self):
-        variables = list(self.student.trainable_variables)
+        variables = list(self.tf_keras_student.trainable_variables)
         for adapter in self.adapters:
             variables += adapter.trainable_variables
         return variables
@@ -376,7 +443,7 @@ class Distiller(keras.Model):
     def get_config(self):
         return {
             "name": self.name,
-            "student": keras.saving.serialize_keras_object(self.student),
+            "student": keras.saving.serialize_keras_object(self.tf_keras_student),
             "teacher": keras.saving.serialize_keras_object(self.teacher),
             "temperature": self.temperature,
             "alpha": self.alpha,

@@ -75,7 +75,8 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
     that keeps state between invokes fails). A float export must match the
     Keras logits within `atol`; a quantized one must give the Keras model's
     top-1 class on at least `min_agreement` of the examples, and on at least
-    half of those of each class Keras gives to 3 or more (so a file that
+    half (or `min_agreement`, if lower) of those of each class Keras gives to
+    3 or more (so a file that
     answers one class for everything fails on imbalanced data too). A file
     that fails is never left at `path`.
 

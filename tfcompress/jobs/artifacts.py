@@ -66,18 +66,18 @@ def binary_section(metrics):
             "test_f1": metrics["f1"], "positive_class": metrics["positive_class"]}
 
 
-def save_model(model, path, as_keras3=False):
-    """Writes model.keras: tf_keras, or converted back to Keras 3 (checked equal)."""
+def save_model(model, path, as_keras3=True):
+    """Writes model.keras: converted to Keras 3 (checked equal), or tf_keras."""
     export.save_keras_model(keras3.to_keras3(model) if as_keras3 else model, path)
     return {"format": "keras3" if as_keras3 else "tf_keras"}
 
 
 def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples,
-                        as_keras3=False):
+                        as_keras3=True):
     """Writes and checks the three artifacts; returns the summary sections.
 
-    With `as_keras3` (the job's model came as Keras 3), model.keras is
-    written by Keras 3, so `keras.models.load_model` reads it.
+    With `as_keras3` (what jobs do), model.keras is written by Keras 3, so
+    `keras.saving.load_model` reads it.
 
     Both exports are run on `check_inputs` (real test examples) and compared
     with the Keras model before they land; the Keras model and the TFLite

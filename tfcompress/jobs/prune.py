@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import warnings
 
 from tfcompress import distill
 from tfcompress import evaluate
@@ -45,6 +46,13 @@ class PruneJob(runner.Job):
     validation split sets per-layer targets whose overall sparsity is
     `sparsity`.
 
+    Masks update every `frequency` steps; left None, that is the largest
+    divisor of the ramp's steps up to 100, so the last update lands where the
+    ramp ends and every layer reaches its target (a `frequency` that does not
+    divide the ramp stops short, and is warned of). Each pruned layer's final
+    sparsity is checked against its target: summary.json's "sparsity_target"
+    lists the layers more than 1 point short, and the log names them.
+
     Writes the stripped model (model.keras), saved_model/, model.tflite,
     prune_report.json (per layer), sensitivity.json (if run) and summary.json.
     """
@@ -53,7 +61,7 @@ class PruneJob(runner.Job):
     sparsity: float = 0.9
     schedule: str = "polynomial"
     pruning_end_epoch: int = None
-    frequency: int = 100
+    frequency: int = None
     m_by_n: str = None
     sensitivity: bool = False
     teacher: str = None
@@ -82,7 +90,8 @@ class PruneJob(runner.Job):
 
     def check(self, run):
         self._ramp_end_epoch(run.training.epochs)
-        check_positive_int("frequency", self.frequency)
+        if self.frequency is not None:
+            check_positive_int("frequency", self.frequency)
         if self.sensitivity and (self.m_by_n or not run.training.val_split):
             raise ValueError("`sensitivity` plans unstructured per-layer targets on the "
                              "validation split: it needs `val_split` and no `m_by_n`.")
@@ -120,10 +129,20 @@ class PruneJob(runner.Job):
         self._dense = run.load_model(self.model)
         ramp_end = self._ramp_end_epoch(run.training.epochs)
         begin_step, end_step = prune.epochs_to_steps(0, ramp_end, run.steps_per_epoch)
-        self._result = prune.prune(
-            self._dense, sparsity=self._targets(run, self._dense), schedule=self.schedule,
-            begin_step=begin_step, end_step=end_step,
-            frequency=min(self.frequency, end_step), m_by_n=parse_m_by_n(self.m_by_n))
+        if self.frequency is None:
+            frequency = prune.reach.reaching_frequency(begin_step, end_step)
+        else:  # longer than the ramp: one update, where it ends
+            frequency = min(self.frequency, end_step - begin_step)
+        with warnings.catch_warnings():
+            # Logged below with the run's other lines, not printed twice.
+            warnings.simplefilter("ignore", prune.ScheduleWarning)
+            self._result = prune.prune(
+                self._dense, sparsity=self._targets(run, self._dense),
+                schedule=self.schedule, begin_step=begin_step, end_step=end_step,
+                frequency=frequency, m_by_n=parse_m_by_n(self.m_by_n))
+        for message in self._result.warnings:
+            run.log(f"Warning: pruning ramps over {end_step} steps ({ramp_end} epoch"
+                    f"{'s' if ramp_end > 1 else ''} of {run.steps_per_epoch}): {message}")
         by_reason = {}  # a MobileNet has dozens of batch norms: one line each reason
         for name, reason in self._result.skipped.items():
             by_reason.setdefault(reason, []).append(name)
@@ -140,8 +159,9 @@ class PruneJob(runner.Job):
         else:
             training.compile_classifier(trainee, optimizer=run.training.optimizer,
                                         learning_rate=run.learning_rate())
+        updates = "" if self.m_by_n else f", masks updated every {frequency} steps"
         run.log(f"Pruning {self._dense.name} to {self.sparsity:.0%} ({self.schedule}, "
-                f"target by epoch {ramp_end} of {run.training.epochs})"
+                f"target by epoch {ramp_end} of {run.training.epochs}{updates})"
                 f"{' with distillation' if self.teacher else ''}.")
         # With a log folder: TFMOT's PruningSummaries, TensorBoard plus sparsity.
         callbacks = prune.callbacks(log_dir=run.phase_log_dir(phase))
@@ -158,16 +178,20 @@ class PruneJob(runner.Job):
                                            "skipped": self._result.skipped})
         test = run.test()
         self._report = report
+        misses = prune.target_misses(report, self._result.targets)
         return {"dense": {"test_accuracy": evaluate.evaluate_classifier(
                               run.local(self._dense), test)["accuracy"],
                           "params": self._dense.count_params()},
                 "sparsity": report["total"],
+                "sparsity_target": {"reached": not misses,
+                                    "tolerance": prune.MISS_TOLERANCE, "misses": misses},
                 **artifacts.export_and_evaluate(stripped, run.staging, test,
                                                 run.check_batch(), run.test_count,
                                                 as_keras3=run.keras3_output)}
 
     def describe(self, summary, output_dir):
-        return "\n".join([prune.format_report(self._report),
+        missed = prune.format_misses(summary["sparsity_target"]["misses"])
+        return "\n".join([prune.format_report(self._report), *([missed] if missed else []),
                           f"Dense model test accuracy "
                           f"{summary['dense']['test_accuracy']:.2%}.",
                           artifacts.format_summary(summary, output_dir)])

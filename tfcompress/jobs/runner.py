@@ -237,8 +237,12 @@ class Run:
 
     @property
     def keras3_output(self):
-        """Whether the job's model came as Keras 3, so its model.keras goes back as Keras 3."""
-        return "model" in self.conversions
+        """Whether model.keras is written by Keras 3: always.
+
+        TF 2.16+ gives `import keras` as Keras 3, whose `load_model` refuses
+        tf_keras files; `tfcompress.load_keras_model` reads either.
+        """
+        return True
 
     def local(self, model):
         """`model` itself, or after distributed training a plain copy of it.

@@ -10,6 +10,7 @@ import dataclasses
 from tfcompress import evaluate
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import magnitude
+from tfcompress.prune import reach
 from tfcompress.prune import schedules
 from tfcompress.keras3 import accepts_keras3
 
@@ -22,10 +23,10 @@ class Round:
     accuracy: float
 
 
-@accepts_keras3("model")
+@accepts_keras3("model", returns_model=True)
 def prune_iteratively(model, train_data, val_data, *, compile_model,
                       sparsities=(0.5, 0.75, 0.9), epochs_per_round=2,
-                      accuracy_floor=None, layers=None, frequency=10, verbose=2):
+                      accuracy_floor=None, layers=None, frequency=None, verbose=2):
     """Rounds of magnitude pruning with fine-tuning in between.
 
     Args:
@@ -40,7 +41,10 @@ def prune_iteratively(model, train_data, val_data, *, compile_model,
       accuracy_floor: stop before a round whose validation accuracy is below
         this; None runs every round.
       layers: which layers to prune (as `prune`).
-      frequency: steps between mask updates within a round.
+      frequency: steps between mask updates within a round. None: the
+        largest divisor of the round's ramp (one epoch) up to 10, so each
+        round's last update reaches its target; a value you give is used as
+        `prune` uses it (capped at one epoch).
       verbose: Keras verbosity.
 
     Returns:
@@ -59,7 +63,8 @@ def prune_iteratively(model, train_data, val_data, *, compile_model,
         result = magnitude.prune(
             kept, sparsity=sparsity, layers=layers, schedule="polynomial",
             begin_step=0, end_step=steps_per_epoch,
-            frequency=min(frequency, steps_per_epoch))
+            frequency=(reach.reaching_frequency(0, steps_per_epoch, at_most=10)
+                       if frequency is None else min(frequency, steps_per_epoch)))
         compile_model(result.model)
         result.model.fit(train_data, epochs=epochs_per_round, verbose=verbose,
                          callbacks=magnitude.callbacks())

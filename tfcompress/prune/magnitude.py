@@ -11,6 +11,7 @@ kind of layer is `prunable`'s business.
 import contextlib
 import dataclasses
 import functools
+import warnings
 
 import tensorflow_model_optimization as tfmot
 
@@ -18,9 +19,11 @@ from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import prunable
+from tfcompress.prune import reach
 from tfcompress.prune import schedules
 from tfcompress.prune import selection
 from tfcompress.keras3 import accepts_keras3
+from tfcompress.keras3 import callbacks as keras3_callbacks
 
 MISSING_CALLBACK_ERROR = (
     "This model is being pruned, and pruning needs its callbacks in fit: pass "
@@ -36,11 +39,14 @@ class PruneResult:
       targets: layer path -> target sparsity of each pruned layer (for N:M
         sparsity, the fraction N:M implies).
       skipped: layer path -> why a chosen layer with weights was not pruned.
+      warnings: what `prune` also warned of (`reach.ScheduleWarning`), for
+        callers that log rather than warn.
     """
 
     model: keras.Model
     targets: dict
     skipped: dict
+    warnings: tuple = ()
 
 
 def _check_m_by_n(m_by_n):
@@ -70,9 +76,9 @@ def _schedule_target(schedule):
     return None
 
 
-@accepts_keras3("model")
+@accepts_keras3("model", returns_model=True)
 def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_step=0,
-          end_step=None, frequency=100, initial_sparsity=0.0, m_by_n=None,
+          end_step=None, frequency=None, initial_sparsity=0.0, m_by_n=None,
           block_size=(1, 1), block_pooling="AVG", xnnpack=False, strict=False):
     """Wraps the chosen layers of a copy of `model` for magnitude pruning.
 
@@ -94,7 +100,13 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
       begin_step: optimizer step where pruning starts.
       end_step: step where the target is reached (polynomial), or where mask
         updates stop (constant; None never stops).
-      frequency: steps between mask updates.
+      frequency: steps between mask updates. None: the largest divisor of
+        `end_step` - `begin_step` up to 100 (TFMOT's default), so the last
+        update comes at `end_step` and every layer reaches its target (TFMOT
+        updates only every `frequency` steps from `begin_step`: 100 with
+        end_step=188 stops at 44.9% of 50%); 100 without `end_step`. A value
+        you give is used as it is, with a `reach.ScheduleWarning` if the last
+        update stops more than 0.1 point short of a target.
       initial_sparsity: polynomial only: the sparsity the ramp starts from at
         `begin_step` (TFMOT's PolynomialDecay `initial_sparsity`).
       m_by_n: (N, M) for N:M structured sparsity, N zeros in each group of M
@@ -118,7 +130,7 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
     given = isinstance(schedule, tfmot.sparsity.keras.PruningSchedule)
     if given:
         defaults = {"sparsity": None, "begin_step": 0, "end_step": None,
-                    "frequency": 100, "initial_sparsity": 0.0}
+                    "frequency": None, "initial_sparsity": 0.0}
         arguments = {"sparsity": sparsity, "begin_step": begin_step, "end_step": end_step,
                      "frequency": frequency, "initial_sparsity": initial_sparsity}
         clashes = [name for name, value in arguments.items() if value != defaults[name]]
@@ -198,6 +210,12 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
                        for path, value in targets.items()}
     if given and _schedule_target(schedule) is None and not m_by_n:
         targets = {name: None for name in targets}  # only the schedule knows
+    # N:M masks are set once, at step 1, whatever the schedule says.
+    shortfall = None if m_by_n else reach.shortfall_message(
+        {path: layer_schedules[id(layers_by_path[path])] for path in targets},
+        targets, given=given)
+    if shortfall:
+        warnings.warn(shortfall, reach.ScheduleWarning, stacklevel=3)  # the caller's line
     wrapper_args = dict(block_size=block_size, block_pooling_type=block_pooling,
                         sparsity_m_by_n=m_by_n)
 
@@ -241,7 +259,8 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
             if (layer.weights and path not in targets
                     and not prunable.is_graph_model(layer)):
                 skipped.setdefault(path, "left dense by the XNNPACK policy")
-    return PruneResult(model=pruned, targets=targets, skipped=skipped)
+    return PruneResult(model=pruned, targets=targets, skipped=skipped,
+                       warnings=(shortfall,) if shortfall else ())
 
 
 def _carry_masks(wrapper):
@@ -274,7 +293,8 @@ def callbacks(log_dir=None):
 
 
 def _guard_fit(model):
-    """Makes `model.fit` refuse to start without the pruning callbacks.
+    """Makes `model.fit` refuse to start without the pruning callbacks, and
+    take Keras 3 callbacks.
 
     Written by hand: TFMOT only fails inside the first training step, with an
     assertion from the graph; this fails before training, in plain words.
@@ -283,10 +303,11 @@ def _guard_fit(model):
 
     @functools.wraps(original_fit)
     def fit(*args, **kwargs):
-        # callbacks is fit's 6th positional parameter (x, y, batch_size,
-        # epochs, verbose, callbacks).
-        fit_callbacks = kwargs.get("callbacks", args[5] if len(args) > 5 else None)
-        check_fit_callbacks(model, fit_callbacks)
+        check_fit_callbacks(model, keras3_callbacks.fit_callbacks(args, kwargs))
+        # Keras 3 callbacks run too; a Keras 3 ModelCheckpoint saves the
+        # stripped model, in the Keras the user gave.
+        args, kwargs = keras3_callbacks.adapt_fit_arguments(
+            args, kwargs, finished=lambda: strip(model))
         return original_fit(*args, **kwargs)
 
     model.fit = fit
@@ -301,7 +322,7 @@ def check_fit_callbacks(model, fit_callbacks):
         raise ValueError(MISSING_CALLBACK_ERROR)
 
 
-@accepts_keras3("model")
+@accepts_keras3("model", returns_model=True)
 def strip(model):
     """The model without pruning wrappers, its zeros kept.
 

@@ -1,4 +1,4 @@
-"""How sparse a model is, layer by layer, and whether N:M patterns hold."""
+"""How sparse a model is, layer by layer, whether N:M patterns hold, and targets."""
 
 import numpy as np
 
@@ -97,6 +97,55 @@ def sparsity_report(model, m_by_n=None, m_by_n_layers=None):
     nonzero = sum(r["nonzero"] for r in rows)
     return {"layers": rows, "total": {"params": params, "nonzero": nonzero,
                                       "sparsity": 1 - nonzero / params if params else 0.0}}
+
+
+MISS_TOLERANCE = 0.01  # one point: TFMOT rounds each layer's count of kept weights
+
+
+def target_misses(report, targets, tolerance=MISS_TOLERANCE):
+    """Pruned layers that fall short of their target sparsity.
+
+    Only falling short counts: a layer sparser than its target had zero
+    weights before pruning (e.g. a model pruned before).
+
+    Args:
+      report: from `sparsity_report` of the stripped model (with `m_by_n`
+        for N:M pruning, whose layers are judged by their pattern instead).
+      targets: layer path -> target sparsity (`PruneResult.targets`); None
+        targets (a schedule of one's own) are not checked.
+      tolerance: how far short a layer may fall, as a fraction (0.01 = 1 point).
+
+    Returns:
+      {layer path: {"target", "sparsity"}} of each layer whose kernel
+      sparsity is more than `tolerance` below its target, and {"target",
+      "sparsity", "m_by_n_ok": False} of each whose N:M pattern is broken;
+      empty when every target is reached.
+    """
+    rows = {row["name"]: row for row in report["layers"]}
+    misses = {}
+    for path, target in targets.items():
+        row = rows.get(path)
+        if target is None or row is None or "kernel_sparsity" not in row:
+            continue
+        miss = {"target": target, "sparsity": float(row["kernel_sparsity"])}
+        if "m_by_n_ok" in row:
+            if not row["m_by_n_ok"]:
+                misses[path] = {**miss, "m_by_n_ok": False}
+        elif target - row["kernel_sparsity"] > tolerance:
+            misses[path] = miss
+    return misses
+
+
+def format_misses(misses, tolerance=MISS_TOLERANCE):
+    """One line naming the layers `target_misses` found, or "" if none."""
+    if not misses:
+        return ""
+    layers = ", ".join(f"{path} (N:M pattern broken)" if "m_by_n_ok" in miss
+                       else f"{path} {miss['sparsity']:.1%} (target {miss['target']:.1%})"
+                       for path, miss in misses.items())
+    points = f"{tolerance * 100:g} point{'' if tolerance == 0.01 else 's'}"
+    return (f"Sparsity target missed by more than {points} in {len(misses)} "
+            f"layer{'s' if len(misses) > 1 else ''}: {layers}.")
 
 
 def format_report(report):

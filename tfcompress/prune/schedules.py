@@ -3,6 +3,7 @@
 import tensorflow_model_optimization as tfmot
 
 from tfcompress._checks import check_positive_int
+from tfcompress.prune import reach
 
 SCHEDULES = ("constant", "polynomial")
 
@@ -18,7 +19,7 @@ def check_sparsity(arg_name, value):
     return float(value)
 
 
-def make_schedule(kind, sparsity, *, begin_step=0, end_step=None, frequency=100,
+def make_schedule(kind, sparsity, *, begin_step=0, end_step=None, frequency=None,
                   initial_sparsity=0.0):
     """A TFMOT pruning schedule reaching `sparsity` by `end_step`.
 
@@ -30,19 +31,24 @@ def make_schedule(kind, sparsity, *, begin_step=0, end_step=None, frequency=100,
       begin_step: first optimizer step at which masks update.
       end_step: last step of the ramp (polynomial, required) or of mask
         updates (constant; None keeps updating to the end of training).
-      frequency: steps between mask updates.
+      frequency: steps between mask updates. None: the largest divisor of
+        `end_step` - `begin_step` up to 100 (TFMOT's default), so the last
+        update comes at `end_step` and the ramp reaches `sparsity` (see
+        `reach`); 100 without `end_step`.
       initial_sparsity: polynomial only; where the ramp starts.
     """
     if kind not in SCHEDULES:
         raise ValueError(f"`schedule` must be one of {SCHEDULES}, got {kind!r}.")
     sparsity = check_sparsity("sparsity", sparsity)
     check_sparsity("initial_sparsity", initial_sparsity)
-    check_positive_int("frequency", frequency)
+    if frequency is not None:
+        check_positive_int("frequency", frequency)
     if isinstance(begin_step, bool) or not isinstance(begin_step, int) or begin_step < 0:
         raise ValueError(f"`begin_step` must be an int >= 0, got {begin_step!r}.")
     if kind == "constant" and end_step is None:
         return tfmot.sparsity.keras.ConstantSparsity(
-            sparsity, begin_step=begin_step, end_step=-1, frequency=frequency)
+            sparsity, begin_step=begin_step, end_step=-1,
+            frequency=frequency or reach.DEFAULT_FREQUENCY)
     if end_step is None:
         raise ValueError("The polynomial schedule needs `end_step` (the step where "
                          "sparsity reaches its target); set it, or give epochs with "
@@ -51,7 +57,16 @@ def make_schedule(kind, sparsity, *, begin_step=0, end_step=None, frequency=100,
     if end_step <= begin_step:
         raise ValueError(f"`end_step` ({end_step}) must be after `begin_step` "
                          f"({begin_step}).")
+    if frequency is None:
+        frequency = reach.reaching_frequency(begin_step, end_step)
     if kind == "constant":
+        if reach.last_update_step(begin_step, end_step, frequency) is None:
+            # TFMOT would leave the model dense without a word.
+            raise ValueError(
+                f"`frequency` ({frequency}) leaves no mask update between step 1 and "
+                f"`end_step` ({end_step}): with `begin_step` 0 the first update comes "
+                f"at step {frequency} (TFMOT counts steps from 1). Use a frequency of "
+                f"at most {end_step}, or leave it unset.")
         return tfmot.sparsity.keras.ConstantSparsity(
             sparsity, begin_step=begin_step, end_step=end_step, frequency=frequency)
     if frequency > end_step - begin_step:
@@ -60,7 +75,8 @@ def make_schedule(kind, sparsity, *, begin_step=0, end_step=None, frequency=100,
         raise ValueError(
             f"`frequency` ({frequency}) is longer than the ramp (`end_step` - "
             f"`begin_step` = {end_step - begin_step} steps): the masks would never "
-            f"reach the target. Use a frequency of at most {end_step - begin_step}.")
+            f"reach the target. Use a frequency of at most {end_step - begin_step}, or "
+            f"leave it unset.")
     return tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=min(initial_sparsity, sparsity), final_sparsity=sparsity,
         begin_step=begin_step, end_step=end_step, power=3, frequency=frequency)

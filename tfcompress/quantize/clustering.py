@@ -17,7 +17,7 @@ _CLUSTERING = tfmot.clustering.keras
 CLUSTERED_TYPES = (keras.layers.Dense, keras.layers.Conv2D)
 
 
-@accepts_keras3("model")
+@accepts_keras3("model", returns_model=True)
 def cluster(model, number_of_clusters, *, preserve_sparsity=True):
     """A copy of `model` whose Dense and Conv2D kernels are clustered.
 
@@ -59,6 +59,7 @@ def cluster(model, number_of_clusters, *, preserve_sparsity=True):
         return keras.models.clone_model(copy, clone_function=wrap)
 
 
+@accepts_keras3("model", returns_model=True)
 def strip_clusters(model):
     """`model` without clustering wrappers, kernels holding the shared values."""
     require_keras2_model(model)

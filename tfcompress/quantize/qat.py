@@ -38,7 +38,7 @@ def _scheme(preserve):
     return _COMBINE.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
 
 
-@accepts_keras3("model")
+@accepts_keras3("model", returns_model=True)
 def quantize_aware(model, preserve=None):
     """A quantization-aware copy of `model`, to fine-tune and export as int8.
 

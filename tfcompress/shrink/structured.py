@@ -163,7 +163,7 @@ def _check_widths(widths, groups, model_name):
 _TARGETS = ("fraction", "target_params", "target_macs", "target_latency_ms", "widths")
 
 
-@accepts_keras3("model")
+@accepts_keras3("model", returns_model=True)
 def shrink(model, *, fraction=None, target_params=None, target_macs=None,
            target_latency_ms=None, widths=None, criterion="l2", data=None, round_to=1,
            min_width=1, pinned=(), on_unknown="error", latency_format="float",
