@@ -11,6 +11,11 @@ import os
 from absl import app
 from absl import flags
 
+from tfcompress import quiet
+
+quiet.start()  # before TensorFlow loads, so its start-up lines stay hidden
+
+# pylint: disable=g-import-not-at-top
 import tfcompress
 from tfcompress import data
 from tfcompress import models

@@ -18,6 +18,11 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from tfcompress import quiet
+
+quiet.start()  # before TensorFlow loads, so its start-up lines stay hidden
+
+# pylint: disable=g-import-not-at-top
 import tfcompress
 from tfcompress import data
 from tfcompress import distill
@@ -105,13 +110,13 @@ def main(argv):
     _distill(student, teacher, train, val, _EPOCHS.value)
     print("Student distilled:", _describe(tfcompress.evaluate_classifier(student, test)))
 
-    # Sparsity ramps up over the first half of the epochs, masks updated four
-    # times an epoch, then holds; TFMOT prunes the embedding and the Conv1D
-    # (or LSTM) kernels alike.
+    # Sparsity ramps up over the first half of the epochs, then holds (masks
+    # updated at a frequency that lands on the ramp's end, so the target is
+    # reached); TFMOT prunes the embedding and the Conv1D (or LSTM) kernels alike.
     steps_per_epoch = int(train.cardinality())
     begin, end = prune.epochs_to_steps(0, _PRUNE_EPOCHS.value // 2, steps_per_epoch)
     pruned = prune.prune(student, sparsity=_SPARSITY.value, begin_step=begin,
-                         end_step=end, frequency=max(1, steps_per_epoch // 4))
+                         end_step=end)
     _distill(pruned.model, teacher, train, val, _PRUNE_EPOCHS.value,
              callbacks=prune.callbacks())
     stripped = prune.strip(pruned.model)

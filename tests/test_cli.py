@@ -2,12 +2,18 @@
 
 import json
 import os
+import re
+import sys
+import textwrap
 
 import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import app
 
+from tfcompress import export
+from tfcompress.cli import custom_objects
 from tfcompress.jobs import artifacts
 
 _run_cli = helpers.run_cli
@@ -25,6 +31,15 @@ class UsageErrorTest(CliTestCase):
         result = _run_cli("train", "--help")  # absl exits 1 after printing help
         for flag in ("--model:", "--epochs:", "--lr_schedule:", "--output_dir:"):
             self.assertIn(flag, result.stdout)
+        for flag in ("unsafe_load:", "--custom_objects:"):  # train loads no model file
+            self.assertNotIn(flag, result.stdout)
+
+    def test_pipeline_help_lists_only_the_flags_the_pipeline_takes(self):
+        result = _run_cli("pipeline", "--help")
+        for flag in ("--baseline_epochs:", "--prune_epochs:", "--custom_objects:",
+                     "unsafe_load:", "--output_dir:"):
+            self.assertIn(flag, result.stdout)
+        self.assertNotIn("--epochs:", result.stdout)  # refused: one per stage instead
 
     def test_unknown_command(self):
         self.assertUsageError(_run_cli("compress"), "unknown command 'compress'")
@@ -204,6 +219,101 @@ class PruneCommandTest(tf.test.TestCase):
 
 
 
+class QuietStartTest(CliTestCase):
+
+    def test_evaluate_at_default_verbosity_prints_no_tensorflow_lines(self):
+        folder = self.create_tempdir().full_path
+        rng = np.random.default_rng(0)
+        images = rng.uniform(0, 255, size=(40, 8, 8, 1)).astype(np.float32)
+        labels = rng.integers(0, 3, size=40)
+        dataset = os.path.join(folder, "data.npz")
+        np.savez(dataset, x_train=images, y_train=labels, x_test=images[:24],
+                 y_test=labels[:24])
+        tflite = os.path.join(folder, "model.tflite")
+        export.export_tflite(helpers.tiny_cnn(), tflite, check_inputs=images[:4] / 255)
+        result = _run_cli("evaluate", f"--tflite={tflite}", f"--dataset=npz:{dataset}",
+                          "--batch_sizes=1", "--repeats=2")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertIn("(24 examples)", result.stdout)
+        # What TF 2.21 printed before: oneDNN and CUDA notices, the absl banner,
+        # the no-GPU cuInit error. Until LiteRT's one notice is hidden where
+        # interpreters are made (tfcompress.runtime), it is the one line left.
+        shown = [line for line in result.stderr.splitlines()
+                 if line != "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."]
+        self.assertEqual(shown, [])
+
+
+class CustomObjectsTest(tf.test.TestCase):
+    """--custom_objects imports a module; what it registers then loads."""
+
+    def setUp(self):
+        super().setUp()
+        self.folder = self.create_tempdir().full_path
+        sys.path.insert(0, self.folder)
+        self.addCleanup(sys.path.remove, self.folder)
+
+    def _module(self, name, text):
+        with open(os.path.join(self.folder, f"{name}.py"), "w") as f:
+            f.write(textwrap.dedent(text))
+        self.addCleanup(sys.modules.pop, name, None)
+
+    def test_keras3_layer_and_its_converter_from_the_module_load(self):
+        import keras as keras3  # pylint: disable=g-import-not-at-top
+
+        package = "tfcompress_test_custom_objects"
+        self._module("my_double_layer", f"""
+            import keras
+            import tf_keras
+            from tfcompress import keras3
+
+            @keras.saving.register_keras_serializable(package="{package}")
+            class Double(keras.layers.Layer):
+                def call(self, inputs):
+                    return 2.0 * inputs
+
+            class TfKerasDouble(tf_keras.layers.Layer):
+                def call(self, inputs):
+                    return 2.0 * inputs
+
+            keras3.register(Double, lambda layer: TfKerasDouble(name=layer.name))
+            """)
+        custom_objects.import_modules(["my_double_layer"])
+        model = keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3),
+                                   sys.modules["my_double_layer"].Double()])
+        path = os.path.join(self.folder, "custom.keras")
+        model.save(path)
+        # As a new process, which has not imported the module:
+        keras3.saving.get_custom_objects().pop(f"{package}>Double")
+        del sys.modules["my_double_layer"]
+        with self.assertRaisesRegex(ValueError, "cannot find: 'Double'"):
+            export.load_keras_model(path)
+
+        custom_objects.import_modules(["my_double_layer"])
+        loaded = export.load_keras_model(path)
+        batch = helpers.random_batch((6,), n=4)
+        self.assertAllClose(loaded(batch), model(batch), atol=1e-6)
+
+    def test_a_file_name_is_refused_with_the_module_name_to_give(self):
+        with self.assertRaisesRegex(app.UsageError, re.escape(
+                "--custom_objects='my_layers.py' must name a Python module, not a file: "
+                "e.g. --custom_objects=my_layers for my_layers.py in the current folder, "
+                "or my_pkg.layers on PYTHONPATH.")):
+            custom_objects.import_modules(["my_layers.py"])
+
+    def test_a_missing_module_is_a_usage_error(self):
+        with self.assertRaisesRegex(app.UsageError, re.escape(
+                "--custom_objects='no_such_layers': no module of that name in the "
+                "current folder or on PYTHONPATH. Pass the module that defines your "
+                "layers, e.g. my_layers for ./my_layers.py, or add its folder to "
+                "PYTHONPATH.")):
+            custom_objects.import_modules(["no_such_layers"])
+
+    def test_a_missing_import_inside_the_module_keeps_its_traceback(self):
+        self._module("layers_needing_more", "import no_such_dependency\n")
+        with self.assertRaisesRegex(ModuleNotFoundError, "no_such_dependency"):
+            custom_objects.import_modules(["layers_needing_more"])
+
+
 class EvaluateUsageErrorTest(CliTestCase):
 
     def test_bad_batch_sizes(self):
@@ -228,7 +338,8 @@ class QuantizeCommandTest(tf.test.TestCase):
     def test_int8_then_evaluate(self):
         out, summary, stdout = self._quantize(self.create_tempdir().full_path,
                                               "--mode=int8", "--num_samples=100")
-        self.assertCountEqual(os.listdir(out), [artifacts.TFLITE_FILE,
+        # model.keras: the fine-tuned float weights, as a Keras 3 file.
+        self.assertCountEqual(os.listdir(out), [artifacts.TFLITE_FILE, artifacts.KERAS_FILE,
                                                 "float_reference.tflite",
                                                 artifacts.SUMMARY_FILE])
         self.assertIn("int8 TFLite", stdout)

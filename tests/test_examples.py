@@ -56,6 +56,32 @@ class ExamplesTest(tf.test.TestCase):
         self.assertGreater(accuracy, 0.9)
 
 
+@pytest.mark.mnist
+@pytest.mark.slow
+class Keras3ExampleTest(tf.test.TestCase):
+
+    def test_keras3_users_script_gets_keras3_models_and_a_checked_file(self):
+        out = self.create_tempdir().full_path
+        result = subprocess.run(
+            [sys.executable, os.path.join(_EXAMPLES, "keras3_mnist.py"), "--epochs=1",
+             "--train_split=train[5000:10000]", f"--output_dir={out}"],
+            capture_output=True, text=True, timeout=600)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        import keras  # pylint: disable=import-outside-toplevel  (Keras 3, the user's)
+        for name in ("student.keras", "pruned.keras"):
+            self.assertIsInstance(keras.saving.load_model(os.path.join(out, name)),
+                                  keras.Model)
+        self.assertIn("Pruned (keras.", result.stdout)  # strip() handed back Keras 3
+        accuracy = float(re.search(r"int8 file: \{'accuracy': ([0-9.]+)",
+                                   result.stdout).group(1))
+        self.assertGreater(accuracy, 0.85)
+        with open(os.path.join(out, "pruning.csv"), encoding="utf-8") as f:
+            self.assertLen(f.read().strip().splitlines(), 2)  # header + 1 epoch (CSVLogger)
+        # Quiet by default: no TensorFlow start-up lines.
+        self.assertNotIn("cuInit", result.stderr)
+        self.assertNotIn("oneDNN", result.stderr)
+
+
 @pytest.mark.sms_spam
 @pytest.mark.slow
 class SmsSpamExampleTest(tf.test.TestCase):

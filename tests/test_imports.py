@@ -26,7 +26,7 @@ _PACKAGE = _REPO / "tfcompress"
 # within a layer must not form a cycle. "__init__" is tfcompress/__init__.py,
 # the public API over everything: no module imports names from it.
 _LAYERS = (
-    ("_atomic", "_checks", "_keras", "_tfmot_wrappers", "_version", "runtime"),
+    ("_atomic", "_checks", "_keras", "_tfmot_wrappers", "_version", "quiet", "runtime"),
     ("data", "models", "graph", "keras3"),
     ("distill", "evaluate", "export", "prune", "quantize", "shrink", "training"),
     ("jobs", "pipeline"),
@@ -43,7 +43,8 @@ _BOTTOM_IMPORTS = {
     "_keras": (),
     "_tfmot_wrappers": ("_keras",),
     "_version": (),
-    "runtime": ("_checks",),
+    "quiet": (),
+    "runtime": ("_checks", "quiet"),
 }
 
 # Imported once in the child before it forks (see `_import_each_alone`).
@@ -278,8 +279,8 @@ class ImportsTest(tf.test.TestCase):
         self.assertEqual(_layer_violations(edges), [
             "tfcompress/evaluate/x.py:3: `import y`: evaluate (layer 2) imports jobs "
             "(layer 3), a higher layer.",
-            "tfcompress/runtime/x.py:4: `import z`: runtime may import only _checks "
-            "from tfcompress, not _keras."])
+            "tfcompress/runtime/x.py:4: `import z`: runtime may import only _checks, "
+            "quiet from tfcompress, not _keras."])
 
     def test_cycle_check_names_every_import_of_the_cycle(self):
         edges = {("prune", "evaluate"): ["p.py:1: `a`"],

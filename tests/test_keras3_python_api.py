@@ -134,6 +134,25 @@ class Keras3OutTest(tf.test.TestCase, parameterized.TestCase):
             self.assertIsInstance(stripped, kind)
             self.assertIsInstance(prune.strip(build()), kind)
 
+    def test_a_keras3_lstm_is_pruned_by_training(self):
+        # Keras 3 records training=False in the graph of a model it has run;
+        # the bridge used to copy it, so the LSTM's pruning masks never updated.
+        keras3.utils.set_random_seed(0)
+        inputs = keras3.Input((12,), dtype="int32")
+        x = keras3.layers.LSTM(8, dropout=0.1)(keras3.layers.Embedding(50, 8)(inputs))
+        model = keras3.Model(inputs, keras3.layers.Dense(2)(x))
+        tokens = np.random.default_rng(0).integers(0, 50, (64, 12)).astype("int32")
+        model(tokens[:2], training=False)
+        result = prune.prune(model, sparsity=0.5, schedule="constant", end_step=4,
+                             frequency=4)
+        tfcompress.compile_classifier(result.model)
+        result.model.fit(tokens, _Y % 2, batch_size=16, epochs=1, verbose=0,
+                         callbacks=prune.callbacks())
+        stripped = prune.strip(result.model)
+        lstm = [layer for layer in stripped.layers if type(layer).__name__ == "LSTM"][0]
+        kernel = np.asarray(lstm.cell.kernel)
+        self.assertAllClose(np.mean(kernel == 0), 0.5, atol=0.01)
+
     def test_shrink_hands_back_the_keras_it_was_given(self):
         for build, kind in ((_keras3_mlp, keras3.Model), (_tf_keras_mlp, keras.Model)):
             result = shrink.shrink(build(), fraction=0.5)

@@ -99,7 +99,8 @@ class SafeLoadTest(tf.test.TestCase, parameterized.TestCase):
                 f"registered: 'Scale' (saved as '{_PACKAGE}>Scale'). Register each "
                 "with `@keras.utils.register_keras_serializable` (and import its "
                 "module) before loading, or pass `custom_objects={'Scale': Scale}` "
-                "to load_keras_model.")):
+                "to load_keras_model (`--custom_objects=MODULE` on the command line, a "
+                "module that registers them).")):
             export.load_keras_model(path)
 
     def test_custom_layer_loads_after_registration(self):
@@ -177,7 +178,7 @@ class SafeLoadTest(tf.test.TestCase, parameterized.TestCase):
         path = os.path.join(self.folder, "nope.keras")
         with self.assertRaisesRegex(FileNotFoundError, re.escape(
                 f"No model at '{path}' (`model`): pass the path of a .keras file "
-                "saved by tfcompress or tf_keras.")):
+                "saved by tfcompress or Keras.")):
             export.load_keras_model(path)
 
     def test_folder_is_refused(self):
@@ -187,10 +188,96 @@ class SafeLoadTest(tf.test.TestCase, parameterized.TestCase):
             export.load_keras_model(self.folder)
 
     def test_other_suffix_is_refused(self):
-        path = self.save(helpers.tiny_mlp(), "m.h5")  # h5 loading has no safe mode
+        path = os.path.join(self.folder, "m.pb")
+        open(path, "wb").close()
         with self.assertRaisesRegex(ValueError, re.escape(
                 f"`model` must be a .keras file, got '{path}': tfcompress loads "
-                "only .keras files, the one format Keras loads in safe mode.")):
+                "only .keras files, the one format Keras loads in safe mode. If you "
+                "trust the file, load it in the Keras that saved it, save it with "
+                "`model.save('model.keras')` and pass that file.")):
+            export.load_keras_model(path)
+
+    def test_folder_holding_a_keras_file_names_it(self):
+        path = self.save(helpers.tiny_mlp(), "model.keras")
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` must be a .keras file, got the folder '{self.folder}': pass "
+                f"the .keras file in it, '{path}'.")):
+            export.load_keras_model(self.folder)
+
+    def test_tflite_file_points_to_the_keras_file_beside_it(self):
+        source = self.save(helpers.tiny_mlp(), "model.keras")
+        path = os.path.join(self.folder, "model.tflite")
+        open(path, "wb").close()
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`teacher` '{path}' is a TFLite file, which runs a converted model but "
+                "cannot be trained or compressed again: pass the .keras file it was "
+                f"exported from, probably '{source}'. To measure the TFLite file "
+                f"itself: `tfcompress evaluate --tflite={path}`.")):
+            export.load_keras_model(path, arg_name="teacher")
+
+    def test_tflite_file_alone_says_where_tfcompress_writes_the_keras_file(self):
+        path = os.path.join(self.folder, "student.tflite")
+        open(path, "wb").close()
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` '{path}' is a TFLite file, which runs a converted model but "
+                "cannot be trained or compressed again: pass the .keras file it was "
+                "exported from (tfcompress writes it beside its .tflite files, as "
+                "model.keras). To measure the TFLite file itself: `tfcompress "
+                f"evaluate --tflite={path}`.")):
+            export.load_keras_model(path)
+
+    def test_tf_keras_h5_file_says_how_to_save_it_as_keras(self):
+        path = self.save(helpers.tiny_mlp(), "m.h5")  # h5 loading has no safe mode
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` '{path}' is an HDF5 file saved by tf_keras (Keras "
+                f"{keras.__version__}): tfcompress loads only .keras files, the one "
+                "format Keras loads in safe mode. If you trust the file, load it with "
+                f"`tf_keras.models.load_model('{path}')`, save it with "
+                "`model.save('model.keras')` and pass that file.")):
+            export.load_keras_model(path)
+
+    def test_keras3_h5_file_says_to_load_it_in_keras3(self):
+        import keras as keras3  # pylint: disable=g-import-not-at-top
+
+        path = os.path.join(self.folder, "k3.h5")
+        keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3)]).save(path)
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` '{path}' is an HDF5 file saved by Keras {keras3.__version__}: "
+                "tfcompress loads only .keras files, the one format Keras loads in safe "
+                f"mode. If you trust the file, load it with `keras.saving.load_model("
+                f"'{path}')`, save it with `model.save('model.keras')` and pass that "
+                "file.")):
+            export.load_keras_model(path)
+
+    def test_weights_file_says_to_build_the_model_first(self):
+        path = os.path.join(self.folder, "m.weights.h5")
+        helpers.tiny_mlp().save_weights(path)
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` '{path}' holds weights only, not a model: build the model in "
+                f"code, load them with `model.load_weights('{path}')`, save it with "
+                "`model.save('model.keras')` and pass that file.")):
+            export.load_keras_model(path)
+
+    def test_exported_saved_model_points_to_the_keras_file_beside_it(self):
+        model = helpers.tiny_mlp()
+        source = self.save(model, "model.keras")
+        path = os.path.join(self.folder, "saved_model")
+        export.export_saved_model(model, path)
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` '{path}' is a SavedModel folder: a traced graph for serving, "
+                "with no Keras layers to train or compress again. Pass the .keras file "
+                f"it was exported from, probably '{source}'.")):
+            export.load_keras_model(path)
+
+    def test_tf_keras_saved_model_says_how_to_save_it_as_keras(self):
+        path = os.path.join(self.folder, "tf_keras_saved")
+        helpers.tiny_mlp().save(path, save_format="tf")
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` '{path}' is a SavedModel folder saved by tf_keras: tfcompress "
+                "loads only .keras files, the one format Keras loads in safe mode. If "
+                "you trust it, load it with "
+                f"`tf_keras.models.load_model('{path}')`, save it with "
+                "`model.save('model.keras')` and pass that file.")):
             export.load_keras_model(path)
 
     def test_keras3_file_loads_converted_with_equal_outputs(self):
@@ -203,6 +290,29 @@ class SafeLoadTest(tf.test.TestCase, parameterized.TestCase):
         self.assertIsInstance(model, keras.Model)
         batch = np.ones((2, 6), np.float32)
         self.assertAllClose(original(batch), model(batch), atol=1e-6)
+
+    def test_keras3_custom_layer_not_registered_is_named(self):
+        import keras as keras3  # pylint: disable=g-import-not-at-top
+
+        @keras3.saving.register_keras_serializable(package=_PACKAGE)
+        class Triple(keras3.layers.Layer):
+
+            def call(self, inputs):
+                return 3.0 * inputs
+
+        path = os.path.join(self.folder, "k3_custom.keras")
+        keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3),
+                           Triple()]).save(path)
+        keras3.saving.get_custom_objects().pop(f"{_PACKAGE}>Triple")
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"`model` file '{path}' (saved by Keras 3) uses custom objects Keras 3 "
+                f"cannot find: 'Triple' (saved as '{_PACKAGE}>Triple'). Register each "
+                "with `@keras.saving.register_keras_serializable()` in a module and "
+                "import it before loading (`--custom_objects=MODULE` on the command "
+                "line); to compress the model, that module also tells tfcompress the "
+                "tf_keras equivalent of each layer: "
+                "`tfcompress.keras3.register(Triple, fn)`.")):
+            export.load_keras_model(path)
 
     def test_keras3_file_with_lambda_is_refused(self):
         import keras as keras3  # pylint: disable=g-import-not-at-top

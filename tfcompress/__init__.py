@@ -26,6 +26,7 @@ _EXPORTS = {
     "jobs": "tfcompress.jobs",
     "keras3": "tfcompress.keras3",
     "pipeline": "tfcompress.pipeline",
+    "quiet": "tfcompress.quiet",
     "shrink": "tfcompress.shrink",
     "cli": "tfcompress.cli",
     "models": "tfcompress.models",

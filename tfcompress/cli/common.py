@@ -1,7 +1,9 @@
 """Flags shared by the training commands, and running a job from flags.
 
 Imported only by the command being run (see cli/main.py), so each command
-process defines these flags once.
+process defines these flags once. Every training command takes the flags
+defined here at import; the `define_*` functions add those only some take,
+so each command's --help lists only what it uses.
 """
 
 import sys
@@ -9,6 +11,7 @@ import sys
 from absl import app
 from absl import flags
 
+from tfcompress.cli import custom_objects as custom_objects_lib
 from tfcompress.jobs import checkpoints
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
@@ -25,7 +28,6 @@ NORMALIZE = flags.DEFINE_enum(
     "own Rescaling layer).")
 DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR, then TFDS's).")
-EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.", lower_bound=1)
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Global batch size.", lower_bound=1)
 OPTIMIZER = flags.DEFINE_enum("optimizer", "adam", ["adam", "sgd"], "Optimizer.")
 LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Learning rate.",
@@ -62,9 +64,6 @@ def log_dir():
     it writes only when asked to): tfcompress reuses it rather than clash."""
     return flags.FLAGS.log_dir or None
 
-UNSAFE_LOAD = flags.DEFINE_bool(
-    "unsafe_load", False, "Load model files that run Python code when loaded (Lambda "
-    "layers). Only for files you trust.")
 OUTPUT_DIR = flags.DEFINE_string(
     "output_dir", None, "Output folder (default: under saved_models/).")
 OVERWRITE = flags.DEFINE_bool(
@@ -73,6 +72,25 @@ VERBOSE = flags.DEFINE_enum(
     "verbose", "2", ["0", "1", "2"],
     "Keras verbosity: 0 quiet, 1 progress bar (one line per epoch when the output "
     "is not a terminal), 2 epoch lines.")
+
+
+def define_epochs(default=10):
+    """--epochs, for the commands that train one model (pipeline stages have theirs)."""
+    return flags.DEFINE_integer("epochs", default, "Training epochs.", lower_bound=1)
+
+
+def define_loading_flags():
+    """--unsafe_load and --custom_objects, for the commands that load model files."""
+    unsafe_load = flags.DEFINE_bool(
+        "unsafe_load", False, "Load model files that run Python code when loaded "
+        "(Lambda layers). Only for files you trust.")
+    custom_objects = flags.DEFINE_list(
+        "custom_objects", [], "Python modules to import before loading models, e.g. "
+        "my_layers (./my_layers.py) or my_pkg.layers: the custom Keras classes they "
+        "register (keras.saving.register_keras_serializable) then load, and their "
+        "tfcompress.keras3.register calls convert them. Looked up in the current "
+        "folder, then on PYTHONPATH.")
+    return unsafe_load, custom_objects
 
 
 def define_soft_target_flags():
@@ -86,17 +104,20 @@ def define_soft_target_flags():
 
 
 def training(default_output_dir, **overrides):
-    """The shared flags as a `settings.Training`; `overrides` replace flag values."""
+    """The shared flags as a `settings.Training`; `overrides` replace flag values.
+
+    Pass the values of the `define_*` flags the command took (`epochs`,
+    `unsafe_load`) as overrides; left out, they keep `settings.Training`'s.
+    """
     values = dict(
         output_dir=OUTPUT_DIR.value or default_output_dir, dataset=DATASET.value,
         data_dir=DATA_DIR.value, train_split=TRAIN_SPLIT.value, val_split=VAL_SPLIT.value,
-        test_split=TEST_SPLIT.value, normalize=NORMALIZE.value, epochs=EPOCHS.value,
+        test_split=TEST_SPLIT.value, normalize=NORMALIZE.value,
         batch_size=BATCH_SIZE.value,
         optimizer=OPTIMIZER.value, learning_rate=LEARNING_RATE.value,
         lr_schedule=LR_SCHEDULE.value, seed=SEED.value, strategy=STRATEGY.value,
         checkpoint_every=CHECKPOINT_EVERY.value, resume=RESUME.value,
-        overwrite=OVERWRITE.value, log_dir=log_dir(), unsafe_load=UNSAFE_LOAD.value,
-        verbose=int(VERBOSE.value))
+        overwrite=OVERWRITE.value, log_dir=log_dir(), verbose=int(VERBOSE.value))
     return settings.Training(**{**values, **overrides})
 
 
@@ -110,15 +131,17 @@ def check_no_arguments(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
 
 
-def run_job(job, training_settings, argv):
+def run_job(job, training_settings, argv, custom_objects=()):
     """Checks a job's inputs (bad ones: a usage error), then runs it.
 
     Args:
       job: a `runner.Job`.
       training_settings: its `settings.Training`.
       argv: what absl left of the command line (must be just the program).
+      custom_objects: --custom_objects, modules to import before loading models.
     """
     check_no_arguments(argv)
+    custom_objects_lib.import_modules(custom_objects)
     try:
         prepared = runner.prepare(job, training_settings)
     except (ValueError, TypeError, OSError) as e:  # bad input: one line, no traceback

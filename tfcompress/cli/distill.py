@@ -13,6 +13,8 @@ _TEACHER = flags.DEFINE_string(
 _STUDENT = flags.DEFINE_string(
     "student", "mlp:800,800", "Student model spec, e.g. mlp:800,800, lenet_300_100.")
 _TEMPERATURE, _ALPHA = common.define_soft_target_flags()
+_EPOCHS = common.define_epochs()
+_UNSAFE_LOAD, _CUSTOM_OBJECTS = common.define_loading_flags()
 _TEACHER_CACHE = flags.DEFINE_bool(
     "teacher_cache", True, "Run the teacher once and reuse its logits every epoch.")
 _STUDENT_INIT = flags.DEFINE_enum(
@@ -30,4 +32,6 @@ def main(argv):
         teacher=_TEACHER.value, student_spec=_STUDENT.value,
         temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
         teacher_cache=_TEACHER_CACHE.value, student_init=_STUDENT_INIT.value)
-    common.run_job(job, common.training(default_dir), argv)
+    training = common.training(default_dir, epochs=_EPOCHS.value,
+                               unsafe_load=_UNSAFE_LOAD.value)
+    common.run_job(job, training, argv, custom_objects=_CUSTOM_OBJECTS.value)

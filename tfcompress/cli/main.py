@@ -6,9 +6,9 @@ reuse flag names (--output_dir) without clashing.
 """
 
 import importlib
-import logging
-import os
 import sys
+
+from tfcompress import quiet
 
 COMMANDS = {
     "train": ("tfcompress.cli.train", "Train, evaluate and export a model."),
@@ -47,20 +47,15 @@ def run(argv=None):
     if command not in COMMANDS:
         print(f"tfcompress: unknown command {command!r}.\n\n{usage()}", file=sys.stderr)
         sys.exit(2)
-    # Quiet TensorFlow's C++ logging (the converter's, mostly) by default.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Before the command's module imports TensorFlow, whose C++ prints its
+    # start-up lines while loading: hidden unless --verbosity asks for them.
+    quiet.start(argv[2:])
     from absl import app  # pylint: disable=g-import-not-at-top
     from absl import flags  # pylint: disable=g-import-not-at-top
-    from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
 
     module = importlib.import_module(COMMANDS[command][0])
 
     def main(args):
-        # absl logs INFO by default and TFDS logs a line per dataset read:
-        # show warnings and up unless -v / --verbosity asks for more.
-        if not flags.FLAGS["verbosity"].present:
-            absl_logging.set_verbosity(absl_logging.WARNING)
-            logging.getLogger("tensorflow").setLevel(logging.WARNING)
         try:
             return module.main(args)
         except app.UsageError as e:

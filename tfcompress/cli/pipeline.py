@@ -10,6 +10,7 @@ from absl import flags
 
 from tfcompress import pipeline
 from tfcompress.cli import common
+from tfcompress.cli import custom_objects
 from tfcompress.jobs import checkpoints
 from tfcompress.jobs import quantize as quantize_job
 
@@ -74,6 +75,13 @@ _LATENCY_THREADS = flags.DEFINE_integer(
     "LiteRT threads of the evaluate stage's batch-1 timings. 1 is LiteRT's own "
     "default, and faster for models of a few microseconds (BENCHMARKS.md).",
     lower_bound=1)
+_UNSAFE_LOAD, _CUSTOM_OBJECTS = common.define_loading_flags()
+# Not a pipeline flag: the other training commands take --epochs, so users
+# try it here. Defined under another module's name, so the pipeline's --help
+# leaves it out, and refused in main() with the flags to use instead.
+_EPOCHS = flags.DEFINE_string(
+    "epochs", None, "Not taken: the pipeline sets epochs per stage.",
+    module_name="flags tfcompress pipeline refuses")
 
 # Cosine decay gave clearly better MNIST models here (BENCHMARKS.md).
 flags.FLAGS.set_default("lr_schedule", "cosine")
@@ -91,7 +99,7 @@ def _verbose():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if flags.FLAGS["epochs"].present:
+    if _EPOCHS.present:
         raise app.UsageError("The pipeline sets epochs per stage (--baseline_epochs, "
                              "--teacher_epochs, --distill_epochs, --shrink_epochs, "
                              "--prune_epochs, "
@@ -99,8 +107,10 @@ def main(argv):
     output_dir = common.OUTPUT_DIR.value or os.path.join(
         "saved_models", f"pipeline_{common.safe_name(_MODEL.value)}_"
                         f"{common.safe_name(common.DATASET.value)}")
+    custom_objects.import_modules(_CUSTOM_OBJECTS.value)
     options = pipeline.Options(
-        training=common.training(output_dir, verbose=_verbose()),
+        training=common.training(output_dir, verbose=_verbose(),
+                                 unsafe_load=_UNSAFE_LOAD.value),
         stages=tuple(_STAGES.value), model=_MODEL.value,
         teacher_model=_TEACHER_MODEL.value, teacher=_TEACHER.value,
         input_model=_INPUT_MODEL.value,

@@ -18,8 +18,10 @@ _SCHEDULE = flags.DEFINE_enum("schedule", "polynomial", ["polynomial", "constant
 _PRUNING_END_EPOCH = flags.DEFINE_integer(
     "pruning_end_epoch", None, "Epoch by which the target is reached (default: two "
     "thirds of --epochs); later epochs fine-tune.", lower_bound=1)
-_FREQUENCY = flags.DEFINE_integer("frequency", 100, "Steps between mask updates.",
-                                  lower_bound=1)
+_FREQUENCY = flags.DEFINE_integer(
+    "frequency", None, "Steps between mask updates (default: the largest divisor of "
+    "the ramp's steps up to 100, so the last update reaches the target).",
+    lower_bound=1)
 _M_BY_N = flags.DEFINE_string("m_by_n", None,
                               "N:M structured sparsity, e.g. 2:4 (overrides --sparsity).")
 _SENSITIVITY = flags.DEFINE_bool(
@@ -27,6 +29,8 @@ _SENSITIVITY = flags.DEFINE_bool(
 _TEACHER = flags.DEFINE_string(
     "teacher", None, "Fine-tune by distilling from this model (e.g. the unpruned one).")
 _TEMPERATURE, _ALPHA = common.define_soft_target_flags()
+_EPOCHS = common.define_epochs()
+_UNSAFE_LOAD, _CUSTOM_OBJECTS = common.define_loading_flags()
 
 
 def main(argv):
@@ -38,4 +42,6 @@ def main(argv):
         pruning_end_epoch=_PRUNING_END_EPOCH.value, frequency=_FREQUENCY.value,
         m_by_n=_M_BY_N.value, sensitivity=_SENSITIVITY.value, teacher=_TEACHER.value,
         temperature=_TEMPERATURE.value, alpha=_ALPHA.value)
-    common.run_job(job, common.training(default_dir), argv)
+    training = common.training(default_dir, epochs=_EPOCHS.value,
+                               unsafe_load=_UNSAFE_LOAD.value)
+    common.run_job(job, training, argv, custom_objects=_CUSTOM_OBJECTS.value)

@@ -27,9 +27,10 @@ _SPARSE = flags.DEFINE_bool(
     "run it with int8 weights: add --noxnnpack).")
 _XNNPACK = flags.DEFINE_bool(
     "xnnpack", True, "Check and time the file with LiteRT's default XNNPACK delegate.")
-
 # Fine-tuning a trained model wants fewer epochs and a lower rate than training.
-flags.FLAGS.set_default("epochs", 2)
+_EPOCHS = common.define_epochs(default=2)
+_UNSAFE_LOAD, _CUSTOM_OBJECTS = common.define_loading_flags()
+
 flags.FLAGS.set_default("learning_rate", 1e-4)
 
 
@@ -41,4 +42,6 @@ def main(argv):
         model=_MODEL.value, mode=_MODE.value, clusters=_CLUSTERS.value,
         num_samples=_NUM_SAMPLES.value, int8_io=_INT8_IO.value, sparse=_SPARSE.value,
         xnnpack=_XNNPACK.value)
-    common.run_job(job, common.training(default_dir), argv)
+    training = common.training(default_dir, epochs=_EPOCHS.value,
+                               unsafe_load=_UNSAFE_LOAD.value)
+    common.run_job(job, training, argv, custom_objects=_CUSTOM_OBJECTS.value)

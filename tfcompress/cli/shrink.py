@@ -46,6 +46,8 @@ _TEACHER = flags.DEFINE_string(
 _DISTILL = flags.DEFINE_bool(
     "distill", True, "Recover by distillation; --nodistill trains on the labels alone.")
 _TEMPERATURE, _ALPHA = common.define_soft_target_flags()
+_EPOCHS = common.define_epochs()
+_UNSAFE_LOAD, _CUSTOM_OBJECTS = common.define_loading_flags()
 _CROP_INPUTS = flags.DEFINE_float(
     "crop_inputs", None, "Also crop the border rows and columns of an image a Flatten "
     "hands to Dense layers (an MLP's), as long as they carry at most this share of "
@@ -73,4 +75,6 @@ def main(argv):
         distill=_DISTILL.value, temperature=_TEMPERATURE.value, alpha=_ALPHA.value,
         penalty=_PENALTY.value, penalty_weight=_PENALTY_WEIGHT.value,
         penalty_epochs=_PENALTY_EPOCHS.value, crop_inputs=_CROP_INPUTS.value)
-    common.run_job(job, common.training(default_dir), argv)
+    training = common.training(default_dir, epochs=_EPOCHS.value,
+                               unsafe_load=_UNSAFE_LOAD.value)
+    common.run_job(job, training, argv, custom_objects=_CUSTOM_OBJECTS.value)

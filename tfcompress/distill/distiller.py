@@ -19,6 +19,7 @@ from tfcompress.distill import losses
 from tfcompress.distill import terms
 from tfcompress import keras3
 from tfcompress.keras3 import callbacks as keras3_callbacks
+from tfcompress.keras3 import compile_args
 from tfcompress.prune import magnitude as prune_magnitude
 
 # Keys of an input that already carries the teacher's outputs (teacher_cache).
@@ -377,11 +378,16 @@ class Distiller(keras.Model):
     # --- Keras hooks ------------------------------------------------------------
 
     def compile(self, optimizer="adam", *, metrics=None, loss=None, **kwargs):
-        """Like Model.compile, without `loss`: the Distiller defines its own."""
+        """Like Model.compile, without `loss`: the Distiller defines its own.
+
+        Keras 3 optimizers and metrics are rebuilt as tf_keras ones
+        (`keras3.compile_args`).
+        """
         if loss is not None:
             raise ValueError(
                 "Distiller computes its own loss; set `alpha`, `temperature` and "
                 f"`extra_losses` in the constructor instead of loss={loss!r}.")
+        optimizer, _, metrics = compile_args.translate(optimizer, None, metrics)
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
 
     def fit(self, *args, **kwargs):

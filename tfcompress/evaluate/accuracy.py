@@ -4,6 +4,8 @@ For a model with 2 outputs, also precision, recall and F1 of the positive
 class (`binary_metrics`).
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -124,13 +126,20 @@ def classifier_evaluator(model, data):
     """
     require_keras2_model(model)
     data = _check_data(data)
-    predict = tf.function(lambda x: model(x, training=False))
+    # A partial, not a lambda: tf.function's retracing check counts traces per
+    # function code, and a lambda here has the same code for every model, so a
+    # run that evaluated five models was warned of "excessive retracing".
+    predict = tf.function(functools.partial(_logits, model))
 
     def evaluate():
         return _accumulate(
             (predict(x).numpy().astype(np.float32), y.numpy()) for x, y in data)
 
     return evaluate
+
+
+def _logits(model, x):
+    return model(x, training=False)
 
 
 def evaluate_tflite(tflite_model, data, num_threads=None, xnnpack=True, verbose=0):

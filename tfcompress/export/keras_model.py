@@ -10,6 +10,7 @@ names the argument, shows the path and says what to do.
 import importlib
 import json
 import os
+import re
 import zipfile
 import zlib
 
@@ -17,6 +18,7 @@ from tfcompress import _atomic
 from tfcompress import keras3
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
+from tfcompress.export.model_formats import check_keras_path
 
 _CONFIG = "config.json"
 _METADATA = "metadata.json"
@@ -26,6 +28,8 @@ _SPECIAL = frozenset(
     {"__tensor__", "__numpy__", "__bytes__", "__lambda__", "__typespec__"})
 # What reading a damaged zip (or the HDF5 file inside it) raises.
 _DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+# How Keras 3 names the class (or function) it could not find.
+_KERAS3_NOT_FOUND = re.compile(r"Could not locate (?:class|function) '([^']+)'")
 
 
 def save_keras_model(model, path):
@@ -64,9 +68,10 @@ def load_keras_model(path, *, unsafe=False, custom_objects=None, compile=False, 
 
     Raises:
       FileNotFoundError: nothing at `path`.
-      ValueError: `path` is a folder or not a .keras file; the file is
-        damaged, holds a Lambda layer (without `unsafe`) or
-        uses custom objects that are not registered.
+      ValueError: `path` is a folder or not a .keras file (a .tflite, .h5 or
+        SavedModel each get their own advice); the file is damaged, holds a
+        Lambda layer (without `unsafe`) or uses custom objects that are not
+        registered (each named).
       TypeError: `path` is not a path, `unsafe` not a bool or `custom_objects`
         not a dict.
       tfcompress.keras3.ConversionError: a Keras 3 file that cannot be converted.
@@ -80,9 +85,10 @@ def load_keras_model(path, *, unsafe=False, custom_objects=None, compile=False, 
     if custom_objects is not None and not isinstance(custom_objects, dict):
         raise TypeError("`custom_objects` must be a dict of {name: class}, got "
                         f"{type(custom_objects).__name__}.")
-    _check_path(path, arg_name)
+    check_keras_path(path, arg_name)
     if saved_by_keras3(path, arg_name):
-        return keras3.convert(path, arg_name=arg_name).model
+        return keras3.convert(load_keras3_file(path, arg_name=arg_name),
+                              arg_name=arg_name).model
     config = _read_config(path, arg_name)
     if not compile:
         config.pop("compile_config", None)  # Keras skips it too
@@ -109,24 +115,26 @@ def load_keras_model(path, *, unsafe=False, custom_objects=None, compile=False, 
     return model
 
 
-def _check_path(path, arg_name):
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No model at {path!r} (`{arg_name}`): pass the path of a .keras "
-            "file saved by tfcompress or tf_keras.")
-    # Only .keras files: tf_keras loads folders (SavedModel) and .h5 files
-    # without safe mode, running any Lambda's bytecode.
-    if os.path.isdir(path):
-        raise ValueError(
-            f"`{arg_name}` must be a .keras file, got the folder {path!r}: pass "
-            "the path of the .keras file itself (tfcompress loads only .keras "
-            "files, the one format Keras loads in safe mode).")
-    if not path.endswith(".keras"):
-        raise ValueError(
-            f"`{arg_name}` must be a .keras file, got {path!r}: tfcompress loads "
-            "only .keras files, the one format Keras loads in safe mode. If you "
-            "trust the file, load it in tf_keras and save it with "
-            "`model.save('model.keras')`.")
+def load_keras3_file(path, *, arg_name="model"):
+    """The Keras 3 model in the .keras file at `path`, loaded in Keras 3 safe mode.
+
+    Raises:
+      ValueError: as `load_keras_model`; a custom class Keras 3 cannot find
+        is named, with how to register it.
+    """
+    check_keras_path(path, arg_name)
+    try:
+        return keras3.load(path, arg_name=arg_name)
+    except keras3.ConversionError as e:
+        # Keras names the class only deep in its message, which `keras3.load`
+        # cuts to the first line; the full message is the error's context.
+        missing = _KERAS3_NOT_FOUND.findall(f"{e}\n{e.__context__ or ''}")
+        if not missing:
+            raise
+        registered = {obj["class_name"]: obj.get("registered_name")
+                      for obj in _objects(_read_config(path, arg_name))}
+        raise _unknown_keras3_error(
+            path, arg_name, {name: registered.get(name) for name in missing}) from None
 
 
 def _read_config(path, arg_name):
@@ -153,7 +161,7 @@ def _read_config(path, arg_name):
 
 def saved_by_keras3(path, arg_name="model"):
     """Whether the .keras file at `path` was written by Keras 3 (its metadata says)."""
-    _check_path(path, arg_name)
+    check_keras_path(path, arg_name)
     try:
         with zipfile.ZipFile(path) as archive:
             if _METADATA not in archive.namelist():
@@ -270,10 +278,28 @@ def _unknown_error(path, arg_name, missing):
         f"`{arg_name}` file {path!r} uses custom objects that are not registered: "
         f"{names}. Register each with `@keras.utils.register_keras_serializable` "
         "(and import its module) before loading, or pass "
-        f"`custom_objects={{{first!r}: {first}}}` to load_keras_model." + (
+        f"`custom_objects={{{first!r}: {first}}}` to load_keras_model "
+        "(`--custom_objects=MODULE` on the command line, a module that registers "
+        "them)." + (
             " For TFMOT wrappers, load inside tfmot.sparsity.keras.prune_scope(), "
             "tfmot.quantization.keras.quantize_scope() or "
             "tfmot.clustering.keras.cluster_scope()." if tfmot else ""))
+
+
+def _unknown_keras3_error(path, arg_name, missing):
+    """`missing`: {class name: the registered name it was saved under, or None}."""
+    names = ", ".join(
+        repr(name) + (f" (saved as {registered!r})"
+                      if registered and registered != name else "")
+        for name, registered in missing.items())
+    first = next(iter(missing))
+    return ValueError(
+        f"`{arg_name}` file {path!r} (saved by Keras 3) uses custom objects Keras 3 "
+        f"cannot find: {names}. Register each with "
+        "`@keras.saving.register_keras_serializable()` in a module and import it "
+        "before loading (`--custom_objects=MODULE` on the command line); to compress "
+        "the model, that module also tells tfcompress the tf_keras equivalent of "
+        f"each layer: `tfcompress.keras3.register({first}, fn)`.")
 
 
 def _not_loadable(path, arg_name, reason):

@@ -22,6 +22,10 @@ def model_path(path, arg_name="model"):
                          f"output folder, got {path!r}.")
     path = os.fspath(path)
     if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, KERAS_FILE)) and any(
+                name == "saved_model.pb" or name.endswith(".keras")
+                for name in os.listdir(path)):
+            export.check_keras_path(path, arg_name)  # says what the folder holds
         path = os.path.join(path, KERAS_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -67,9 +71,22 @@ def binary_section(metrics):
 
 
 def save_model(model, path, as_keras3=True):
-    """Writes model.keras: converted to Keras 3 (checked equal), or tf_keras."""
-    export.save_keras_model(keras3.to_keras3(model) if as_keras3 else model, path)
-    return {"format": "keras3" if as_keras3 else "tf_keras"}
+    """Writes model.keras: converted to Keras 3 (checked equal), or tf_keras.
+
+    A model Keras 3 cannot hold (a custom layer without a
+    `keras3.register_reverse` converter) is written by tf_keras rather than
+    lost at the end of a job; the summary record says why.
+    """
+    if as_keras3:
+        try:
+            converted = keras3.to_keras3(model)
+        except keras3.UnsupportedLayersError as e:
+            export.save_keras_model(model, path)
+            return {"format": "tf_keras", "why_not_keras3": str(e)}
+        export.save_keras_model(converted, path)
+        return {"format": "keras3"}
+    export.save_keras_model(model, path)
+    return {"format": "tf_keras"}
 
 
 def export_and_evaluate(model, folder, test_ds, check_inputs, expected_examples,

@@ -201,7 +201,8 @@ class Run:
         key = (path, arg_name, in_scope)
         if key not in self._models:
             if export.saved_by_keras3(path, arg_name):
-                conversion = keras3.convert(path, arg_name=arg_name)
+                conversion = keras3.convert(export.load_keras3_file(path, arg_name=arg_name),
+                                            arg_name=arg_name)
                 if arg_name not in self.conversions:
                     self.log(f"`{arg_name}` {path} is a Keras 3 model: converted to "
                              f"tf_keras ({conversion.layers} layers, outputs within "

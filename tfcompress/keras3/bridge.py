@@ -56,7 +56,8 @@ class UnsupportedLayersError(ConversionError):
         super().__init__(
             f"Cannot convert to {target}: {len(layers)} layer(s) have no converter: "
             f"{listed}. Register one for each class with "
-            f"`tfcompress.keras3.register(LayerClass, fn)`, where fn(layer) returns "
+            f"`tfcompress.keras3.{'register_reverse' if target == 'Keras 3' else 'register'}"
+            "(LayerClass, fn)`, where fn(layer) returns "
             f"the equivalent {target} layer (its weights are copied after), or "
             "rebuild the model from supported layers.")
 
@@ -321,8 +322,15 @@ class _Walk:
 
 
 def _kwargs(kwargs):
-    """Call options worth passing on (Keras 3 writes `mask=None` for every BN call)."""
-    return {key: value for key, value in kwargs.items() if value is not None}
+    """Call options worth passing on (Keras 3 writes `mask=None` for every BN call).
+
+    `training` is never passed on: Keras 3 records `training=False` in the
+    graph of a model it has run in inference, and a layer called so would
+    stay in inference while the converted model trains (an LSTM's dropout
+    off, and TFMOT's pruning wrapper never updating its masks).
+    """
+    return {key: value for key, value in kwargs.items()
+            if value is not None and key != "training"}
 
 
 def _scalar_op(node):

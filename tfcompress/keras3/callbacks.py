@@ -103,6 +103,23 @@ def _overrides(callback, *hooks):
                for hook in hooks)
 
 
+# Metrics whose larger values are better (tf_keras' own "auto" rule, widened).
+_HIGHER_IS_BETTER = ("acc", "accuracy", "auc", "precision", "recall", "f1")
+
+
+def _resolve_auto_mode(callback):
+    """Picks "min" or "max" for a monitoring callback left at mode="auto".
+
+    Keras 3 decides "auto" from its own metric objects' `_direction`, which a
+    tf_keras model's metrics lack (EarlyStopping(monitor="val_accuracy")
+    would refuse to run); tf_keras decides from the name, as here.
+    """
+    if getattr(callback, "mode", None) != "auto" or not hasattr(callback, "monitor"):
+        return
+    name = callback.monitor.removeprefix("val_")
+    callback.mode = "max" if name.endswith(_HIGHER_IS_BETTER) else "min"
+
+
 class Keras3Callback(tf_keras.callbacks.Callback):
     """A Keras 3 callback run by tf_keras' `fit`, its model a `ModelView`."""
 
@@ -110,6 +127,7 @@ class Keras3Callback(tf_keras.callbacks.Callback):
         super().__init__()
         self.callback = callback
         self._finished = finished
+        _resolve_auto_mode(callback)
 
     def set_params(self, params):
         super().set_params(params)

@@ -70,7 +70,9 @@ class Options:
         """The options as the run's pipeline.json records them."""
         own = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name != "training"}
-        return {"output_dir": self.output_dir, **self.training.recorded(), **own,
+        # Each stage has its own epochs (own fields); the shared value is unused.
+        shared = {k: v for k, v in self.training.recorded().items() if k != "epochs"}
+        return {"output_dir": self.output_dir, **shared, **own,
                 "stages": list(self.stages)}
 
 

@@ -24,6 +24,7 @@ from tfcompress.prune import schedules
 from tfcompress.prune import selection
 from tfcompress.keras3 import accepts_keras3
 from tfcompress.keras3 import callbacks as keras3_callbacks
+from tfcompress.keras3 import compile_args
 
 MISSING_CALLBACK_ERROR = (
     "This model is being pruned, and pruning needs its callbacks in fit: pass "
@@ -251,6 +252,7 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
         # Inside the graph too (custom loops, reloaded models): our message.
         wrapper._PRUNE_CALLBACK_ERROR_MSG = MISSING_CALLBACK_ERROR  # pylint: disable=protected-access
     _guard_fit(pruned)
+    compile_args.accept_keras3_compile(pruned)
     if xnnpack:
         wrapped_ids = {id(w.layer) for w in wrappers}
         wrapped = [path for path, layer in copies.items() if id(layer) in wrapped_ids]

@@ -5,6 +5,8 @@ import os
 from ai_edge_litert.interpreter import Interpreter
 from ai_edge_litert.interpreter import OpResolverType
 
+from tfcompress import quiet
+
 
 def load_interpreter(model, num_threads=None, xnnpack=True, arg_name="tflite_model"):
     """A LiteRT interpreter for a .tflite path or the model's bytes.
@@ -31,8 +33,12 @@ def load_interpreter(model, num_threads=None, xnnpack=True, arg_name="tflite_mod
     source = ({"model_content": bytes(model)} if isinstance(model, (bytes, bytearray))
               else {"model_path": str(model)})
     try:
-        return Interpreter(**source, num_threads=num_threads,
-                           experimental_op_resolver_type=resolver)
+        interpreter = Interpreter(**source, num_threads=num_threads,
+                                  experimental_op_resolver_type=resolver)
+        # LiteRT announces its XNNPACK delegate at the first allocation.
+        with quiet.native_notices_hidden():
+            interpreter.allocate_tensors()
+        return interpreter
     except ValueError as e:
         what = "bytes" if "model_content" in source else f"file {source['model_path']!r}"
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
