@@ -101,6 +101,7 @@ def main(argv):
 
     import tfcompress  # pylint: disable=import-outside-toplevel
     from tfcompress import data  # pylint: disable=import-outside-toplevel
+    from tfcompress.evaluate import ratios  # pylint: disable=import-outside-toplevel
 
     baseline_path = os.path.join(_OUT.value, "user_model.tflite")
     tfcompress.export_tflite(tfcompress.load_keras_model(model_path), baseline_path)
@@ -129,8 +130,8 @@ def main(argv):
     for stage, row in rows.items():
         print(f"| {stage} | {row['tflite_accuracy']:.2%} | {row['bytes'] / 1024:.1f} | "
               f"{row['gzip_bytes'] / 1024:.1f} | {row['latency_ms_batch1']:.3f} | "
-              f"{base['gzip_bytes'] / row['gzip_bytes']:.1f}x smaller, "
-              f"{base['latency_ms_batch1'] / row['latency_ms_batch1']:.2f}x faster |")
+              f"{ratios.smaller_or_larger(base['gzip_bytes'] / row['gzip_bytes'])}, "
+              f"{ratios.faster_or_slower(base['latency_ms_batch1'] / row['latency_ms_batch1'], 2)} |")
     print(json.dumps({k: v for k, v in results.items() if k != "stages"}, indent=2))
 
 

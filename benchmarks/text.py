@@ -33,6 +33,7 @@ from absl import app
 from absl import flags
 
 from tfcompress import _atomic
+from tfcompress.evaluate import ratios
 from tfcompress import data
 from tfcompress import evaluate
 from tfcompress import pipeline
@@ -183,7 +184,7 @@ def main(argv):
     lines.append("")
     lines.append(f"{base} -> {final}: {gzip_ratio:.1f}x smaller gzipped, accuracy "
                  f"{change * 100:+.2f} points, "
-                 f"{mean(base, 'latency_ms') / mean(final, 'latency_ms'):.2f}x faster "
+                 f"{ratios.faster_or_slower(mean(base, 'latency_ms') / mean(final, 'latency_ms'), 2)} "
                  "(means over seeds)")
     if experiment == "sms":
         majority = _majority(_options(experiment, seeds[0]).training.dataset)
