@@ -137,9 +137,9 @@ def examples_of_every_class(data, per_class=16, max_examples=128, *, scan=4096,
     check_positive_int("max_examples", max_examples)
     inputs, by_class, labelled = [], {}, True
     for x, y in _pairs(data, scan):
-        if not isinstance(x, np.ndarray) or x.ndim == 0:
-            raise TypeError(f"`{arg_name}` must hold arrays of examples, got "
-                            f"{type(x).__name__}.")
+        if x.ndim == 0:
+            raise TypeError(f"`{arg_name}` must hold arrays of examples, got a "
+                            f"scalar {x!r}.")
         if y is None:
             labelled = False
             inputs.append(x)

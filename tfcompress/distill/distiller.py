@@ -39,15 +39,7 @@ class _CopyWeightsAtEpochEnd(keras.callbacks.Callback):
         self._distiller = distiller
 
     def on_epoch_end(self, epoch, logs=None):
-        self._distiller.student  # pylint: disable=pointless-statement  (copies)
-
-
-def _with_first_callback(args, kwargs, callback):
-    """`fit`'s (args, kwargs) with `callback` first among its callbacks."""
-    callbacks = [callback, *(keras3_callbacks.fit_callbacks(args, kwargs) or [])]
-    if len(args) > 5:
-        return (*args[:5], callbacks, *args[6:]), kwargs
-    return args, {**kwargs, "callbacks": callbacks}
+        self._distiller.copy_to_keras3_student()
 
 
 def ends_in_softmax(model):
@@ -291,8 +283,13 @@ class Distiller(keras.Model):
         or the tf_keras model that trains."""
         if self._keras3_student is None:
             return self.tf_keras_student
-        keras3.copy_weights(self.tf_keras_student, self._keras3_student)
+        self.copy_to_keras3_student()
         return self._keras3_student
+
+    def copy_to_keras3_student(self):
+        """Copies the trained weights into the caller's Keras 3 student, if any."""
+        if self._keras3_student is not None:
+            keras3.copy_weights(self.tf_keras_student, self._keras3_student)
 
     # --- the forward passes -------------------------------------------------
 
@@ -402,12 +399,12 @@ class Distiller(keras.Model):
                                             keras3_callbacks.fit_callbacks(args, kwargs))
         args, kwargs = keras3_callbacks.adapt_fit_arguments(
             args, kwargs, finished=self._finished_student)
-        if self._keras3_student is not None:
-            args, kwargs = _with_first_callback(args, kwargs,
-                                                _CopyWeightsAtEpochEnd(self))
+        if self._keras3_student is not None:  # first, before checkpoints save it
+            callbacks = keras3_callbacks.fit_callbacks(args, kwargs) or []
+            args, kwargs = keras3_callbacks.with_fit_callbacks(
+                args, kwargs, [_CopyWeightsAtEpochEnd(self), *callbacks])
         history = super().fit(*args, **kwargs)
-        if self._keras3_student is not None:
-            keras3.copy_weights(self.tf_keras_student, self._keras3_student)
+        self.copy_to_keras3_student()
         return history
 
     def _finished_student(self):

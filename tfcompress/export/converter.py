@@ -84,9 +84,10 @@ def convert(model, **options):
     An unrolled recurrent file loses its activation tensors' names, half its
     size (`tensor_names`).
     """
-    flatbuffer = make_converter(model, **options).convert()
-    if recurrent_form_of(model, options.get("quantization", "none"),
-                         options.get("recurrent_form")) == "unrolled":
+    form = recurrent_form_of(model, options.get("quantization", "none"),
+                             options.pop("recurrent_form", None))
+    flatbuffer = make_converter(model, recurrent_form=form, **options).convert()
+    if form == "unrolled":
         flatbuffer = tensor_names.drop_activation_names(flatbuffer)
     return flatbuffer
 

@@ -40,11 +40,12 @@ def _run_checked(tmp, path, batch, xnnpack, what, sparse):
     if LiteRT fails, says what would work."""
     try:
         runner = TFLiteRunner(tmp, xnnpack=xnnpack)
-        runner.run_each(batch[:1])
+        first_pass = runner.run_each(batch)
     except (RuntimeError, ValueError) as e:
         failure = e
     else:
-        return validation.run_as_device(runner, batch, f"The {what} TFLite file")
+        return validation.run_as_device(runner, batch, f"The {what} TFLite file",
+                                        first_pass=first_pass)
     if xnnpack:
         try:
             TFLiteRunner(tmp, xnnpack=False)(batch)

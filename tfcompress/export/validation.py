@@ -122,7 +122,7 @@ def keras_outputs(model, inputs, chunk=64):
                            for start in range(0, len(inputs), chunk)])
 
 
-def run_as_device(runner, inputs, what, seed=0):
+def run_as_device(runner, inputs, what, seed=0, first_pass=None):
     """`inputs` run one per invoke, twice, in two orders, with no reset between.
 
     A device invokes a file on each input it gets and never resets it, so a
@@ -130,13 +130,17 @@ def run_as_device(runner, inputs, what, seed=0):
     pass runs the examples in a seeded shuffled order; its outputs must be
     the first pass's.
 
+    Args:
+      first_pass: the outputs of `runner.run_each(inputs)` if the caller ran
+        it already (to tell LiteRT's failures from this check's).
+
     Returns:
       The first pass's outputs, in the examples' order.
 
     Raises:
       ExportValidationError: the two passes differ: the file keeps state.
     """
-    first = runner.run_each(inputs)
+    first = runner.run_each(inputs) if first_pass is None else first_pass
     order = np.random.default_rng(seed).permutation(len(inputs))
     if len(order) > 1 and (order == np.arange(len(order))).all():
         order = order[::-1]

@@ -177,11 +177,17 @@ def fit_callbacks(args, kwargs):
                       if len(args) > _CALLBACKS_POSITION else None)
 
 
+def with_fit_callbacks(args, kwargs, callbacks):
+    """`fit`'s (args, kwargs) with `callbacks` in place of the ones it passes."""
+    if len(args) > _CALLBACKS_POSITION:
+        return (*args[:_CALLBACKS_POSITION], callbacks,
+                *args[_CALLBACKS_POSITION + 1:]), kwargs
+    return args, {**kwargs, "callbacks": callbacks}
+
+
 def adapt_fit_arguments(args, kwargs, finished):
     """`fit`'s (args, kwargs) with its Keras 3 callbacks adapted (`adapt`)."""
-    callbacks = adapt(fit_callbacks(args, kwargs), finished)
-    if len(args) > _CALLBACKS_POSITION:
-        args = (*args[:_CALLBACKS_POSITION], callbacks, *args[_CALLBACKS_POSITION + 1:])
-    elif "callbacks" in kwargs:
-        kwargs = {**kwargs, "callbacks": callbacks}
-    return args, kwargs
+    callbacks = fit_callbacks(args, kwargs)
+    if callbacks is None:
+        return args, kwargs
+    return with_fit_callbacks(args, kwargs, adapt(callbacks, finished))
