@@ -1,7 +1,7 @@
 """Every module imports alone, and tfcompress's layers import only downward.
 
-Two checks of STYLE.md's "Layers import downward": a fresh interpreter
-imports each module with no other tfcompress module loaded before it (an
+Two checks of "Layers import downward" in ../shared/STYLE.md (the style
+guide beside the repo): a fresh interpreter imports each module with no other tfcompress module loaded before it (an
 import cycle that works only in one import order fails there), and the
 import statements in the source, read with `ast`, form no cycle between
 subpackages and never reach a higher layer.
