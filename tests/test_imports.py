@@ -2,9 +2,10 @@
 
 Two checks of "Layers import downward" in ../shared/STYLE.md (the style
 guide beside the repo): a fresh interpreter imports each module with no
-other tfcompress module loaded before it (an import cycle that works only in one import order fails there), and the
-import statements in the source, read with `ast`, form no cycle between
-subpackages and never reach a higher layer.
+other tfcompress module loaded before it (an import cycle that works only in
+one import order fails there), and the import statements in the source, read
+with `ast`, form no cycle between subpackages and never reach a higher
+layer.
 """
 
 import ast
