@@ -8,11 +8,13 @@ are the original ones.
 """
 
 from tfcompress.graph.functional import Graph
+from tfcompress.graph.layers import is_nested_model
+from tfcompress.graph.layers import walk
 from tfcompress.graph.rebuild import rebuild
 
 
 def has_nested_models(model):
-    return any(_is_model(layer) for layer in model.layers)
+    return any(is_nested_model(layer) for layer in model.layers)
 
 
 def flatten(model, model_class):
@@ -22,8 +24,8 @@ def flatten(model, model_class):
       ValueError: two inlined layers share a name (Keras needs unique names).
     """
     names = {}
-    for path, layer in _leaf_layers(model):
-        if type(layer).__name__ != "InputLayer":
+    for path, layer in walk(model, models_only=True):
+        if type(layer).__name__ != "InputLayer" and not is_nested_model(layer):
             names.setdefault(layer.name, []).append(path)
     clashes = {name: paths for name, paths in names.items() if len(paths) > 1}
     if clashes:
@@ -50,7 +52,7 @@ def _rebuild(model, inputs, make_model):
 
     def make_layer(node):
         layer = layers[node.name]
-        if _is_model(layer):
+        if is_nested_model(layer):
             def inline(args, kwargs):
                 del kwargs  # a model call's options (mask, training) do not apply here
                 tensors = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
@@ -61,14 +63,3 @@ def _rebuild(model, inputs, make_model):
 
     return rebuild(graph, make_input=make_input, make_layer=make_layer, make_model=make_model)
 
-
-def _leaf_layers(model, prefix=""):
-    for layer in model.layers:
-        if _is_model(layer):
-            yield from _leaf_layers(layer, f"{prefix}{layer.name}/")
-        else:
-            yield f"{prefix}{layer.name}", layer
-
-
-def _is_model(layer):
-    return hasattr(layer, "layers") and hasattr(layer, "get_config") and hasattr(layer, "inputs")
