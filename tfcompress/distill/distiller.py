@@ -1,7 +1,8 @@
 """`Distiller`: a tf_keras Model that trains a student from a frozen teacher.
 
 loss = alpha * hard-label loss + (1 - alpha) * T**2 * KL(teacher_T || student_T)
-       + sum of weighted extra terms (logit MSE, FitNets feature hints).
+       + sum of weighted extra terms (logit MSE, FitNets feature hints, yours),
+each a `terms.DistillationTerm`.
 
 Written by hand: tf_keras ships no distiller (Keras 3's `keras.distillation`
 does not work with TFMOT's Keras 2 models).
@@ -15,11 +16,11 @@ import tensorflow as tf
 from tfcompress import _tfmot_wrappers
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
-from tfcompress.distill import losses
 from tfcompress.distill import terms
 from tfcompress import keras3
 from tfcompress.keras3 import callbacks as keras3_callbacks
 from tfcompress.keras3 import compile_args
+from tfcompress.models.outputs import ends_in_softmax
 from tfcompress.prune import magnitude as prune_magnitude
 
 # Keys of an input that already carries the teacher's outputs (teacher_cache).
@@ -40,20 +41,6 @@ class _CopyWeightsAtEpochEnd(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._distiller.copy_to_keras3_student()
-
-
-def ends_in_softmax(model):
-    """Whether a model's last layer applies softmax (outputs probabilities)."""
-    last = model.layers[-1]
-    if isinstance(last, keras.Model):
-        return ends_in_softmax(last)
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    # A final tf.nn.softmax(x) in a functional model becomes a TFOpLambda.
-    if "softmax" in str(getattr(last, "symbol", "")):
-        return True
-    activation = getattr(last, "activation", None)
-    return getattr(activation, "__name__", None) == "softmax"
 
 
 def _shape(model, attribute, arg_name):
@@ -210,8 +197,8 @@ class Distiller(keras.Model):
           temperature: positive float; T of the softened distributions.
           alpha: weight in [0, 1] of the hard-label loss; the soft-target
             loss gets 1 - alpha.
-          extra_losses: `terms.LogitMSE` / `terms.FeatureHint` objects, each
-            with its own weight.
+          extra_losses: `DistillationTerm` objects (`LogitMSE`, `FeatureHint`
+            or your own subclass), each with its own weight.
           **kwargs: passed to keras.Model (e.g. name).
         """
         super().__init__(**kwargs)
@@ -225,20 +212,23 @@ class Distiller(keras.Model):
         if keras3.is_keras3_model(teacher):
             teacher = keras3.as_tf_keras(teacher, "teacher")
         _check_models(student, teacher)
-        if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
-                or not temperature > 0):
-            raise ValueError(f"`temperature` must be > 0, got {temperature!r}.")
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
             raise ValueError(f"`alpha` must be in [0, 1], got {alpha!r}.")
+        soft = terms.SoftTargets(temperature, weight=1.0 - alpha)
         extra_losses = tuple(extra_losses)
         for term in extra_losses:
-            if not isinstance(term, (terms.LogitMSE, terms.FeatureHint)):
+            if not isinstance(term, terms.DistillationTerm):
                 raise ValueError(
-                    "`extra_losses` must hold tfcompress.distill.LogitMSE or "
-                    f"FeatureHint objects, got {term!r}.")
-        names = [term.name for term in extra_losses]
-        if len(set(names)) != len(names):
-            raise ValueError(f"`extra_losses` repeats a term: {names}.")
+                    "`extra_losses` must hold tfcompress.distill.DistillationTerm objects "
+                    f"(LogitMSE, FeatureHint or your own subclass), got {term!r}.")
+        # What is minimized: the sum of every term's weight * per-example loss.
+        self.terms = (terms.HardLabels(weight=alpha), soft, *extra_losses)
+        names = [term.name for term in self.terms]
+        if (len(set(names)) != len(names) or "loss" in names
+                or not all(isinstance(name, str) and name for name in names)):
+            raise ValueError(
+                "`extra_losses` terms need a `name` each, other than 'loss' and each "
+                f"other's: they are logged by name. Got names {names}.")
 
         self.tf_keras_student = student
         teacher.trainable = False  # frozen: summaries and counts say so too
@@ -251,13 +241,11 @@ class Distiller(keras.Model):
         # Every weight exists now (student, teacher, adapters): mark the model
         # built so BackupAndRestore and load_weights work before the first step.
         self.built = True
-        self._trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in ["loss", "hard_loss", "soft_loss", *names]
-        }
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in ["loss", *names]}
 
     def _build_hints(self):
-        hints = [t for t in self.extra_losses if isinstance(t, terms.FeatureHint)]
+        """The models giving the features and the adapters of feature-reading terms."""
+        hints = [t for t in self.terms if t.reads_features]
         self._student_features = self._teacher_features = None
         if not hints:
             self.adapters = []
@@ -299,7 +287,8 @@ class Distiller(keras.Model):
     def teacher_outputs(self, inputs):
         """The teacher's logits (and hint features) for a batch, in a dict.
 
-        Keys: "logits", then "hint_0", "hint_1", ... for the FeatureHints.
+        Keys: "logits", then "hint_0", "hint_1", ... for the terms that read
+        features (`FeatureHint`s), in order.
         """
         if self._teacher_features is not None:
             logits, *features = self._teacher_features(inputs, training=False)
@@ -328,24 +317,26 @@ class Distiller(keras.Model):
     # --- losses ---------------------------------------------------------------
 
     def per_example_losses(self, y, teacher, student_logits, student_features):
-        """Per-example loss terms and their weights, keyed by logged name."""
+        """Each term's per-example loss, shape [batch], keyed by its logged name."""
         teacher_logits = tf.cast(teacher[TEACHER_LOGITS], student_logits.dtype)
-        values = {
-            "hard_loss": losses.hard_label_loss(y, student_logits),
-            "soft_loss": losses.soft_target_loss(teacher_logits, student_logits,
-                                                 self.temperature),
-        }
-        weights = {"hard_loss": self.alpha, "soft_loss": 1.0 - self.alpha}
+        values = {}
         hint_index = 0
-        for term in self.extra_losses:
-            if isinstance(term, terms.FeatureHint):
-                values[term.name] = term(teacher[f"hint_{hint_index}"],
-                                         student_features[hint_index])
+        for term in self.terms:
+            teacher_outputs = {"logits": teacher_logits}
+            student_outputs = {"logits": student_logits, "labels": y}
+            if term.reads_features:
+                teacher_outputs["features"] = teacher[f"hint_{hint_index}"]
+                student_outputs["features"] = student_features[hint_index]
                 hint_index += 1
-            else:
-                values[term.name] = term(teacher_logits, student_logits)
-            weights[term.name] = term.weight
-        return values, weights
+            value = tf.convert_to_tensor(term.per_example_loss(teacher_outputs,
+                                                               student_outputs))
+            if value.shape.rank not in (1, None):
+                raise ValueError(
+                    f"{type(term).__name__}.per_example_loss must return one loss per "
+                    f"example, shape [batch], got shape {value.shape}: reduce every "
+                    "axis but the first (the Distiller averages over the batch).")
+            values[term.name] = value
+        return values
 
     def _loss(self, y, teacher, student_logits, student_features, sample_weight):
         if y is None or (y.shape.rank is not None and y.shape.rank > 1
@@ -354,9 +345,8 @@ class Distiller(keras.Model):
                 "Distiller needs integer class ids as labels `y`, shape [batch]; got "
                 f"{None if y is None else y.shape}. Convert one-hot labels with "
                 "argmax.")
-        values, weights = self.per_example_losses(y, teacher, student_logits,
-                                                  student_features)
-        total = tf.add_n([weights[name] * value for name, value in values.items()])
+        values = self.per_example_losses(y, teacher, student_logits, student_features)
+        total = tf.add_n([term.weight * values[term.name] for term in self.terms])
         if sample_weight is not None:
             sample_weight = tf.reshape(tf.cast(sample_weight, total.dtype), [-1])
         # Sum over this replica's examples / global batch: gradients summed
@@ -458,5 +448,5 @@ class Distiller(keras.Model):
         config = dict(config)
         student = keras.saving.deserialize_keras_object(config.pop("student"))
         teacher = keras.saving.deserialize_keras_object(config.pop("teacher"))
-        extra = [terms.from_config(c) for c in config.pop("extra_losses", [])]
+        extra = [terms.deserialize(c) for c in config.pop("extra_losses", [])]
         return cls(student, teacher, extra_losses=extra, **config)

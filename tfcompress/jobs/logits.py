@@ -1,6 +1,6 @@
 """Fine-tuning jobs train on logits: a model that ends in a softmax is refused."""
 
-from tfcompress.distill.distiller import ends_in_softmax
+from tfcompress.models.outputs import ends_in_softmax
 
 
 def require_logits(model, path, arg_name="model"):
