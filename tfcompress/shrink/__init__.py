@@ -4,19 +4,27 @@
 concatenations kept consistent by `dependency`) and rebuilds a narrower
 model with the surviving weights; `dependency.build` shows the groups;
 `penalties` train channels toward zero first; `crop` removes the blank
-borders an MLP reads.
+borders an MLP reads. What each layer class does to channels is its
+`ChannelRule` (`rules`); `register(LayerClass, rule)` adds your own layer:
+
+    shrink.register(ScaledDense, shrink.ChannelRule("produce", kernels=((0, -1),),
+                                                    width="units"))
 """
 
 from tfcompress.shrink import crop
 from tfcompress.shrink import latency
 from tfcompress.shrink import penalties
+from tfcompress.shrink import rules
 from tfcompress.shrink.dependency import UnfollowableLayersError
 from tfcompress.shrink.dependency import build as dependency_graph
 from tfcompress.shrink.penalties import PENALTIES
+from tfcompress.shrink.rules import ChannelRule
+from tfcompress.shrink.rules import register
 from tfcompress.shrink.scores import CRITERIA
 from tfcompress.shrink.structured import ShrinkResult
 from tfcompress.shrink.structured import check_fraction
 from tfcompress.shrink.structured import shrink
 
-__all__ = ["CRITERIA", "PENALTIES", "ShrinkResult", "UnfollowableLayersError",
-           "check_fraction", "crop", "dependency_graph", "latency", "penalties", "shrink"]
+__all__ = ["CRITERIA", "PENALTIES", "ChannelRule", "ShrinkResult", "UnfollowableLayersError",
+           "check_fraction", "crop", "dependency_graph", "latency", "penalties", "register",
+           "rules", "shrink"]

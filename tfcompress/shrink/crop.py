@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 
 from tfcompress._keras import keras
-from tfcompress.shrink import dependency
+from tfcompress.shrink import rules
 
 # ((top, bottom), (left, right)) lines cut off a map, Cropping2D's format.
 _NO_CROP = ((0, 0), (0, 0))
@@ -53,10 +53,11 @@ def _only_dense_reads(graph, layout):
     readers = [name for name, layouts in graph.inputs.items()
                if any(candidate is layout for candidate in layouts)]
     for name in readers:
-        class_name = type(graph.model.get_layer(name)).__name__
-        if class_name == "Dense":
+        layer = graph.model.get_layer(name)
+        if type(layer).__name__ == "Dense":
             continue
-        if class_name in dependency.PASS_THROUGH and graph.outputs[name] is layout:
+        rule = rules.rule_of(layer)
+        if rule is not None and rule.role == rules.PASS and graph.outputs[name] is layout:
             continue
         return False
     return bool(readers)

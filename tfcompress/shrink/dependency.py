@@ -1,53 +1,29 @@
 """Groups of coupled channels of a functional tf_keras model.
 
 The model's graph (`tfcompress.graph`, the walker the Keras 3 bridge uses)
-is evaluated with a `Layout` in place of each tensor: a Dense or Conv makes a
-new `Space` of channels it owns; batch norm, activations, pooling, padding
-and dropout pass their input's through; a depthwise convolution repeats it;
-Concatenate joins; Flatten tiles; Add, Subtract, Multiply, Average, Maximum
-and Minimum tie the spaces of their inputs together. Tied spaces form a
-`ChannelGroup`: channel k of every space in it goes, or none does.
+is evaluated with a `Layout` in place of each tensor, as each layer's
+`rules.ChannelRule` says: a Dense or Conv makes a new `Space` of channels it
+owns; batch norm, activations, pooling, padding and dropout pass their
+input's through; a depthwise convolution repeats it; Concatenate joins;
+Flatten tiles; Add, Subtract, Multiply, Average, Maximum and Minimum tie the
+spaces of their inputs together. Tied spaces form a `ChannelGroup`: channel
+k of every space in it goes, or none does.
 
 A group shrinks only if every space in it is owned by a layer and none is
 pinned: a model input, a model output, a layer the user pins, or a layer
 the graph cannot see through (Softmax, LayerNormalization, recurrent
-layers, a Reshape that moves the channel axis) pins the spaces it touches.
+layers, a Reshape that moves the channel axis) pins the spaces it touches;
+so does a layer without a rule, if the caller allows it (on_unknown="pin").
 """
 
 import dataclasses
 import warnings
 
-import numpy as np
-
 from tfcompress import graph as graph_lib
 from tfcompress._keras import keras
+from tfcompress.shrink import rules
 from tfcompress.shrink.layouts import Layout
 from tfcompress.shrink.layouts import Space
-
-# Layers that make new channels from their input's: the output space is theirs.
-PRODUCERS = ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
-             "Conv2DTranspose", "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D")
-DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D")
-# Layers whose output channel i is computed from input channel i alone.
-PASS_THROUGH = frozenset({
-    "BatchNormalization", "PReLU", "Activation", "ReLU", "LeakyReLU", "ELU",
-    "ThresholdedReLU", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
-    "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-    "ActivityRegularization", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D", "GlobalAveragePooling3D", "ZeroPadding1D", "ZeroPadding2D",
-    "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D",
-    "UpSampling2D", "UpSampling3D", "Resizing", "ScalarOp", "Identity",
-})
-ELEMENTWISE = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
-# Layers known to mix channels in ways a group cannot follow: they pin what they read.
-PINNING = frozenset({
-    "Softmax", "LayerNormalization", "UnitNormalization", "Normalization", "Permute",
-    "Dot", "Attention", "AdditiveAttention", "MultiHeadAttention", "LSTM", "GRU",
-    "SimpleRNN", "Bidirectional", "ConvLSTM2D", "Embedding", "TimeDistributed",
-    "Lambda", "TFOpLambda", "RepeatVector", "CategoryEncoding", "Discretization",
-})
 
 
 class UnfollowableLayersError(ValueError):
@@ -144,14 +120,6 @@ class _Ties:
                 for root, spaces in members.items()]
 
 
-def _last_dim(shape):
-    return int(shape[-1])
-
-
-def _layer_class(layer):
-    return type(layer).__name__
-
-
 class _Walk:
     def __init__(self, model, pinned, on_unknown):
         self.model = model
@@ -194,60 +162,28 @@ class _Walk:
         return out
 
     def layout_of_output(self, layer, layouts):
-        name, class_name = layer.name, _layer_class(layer)
-        out_width = _last_dim(_output_shape(layer))
-        where = f"{name!r} ({class_name})"
-        if class_name in PRODUCERS and _channels_last(layer) and getattr(layer, "groups", 1) == 1:
+        name, where = layer.name, f"{layer.name!r} ({type(layer).__name__})"
+        out_width = int(rules.output_shape(layer)[-1])
+        rule = rules.rule_of(layer)
+        if rule is None:
+            self.unknown.append(where)
+            if self.on_unknown == "pin":
+                message = f"{where} is not known to the dependency graph: pinned"
+                self.warnings.append(message)
+                warnings.warn(message, stacklevel=4)
+        elif rule.role == rules.PRODUCE and rule.when(layer):
             if name not in self.owned:
                 self.owned[name] = Space(out_width, owner=name)
                 self.ties.add(self.owned[name])
                 if name in self.pinned:
                     self.ties.pin(self.owned[name], f"pinned: {name!r}")
             return Layout.of(self.owned[name])
-        if class_name in DEPTHWISE and _channels_last(layer):
-            repeated = layouts[0].repeated(layer.depth_multiplier)
-            if repeated is not None:
-                return repeated
-        elif class_name in PASS_THROUGH and _channels_last(layer):
-            if class_name != "BatchNormalization" or _batch_norm_on_last_axis(layer):
-                return layouts[0]
-        elif class_name == "Rescaling":
-            if np.ndim(layer.scale) == 0 and np.ndim(layer.offset) == 0:
-                return layouts[0]
-        elif class_name in ELEMENTWISE:
-            for other in layouts[1:]:
-                self.tie(layouts[0], other, f"{where} merges channels that do not align")
-            return layouts[0]
-        elif class_name == "Concatenate":
-            rank = len(_output_shape(layer))
-            if layer.axis in (-1, rank - 1):
-                joined = layouts[0]
-                for other in layouts[1:]:
-                    joined = joined.concatenated(other) if joined is not None else None
-                if joined is not None:
-                    return joined
-            else:
-                for other in layouts[1:]:
-                    self.tie(layouts[0], other, f"{where} merges channels that do not align")
-                return layouts[0]
-        elif class_name == "Flatten":
-            shape = _input_shape(layer)
-            positions = int(np.prod(shape[1:-1])) if len(shape) > 2 else 1
-            if None not in shape[1:] and _channels_last(layer):
-                flat = layouts[0].flattened(positions)
-                if flat is not None:
-                    return flat
-        elif class_name == "Reshape":
-            if layer.target_shape[-1] == _last_dim(_input_shape(layer)):
-                return layouts[0]
-        elif class_name not in PINNING and class_name != "InputLayer":
-            self.unknown.append(where)
-            if self.on_unknown == "pin":
-                message = f"{where} is not known to the dependency graph: pinned"
-                self.warnings.append(message)
-                warnings.warn(message, stacklevel=4)
-        reason = f"{where} reads them"
-        self.pin_all(layouts, reason)
+        elif rule.role in (rules.PASS, rules.MERGE) and rule.when(layer):
+            out = rule.output_layout(layer, layouts, lambda a, b: self.tie(
+                a, b, f"{where} merges channels that do not align"))
+            if out is not None:
+                return out
+        self.pin_all(layouts, f"{where} reads them")
         return self.fresh(out_width, f"made by {where}, which cannot shrink")
 
 
@@ -260,24 +196,6 @@ def _flat(tree):
             yield from _flat(item)
     else:
         yield tree
-
-
-def _channels_last(layer):
-    return getattr(layer, "data_format", "channels_last") in ("channels_last", None)
-
-
-def _batch_norm_on_last_axis(layer):
-    axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
-    rank = len(_input_shape(layer))
-    return list(axis) in ([-1], [rank - 1])
-
-
-def _input_shape(layer):
-    return tuple(layer.get_input_shape_at(0))
-
-
-def _output_shape(layer):
-    return tuple(layer.get_output_shape_at(0))
 
 
 def build(model, *, pinned=(), on_unknown="error"):
@@ -313,7 +231,7 @@ def build(model, *, pinned=(), on_unknown="error"):
 
     def make_input(node):
         layer = model.get_layer(node.name)
-        layout = walk.fresh(_last_dim(layer.output.shape), f"model input {node.name!r}")
+        layout = walk.fresh(int(layer.output.shape[-1]), f"model input {node.name!r}")
         walk.outputs[node.name] = layout
         return layout
 

@@ -17,28 +17,28 @@ import tensorflow as tf
 
 from tfcompress._keras import keras
 from tfcompress.shrink import dependency
+from tfcompress.shrink import rules
 
 PENALTIES = ("group_lasso", "bn_l1")
 
-# (index in layer.weights, axis) of the kernel holding a producer's output channels.
-_OUTPUT_KERNEL = {"Dense": (0, -1), "Conv1D": (0, -1), "Conv2D": (0, -1),
-                  "Conv3D": (0, -1), "Conv1DTranspose": (0, -2),
-                  "Conv2DTranspose": (0, -2), "Conv3DTranspose": (0, -2),
-                  "SeparableConv1D": (1, -1), "SeparableConv2D": (1, -1)}
 # Keeps the square root differentiable at a channel that is exactly zero.
 _EPSILON = 1e-12
 
 
+def _squares(weight, axis):
+    """Per position along `axis` of `weight`: the sum of its squares."""
+    axis %= len(weight.shape)
+    return tf.reduce_sum(tf.square(weight), axis=[a for a in range(len(weight.shape))
+                                                  if a != axis])
+
+
 def _channel_squares(layer):
-    """Per output channel of a producer: the sum of squares of its weights."""
-    index, axis = _OUTPUT_KERNEL[type(layer).__name__]
-    kernel = layer.weights[index]
-    rank = len(kernel.shape)
-    axis = axis % rank
-    squares = tf.reduce_sum(tf.square(kernel), axis=[a for a in range(rank) if a != axis])
-    if getattr(layer, "use_bias", False):
-        squares += tf.square(layer.bias)
-    return squares
+    """Per output channel of a producer: the sum of squares of its weights
+    (its rule's output kernel and the vectors after the kernels: a bias)."""
+    rule = rules.rule_of(layer)
+    index, axis = rule.kernel(1)
+    return tf.add_n([_squares(layer.weights[index], axis)] + [
+        _squares(vector, -1) for vector in layer.weights[len(rule.kernels):]])
 
 
 def group_lasso(model, weight, *, pinned=(), on_unknown="error"):

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfcompress._keras import keras
+from tfcompress.shrink import rules
 
 CRITERIA = ("l1", "l2", "bn", "taylor")
 
@@ -25,42 +26,22 @@ def _norm_rows(weights, axis, positions, criterion):
     return per_position[positions].sum(axis=1)
 
 
-# Axis of the weight (by index in get_weights()) that holds a producer's
-# output channels, and of the one that reads input channels.
-_OUTPUT_AXIS = {"Dense": (0, -1), "Conv": (0, -1), "Transpose": (0, -2), "Separable": (1, -1)}
-_INPUT_AXIS = {"Dense": (0, 0), "Conv": (0, -2), "Transpose": (0, -1), "Separable": (0, -2),
-               "Depthwise": (0, -2)}
-
-
-def _kind(class_name):
-    if class_name == "Dense":
-        return "Dense"
-    for prefix in ("Separable", "Depthwise"):
-        if class_name.startswith(prefix):
-            return prefix
-    if class_name.endswith("Transpose"):
-        return "Transpose"
-    if class_name in ("Conv1D", "Conv2D", "Conv3D"):
-        return "Conv"
-    return None
-
-
 def _weight_slices(layer, space, graph):
-    """[(weights, axis, positions)] of `layer` where channels of `space` sit."""
-    kind = _kind(type(layer).__name__)
+    """[(weights, axis, positions)] of `layer` where channels of `space` sit:
+    its rule's output kernel and vectors if it makes them, its input kernel."""
+    rule = rules.rule_of(layer)
     weights = layer.get_weights()
-    if kind is None or not weights:
+    if rule is None or not rule.kernels or not weights:
         return []
     slices = []
-    if space.owner == layer.name and kind in _OUTPUT_AXIS:
-        index, axis = _OUTPUT_AXIS[kind]
+    if space.owner == layer.name:
         positions = graph.outputs[layer.name].positions_of(space)
+        index, axis = rule.kernel(1)
         slices.append((weights[index], axis, positions))
-        if getattr(layer, "use_bias", False):
-            slices.append((weights[-1], 0, positions))
+        slices += [(vector, -1, positions) for vector in weights[len(rule.kernels):]]
     positions = graph.inputs[layer.name][0].positions_of(space)
-    if positions.shape[1]:
-        index, axis = _INPUT_AXIS[kind]
+    if positions.shape[1] and rule.kernel(0) is not None:
+        index, axis = rule.kernel(0)
         slices.append((weights[index], axis, positions))
     return slices
 

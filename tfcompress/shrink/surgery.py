@@ -1,21 +1,17 @@
 """Rebuilding a model without the removed channels, surviving weights copied.
 
 Each layer is rebuilt from its own config with the new width (units,
-filters, a Reshape's last dimension) and its weights sliced along the axes
-that carry removed channels: the output axis of a producer's kernel and
-bias, the input axis of every kernel that reads them, batch-norm and PReLU
-vectors, depthwise kernels. The graph's wiring is `graph.rebuild`'s.
+filters, a Reshape's last dimension) and its weights cut along the axes
+that carry removed channels, as its `rules.ChannelRule` says: the output
+axis of a producer's kernel and bias, the input axis of every kernel that
+reads them, batch-norm and PReLU vectors, depthwise kernels. The graph's
+wiring is `graph.rebuild`'s.
 """
-
-import numpy as np
 
 from tfcompress import graph as graph_lib
 from tfcompress._keras import keras
 from tfcompress.shrink import crop as crop_lib
-
-
-def _take(array, index, axis):
-    return np.take(array, index, axis=axis)
+from tfcompress.shrink import rules
 
 
 def _positions(graph, name, kept, which, tiles):
@@ -24,40 +20,16 @@ def _positions(graph, name, kept, which, tiles):
     `tiles`: {id(layout): kept tile indices} of cropped Flatten outputs.
     """
     layout = graph.outputs[name] if which is None else graph.inputs[name][which]
-    return layout.kept_positions(kept, tiles.get(id(layout))), layout.width
+    return layout.kept_positions(kept, tiles.get(id(layout)))
 
 
-def _sliced(layer, keep_in, keep_out, width_in):
-    """(config changes, weights) of `layer` with only those positions."""
-    class_name = type(layer).__name__
-    weights = layer.get_weights()
-    if class_name == "Dense":
-        kernel, *bias = weights
-        kernel = _take(_take(kernel, keep_in, 0), keep_out, 1)
-        return {"units": len(keep_out)}, [kernel, *[_take(b, keep_out, 0) for b in bias]]
-    if class_name in ("Conv1D", "Conv2D", "Conv3D"):
-        kernel, *bias = weights
-        kernel = _take(_take(kernel, keep_in, -2), keep_out, -1)
-        return {"filters": len(keep_out)}, [kernel, *[_take(b, keep_out, 0) for b in bias]]
-    if class_name in ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"):
-        kernel, *bias = weights  # (..., out, in)
-        kernel = _take(_take(kernel, keep_out, -2), keep_in, -1)
-        return {"filters": len(keep_out)}, [kernel, *[_take(b, keep_out, 0) for b in bias]]
-    if class_name in ("DepthwiseConv1D", "DepthwiseConv2D"):
-        kernel, *bias = weights  # (..., in, multiplier)
-        return {}, [_take(kernel, keep_in, -2), *[_take(b, keep_out, 0) for b in bias]]
-    if class_name in ("SeparableConv1D", "SeparableConv2D"):
-        depthwise, pointwise, *bias = weights
-        multiplier = depthwise.shape[-1]
-        middle = (keep_in[:, None] * multiplier + np.arange(multiplier)[None, :]).ravel()
-        pointwise = _take(_take(pointwise, middle, -2), keep_out, -1)
-        return {"filters": len(keep_out)}, [_take(depthwise, keep_in, -2), pointwise,
-                                            *[_take(b, keep_out, 0) for b in bias]]
-    if class_name in ("BatchNormalization", "PReLU"):
-        return {}, [_take(w, keep_in, -1) for w in weights]
-    if class_name == "Reshape" and layer.target_shape[-1] == width_in:
-        return {"target_shape": (*layer.target_shape[:-1], len(keep_in))}, weights
-    return {}, weights
+def _cut(layer, keep_in, keep_out):
+    """(config changes, weights) of `layer` with only those positions: as its
+    `ChannelRule` says, or unchanged where it pins (no channel of it goes)."""
+    rule = rules.rule_of(layer)
+    if rule is None or rule.role == rules.PIN or not rule.when(layer):
+        return {}, layer.get_weights()
+    return rule.cut_weights(layer, keep_in, keep_out)
 
 
 def rebuild_smaller(dependency_graph, kept, crops=None):
@@ -90,9 +62,9 @@ def rebuild_smaller(dependency_graph, kept, crops=None):
 
     def make_layer(node):
         layer = model.get_layer(node.name)
-        keep_in, width_in = _positions(dependency_graph, node.name, kept, 0, tiles)
-        keep_out, _ = _positions(dependency_graph, node.name, kept, None, tiles)
-        changes, weights = _sliced(layer, keep_in, keep_out, width_in)
+        keep_in = _positions(dependency_graph, node.name, kept, 0, tiles)
+        keep_out = _positions(dependency_graph, node.name, kept, None, tiles)
+        changes, weights = _cut(layer, keep_in, keep_out)
         new = type(layer).from_config({**layer.get_config(), **changes})
         pending.append((new, weights))
         crop = keras.layers.Cropping2D(crops[node.name], name=f"{node.name}_crop") \
