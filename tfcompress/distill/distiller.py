@@ -32,17 +32,6 @@ TEACHER_LOGITS = "logits"
 _MIN_PROBABILITY = 1e-12
 
 
-class _CopyWeightsAtEpochEnd(keras.callbacks.Callback):
-    """Copies the trained weights into the caller's Keras 3 student."""
-
-    def __init__(self, distiller):
-        super().__init__()
-        self._distiller = distiller
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._distiller.copy_to_keras3_student()
-
-
 def _shape(model, attribute, arg_name):
     try:
         return getattr(model, attribute)
@@ -391,8 +380,9 @@ class Distiller(keras.Model):
             args, kwargs, finished=self._finished_student)
         if self._keras3_student is not None:  # first, before checkpoints save it
             callbacks = keras3_callbacks.fit_callbacks(args, kwargs) or []
-            args, kwargs = keras3_callbacks.with_fit_callbacks(
-                args, kwargs, [_CopyWeightsAtEpochEnd(self), *callbacks])
+            copy = keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: self.copy_to_keras3_student())
+            args, kwargs = keras3_callbacks.with_fit_callbacks(args, kwargs, [copy, *callbacks])
         history = super().fit(*args, **kwargs)
         self.copy_to_keras3_student()
         return history

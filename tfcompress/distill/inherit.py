@@ -55,9 +55,6 @@ def _check_pairs(student_dense, teacher_dense, student, teacher):
             f"`student` {student.name!r} has {len(student_dense)} Dense layers and "
             f"`teacher` {teacher.name!r} has {len(teacher_dense)}; their Dense "
             "layers must pair one to one.")
-    if student.input_shape != teacher.input_shape:
-        raise ValueError(f"`student` input shape {student.input_shape} differs from "
-                         f"`teacher` input shape {teacher.input_shape}.")
     for i, (s, t) in enumerate(zip(student_dense, teacher_dense)):
         last = i == len(student_dense) - 1
         if (s.units != t.units) if last else (s.units > t.units):
@@ -79,9 +76,6 @@ def _is_mlp(model):
 
 def _teacher_shrunk_to(student, teacher):
     """`teacher` shrunk to `student`'s widths, its weights shaped as the student's."""
-    if student.input_shape != teacher.input_shape:
-        raise ValueError(f"`student` input shape {student.input_shape} differs from "
-                         f"`teacher` input shape {teacher.input_shape}.")
     student_layers = {layer.name: layer for layer in student.layers}
     widths = {}
     for group in dependency_graph(teacher).prunable_groups():
@@ -125,6 +119,9 @@ def check_pairing(student, teacher):
     """
     require_keras2_model(student, "student")
     require_keras2_model(teacher, "teacher")
+    if student.input_shape != teacher.input_shape:
+        raise ValueError(f"`student` input shape {student.input_shape} differs from "
+                         f"`teacher` input shape {teacher.input_shape}.")
     if not (_is_mlp(student) and _is_mlp(teacher)):
         return _teacher_shrunk_to(student, teacher)
     student_dense = _dense_layers(student, "student")
@@ -184,10 +181,10 @@ def init_from_teacher(student, teacher, inputs):
     Returns:
       `student`, its weights set.
     """
-    if not (_is_mlp(student) and _is_mlp(teacher)):
-        student.set_weights(_teacher_shrunk_to(student, teacher))
-        return student
     pairs = check_pairing(student, teacher)
+    if not (_is_mlp(student) and _is_mlp(teacher)):
+        student.set_weights(pairs)  # the teacher's, shrunk to the student's widths
+        return student
     student_dense, teacher_dense = [s for s, _ in pairs], [t for _, t in pairs]
     inputs = np.asarray(inputs, np.float32)
     widest = max(layer.units for layer in teacher_dense)

@@ -97,11 +97,6 @@ class DistillationTerm(abc.ABC):
     def from_config(cls, config):
         return cls(**config)
 
-    def __repr__(self):
-        config = self.get_config()
-        args = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "class_name")
-        return f"{config['class_name']}({args})"
-
 
 def deserialize(config):
     """Rebuilds a term from its `get_config()` dict."""
