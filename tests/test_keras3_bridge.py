@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tfcompress import graph
 from tfcompress import keras3 as bridge
 from tfcompress._keras import keras
 
@@ -149,13 +150,6 @@ def _outputs(model, batch):
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, (keras.Model, keras3.Model)):
-            yield from _all_layers(layer)
-
-
 class RoundTripTest(tf.test.TestCase, parameterized.TestCase):
 
     @parameterized.named_parameters(*MODELS.items())
@@ -168,7 +162,7 @@ class RoundTripTest(tf.test.TestCase, parameterized.TestCase):
         conversion = bridge.convert(original)
         converted = conversion.model
         self.assertIsInstance(converted, keras.Model)
-        for layer in _all_layers(converted):
+        for layer in graph.layers(converted):
             self.assertTrue(type(layer).__module__.startswith(("tf_keras", "tfcompress")),
                             f"{layer.name} is {type(layer).__module__}")
         self.assertLess(conversion.max_abs_diff, 1e-4)

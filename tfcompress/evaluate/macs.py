@@ -10,6 +10,7 @@ here: TensorFlow's profiler counts FLOPs of a graph, not per Keras layer.
 
 import numpy as np
 
+from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.keras3 import accepts_keras3
@@ -77,7 +78,7 @@ def _calls(model, layer):
 
 def _rows(model, prefix="", times=1):
     for layer in model.layers:
-        if isinstance(layer, keras.Model):
+        if graph.is_nested_model(layer):
             outer_calls = sum(_in_model(model, layer, i)
                               for i in range(len(layer.inbound_nodes)))
             yield from _rows(layer, f"{prefix}{layer.name}/", times * max(1, outer_calls))

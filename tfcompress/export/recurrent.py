@@ -27,6 +27,7 @@ fixed batch of FIXED_BATCH example per invoke, as a device runs each input
 it gets. Masks and `stateful=True` layers are refused.
 """
 
+from tfcompress import graph
 from tfcompress._keras import keras
 
 # One example per invoke (the TF guide's Keras LSTM conversion fixes batch 1).
@@ -35,27 +36,14 @@ FIXED_BATCH = 1
 FORMS = ("loop", "unrolled", "fused")
 
 
-def _all_layers(layer):
-    """`layer` and every layer inside it: sub-models and wrapped layers."""
-    yield layer
-    if isinstance(layer, keras.layers.Bidirectional):
-        inner = [layer.forward_layer, layer.backward_layer]
-    elif isinstance(layer, keras.layers.Wrapper):  # TFMOT's wrappers too
-        inner = [layer.layer]
-    else:
-        inner = getattr(layer, "layers", None) or []
-    for child in inner:
-        yield from _all_layers(child)
-
-
 def is_recurrent(model):
     """Whether `model` holds a recurrent layer (LSTM, GRU, SimpleRNN, ...)."""
-    return any(isinstance(layer, keras.layers.RNN) for layer in _all_layers(model))
+    return any(isinstance(layer, keras.layers.RNN) for layer in graph.layers(model))
 
 
 def check_exportable(model):
     """Raises ValueError, naming the layer, for a mask or state TFLite cannot run."""
-    for layer in _all_layers(model):
+    for layer in graph.layers(model):
         if isinstance(layer, keras.layers.Embedding) and layer.mask_zero:
             raise ValueError(
                 f"Layer {layer.name!r} (Embedding) has mask_zero=True, and TFLite "
@@ -87,7 +75,7 @@ def choose_form(model, quantization, aware):
 
 
 def _recurrent_layers(model):
-    return [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.RNN)]
+    return [layer for layer in graph.layers(model) if isinstance(layer, keras.layers.RNN)]
 
 
 def _unrolled_layer(layer):

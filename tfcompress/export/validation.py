@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 
+from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.data import inputs as inputs_lib
@@ -45,7 +46,7 @@ def _made_up_batch(model, shape, dtype, num_examples, seed):
     rng = np.random.default_rng(seed)
     if dtype.is_floating:
         return rng.uniform(size=(num_examples, *shape)).astype(dtype.as_numpy_dtype)
-    embeddings = [layer for layer in model.submodules
+    embeddings = [layer for layer in graph.layers(model)
                   if isinstance(layer, keras.layers.Embedding)]
     if not embeddings:
         raise ValueError(

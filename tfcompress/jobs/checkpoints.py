@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfcompress import _atomic
+from tfcompress import graph
 from tfcompress._keras import keras
 
 
@@ -32,7 +33,7 @@ class NonFiniteLossError(RuntimeError):
 def random_generators(model):
     """The `tf.random.Generator` of every layer of `model`, nested ones too."""
     generators, seen = [], set()
-    for layer in model._flatten_layers(include_self=True, recursive=True):  # pylint: disable=protected-access
+    for layer in [model, *graph.layers(model)]:
         rng = getattr(layer, "_random_generator", None)
         generator = getattr(rng, "_generator", None)
         if generator is not None and id(generator) not in seen:

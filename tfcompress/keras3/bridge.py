@@ -174,14 +174,10 @@ def copy_weights(source, target):
 
     For a model and its conversion (either way): the layer names are the same.
     """
-    targets = _layers_of(target)
-    for name, layer in _layers_of(source).items():
-        if name not in targets:
-            continue
-        if _is_model(layer):
-            copy_weights(layer, targets[name])
-        elif layer.get_weights():
-            targets[name].set_weights(layer.get_weights())
+    targets = dict(graph_lib.walk(target, models_only=True))
+    for path, layer in graph_lib.walk(source, models_only=True):
+        if path in targets and not graph_lib.is_nested_model(layer) and layer.get_weights():
+            targets[path].set_weights(layer.get_weights())
 
 
 def is_keras3_model(obj):
@@ -204,37 +200,19 @@ def _tf_keras_supported(layer):
             and type(layer).__name__ in SUPPORTED)
 
 
-def _layers_of(model):
-    """{name: layer or op} of a model's own nodes (Keras 3 ops included)."""
-    found = {layer.name: layer for layer in model.layers}
-    for op in getattr(model, "operations", []):
-        found.setdefault(op.name, op)
-    return found
-
-
-def _is_model(layer):
-    return isinstance(layer, (keras.Model, tf_keras.Model))
-
-
-def _unsupported(model, supported, prefix=""):
-    """(path name, class) of every layer, nested models' included, with no converter."""
-    for name, layer in _layers_of(model).items():
-        if _is_model(layer):
-            if isinstance(layer, (keras.Sequential, tf_keras.Sequential)) or _is_functional(layer):
-                yield from _unsupported(layer, supported, f"{prefix}{name}/")
-            else:
-                yield f"{prefix}{name}", f"subclassed model {type(layer).__name__}"
+def _unsupported(model, supported):
+    """(path, class) of every layer, nested models' included, with no converter."""
+    for path, layer in graph_lib.walk(model, models_only=True):
+        if isinstance(layer, (keras.Model, tf_keras.Model)):
+            if not graph_lib.is_nested_model(layer):
+                yield path, f"subclassed model {type(layer).__name__}"
         elif type(layer).__name__ != "InputLayer" and not supported(layer):
-            yield f"{prefix}{name}", f"{type(layer).__module__}.{type(layer).__name__}"
-
-
-def _is_functional(model):
-    return type(model).__name__ == "Functional" or getattr(model, "_is_graph_network", False)
+            yield path, f"{type(layer).__module__}.{type(layer).__name__}"
 
 
 def _count_layers(model):
-    return sum(_count_layers(layer) if _is_model(layer) else 1
-               for layer in _layers_of(model).values())
+    return sum(not graph_lib.is_nested_model(layer)
+               for layer in graph_lib.layers(model, models_only=True))
 
 
 class _Walk:
@@ -246,12 +224,12 @@ class _Walk:
 
     def model(self, model):
         graph = graph_lib.Graph.from_model(model)
-        layers = _layers_of(model)
+        layers = {layer.name: layer for layer in getattr(model, "operations", model.layers)}
         copies = []
 
         def make_layer(node):
             source = layers[node.name]
-            if _is_model(source):
+            if graph_lib.is_nested_model(source):
                 inner = self.model(source)
                 return lambda args, kwargs: inner(*args, **_kwargs(kwargs))
             if type(source).__module__.startswith("keras.src.ops"):
@@ -390,7 +368,7 @@ def _check(source, converted, tolerance, target):
 
 def _random_batch(model, size=4):
     rng = np.random.default_rng(0)
-    vocab = min((layer.input_dim for layer in _all_layers(model)
+    vocab = min((layer.input_dim for layer in graph_lib.layers(model)
                  if type(layer).__name__ == "Embedding"), default=10)
     batch = []
     for tensor in model.inputs:
@@ -402,14 +380,6 @@ def _random_batch(model, size=4):
         else:
             batch.append(rng.uniform(0, 1, shape).astype(dtype))
     return batch[0] if len(batch) == 1 else batch
-
-
-def _all_layers(model):
-    for layer in _layers_of(model).values():
-        if _is_model(layer):
-            yield from _all_layers(layer)
-        else:
-            yield layer
 
 
 def _numpy_outputs(outputs):

@@ -16,6 +16,7 @@ import warnings
 import tensorflow_model_optimization as tfmot
 
 from tfcompress import _tfmot_wrappers
+from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import prunable
@@ -186,7 +187,7 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
     skipped = {}
     kept = {}
     for path, layer in layers_by_path.items():
-        if path not in targets or prunable.is_graph_model(layer) or not layer.weights:
+        if path not in targets or graph.is_nested_model(layer) or not layer.weights:
             continue  # a nested model's own layers carry its target
         reason = prunable.skip_reason(layer, m_by_n)
         if reason:
@@ -233,7 +234,7 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
                              f"{e}") from None
     else:
         def wrap(layer):
-            if prunable.is_graph_model(layer):
+            if graph.is_nested_model(layer):
                 return keras.models.clone_model(layer, clone_function=wrap)
             if id(layer) not in layer_schedules:
                 return _copy_layer(layer)
@@ -245,7 +246,7 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
 
     copies = dict(selection.named_layers(pruned))
     for path, layer in layers_by_path.items():
-        if not prunable.is_graph_model(layer) and layer.weights:
+        if not graph.is_nested_model(layer) and layer.weights:
             copies[path].set_weights(layer.get_weights())
     wrappers = _tfmot_wrappers.pruning_wrappers(pruned)
     for wrapper in wrappers:
@@ -259,7 +260,7 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
         targets = {path: target for path in wrapped}
         for path, layer in layers_by_path.items():
             if (layer.weights and path not in targets
-                    and not prunable.is_graph_model(layer)):
+                    and not graph.is_nested_model(layer)):
                 skipped.setdefault(path, "left dense by the XNNPACK policy")
     return PruneResult(model=pruned, targets=targets, skipped=skipped,
                        warnings=(shortfall,) if shortfall else ())
@@ -351,7 +352,7 @@ def _without_stand_ins(model):
     pending = []
 
     def plain(layer):
-        if prunable.is_graph_model(layer):
+        if graph.is_nested_model(layer):
             return keras.models.clone_model(layer, clone_function=plain)
         copy = prunable.plain_copy(layer)
         if copy is None:

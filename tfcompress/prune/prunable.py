@@ -117,12 +117,6 @@ _BATCH_NORM_REASON = ("batch normalization: a per-channel scale and shift, no "
                       "connections to prune")
 
 
-def is_graph_model(layer):
-    """Whether `layer` is a Sequential or functional model (one pruning can enter)."""
-    return isinstance(layer, keras.Model) and (
-        isinstance(layer, keras.Sequential) or layer._is_graph_network)  # noqa: SLF001
-
-
 def layer_type(layer):
     """The Keras class name of `layer` (a `Prunable*` stand-in reports its base)."""
     return _PLAIN_CLASS.get(type(layer), type(layer)).__name__

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tfcompress import graph
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import prunable
 from tfcompress.prune import selection
@@ -74,7 +75,7 @@ def sparsity_report(model, m_by_n=None, m_by_n_layers=None):
     require_keras2_model(model)
     rows = []
     for path, inner in selection.named_layers(model):
-        if prunable.is_graph_model(inner):
+        if graph.is_nested_model(inner):
             continue  # its layers have their own rows
         weights = [w.numpy() for w in inner.weights]
         if not weights:

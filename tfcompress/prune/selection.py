@@ -8,8 +8,8 @@ path, "<nested model name>/<layer name>"; a top-level layer by its name.
 import re
 
 from tfcompress import _tfmot_wrappers
+from tfcompress import graph
 from tfcompress._keras import keras
-from tfcompress.prune import prunable
 
 
 def named_layers(model):
@@ -20,20 +20,10 @@ def named_layers(model):
     Pruning wrappers are looked through: a wrapped layer is listed as itself.
     A layer used in two places is listed once, at its first path.
     """
-    result, seen = [], set()
-
-    def visit(container, prefix):
-        for layer in container.layers:
-            layer = _tfmot_wrappers.unwrap_pruning(layer)
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            path = prefix + layer.name
-            result.append((path, layer))
-            if prunable.is_graph_model(layer):
-                visit(layer, path + "/")
-
-    visit(model, "")
+    result = []
+    for path, layer in graph.walk(model, models_only=True):
+        inner = _tfmot_wrappers.unwrap_pruning(layer)
+        result.append((path[:len(path) - len(layer.name)] + inner.name, inner))
     return result
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from tfcompress import evaluate
+from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.prune import prunable
@@ -56,7 +57,7 @@ def prunable_kernels(model):
     norm and other layers without prunable weights are left out.
     """
     return [path for path, layer in selection.named_layers(model)
-            if not prunable.is_graph_model(layer) and layer.weights
+            if not graph.is_nested_model(layer) and layer.weights
             and prunable.skip_reason(layer) is None]
 
 

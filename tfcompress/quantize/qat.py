@@ -26,8 +26,7 @@ _NO_QAT = (keras.layers.RNN, keras.layers.Bidirectional, keras.layers.Embedding)
 
 def layer_without_qat(model):
     """The first layer of `model` TFMOT cannot train quantization-aware, or None."""
-    return next((layer for layer in model.submodules if isinstance(layer, _NO_QAT)),
-                None)
+    return next((layer for layer in graph.layers(model) if isinstance(layer, _NO_QAT)), None)
 
 
 def _scheme(preserve):
@@ -75,7 +74,7 @@ def quantize_aware(model, preserve=None):
                          "first (tfcompress.quantize.strip_clusters).")
     if _tfmot_wrappers.is_quantization_aware(model):
         raise ValueError(f"{model.name!r} is already quantization-aware.")
-    if not isinstance(model, keras.Sequential) and not model._is_graph_network:  # noqa: SLF001
+    if not graph.is_nested_model(model):
         raise ValueError(f"{model.name!r} is a subclassed model: TFMOT quantizes "
                          "Sequential and functional models only.")
     unsupported = layer_without_qat(model)
