@@ -6,6 +6,8 @@ defined here at import; the `define_*` functions add those only some take,
 so each command's --help lists only what it uses.
 """
 
+import dataclasses
+import os
 import sys
 
 from absl import app
@@ -13,6 +15,7 @@ from absl import flags
 
 from tfcompress.cli import custom_objects as custom_objects_lib
 from tfcompress.jobs import checkpoints
+from tfcompress.jobs import options
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
 
@@ -74,33 +77,62 @@ VERBOSE = flags.DEFINE_enum(
     "is not a terminal), 2 epoch lines.")
 
 
-def define_epochs(default=10):
+def define_option_flag(name, field, option, flag_values=flags.FLAGS):
+    """Defines the flag `name` of a job option (`jobs.options`): its type,
+    default, choices, bounds and help; an option without a default is required."""
+    required = field.default is dataclasses.MISSING
+    default = None if required else field.default
+    args = {"flag_values": flag_values, **({"required": True} if required else {})}
+    if option.choices is not None:
+        return flags.DEFINE_enum(name, default, list(option.choices), option.help, **args)
+    if field.type is tuple:
+        return flags.DEFINE_list(name, list(default or ()), option.help, **args)
+    if field.type is bool:
+        return flags.DEFINE_bool(name, default, option.help, **args)
+    define = {str: flags.DEFINE_string, int: flags.DEFINE_integer,
+              float: flags.DEFINE_float}[field.type]
+    bounds = {k: v for k, v in (("lower_bound", option.lower_bound),
+                                ("upper_bound", option.upper_bound)) if v is not None}
+    return define(name, default, option.help, **bounds, **args)
+
+
+def define_epochs(default=10, flag_values=flags.FLAGS):
     """--epochs, for the commands that train one model (pipeline stages have theirs)."""
-    return flags.DEFINE_integer("epochs", default, "Training epochs.", lower_bound=1)
+    return flags.DEFINE_integer("epochs", default, "Training epochs.", lower_bound=1,
+                                flag_values=flag_values)
 
 
-def define_loading_flags():
+def define_loading_flags(flag_values=flags.FLAGS):
     """--unsafe_load and --custom_objects, for the commands that load model files."""
     unsafe_load = flags.DEFINE_bool(
         "unsafe_load", False, "Load model files that run Python code when loaded "
-        "(Lambda layers). Only for files you trust.")
+        "(Lambda layers). Only for files you trust.", flag_values=flag_values)
     custom_objects = flags.DEFINE_list(
         "custom_objects", [], "Python modules to import before loading models, e.g. "
         "my_layers (./my_layers.py) or my_pkg.layers: the custom Keras classes they "
         "register (keras.saving.register_keras_serializable) then load, and their "
         "tfcompress.keras3.register calls convert them. Looked up in the current "
-        "folder, then on PYTHONPATH.")
+        "folder, then on PYTHONPATH.", flag_values=flag_values)
     return unsafe_load, custom_objects
 
 
-def define_soft_target_flags():
-    """--temperature and --alpha, the Distiller's, for the commands that distill."""
-    temperature = flags.DEFINE_float(
-        "temperature", 4.0, "Softmax temperature T of the soft targets.", lower_bound=0.0)
-    alpha = flags.DEFINE_float(
-        "alpha", 0.1, "Weight of the hard-label loss; soft targets get 1 - alpha.",
-        lower_bound=0.0, upper_bound=1.0)
-    return temperature, alpha
+def define_job_flags(job_class, epochs=10, loads_models=True, flag_values=flags.FLAGS):
+    """A flag for each option of `job_class` (named as its `flag`, else its field),
+    --epochs (unless None) and, for jobs that load model files, the loading flags."""
+    for field, option in options.declared(job_class):
+        define_option_flag(option.flag or field.name, field, option, flag_values)
+    if epochs is not None:
+        define_epochs(epochs, flag_values)
+    if loads_models:
+        define_loading_flags(flag_values)
+
+
+def job_from_flags(job_class, flag_values=flags.FLAGS, **values):
+    """A `job_class` of the flags `define_job_flags` defined; `values` add to them."""
+    for field, option in options.declared(job_class):
+        value = flag_values[option.flag or field.name].value
+        values[field.name] = tuple(value) if field.type is tuple else value
+    return job_class(**values)
 
 
 def training(default_output_dir, **overrides):
@@ -126,9 +158,28 @@ def safe_name(text):
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)
 
 
+def model_name(path):
+    """The safe name of a model's file or folder, for an output folder's name."""
+    return safe_name(os.path.basename(os.path.normpath(path or "model")))
+
+
 def check_no_arguments(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+
+
+def run_job_from_flags(job_class, argv, output_name):
+    """Runs the `job_class` of the flags `define_job_flags` defined.
+
+    `output_name(job)`: its default output folder under saved_models/.
+    """
+    job = job_from_flags(job_class)
+    loads = "unsafe_load" in flags.FLAGS
+    training_settings = training(
+        os.path.join("saved_models", output_name(job)), epochs=flags.FLAGS.epochs,
+        **({"unsafe_load": flags.FLAGS.unsafe_load} if loads else {}))
+    run_job(job, training_settings, argv,
+            custom_objects=flags.FLAGS.custom_objects if loads else ())
 
 
 def run_job(job, training_settings, argv, custom_objects=()):

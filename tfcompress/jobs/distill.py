@@ -4,10 +4,10 @@ import dataclasses
 
 from tfcompress import distill
 from tfcompress import evaluate
-from tfcompress._keras import keras
 from tfcompress.distill import inherit
 from tfcompress.jobs import artifacts
-from tfcompress.jobs import loop
+from tfcompress.jobs import distilling
+from tfcompress.jobs import options
 from tfcompress.jobs import runner
 from tfcompress.jobs import train
 
@@ -40,59 +40,50 @@ class DistillJob(runner.Job):
         start as the teacher shrunk to their widths.
     """
 
-    teacher: str
-    student_spec: str
-    temperature: float = 4.0
-    alpha: float = 0.1
-    teacher_cache: bool = True
-    student_init: str = "random"
+    teacher: str = options.option(
+        help="Trained teacher: a .keras file or a `tfcompress train` output folder.",
+        record=lambda path: artifacts.abspath_of_model(path, "teacher"))
+    student_spec: str = options.option(
+        "mlp:800,800", "Student model spec, e.g. mlp:800,800, lenet_300_100.",
+        flag="student")
+    temperature: float = distilling.temperature()
+    alpha: float = distilling.alpha()
+    teacher_cache: bool = options.option(
+        True, "Run the teacher once and reuse its logits every epoch.")
+    student_init: str = options.option(
+        "random", "How the student starts: random weights, or `teacher`: the teacher's "
+        "most useful units, refit to the teacher's outputs (an MLP student as deep as an "
+        "MLP teacher, no wider), or the teacher shrunk to the student's widths (the "
+        "teacher's zoo model with fewer filters).", choices=STUDENT_INITS)
     name = "distill"
-
-    def config(self):
-        return {"teacher": self._teacher_path, "student_spec": self.student_spec,
-                "temperature": self.temperature, "alpha": self.alpha,
-                "teacher_cache": self.teacher_cache, "student_init": self.student_init}
-
-    @property
-    def _teacher_path(self):
-        return artifacts.abspath_of_model(self.teacher, "teacher")
-
-    def _distiller(self, run):
-        teacher = run.load_model(self.teacher, "teacher")
-        student = train.build_for_data(self.student_spec, run)
-        return distill.Distiller(student, teacher, temperature=self.temperature,
-                                 alpha=self.alpha)
 
     def check(self, run):
         if self.student_init not in STUDENT_INITS:
             raise ValueError(f"`student_init` must be one of {STUDENT_INITS}, got "
                              f"{self.student_init!r}.")
         try:  # the spec's own errors first, named as this job's argument
-            train.build_for_data(self.student_spec, run)
+            student = train.build_for_data(self.student_spec, run)
         except ValueError as e:
             raise ValueError(f"`student_spec`: {e}") from None
-        distiller = self._distiller(run)
+        distiller = distilling.distiller(run, student, self.teacher, self)
         if self.student_init == "teacher":
             inherit.check_pairing(distiller.student, distiller.teacher)
 
     def build(self, run, phase):
-        distiller = self._distiller(run)
+        student = train.build_for_data(self.student_spec, run)
         if self.student_init == "teacher":
             run.log("Initializing the student from the teacher's most useful units.")
-            distill.init_from_teacher(distiller.student, distiller.teacher,
+            distill.init_from_teacher(student, run.load_model(self.teacher, "teacher"),
                                       run.first_train_examples(_INIT_EXAMPLES))
-        distiller.compile(run.optimizer(), metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-        examples = None
         if self.teacher_cache:
             run.log("Running the teacher once over the training split (teacher cache).")
-            examples = distill.teacher_output_examples(
-                distiller, run.train_batches(), verbose=run.progress_verbose)
-        run.log(f"Distilling {self.student_spec} ({distiller.student.count_params():,} "
-                f"parameters) from {self._teacher_path} at T={self.temperature}, "
+        trainee = distilling.trainee(run, student, self.teacher, self,
+                                     cache=self.teacher_cache)
+        self._distiller_trained = trainee.model
+        run.log(f"Distilling {self.student_spec} ({student.count_params():,} "
+                f"parameters) from {self.config()['teacher']} at T={self.temperature}, "
                 f"alpha={self.alpha}, for {run.training.epochs} epochs.")
-        self._distiller_trained = distiller
-        return loop.Trainee(distiller, examples=examples)
+        return trainee
 
     def finish(self, run):
         distiller = self._distiller_trained

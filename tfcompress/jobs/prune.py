@@ -5,14 +5,15 @@ import json
 import os
 import warnings
 
-from tfcompress import distill
 from tfcompress import evaluate
 from tfcompress import prune
 from tfcompress import training
 from tfcompress._checks import check_positive_int
 from tfcompress.jobs import artifacts
+from tfcompress.jobs import distilling
 from tfcompress.jobs import logits
 from tfcompress.jobs import loop
+from tfcompress.jobs import options
 from tfcompress.jobs import runner
 
 PRUNE_REPORT_FILE = "prune_report.json"
@@ -57,26 +58,30 @@ class PruneJob(runner.Job):
     prune_report.json (per layer), sensitivity.json (if run) and summary.json.
     """
 
-    model: str
-    sparsity: float = 0.9
-    schedule: str = "polynomial"
-    pruning_end_epoch: int = None
-    frequency: int = None
-    m_by_n: str = None
-    sensitivity: bool = False
-    teacher: str = None
-    temperature: float = 4.0
-    alpha: float = 0.1
+    model: str = options.option(
+        help="Trained model: a .keras file or a `tfcompress train` output folder.",
+        record=artifacts.abspath_of_model)
+    sparsity: float = options.option(
+        0.9, "Target fraction of zero weights (overall, with --sensitivity).",
+        lower_bound=0.0, upper_bound=0.999)
+    schedule: str = options.option("polynomial", "Gradual (Zhu & Gupta) or one-step "
+                                   "pruning.", choices=("polynomial", "constant"))
+    pruning_end_epoch: int = options.option(
+        None, "Epoch by which the target is reached (default: two thirds of --epochs); "
+        "later epochs fine-tune.", lower_bound=1)
+    frequency: int = options.option(
+        None, "Steps between mask updates (default: the largest divisor of the ramp's "
+        "steps up to 100, so the last update reaches the target).", lower_bound=1)
+    m_by_n: str = options.option(
+        None, "N:M structured sparsity, e.g. 2:4 (overrides --sparsity).")
+    sensitivity: bool = options.option(
+        False, "Per-layer targets from a one-shot sensitivity analysis.")
+    teacher: str = options.option(
+        None, "Fine-tune by distilling from this model (e.g. the unpruned one).",
+        record=lambda path: path and artifacts.abspath_of_model(path, "teacher"))
+    temperature: float = distilling.temperature()
+    alpha: float = distilling.alpha()
     name = "prune"
-
-    def config(self):
-        return {"model": artifacts.abspath_of_model(self.model),
-                "sparsity": self.sparsity, "schedule": self.schedule,
-                "pruning_end_epoch": self.pruning_end_epoch, "frequency": self.frequency,
-                "m_by_n": self.m_by_n, "sensitivity": self.sensitivity,
-                "teacher": self.teacher and artifacts.abspath_of_model(self.teacher,
-                                                                       "teacher"),
-                "temperature": self.temperature, "alpha": self.alpha}
 
     def _ramp_end_epoch(self, epochs):
         """Epoch by which sparsity reaches its target: default two thirds in."""
@@ -103,8 +108,7 @@ class PruneJob(runner.Job):
                              schedule=self.schedule, m_by_n=m_by_n, end_step=2,
                              frequency=1)
         if self.teacher:
-            distill.Distiller(pruned.model, run.load_model(self.teacher, "teacher"),
-                              temperature=self.temperature, alpha=self.alpha)
+            distilling.distiller(run, pruned.model, self.teacher, self)
 
     def _targets(self, run, dense):
         """The sparsity target(s): one number, or a per-layer plan (kept on resume)."""
@@ -148,26 +152,23 @@ class PruneJob(runner.Job):
             by_reason.setdefault(reason, []).append(name)
         for reason, names in by_reason.items():
             run.log(f"Not pruned ({reason}): {', '.join(names)}")
-        trainee = self._result.model
-        examples = None
+        # With a log folder: TFMOT's PruningSummaries, TensorBoard plus sparsity.
+        # Early epochs are denser, so score better: keep the last, not the best.
+        kept = {"callbacks": tuple(prune.callbacks(log_dir=run.phase_log_dir(phase))),
+                "keep_best": False}
         if self.teacher:
-            trainee = distill.Distiller(trainee, run.load_model(self.teacher, "teacher"),
-                                        temperature=self.temperature, alpha=self.alpha)
-            trainee.compile(run.optimizer(), metrics=["accuracy"])
-            examples = distill.teacher_output_examples(trainee, run.train_batches(),
-                                                       verbose=run.progress_verbose)
+            trainee = distilling.trainee(run, self._result.model, self.teacher, self,
+                                         **kept)
         else:
-            training.compile_classifier(trainee, optimizer=run.training.optimizer,
+            training.compile_classifier(self._result.model,
+                                        optimizer=run.training.optimizer,
                                         learning_rate=run.learning_rate())
+            trainee = loop.Trainee(self._result.model, **kept)
         updates = "" if self.m_by_n else f", masks updated every {frequency} steps"
         run.log(f"Pruning {self._dense.name} to {self.sparsity:.0%} ({self.schedule}, "
                 f"target by epoch {ramp_end} of {run.training.epochs}{updates})"
                 f"{' with distillation' if self.teacher else ''}.")
-        # With a log folder: TFMOT's PruningSummaries, TensorBoard plus sparsity.
-        callbacks = prune.callbacks(log_dir=run.phase_log_dir(phase))
-        # Early epochs are denser, so score better: keep the last, not the best.
-        return loop.Trainee(trainee, examples=examples, callbacks=tuple(callbacks),
-                            keep_best=False)
+        return trainee
 
     def finish(self, run):
         stripped = run.local(prune.strip(self._result.model))

@@ -14,6 +14,7 @@ from tfcompress.evaluate import ratios as ratio_words
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import logits
 from tfcompress.jobs import loop
+from tfcompress.jobs import options
 from tfcompress.jobs import runner
 
 # Post-training modes (no training), then the modes that fine-tune:
@@ -63,21 +64,32 @@ class QuantizeJob(runner.Job):
     and shared values kept).
     """
 
-    model: str
-    mode: str = "int8"
-    clusters: int = 16
-    num_samples: int = quantize.DEFAULT_SAMPLES
-    int8_io: bool = False
-    sparse: bool = False
-    xnnpack: bool = True
+    model: str = options.option(
+        help="Trained model: a .keras file or a `tfcompress train`, `distill` or `prune` "
+        "output folder.", record=artifacts.abspath_of_model)
+    mode: str = options.option(
+        "int8", "int8 (calibrated full-integer), dynamic (int8 weights), float16: "
+        "post-training; qat, pqat (keeps a pruned model's zeros), cluster (shared weight "
+        "values, float file), cqat (cluster, then QAT keeping clusters): fine-tune "
+        "--epochs first.", choices=MODES)
+    clusters: int = options.option(16, "Shared values per kernel (cluster, cqat).",
+                                   lower_bound=2)
+    num_samples: int = options.option(
+        quantize.DEFAULT_SAMPLES, "Training examples int8 calibrates activation ranges "
+        "on.", lower_bound=1)
+    int8_io: bool = options.option(False, "int8 input and output tensors too.")
+    sparse: bool = options.option(
+        False, "TFLite sparse weight encoding (pruned models; XNNPACK cannot run it with "
+        "int8 weights: add --noxnnpack).")
+    xnnpack: bool = options.option(
+        True, "Check and time the file with LiteRT's default XNNPACK delegate.")
     name = "quantize"
 
     def config(self):
         trains = self.mode in FINE_TUNING_MODES
-        return {"model": artifacts.abspath_of_model(self.model), "mode": self.mode,
+        return {**super().config(),
                 "clusters": self.clusters if self.mode in ("cluster", "cqat") else None,
                 "num_samples": self.num_samples if self.mode == "int8" else None,
-                "int8_io": self.int8_io, "sparse": self.sparse, "xnnpack": self.xnnpack,
                 # Post-training modes do not train: these do not apply.
                 **({} if trains else {"epochs": None, "learning_rate": None})}
 

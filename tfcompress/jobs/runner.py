@@ -24,6 +24,7 @@ from tfcompress import training as training_lib
 from tfcompress._keras import keras
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import loop
+from tfcompress.jobs import options
 from tfcompress.jobs import run_dir
 from tfcompress.jobs import settings as settings_lib
 
@@ -34,8 +35,9 @@ class Job:
     name = "job"
 
     def config(self):
-        """The job's own settings, recorded in the run's config."""
-        return {}
+        """The job's own settings, recorded in the run's config: its options
+        (dataclass fields declared with `options.option`)."""
+        return options.record(self)
 
     def check(self, run):
         """Checks the job's own inputs before any work (load models with `run.load_model`)."""

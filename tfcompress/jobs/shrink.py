@@ -12,7 +12,6 @@ import dataclasses
 import json
 import os
 
-from tfcompress import distill
 from tfcompress import evaluate
 from tfcompress import export
 from tfcompress import shrink
@@ -20,8 +19,10 @@ from tfcompress import training
 from tfcompress._checks import check_positive_int
 from tfcompress.evaluate import ratios
 from tfcompress.jobs import artifacts
+from tfcompress.jobs import distilling
 from tfcompress.jobs import logits
 from tfcompress.jobs import loop
+from tfcompress.jobs import options
 from tfcompress.jobs import runner
 
 PLAN_FILE = "shrink_plan.json"
@@ -75,41 +76,53 @@ class ShrinkJob(runner.Job):
         or "bn_l1" with criterion "bn"), times `penalty_weight`.
     """
 
-    model: str
-    fraction: float = None
-    target_params: float = None
-    target_macs: float = None
-    target_latency_ms: float = None
-    latency_format: str = "float"
-    criterion: str = "l2"
-    rounds: int = 1
-    round_to: int = 1
-    min_width: int = 1
-    pinned: tuple = ()
-    on_unknown: str = "error"
-    teacher: str = None
-    distill: bool = True
-    temperature: float = 4.0
-    alpha: float = 0.1
-    penalty: str = None
-    penalty_weight: float = 1e-4
-    penalty_epochs: int = 1
-    crop_inputs: float = None
+    model: str = options.option(
+        help="Trained model: a .keras file (Keras 3 or tf_keras) or a job's output "
+        "folder.", record=artifacts.abspath_of_model)
+    fraction: float = options.option(
+        None, "Target: remove this fraction of every group's channels.")
+    target_params: float = options.option(
+        None, "Target: keep at most this fraction of the parameters.")
+    target_macs: float = options.option(
+        None, "Target: keep at most this fraction of the MACs.")
+    target_latency_ms: float = options.option(
+        None, "Target: the exported file's batch-1 LiteRT latency on this machine, in ms "
+        "(measured while searching).")
+    latency_format: str = options.option(
+        "float", "The file --target_latency_ms times: float, or int8 (as `tfcompress "
+        "quantize` would export it).", choices=LATENCY_FORMATS)
+    criterion: str = options.option(
+        "l2", "Which channels go first: l1 / l2 norm of the group's weights, bn "
+        "(batch-norm scales), taylor (activation x gradient on training batches).",
+        choices=shrink.CRITERIA)
+    rounds: int = options.option(
+        1, "Shrink-and-recover rounds; --epochs are split over them.", lower_bound=1)
+    round_to: int = options.option(
+        1, "Widths become multiples of this (4 or 8 suit SIMD kernels).", lower_bound=1)
+    min_width: int = options.option(1, "Smallest width of any layer.", lower_bound=1)
+    pinned: tuple = options.option((), "Layers whose width must stay.", record=list)
+    on_unknown: str = options.option(
+        "error", "Layers the dependency graph does not know: refuse them, or keep their "
+        "channels (with a warning).", choices=("error", "pin"))
+    teacher: str = options.option(
+        None, "Recover by distilling from this model (default: the unshrunk one).",
+        record=lambda path: path and artifacts.abspath_of_model(path, "teacher"))
+    distill: bool = options.option(
+        True, "Recover by distillation; --nodistill trains on the labels alone.")
+    temperature: float = distilling.temperature()
+    alpha: float = distilling.alpha()
+    penalty: str = options.option(
+        None, "Train with a sparsity-inducing penalty before shrinking: group_lasso (l2 "
+        "norm of each channel's weights) or bn_l1 (batch-norm scales; use with "
+        "--criterion=bn).", choices=shrink.PENALTIES)
+    penalty_weight: float = options.option(1e-4, "Weight of --penalty.", lower_bound=0.0)
+    penalty_epochs: int = options.option(1, "Epochs with --penalty.", lower_bound=1)
+    crop_inputs: float = options.option(
+        None, "Also crop the border rows and columns of an image a Flatten hands to "
+        "Dense layers (an MLP's), as long as they carry at most this share of what the "
+        "first Dense reads (mean |x| times weight norm), e.g. 0.01.", lower_bound=0.0,
+        upper_bound=1.0)
     name = "shrink"
-
-    def config(self):
-        return {"model": artifacts.abspath_of_model(self.model),
-                **{name: getattr(self, name) for name in TARGETS},
-                "latency_format": self.latency_format, "criterion": self.criterion,
-                "rounds": self.rounds, "round_to": self.round_to,
-                "min_width": self.min_width, "pinned": list(self.pinned),
-                "on_unknown": self.on_unknown,
-                "teacher": self.teacher and artifacts.abspath_of_model(self.teacher,
-                                                                       "teacher"),
-                "distill": self.distill, "temperature": self.temperature,
-                "alpha": self.alpha, "penalty": self.penalty,
-                "penalty_weight": self.penalty_weight,
-                "penalty_epochs": self.penalty_epochs, "crop_inputs": self.crop_inputs}
 
     @property
     def _target(self):
@@ -156,9 +169,7 @@ class ShrinkJob(runner.Job):
             shrink.penalties.make(self.penalty, model, self.penalty_weight,
                                   pinned=tuple(self.pinned), on_unknown=self.on_unknown)
         if self.distill:
-            teacher = run.load_model(self.teacher or self.model, "teacher")
-            distill.Distiller(model, teacher, temperature=self.temperature,
-                              alpha=self.alpha)
+            distilling.distiller(run, model, self.teacher or self.model, self)
 
     # Planning -------------------------------------------------------------
 
@@ -221,17 +232,13 @@ class ShrinkJob(runner.Job):
             training.compile_classifier(self._current, optimizer=run.training.optimizer,
                                         learning_rate=run.learning_rate(epochs))
             return loop.Trainee(self._current, epochs=epochs)
-        teacher = run.load_model(self.teacher or self.model, "teacher")
-        trainee = distill.Distiller(self._current, teacher, temperature=self.temperature,
-                                    alpha=self.alpha)
-        trainee.compile(run.optimizer(epochs), metrics=["accuracy"])
-        if self._teacher_examples is None:  # one teacher pass serves every round
-            self._teacher_examples = distill.teacher_output_examples(
-                trainee, run.train_batches(), verbose=run.progress_verbose)
+        trainee = distilling.trainee(run, self._current, self.teacher or self.model, self,
+                                     epochs=epochs, examples=self._teacher_examples)
+        self._teacher_examples = trainee.examples  # one teacher pass serves every round
         run.log(f"Recovering by distillation from "
                 f"{'the unshrunk model' if not self.teacher else self.teacher} for "
                 f"{epochs} epochs.")
-        return loop.Trainee(trainee, examples=self._teacher_examples, epochs=epochs)
+        return trainee
 
     def _sparsify(self, run):
         """Trains the unshrunk model with the penalty, on the labels."""

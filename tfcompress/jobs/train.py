@@ -7,6 +7,7 @@ from tfcompress import models
 from tfcompress import training
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import loop
+from tfcompress.jobs import options
 from tfcompress.jobs import runner
 
 
@@ -36,11 +37,10 @@ class TrainJob(runner.Job):
     vocabulary size and sequence length.
     """
 
-    model_spec: str
+    model_spec: str = options.option(
+        "lenet_300_100", "Model spec: NAME[:ARGS], e.g. lenet_300_100, lenet5, mlp:800,800, "
+        "mlp:1200,1200,dropout=0.5, small_cnn:16,32.", flag="model")
     name = "train"
-
-    def config(self):
-        return {"model_spec": self.model_spec}
 
     def _build_model(self, run):
         return build_for_data(self.model_spec, run)

@@ -13,13 +13,8 @@ from tfcompress import runtime
 from tfcompress import training
 from tfcompress._keras import keras
 from tfcompress.jobs import artifacts
-from tfcompress.jobs import distill as distill_job
-from tfcompress.jobs import prune as prune_job
-from tfcompress.jobs import quantize as quantize_job
 from tfcompress.jobs import run_dir
 from tfcompress.jobs import runner
-from tfcompress.jobs import shrink as shrink_job
-from tfcompress.jobs import train as train_job
 from tfcompress.pipeline import findings
 from tfcompress.pipeline import report as report_lib
 from tfcompress.pipeline import stages as stages_lib
@@ -41,38 +36,15 @@ def _training(options, stage, epochs, **changes):
 
 
 def _job(options, stage, inputs):
-    """(job, settings) of a model stage."""
-    if stage in ("baseline", "teacher"):
-        spec = options.model if stage == "baseline" else options.teacher_model
-        epochs = options.baseline_epochs if stage == "baseline" else options.teacher_epochs
-        return train_job.TrainJob(model_spec=spec), _training(options, stage, epochs)
-    if stage == "distill":
-        return (distill_job.DistillJob(teacher=inputs["teacher"],
-                                       student_spec=options.model,
-                                       temperature=options.temperature,
-                                       alpha=options.alpha),
-                _training(options, stage, options.distill_epochs))
-    if stage == "shrink":
-        return (shrink_job.ShrinkJob(model=inputs["model"], teacher=inputs.get("teacher"),
-                                     **shrink_job.parse_target(options.shrink_target),
-                                     criterion=options.shrink_criterion,
-                                     rounds=options.shrink_rounds,
-                                     round_to=options.shrink_round_to,
-                                     crop_inputs=options.shrink_crop_inputs,
-                                     temperature=options.temperature, alpha=options.alpha),
-                _training(options, stage, options.shrink_epochs))
-    if stage == "prune":
-        return (prune_job.PruneJob(model=inputs["model"], teacher=inputs.get("teacher"),
-                                   sparsity=options.sparsity,
-                                   sensitivity=options.sensitivity,
-                                   temperature=options.temperature, alpha=options.alpha),
-                _training(options, stage, options.prune_epochs))
-    # Fine-tuning a trained model: a tenth of training's rate, kept constant.
-    return (quantize_job.QuantizeJob(model=inputs["model"], mode=options.quantization,
-                                     clusters=options.clusters),
-            _training(options, stage, options.quantize_epochs,
-                      learning_rate=options.training.learning_rate / 10,
-                      lr_schedule="constant"))
+    """(job, settings) of a model stage, as `stages.STAGES` wires it."""
+    row = stages_lib.STAGES[stage]
+    fields = dict(inputs)
+    for name, target in row.options.items():
+        value = getattr(options, name)
+        fields.update(target(value) if callable(target) else {target: value})
+    changes = row.training(options.training) if row.training else {}
+    return row.job(**fields), _training(options, stage, getattr(options, f"{stage}_epochs"),
+                                        **changes)
 
 
 def check_inputs(options, log=print):

@@ -10,16 +10,67 @@ import dataclasses
 import os
 
 from tfcompress.jobs import artifacts
+from tfcompress.jobs import distill
+from tfcompress.jobs import options as options_lib
+from tfcompress.jobs import prune
+from tfcompress.jobs import quantize
 from tfcompress.jobs import settings
+from tfcompress.jobs import shrink
+from tfcompress.jobs import train
 
-# In run order. baseline: the deployed architecture trained alone (what the
-# report compares against); teacher: a bigger model to distill from;
-# distill, shrink (structured), prune (unstructured), quantize: the
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """How the pipeline runs one stage's job.
+
+    Attributes:
+      job: the job class; the plan's inputs (`model`, `teacher`) are its fields.
+      epochs: default of the stage's `<stage>_epochs` option, and its help.
+      options: {pipeline option: the job field it sets}, or a function of its
+        value giving several fields. A pipeline option not among
+        `PipelineOptions` is made from the job field's declaration (its
+        --epochs named the stage's), under the pipeline's name.
+      defaults: {pipeline option: default}, where not the job's.
+      training: changes to the run's `settings.Training` for this stage.
+    """
+
+    job: type
+    epochs: tuple
+    options: dict = dataclasses.field(default_factory=dict)
+    defaults: dict = dataclasses.field(default_factory=dict)
+    training: object = None
+
+
+_SOFT_TARGETS = {"temperature": "temperature", "alpha": "alpha"}
+
+# The stages, in run order. baseline: the deployed architecture trained alone
+# (what the report compares against); teacher: a bigger model to distill
+# from; distill, shrink (structured), prune (unstructured), quantize: the
 # compression steps; export: the final files gathered in export/; evaluate:
-# accuracy and latency of every stage's file.
-STAGES = ("baseline", "teacher", "distill", "shrink", "prune", "quantize", "export",
-          "evaluate")
-MODEL_STAGES = ("baseline", "teacher", "distill", "shrink", "prune", "quantize")
+# accuracy and latency of every stage's file (these two run no job).
+STAGES = {
+    "baseline": Stage(train.TrainJob, (20, "Baseline epochs."), {"model": "model_spec"}),
+    "teacher": Stage(train.TrainJob, (20, "Teacher epochs."),
+                     {"teacher_model": "model_spec"}),
+    "distill": Stage(distill.DistillJob, (20, "Distillation epochs."),
+                     {"model": "student_spec", **_SOFT_TARGETS}),
+    "shrink": Stage(shrink.ShrinkJob, (10, "Shrink stage recovery epochs."), {
+        "shrink_target": shrink.parse_target, "shrink_rounds": "rounds",
+        "shrink_criterion": "criterion", "shrink_round_to": "round_to",
+        "shrink_crop_inputs": "crop_inputs", **_SOFT_TARGETS}),
+    "prune": Stage(prune.PruneJob, (10, "Pruning + fine-tuning epochs."),
+                   {"sparsity": "sparsity", "sensitivity": "sensitivity", **_SOFT_TARGETS}),
+    # Fine-tuning a trained model: a tenth of training's rate, kept constant.
+    "quantize": Stage(quantize.QuantizeJob,
+                      (2, "Fine-tuning epochs of qat, pqat, cluster and cqat."),
+                      {"quantization": "mode", "clusters": "clusters"},
+                      defaults={"quantization": "pqat"},
+                      training=lambda shared: {"learning_rate": shared.learning_rate / 10,
+                                               "lr_schedule": "constant"}),
+    "export": None,
+    "evaluate": None,
+}
+MODEL_STAGES = tuple(stage for stage, row in STAGES.items() if row)
 
 # Files of a run folder besides the jobs' own: stage timings at the top, and
 # the record the export and evaluate stages write last in their folders.
@@ -27,40 +78,60 @@ PIPELINE_FILE = "pipeline.json"
 EXPORT_FILE = "export.json"
 EVALUATION_FILE = "evaluation.json"
 
+option = options_lib.option
+
 
 @dataclasses.dataclass(frozen=True)
-class Options:
-    """Everything a pipeline run needs; see cli/pipeline.py for each flag.
+class PipelineOptions:
+    """The pipeline's own options: what runs, and what no one job declares."""
 
-    `training` holds what every stage's job shares (its `output_dir` is the
-    run's folder; stage folders go inside it); the rest is the pipeline's own.
-    """
+    stages: tuple = option(
+        tuple(STAGES), f"Stages to run, in this order: {','.join(STAGES)}. Left-out "
+        "stages are read from --output_dir if an earlier run wrote them.")
+    model: str = option("lenet_300_100",
+                        "Spec of the model to deploy (baseline and distill).")
+    teacher_model: str = option("mlp:1200,1200,dropout=0.5",
+                                "Spec of the teacher the teacher stage trains.")
+    teacher: str = option(None, "A trained teacher (instead of the teacher stage).")
+    input_model: str = option(
+        None, "A trained model to compress (instead of baseline/distill).")
+    shrink_target: str = option(
+        "macs:0.25", "Shrink stage target: macs:F or params:F (keep that fraction), "
+        "fraction:F (remove that fraction of every layer's channels) or latency_ms:MS "
+        "(measured float file).")
+    prune_with_teacher: bool = option(
+        True, "Fine-tune the pruned model by distilling from the teacher, when there is "
+        "one.")
+    latency_threads: int = option(
+        2, "LiteRT threads of the evaluate stage's batch-1 timings. 1 is LiteRT's own "
+        "default, and faster for models of a few microseconds (BENCHMARKS.md).",
+        lower_bound=1)
 
-    training: settings.Training
-    stages: tuple = STAGES
-    model: str = "lenet_300_100"
-    teacher_model: str = "mlp:1200,1200,dropout=0.5"
-    teacher: str = None           # a trained teacher instead of the teacher stage
-    input_model: str = None       # a trained model to compress instead of training one
-    baseline_epochs: int = 20
-    teacher_epochs: int = 20
-    distill_epochs: int = 20
-    temperature: float = 4.0
-    alpha: float = 0.1
-    shrink_target: str = "macs:0.25"
-    shrink_epochs: int = 10
-    shrink_rounds: int = 1
-    shrink_criterion: str = "l2"
-    shrink_round_to: int = 1
-    shrink_crop_inputs: float = None
-    prune_epochs: int = 10
-    sparsity: float = 0.9
-    sensitivity: bool = False
-    prune_with_teacher: bool = True
-    quantization: str = "pqat"
-    quantize_epochs: int = 2
-    clusters: int = 16
-    latency_threads: int = 2
+
+def _stage_fields(stages):
+    """(name, type, field) of every stage's options, made from the jobs' fields."""
+    made = {f.name for f in dataclasses.fields(PipelineOptions)}
+    fields = []
+    for stage, row in stages.items():
+        if not row:
+            continue
+        default, text = row.epochs
+        fields.append((f"{stage}_epochs", int,
+                       option(default, text, lower_bound=1)))
+        declared = {f.name: (f, o) for f, o in options_lib.declared(row.job)}
+        for name, target in row.options.items():
+            if name in made or callable(target):
+                continue
+            made.add(name)
+            field, declaration = declared[target]
+            fields.append((name, field.type, options_lib.field_like(
+                field, declaration, row.defaults.get(name, field.default), flag=None,
+                help=declaration.help.replace("--epochs", f"--{stage}_epochs"))))
+    return fields
+
+
+class _Recorded:
+    """What `Options` adds to its fields."""
 
     @property
     def output_dir(self):
@@ -74,6 +145,25 @@ class Options:
         shared = {k: v for k, v in self.training.recorded().items() if k != "epochs"}
         return {"output_dir": self.output_dir, **shared, **own,
                 "stages": list(self.stages)}
+
+
+def options_class(stages):
+    """The `Options` dataclass of a table of `stages` (see `STAGES`)."""
+    return dataclasses.make_dataclass(
+        "Options", [("training", settings.Training),
+                    *((f.name, f.type, dataclasses.field(default=f.default,
+                                                         metadata=f.metadata))
+                      for f in dataclasses.fields(PipelineOptions)),
+                    *_stage_fields(stages)],
+        bases=(_Recorded,), frozen=True, namespace={
+            "__module__": __name__,
+            "__doc__": "Everything a pipeline run needs; see cli/pipeline.py for each "
+                       "flag.\n\n`training` holds what every stage's job shares (its "
+                       "`output_dir` is the run's folder; stage folders go inside it); "
+                       "the rest are `PipelineOptions` and each stage's (`STAGES`)."})
+
+
+Options = options_class(STAGES)
 
 
 def stage_dir(output_dir, stage):

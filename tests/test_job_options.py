@@ -1,0 +1,122 @@
+"""Each job option is declared once: its CLI flag, the pipeline's flag and the
+run's config all come from the job's dataclass field (`jobs/options.py`)."""
+
+import dataclasses
+import importlib
+
+from absl import flags
+from absl.testing import absltest
+
+from tfcompress import pipeline
+from tfcompress.cli import common
+from tfcompress.jobs import distill
+from tfcompress.jobs import options
+from tfcompress.jobs import prune
+from tfcompress.jobs import quantize
+from tfcompress.jobs import settings
+from tfcompress.jobs import shrink
+from tfcompress.jobs import train
+from tfcompress.pipeline import stages
+
+# The module, not `pipeline.run` the function.
+pipeline_run = importlib.import_module("tfcompress.pipeline.run")
+
+_HELP = "Throwaway: widen every group by this (--epochs decide nothing)."
+
+
+@dataclasses.dataclass
+class _WideningShrinkJob(shrink.ShrinkJob):
+    widen: int = options.option(3, _HELP, lower_bound=1)
+
+
+def _flags(job_class, argv=(), **define_args):
+    flag_values = flags.FlagValues()
+    common.define_job_flags(job_class, flag_values=flag_values, **define_args)
+    flag_values(["prog", *argv])
+    return flag_values
+
+
+class OneDeclarationTest(absltest.TestCase):
+
+    def test_a_new_option_reaches_the_cli_the_pipeline_and_the_config(self):
+        # The command line: one flag, with the field's help, default and bound.
+        cli = _flags(_WideningShrinkJob, [f"--model={__file__}"])
+        self.assertEqual(cli["widen"].help, _HELP)
+        self.assertEqual(cli["widen"].default, 3)
+        with self.assertRaisesRegex(flags.IllegalFlagValueError, "widen"):
+            cli(["prog", "--widen=0"])
+        cli(["prog", "--widen=5"])
+        job = common.job_from_flags(_WideningShrinkJob, cli)
+        self.assertEqual(job.widen, 5)
+        # The run's config records it.
+        self.assertEqual(job.config()["widen"], 5)
+        # The pipeline: a stage exposing it gets a flag and an option of its own.
+        row = dataclasses.replace(stages.STAGES["shrink"], job=_WideningShrinkJob,
+                                  options={**stages.STAGES["shrink"].options,
+                                           "shrink_widen": "widen"})
+        options_class = stages.options_class({**stages.STAGES, "shrink": row})
+        piped = _flags(options_class, ["--shrink_widen=7"], epochs=None)
+        self.assertEqual(piped["shrink_widen"].help,
+                         _HELP.replace("--epochs", "--shrink_epochs"))
+        self.assertEqual(options_class(training=None).shrink_widen, 3)
+        self.assertEqual(common.job_from_flags(options_class, piped,
+                                               training=None).shrink_widen, 7)
+
+    def test_flags_left_alone_give_the_dataclass_defaults(self):
+        required = {"model": "m.keras", "teacher": "t.keras"}
+        for job_class in (train.TrainJob, distill.DistillJob, prune.PruneJob,
+                          shrink.ShrinkJob, quantize.QuantizeJob):
+            with self.subTest(job_class.__name__):
+                given = {f.name: required[f.name]
+                         for f, _ in options.declared(job_class)
+                         if f.default is dataclasses.MISSING}
+                parsed = _flags(job_class, [f"--{k}={v}" for k, v in given.items()])
+                self.assertEqual(common.job_from_flags(job_class, parsed),
+                                 job_class(**given))
+        parsed = _flags(pipeline.Options, epochs=None)
+        self.assertEqual(common.job_from_flags(pipeline.Options, parsed, training=None),
+                         pipeline.Options(training=None))
+
+    def test_an_option_without_a_default_is_a_required_flag(self):
+        with self.assertRaisesRegex(flags.IllegalFlagValueError, "--teacher"):
+            _flags(distill.DistillJob)
+
+    def test_flag_names_and_config_keys(self):
+        cli = _flags(train.TrainJob, ["--model=mlp:8"], loads_models=False)
+        self.assertEqual(train.TrainJob("mlp:8").config(), {"model_spec": "mlp:8"})
+        self.assertEqual(common.job_from_flags(train.TrainJob, cli).model_spec, "mlp:8")
+        self.assertNotIn("unsafe_load", cli)
+        job = quantize.QuantizeJob(model=__file__, mode="dynamic")
+        config = job.config()
+        self.assertEqual(config["model"], __file__)
+        self.assertIsNone(config["clusters"])  # applies to cluster and cqat only
+        self.assertIsNone(config["epochs"])  # post-training: no training
+        self.assertEqual(shrink.ShrinkJob(model=__file__, pinned=("a",)).config()["pinned"],
+                         ["a"])
+
+
+class StagesTableTest(absltest.TestCase):
+
+    def test_each_stage_job_gets_its_options(self):
+        options = pipeline.Options(
+            training=settings.Training(output_dir="/tmp/run", learning_rate=0.01),
+            shrink_crop_inputs=0.01, shrink_target="params:0.5", temperature=2.0,
+            quantization="int8", clusters=8, model="mlp:8")
+        job, training = pipeline_run._job(options, "shrink",
+                                          {"model": "m.keras", "teacher": None})
+        self.assertEqual(job, shrink.ShrinkJob(model="m.keras", target_params=0.5,
+                                               crop_inputs=0.01, temperature=2.0))
+        self.assertEqual(training.epochs, options.shrink_epochs)
+        job, _ = pipeline_run._job(options, "distill", {"teacher": "t.keras"})
+        self.assertEqual(job, distill.DistillJob(teacher="t.keras", student_spec="mlp:8",
+                                                 temperature=2.0))
+        job, training = pipeline_run._job(options, "quantize", {"model": "m.keras"})
+        self.assertEqual(job, quantize.QuantizeJob(model="m.keras", mode="int8",
+                                                   clusters=8))
+        self.assertEqual((training.learning_rate, training.lr_schedule, training.epochs),
+                         (0.001, "constant", 2))
+        self.assertEqual(pipeline.Options(training=None).quantization, "pqat")
+
+
+if __name__ == "__main__":
+    absltest.main()

@@ -1,0 +1,45 @@
+"""What the jobs that distill share: their soft-target options and their Distiller."""
+
+from tfcompress import distill
+from tfcompress._keras import keras
+from tfcompress.jobs import loop
+from tfcompress.jobs import options
+
+
+def temperature():
+    """The `temperature` option of a job that distills."""
+    return options.option(4.0, "Softmax temperature T of the soft targets.",
+                          lower_bound=0.0)
+
+
+def alpha():
+    """The `alpha` option of a job that distills."""
+    return options.option(0.1, "Weight of the hard-label loss; soft targets get 1 - alpha.",
+                          lower_bound=0.0, upper_bound=1.0)
+
+
+def distiller(run, student, teacher, job):
+    """The Distiller of `student` from the run's model `teacher` (a path), with
+    `job`'s `temperature` and `alpha`; built alone, it checks the pair."""
+    return distill.Distiller(student, run.load_model(teacher, "teacher"),
+                             temperature=job.temperature, alpha=job.alpha)
+
+
+def trainee(run, student, teacher, job, *, epochs=None, cache=True, examples=None,
+            **trainee_args):
+    """The `loop.Trainee` of `distiller(run, student, teacher, job)`, compiled.
+
+    Args:
+      epochs: of the training (None: the run's), which the rate spans.
+      cache: run the teacher once over the training split and train on its
+        stored outputs, unless `examples` holds them already (shrink's rounds
+        share one pass).
+      **trainee_args: the rest of `loop.Trainee`'s.
+    """
+    model = distiller(run, student, teacher, job)
+    model.compile(run.optimizer(epochs), metrics=[
+        keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    if cache and examples is None:
+        examples = distill.teacher_output_examples(model, run.train_batches(),
+                                                   verbose=run.progress_verbose)
+    return loop.Trainee(model, examples=examples, epochs=epochs, **trainee_args)

@@ -1,0 +1,64 @@
+"""One declaration per job option: a dataclass field that carries its help,
+default and bounds.
+
+The command line's flags (`cli/common.define_job_flags`), the run's config
+(`Job.config`) and the pipeline's per-stage options (`pipeline/stages.py`)
+are all made from these fields, so adding an option touches one place:
+
+    class MyJob(runner.Job):
+        width: int = options.option(8, "Units of the new layer.", lower_bound=1)
+"""
+
+import dataclasses
+
+_KEY = "tfcompress.option"
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """What a job option declares besides its name, type and default.
+
+    Attributes:
+      help: the help of its flags.
+      choices: the values it takes (its flag is an enum), or None.
+      lower_bound, upper_bound: bounds of a number's flag, or None.
+      flag: its flag's name on the job's command, when not the field's.
+      record: turns its value into what the run's config records (a model's
+        absolute path, say); None: the value itself.
+    """
+
+    help: str
+    choices: tuple = None
+    lower_bound: float = None
+    upper_bound: float = None
+    flag: str = None
+    record: object = None
+
+
+def option(default=dataclasses.MISSING, help="", **declared):  # pylint: disable=redefined-builtin
+    """A dataclass field declaring one option; without a default, it is required.
+
+    `declared`: the rest of `Option` (choices, lower_bound, upper_bound, flag,
+    record).
+    """
+    return dataclasses.field(default=default, metadata={_KEY: Option(help, **declared)})
+
+
+def declared(job):
+    """[(field, Option)] of a job's (or job class's) options, in their order."""
+    if not dataclasses.is_dataclass(job):
+        return []
+    return [(f, f.metadata[_KEY]) for f in dataclasses.fields(job) if _KEY in f.metadata]
+
+
+def field_like(field, option, default, **changes):
+    """A copy of an option's field under another default and `changes` to its
+    `Option` (the pipeline's options are made from the jobs' this way)."""
+    return dataclasses.field(default=default, metadata={
+        _KEY: dataclasses.replace(option, **changes)})
+
+
+def record(job):
+    """The job's options as its run's config records them."""
+    return {f.name: o.record(getattr(job, f.name)) if o.record else getattr(job, f.name)
+            for f, o in declared(job)}
