@@ -69,7 +69,8 @@ class TrainingTest(tf.test.TestCase):
         training.train_classifier(helpers.tiny_mlp(), ds, epochs=1,
                                   validation_data=ds, checkpoint_dir=folder,
                                   verbose=0)
-        self.assertIn("best.weights.h5", os.listdir(folder))
+        self.assertIn("best.json", os.listdir(os.path.join(folder, "best")))
+        self.assertIsNotNone(tf.train.latest_checkpoint(os.path.join(folder, "best")))
 
     def test_bad_arguments(self):
         ds = tf.data.Dataset.from_tensor_slices(
@@ -110,7 +111,7 @@ class ResumeTest(tf.test.TestCase):
     def test_fresh_run_in_a_used_checkpoint_dir_ignores_the_old_best(self):
         folder = self.create_tempdir().full_path
         ds = self._data()
-        keep = training.KeepBestWeights(os.path.join(folder, "best.weights.h5"))
+        keep = training.KeepBestWeights(os.path.join(folder, "best"))
         keep.set_model(helpers.tiny_mlp())
         keep.on_epoch_end(0, {"val_accuracy": 1.0})  # an old run's perfect best
         model = helpers.tiny_mlp()
@@ -131,7 +132,7 @@ class KeepBestWeightsTest(tf.test.TestCase):
 
     def test_best_value_survives_a_restart(self):
         folder = self.create_tempdir().full_path
-        path = os.path.join(folder, "best.weights.h5")
+        path = os.path.join(folder, "best")
         model = helpers.tiny_mlp()
         first = training.KeepBestWeights(path)
         first.set_model(model)
@@ -143,7 +144,7 @@ class KeepBestWeightsTest(tf.test.TestCase):
         resumed.set_model(model)
         self.assertEqual(resumed.best(), 0.8)
         resumed.on_epoch_end(1, {"val_accuracy": 0.5})
-        resumed.restore()
+        resumed.restore(model)
         for before, after in zip(saved, model.weights):
             self.assertAllEqual(before, after.numpy())
         resumed.on_epoch_end(2, {"val_accuracy": 0.9})

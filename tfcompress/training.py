@@ -3,6 +3,7 @@
 import json
 import numbers
 import os
+import shutil
 import sys
 import tempfile
 
@@ -100,31 +101,37 @@ def compile_classifier(model, *, optimizer="adam", learning_rate=1e-3):
 
 
 class KeepBestWeights(keras.callbacks.Callback):
-    """Saves the weights of the epoch with the best `monitor` value.
+    """Checkpoints the weights of the epoch with the best `monitor` value (higher wins).
 
-    Higher is better. Unlike ModelCheckpoint(save_best_only=True), the best
-    value so far is stored beside the weights, so a run resumed by
-    BackupAndRestore keeps comparing against it instead of starting over.
+    Unlike ModelCheckpoint(save_best_only=True), the best value so far is
+    stored beside the weights, so a resumed run keeps comparing against it
+    instead of starting over. In TF's checkpoint format, which restores
+    distributed variables too (an .h5 file does not).
     """
 
-    def __init__(self, weights_path, monitor="val_accuracy"):
+    def __init__(self, directory, monitor="val_accuracy"):
         super().__init__()
-        self.weights_path = weights_path
-        self.record_path = weights_path + ".json"
+        self.directory = directory
+        self.record_path = os.path.join(directory, "best.json")
         self.monitor = monitor
+        self._manager = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
+                                                   self.directory, max_to_keep=1)
 
     def best(self):
         """The best value saved so far, or None."""
-        if not (os.path.exists(self.record_path) and os.path.exists(self.weights_path)):
+        try:
+            with open(self.record_path, encoding="utf-8") as f:
+                return json.load(f)["best"]
+        except (OSError, ValueError, KeyError):
             return None
-        with open(self.record_path, encoding="utf-8") as f:
-            return json.load(f)["best"]
 
     def clear(self):
         """Forgets an earlier run's best (call before a fresh, unresumed run)."""
-        for path in (self.record_path, self.weights_path):
-            if os.path.exists(path):
-                os.remove(path)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -136,14 +143,14 @@ class KeepBestWeights(keras.callbacks.Callback):
                 "name='accuracy')).")
         best = self.best()
         if best is None or value > best:
-            with _atomic.atomic_output(self.weights_path) as tmp:
-                self.model.save_weights(tmp)
+            self._manager.save()
             _atomic.write_json(self.record_path, {"best": float(value), "epoch": epoch})
 
-    def restore(self):
-        """Loads the best weights into the model, if any were saved."""
-        if self.best() is not None:
-            self.model.load_weights(self.weights_path)
+    def restore(self, model):
+        """Loads the best weights into `model`, if any were saved."""
+        latest = tf.train.latest_checkpoint(self.directory)
+        if latest and self.best() is not None:
+            tf.train.Checkpoint(model=model).restore(latest).expect_partial()
 
 
 @accepts_keras3("model", write_back=True)
@@ -226,7 +233,7 @@ def fit(
     with tempfile.TemporaryDirectory() as scratch:
         state_dir = checkpoint_dir or scratch
         os.makedirs(state_dir, exist_ok=True)
-        best_keeper = KeepBestWeights(os.path.join(state_dir, "best.weights.h5"))
+        best_keeper = KeepBestWeights(os.path.join(state_dir, "best"))
         backup_dir = os.path.join(state_dir, "backup")
         if not os.path.isdir(backup_dir):
             best_keeper.clear()  # a fresh run: an older run's best is not ours
@@ -250,5 +257,5 @@ def fit(
             callbacks=all_callbacks, verbose=progress_verbosity(verbose),
         )
         if keep_best:
-            best_keeper.restore()
+            best_keeper.restore(model)
     return history

@@ -10,14 +10,9 @@ name and then atomically rewrites the index naming the latest, so a kill
 mid-save leaves the previous checkpoint in force.
 """
 
-import json
-import os
-import shutil
-
 import numpy as np
 import tensorflow as tf
 
-from tfcompress import _atomic
 from tfcompress import graph
 from tfcompress._keras import keras
 
@@ -137,54 +132,3 @@ class SaveTrainingState(keras.callbacks.Callback):
             return
         if int(self.model.optimizer.iterations) % self.every_steps == 0:
             self._save(self._epoch, self.first_step + batch + 1)
-
-
-class KeepBestWeights(keras.callbacks.Callback):
-    """Checkpoints the weights of the epoch with the best `monitor` value (higher wins).
-
-    Like `training.KeepBestWeights`, the best value is stored beside the
-    weights, so a resumed run keeps comparing against it; in TF's checkpoint
-    format, which restores distributed variables too (an .h5 file does not).
-    """
-
-    def __init__(self, directory, monitor="val_accuracy"):
-        super().__init__()
-        self.directory = directory
-        self.record_path = os.path.join(directory, "best.json")
-        self.monitor = monitor
-        self._manager = None
-
-    def set_model(self, model):
-        super().set_model(model)
-        self._checkpoint = tf.train.Checkpoint(model=model)
-        self._manager = tf.train.CheckpointManager(self._checkpoint, self.directory,
-                                                   max_to_keep=1)
-
-    def best(self):
-        """The best value saved so far, or None."""
-        try:
-            with open(self.record_path, encoding="utf-8") as f:
-                return json.load(f)["best"]
-        except (OSError, ValueError, KeyError):
-            return None
-
-    def clear(self):
-        """Forgets an earlier run's best (before a fresh, unresumed run)."""
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            raise ValueError(f"Keeping the best epoch needs {self.monitor!r} in the epoch "
-                             f"logs, which has {sorted(logs or {})}; compile the model "
-                             "with metrics=['accuracy'].")
-        best = self.best()
-        if best is None or value > best:
-            self._manager.save()
-            _atomic.write_json(self.record_path, {"best": float(value), "epoch": epoch})
-
-    def restore(self, model):
-        """Loads the best weights into `model`, if any were saved."""
-        latest = tf.train.latest_checkpoint(self.directory)
-        if latest and self.best() is not None:
-            tf.train.Checkpoint(model=model).restore(latest).expect_partial()

@@ -6,6 +6,7 @@ import os
 import time
 
 from tfcompress import data
+from tfcompress import training
 from tfcompress._keras import keras
 from tfcompress.jobs import checkpoints
 
@@ -122,7 +123,7 @@ def train(run, trainee, phase):
     validation = run.validation()
     best = None
     if trainee.keep_best and validation is not None:
-        best = checkpoints.KeepBestWeights(os.path.join(folder, "best"))
+        best = training.KeepBestWeights(os.path.join(folder, "best"))
         if state.last_saved is None:
             best.clear()  # an older, replaced run's best is not ours
 
