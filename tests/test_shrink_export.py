@@ -138,6 +138,13 @@ class MergesStayConsistentTest(tf.test.TestCase, parameterized.TestCase):
     def test_shrunk_pattern_model_merges_equal_widths(self, name):
         result = shrink.shrink(_randomize(MODELS[name]()), fraction=0.5)
         _check_merges(self, result.model)
+        # ...and every group did shrink, so the merges were checked at new widths.
+        for group in result.groups:
+            self.assertLess(group.after, group.before, group)
+            for producer in group.producers:
+                self.assertEqual(
+                    result.model.get_layer(producer).get_output_shape_at(0)[-1], group.after)
+        self.assertLess(result.params["after"], result.params["before"])
 
     def test_shrunk_keras3_mobilenet_v2_merges_and_runs_in_tflite(self):
         keras3.utils.set_random_seed(0)

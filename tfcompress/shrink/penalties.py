@@ -33,12 +33,9 @@ def _squares(weight, axis):
 
 
 def _channel_squares(layer):
-    """Per output channel of a producer: the sum of squares of its weights
-    (its rule's output kernel and the vectors after the kernels: a bias)."""
-    rule = rules.rule_of(layer)
-    index, axis = rule.kernel(1)
-    return tf.add_n([_squares(layer.weights[index], axis)] + [
-        _squares(vector, -1) for vector in layer.weights[len(rule.kernels):]])
+    """Per output channel of a producer: the sum of squares of its weights."""
+    return tf.add_n([_squares(weight, axis)
+                     for weight, axis in rules.rule_of(layer).makers(layer.weights)])
 
 
 def group_lasso(model, weight, *, pinned=(), on_unknown="error"):

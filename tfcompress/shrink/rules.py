@@ -60,17 +60,16 @@ class ChannelRule:
         `get_weights()` order, None where it has none: ((0, -1),) for a
         Dense. Every weight after them holds one value per output channel
         along its last axis (a bias, a batch norm's gamma) and is cut there.
-      width: the config key of the output width ("units"), set to the kept
-        count when the layer is rebuilt. A "produce" rule needs one (or
-        `cut`), and a kernel with an output axis.
+      width: the config key of the output width ("units"; of a shape, its
+        last entry), set to the kept count when the layer is rebuilt. A
+        "produce" rule needs one, and a kernel with an output axis.
       when: fn(layer) -> whether the rule applies to this layer; where not,
         the layer pins. Default: channels last, not grouped.
       output: fn(layer, input layouts, tie) -> the output `Layout`, or None
         to pin; tie(a, b) ties two layouts' channels. Default: the first
         input's ("pass"), after tying every input to it ("merge").
-      cut: fn(layer, keep_in, keep_out) -> (config changes, weights), given
-        the kept input and output positions: in place of cutting `kernels`,
-        the vectors and `width`.
+      cut: fn(layer, keep_in, keep_out) -> the weights with only the kept
+        input and output positions, in place of cutting `kernels` and vectors.
     """
     role: str
     kernels: tuple = ()
@@ -87,16 +86,14 @@ class ChannelRule:
                 and all(axis is None or isinstance(axis, int) for axis in pair)
                 for pair in self.kernels):
             raise ValueError(f"`kernels` must be (input axis, output axis) pairs of ints "
-                             f"or None, one per leading weight, got {self.kernels!r}.")
-        if self.role == PRODUCE and self.kernel(1) is None:
-            raise ValueError(f"A 'produce' rule needs `kernels` with an output axis "
-                             f"(where its channels are scored), got {self.kernels!r}.")
-        if self.role == PRODUCE and not isinstance(self.width, str) and self.cut is None:
-            raise ValueError(f"A 'produce' rule needs `width`, the config key of the "
-                             f"output width (e.g. 'units'), got {self.width!r}.")
-        for name in ("when", "output", "cut"):
-            if getattr(self, name) is not None and not callable(getattr(self, name)):
-                raise TypeError(f"`{name}` must be callable, got {getattr(self, name)!r}.")
+                             f"or None, got {self.kernels!r}.")
+        if self.role == PRODUCE and (self.kernel(1) is None or not self.width):
+            raise ValueError(f"A 'produce' rule needs `kernels` with an output axis and "
+                             f"`width`, got {self.kernels!r} and {self.width!r}.")
+        for name, value in (("when", self.when), ("output", self.output or _first),
+                            ("cut", self.cut or _first)):
+            if not callable(value):
+                raise TypeError(f"`{name}` must be callable, got {value!r}.")
 
     def kernel(self, side):
         """(weight index, axis) of the first kernel with an input (side 0) or
@@ -106,6 +103,11 @@ class ChannelRule:
                 return index, axes[side]
         return None
 
+    def makers(self, weights):
+        """[(weight, axis)]: where a producer's `weights` hold its output channels."""
+        index, axis = self.kernel(1)
+        return [(weights[index], axis)] + [(w, -1) for w in weights[len(self.kernels):]]
+
     def output_layout(self, layer, layouts, tie):
         return (self.output or (_merged if self.role == MERGE else _first))(
             layer, layouts, tie)
@@ -113,16 +115,19 @@ class ChannelRule:
     def cut_weights(self, layer, keep_in, keep_out):
         """(config changes, weights) of `layer` with only input positions
         `keep_in` and output positions `keep_out`."""
+        changes = {}
+        if self.width:
+            old = layer.get_config()[self.width]
+            changes[self.width] = (*old[:-1], len(keep_out)) if isinstance(
+                old, (tuple, list)) else len(keep_out)
         if self.cut is not None:
-            return self.cut(layer, keep_in, keep_out)
-        weights = layer.get_weights()
-        cut = []
+            return changes, self.cut(layer, keep_in, keep_out)
+        weights, cut = layer.get_weights(), []
         for weight, (axis_in, axis_out) in zip(weights, self.kernels):
             if axis_in is not None:
                 weight = np.take(weight, keep_in, axis=axis_in)
             cut.append(weight if axis_out is None else np.take(weight, keep_out, axis=axis_out))
-        cut += [np.take(vector, keep_out, axis=-1) for vector in weights[len(self.kernels):]]
-        return ({self.width: len(keep_out)} if self.width else {}), cut
+        return changes, cut + [np.take(w, keep_out, axis=-1) for w in weights[len(cut):]]
 
 
 def _repeated(layer, layouts, tie):
@@ -154,18 +159,14 @@ def _keeps_last_axis(layer):
     return layer.target_shape[-1] == int(input_shape(layer)[-1])
 
 
-def _cut_reshape(layer, keep_in, keep_out):
-    return {"target_shape": (*layer.target_shape[:-1], len(keep_in))}, layer.get_weights()
-
-
 def _cut_separable(layer, keep_in, keep_out):
     """The pointwise kernel reads the depthwise's multiplier outputs per input."""
     depthwise, pointwise, *bias = layer.get_weights()
     multiplier = depthwise.shape[-1]
     middle = (keep_in[:, None] * multiplier + np.arange(multiplier)[None, :]).ravel()
     pointwise = np.take(np.take(pointwise, middle, axis=-2), keep_out, axis=-1)
-    return {"filters": len(keep_out)}, [np.take(depthwise, keep_in, axis=-2), pointwise,
-                                        *[np.take(b, keep_out, axis=0) for b in bias]]
+    return [np.take(depthwise, keep_in, axis=-2), pointwise,
+            *[np.take(b, keep_out, axis=0) for b in bias]]
 
 
 def _rules_for(names, rule):
@@ -178,7 +179,7 @@ _RULES = {
     **_rules_for("Conv1DTranspose Conv2DTranspose Conv3DTranspose",
                  ChannelRule(PRODUCE, ((-1, -2),), "filters")),
     **_rules_for("SeparableConv1D SeparableConv2D",
-                 ChannelRule(PRODUCE, ((-2, None), (-2, -1)), cut=_cut_separable)),
+                 ChannelRule(PRODUCE, ((-2, None), (-2, -1)), "filters", cut=_cut_separable)),
     **_rules_for("DepthwiseConv1D DepthwiseConv2D",
                  ChannelRule(PASS, ((-2, None),), output=_repeated)),
     **_rules_for("""PReLU Activation ReLU LeakyReLU ELU ThresholdedReLU Dropout
@@ -195,7 +196,7 @@ _RULES = {
     keras.layers.Rescaling: ChannelRule(
         PASS, when=lambda layer: np.ndim(layer.scale) == 0 and np.ndim(layer.offset) == 0),
     keras.layers.Flatten: ChannelRule(PASS, output=_flattened),
-    keras.layers.Reshape: ChannelRule(PASS, when=_keeps_last_axis, cut=_cut_reshape),
+    keras.layers.Reshape: ChannelRule(PASS, width="target_shape", when=_keeps_last_axis),
     **_rules_for("Add Subtract Multiply Average Maximum Minimum", ChannelRule(MERGE)),
     keras.layers.Concatenate: ChannelRule(MERGE, output=_concatenated),
     # Known to mix channels in ways a group cannot follow.

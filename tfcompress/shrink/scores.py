@@ -28,7 +28,7 @@ def _norm_rows(weights, axis, positions, criterion):
 
 def _weight_slices(layer, space, graph):
     """[(weights, axis, positions)] of `layer` where channels of `space` sit:
-    its rule's output kernel and vectors if it makes them, its input kernel."""
+    the weights that make them (if `layer` does), its kernel that reads them."""
     rule = rules.rule_of(layer)
     weights = layer.get_weights()
     if rule is None or not rule.kernels or not weights:
@@ -36,9 +36,7 @@ def _weight_slices(layer, space, graph):
     slices = []
     if space.owner == layer.name:
         positions = graph.outputs[layer.name].positions_of(space)
-        index, axis = rule.kernel(1)
-        slices.append((weights[index], axis, positions))
-        slices += [(vector, -1, positions) for vector in weights[len(rule.kernels):]]
+        slices += [(weight, axis, positions) for weight, axis in rule.makers(weights)]
     positions = graph.inputs[layer.name][0].positions_of(space)
     if positions.shape[1] and rule.kernel(0) is not None:
         index, axis = rule.kernel(0)

@@ -14,15 +14,6 @@ from tfcompress.shrink import crop as crop_lib
 from tfcompress.shrink import rules
 
 
-def _positions(graph, name, kept, which, tiles):
-    """Kept positions of a layer's first input (`which`=0) or of its output (None).
-
-    `tiles`: {id(layout): kept tile indices} of cropped Flatten outputs.
-    """
-    layout = graph.outputs[name] if which is None else graph.inputs[name][which]
-    return layout.kept_positions(kept, tiles.get(id(layout)))
-
-
 def _cut(layer, keep_in, keep_out):
     """(config changes, weights) of `layer` with only those positions: as its
     `ChannelRule` says, or unchanged where it pins (no channel of it goes)."""
@@ -60,11 +51,13 @@ def rebuild_smaller(dependency_graph, kept, crops=None):
         tensor = model.get_layer(node.name).output
         return keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype, name=node.name)
 
+    def kept_positions(layout):  # tiles: those a crop before a Flatten leaves
+        return layout.kept_positions(kept, tiles.get(id(layout)))
+
     def make_layer(node):
         layer = model.get_layer(node.name)
-        keep_in = _positions(dependency_graph, node.name, kept, 0, tiles)
-        keep_out = _positions(dependency_graph, node.name, kept, None, tiles)
-        changes, weights = _cut(layer, keep_in, keep_out)
+        changes, weights = _cut(layer, kept_positions(dependency_graph.inputs[node.name][0]),
+                                kept_positions(dependency_graph.outputs[node.name]))
         new = type(layer).from_config({**layer.get_config(), **changes})
         pending.append((new, weights))
         crop = keras.layers.Cropping2D(crops[node.name], name=f"{node.name}_crop") \
