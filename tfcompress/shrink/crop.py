@@ -49,26 +49,23 @@ def croppable(graph):
     return found
 
 
+def _readers(graph, layout):
+    return [graph.model.get_layer(name) for name, layouts in graph.inputs.items()
+            if any(candidate is layout for candidate in layouts)]
+
+
 def _only_dense_reads(graph, layout):
-    readers = [name for name, layouts in graph.inputs.items()
-               if any(candidate is layout for candidate in layouts)]
-    for name in readers:
-        layer = graph.model.get_layer(name)
-        if type(layer).__name__ == "Dense":
-            continue
-        rule = rules.rule_of(layer)
-        if rule is not None and rule.role == rules.PASS and graph.outputs[name] is layout:
-            continue
-        return False
-    return bool(readers)
+    """Whether Dense layers read `layout`, directly or through "pass" layers."""
+    readers = _readers(graph, layout)
+    return bool(readers) and all(
+        type(layer).__name__ == "Dense" or (graph.outputs[layer.name] is layout and getattr(
+            rules.rule_of(layer), "role", None) == rules.PASS) for layer in readers)
 
 
 def readers(graph, flatten_name):
     """Names of the Dense layers that read `flatten_name`'s output."""
-    layout = graph.outputs[flatten_name]
-    return [name for name, layouts in graph.inputs.items()
-            if type(graph.model.get_layer(name)).__name__ == "Dense"
-            and any(candidate is layout for candidate in layouts)]
+    return [layer.name for layer in _readers(graph, graph.outputs[flatten_name])
+            if type(layer).__name__ == "Dense"]
 
 
 def position_scores(graph, flatten_name, batches):

@@ -3,11 +3,9 @@
 The model's graph (`tfcompress.graph`, the walker the Keras 3 bridge uses)
 is evaluated with a `Layout` in place of each tensor, as each layer's
 `rules.ChannelRule` says: a Dense or Conv makes a new `Space` of channels it
-owns; batch norm, activations, pooling, padding and dropout pass their
-input's through; a depthwise convolution repeats it; Concatenate joins;
-Flatten tiles; Add, Subtract, Multiply, Average, Maximum and Minimum tie the
-spaces of their inputs together. Tied spaces form a `ChannelGroup`: channel
-k of every space in it goes, or none does.
+owns, batch norm passes its input's through, Add ties its inputs' together.
+Tied spaces form a `ChannelGroup`: channel k of every space in it goes, or
+none does.
 
 A group shrinks only if every space in it is owned by a layer and none is
 pinned: a model input, a model output, a layer the user pins, or a layer
@@ -18,6 +16,8 @@ so does a layer without a rule, if the caller allows it (on_unknown="pin").
 
 import dataclasses
 import warnings
+
+import tensorflow as tf
 
 from tfcompress import graph as graph_lib
 from tfcompress._keras import keras
@@ -68,12 +68,6 @@ class DependencyGraph:
     inputs: dict
     outputs: dict
     warnings: list
-
-    def group_of(self, space):
-        for group in self.groups:
-            if any(s is space for s in group.spaces):
-                return group
-        raise KeyError(space)
 
     def prunable_groups(self):
         return [group for group in self.groups if group.prunable]
@@ -150,7 +144,7 @@ class _Walk:
 
     def call(self, node, args, kwargs):
         layer = self.model.get_layer(node.name)
-        layouts = [t for t in _flat(args) if isinstance(t, Layout)]
+        layouts = [t for t in tf.nest.flatten(args) if isinstance(t, Layout)]
         out = self.layout_of_output(layer, layouts)
         self.inputs.setdefault(node.name, layouts)
         if node.name in self.outputs:
@@ -163,7 +157,7 @@ class _Walk:
 
     def layout_of_output(self, layer, layouts):
         name, where = layer.name, f"{layer.name!r} ({type(layer).__name__})"
-        out_width = int(rules.output_shape(layer)[-1])
+        out_width = int(layer.get_output_shape_at(0)[-1])
         rule = rules.rule_of(layer)
         if rule is None:
             self.unknown.append(where)
@@ -179,23 +173,12 @@ class _Walk:
                     self.ties.pin(self.owned[name], f"pinned: {name!r}")
             return Layout.of(self.owned[name])
         elif rule.role in (rules.PASS, rules.MERGE) and rule.when(layer):
-            out = rule.output_layout(layer, layouts, lambda a, b: self.tie(
+            out = rule.output(layer, layouts, lambda a, b: self.tie(
                 a, b, f"{where} merges channels that do not align"))
             if out is not None:
                 return out
         self.pin_all(layouts, f"{where} reads them")
         return self.fresh(out_width, f"made by {where}, which cannot shrink")
-
-
-def _flat(tree):
-    if isinstance(tree, (list, tuple)):
-        for item in tree:
-            yield from _flat(item)
-    elif isinstance(tree, dict):
-        for item in tree.values():
-            yield from _flat(item)
-    else:
-        yield tree
 
 
 def build(model, *, pinned=(), on_unknown="error"):

@@ -70,16 +70,12 @@ class Layout:
         A space missing from `kept` keeps every channel; `tiles`: the indices
         of the tiles that stay (a crop before a Flatten), None for all.
         """
-        positions, offset = [], 0
-        for segment in self.segments:
-            channels = kept.get(segment.space, np.arange(segment.space.size))
-            for channel in channels:
-                start = offset + int(channel) * segment.repeat
-                positions.extend(range(start, start + segment.repeat))
-            offset += segment.width
-        tile = np.asarray(positions, dtype=np.int64)
-        tiles = range(self.tiles) if tiles is None else tiles
-        return np.concatenate([tile + t * offset for t in tiles])
+        positions = np.sort(np.concatenate([
+            self.positions_of(space)[kept.get(space, slice(None))].ravel()
+            for space in dict.fromkeys(self.spaces())]))  # each space once, in order
+        if tiles is None:
+            return positions
+        return positions[np.isin(positions // (self.width // self.tiles), tiles)]
 
     def positions_of(self, space):
         """[channels of `space`, positions]: where each of its channels sits here."""

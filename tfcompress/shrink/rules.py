@@ -1,13 +1,9 @@
 """What each layer class does to channels: one `ChannelRule` per class.
 
-Structured pruning needs to know, of every layer: its role (it makes
-channels of its own, passes its input's through, merges its inputs' or pins
-what it reads), its output's `Layout` given its inputs', how its weights are
-cut when channels go, and which kernel axes hold its output and input
-channels (what `scores` measures and `penalties` shrinks). `dependency`,
-`surgery`, `scores` and `penalties` all read it from here, and `register`
-gives a user's own layer a rule. A class without a rule takes its nearest
-base class's (a subclass of Dense is a Dense).
+A rule says a layer's role, its output's `Layout` given its inputs', how its
+weights are cut and which kernel axes hold its channels: `dependency`,
+`surgery`, `scores` and `penalties` all read it, and `register` gives a
+user's layer one. A class without a rule takes its nearest base class's.
 """
 
 import dataclasses
@@ -18,16 +14,7 @@ import numpy as np
 from tfcompress._keras import keras
 from tfcompress.keras3.equivalents import ScalarOp
 
-PRODUCE, PASS, MERGE, PIN = "produce", "pass", "merge", "pin"
-ROLES = (PRODUCE, PASS, MERGE, PIN)
-
-
-def input_shape(layer):
-    return tuple(layer.get_input_shape_at(0))
-
-
-def output_shape(layer):
-    return tuple(layer.get_output_shape_at(0))
+ROLES = PRODUCE, PASS, MERGE, PIN = ("produce", "pass", "merge", "pin")
 
 
 def channels_last_ungrouped(layer):
@@ -69,7 +56,7 @@ class ChannelRule:
         to pin; tie(a, b) ties two layouts' channels. Default: the first
         input's ("pass"), after tying every input to it ("merge").
       cut: fn(layer, keep_in, keep_out) -> the weights with only the kept
-        input and output positions, in place of cutting `kernels` and vectors.
+        input and output positions, for weights `kernels` cannot describe.
     """
     role: str
     kernels: tuple = ()
@@ -81,6 +68,8 @@ class ChannelRule:
     def __post_init__(self):
         if self.role not in ROLES:
             raise ValueError(f"`role` must be one of {ROLES}, got {self.role!r}.")
+        if self.output is None:  # frozen: set as the constructor would
+            object.__setattr__(self, "output", _merged if self.role == MERGE else _first)
         if not isinstance(self.kernels, (tuple, list)) or not all(
                 isinstance(pair, (tuple, list)) and len(pair) == 2
                 and all(axis is None or isinstance(axis, int) for axis in pair)
@@ -90,10 +79,6 @@ class ChannelRule:
         if self.role == PRODUCE and (self.kernel(1) is None or not self.width):
             raise ValueError(f"A 'produce' rule needs `kernels` with an output axis and "
                              f"`width`, got {self.kernels!r} and {self.width!r}.")
-        for name, value in (("when", self.when), ("output", self.output or _first),
-                            ("cut", self.cut or _first)):
-            if not callable(value):
-                raise TypeError(f"`{name}` must be callable, got {value!r}.")
 
     def kernel(self, side):
         """(weight index, axis) of the first kernel with an input (side 0) or
@@ -107,10 +92,6 @@ class ChannelRule:
         """[(weight, axis)]: where a producer's `weights` hold its output channels."""
         index, axis = self.kernel(1)
         return [(weights[index], axis)] + [(w, -1) for w in weights[len(self.kernels):]]
-
-    def output_layout(self, layer, layouts, tie):
-        return (self.output or (_merged if self.role == MERGE else _first))(
-            layer, layouts, tie)
 
     def cut_weights(self, layer, keep_in, keep_out):
         """(config changes, weights) of `layer` with only input positions
@@ -135,14 +116,14 @@ def _repeated(layer, layouts, tie):
 
 
 def _flattened(layer, layouts, tie):
-    shape = input_shape(layer)
+    shape = layer.get_input_shape_at(0)
     if None in shape[1:]:
         return None
     return layouts[0].flattened(int(np.prod(shape[1:-1])) if len(shape) > 2 else 1)
 
 
 def _concatenated(layer, layouts, tie):
-    if layer.axis not in (-1, len(output_shape(layer)) - 1):
+    if layer.axis not in (-1, len(layer.get_output_shape_at(0)) - 1):
         return _merged(layer, layouts, tie)
     joined = layouts[0]
     for other in layouts[1:]:
@@ -152,11 +133,11 @@ def _concatenated(layer, layouts, tie):
 
 def _on_last_axis(layer):
     axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
-    return list(axis) in ([-1], [len(input_shape(layer)) - 1])
+    return list(axis) in ([-1], [len(layer.get_input_shape_at(0)) - 1])
 
 
 def _keeps_last_axis(layer):
-    return layer.target_shape[-1] == int(input_shape(layer)[-1])
+    return layer.target_shape[-1] == int(layer.get_input_shape_at(0)[-1])
 
 
 def _cut_separable(layer, keep_in, keep_out):
@@ -212,9 +193,8 @@ def register(layer_class, rule):
     """Gives `layer_class` (and its subclasses without a rule of their own) `rule`.
 
     Args:
-      layer_class: a tf_keras layer class, yours or a built-in one to override.
-        For a Keras 3 model, the tf_keras class its converter makes
-        (`tfcompress.keras3.register`).
+      layer_class: a tf_keras layer class, yours or a built-in one to override;
+        for a Keras 3 model, the class its converter makes (`keras3.register`).
       rule: a `ChannelRule`.
 
     Raises:

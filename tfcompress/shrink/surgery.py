@@ -2,9 +2,7 @@
 
 Each layer is rebuilt from its own config with the new width (units,
 filters, a Reshape's last dimension) and its weights cut along the axes
-that carry removed channels, as its `rules.ChannelRule` says: the output
-axis of a producer's kernel and bias, the input axis of every kernel that
-reads them, batch-norm and PReLU vectors, depthwise kernels. The graph's
+that carry removed channels, as its `rules.ChannelRule` says. The graph's
 wiring is `graph.rebuild`'s.
 """
 
