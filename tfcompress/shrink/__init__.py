@@ -5,10 +5,11 @@ concatenations kept consistent by `dependency`) and rebuilds a narrower
 model with the surviving weights; `dependency.build` shows the groups;
 `penalties` train channels toward zero first; `crop` removes the blank
 borders an MLP reads. What each layer class does to channels is its
-`ChannelRule` (`rules`); `register(LayerClass, rule)` adds your own layer:
+`ChannelRule` (`rules`); `register(LayerClass, rule)` adds your own layer,
+e.g. one with a kernel (inputs, units) then per-unit weights (bias, scale):
 
-    shrink.register(ScaledDense, shrink.ChannelRule("produce", kernels=((0, -1),),
-                                                    width="units"))
+    shrink.register(ScaledLinear, shrink.ChannelRule("produce", kernels=((0, -1),),
+                                                     width="units"))
 """
 
 from tfcompress.shrink import crop

@@ -92,31 +92,23 @@ def choose(scores, tolerance):
     """((top, bottom), (left, right)): border lines whose scores sum to at most
     `tolerance` of the total, the cheapest line first; at least one
     position stays."""
-    total = float(scores.sum())
+    total, removed = float(scores.sum()), 0.0
     top, bottom, left, right = 0, scores.shape[0], 0, scores.shape[1]
-    removed = 0.0
     while True:
-        lines = []
+        lines = []  # (cost, the step it moves (top, bottom, left, right) by)
         if bottom - top > 1:
-            lines += [(scores[top, left:right].sum(), "top"),
-                      (scores[bottom - 1, left:right].sum(), "bottom")]
+            lines += [(scores[top, left:right].sum(), (1, 0, 0, 0)),
+                      (scores[bottom - 1, left:right].sum(), (0, -1, 0, 0))]
         if right - left > 1:
-            lines += [(scores[top:bottom, left].sum(), "left"),
-                      (scores[top:bottom, right - 1].sum(), "right")]
+            lines += [(scores[top:bottom, left].sum(), (0, 0, 1, 0)),
+                      (scores[top:bottom, right - 1].sum(), (0, 0, 0, -1))]
         if not lines:
             break
-        cost, side = min(lines, key=lambda line: line[0])  # ties: the first listed
+        cost, step = min(lines, key=lambda line: line[0])  # ties: the first listed
         if removed + cost > tolerance * total:
             break
         removed += cost
-        if side == "top":
-            top += 1
-        elif side == "bottom":
-            bottom -= 1
-        elif side == "left":
-            left += 1
-        else:
-            right -= 1
+        top, bottom, left, right = np.add((top, bottom, left, right), step).tolist()
     return ((top, scores.shape[0] - bottom), (left, scores.shape[1] - right))
 
 

@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 
+from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.data import inputs as data_inputs
@@ -74,18 +75,11 @@ class ShrinkResult:
                 "layers": self.layers, "pinned": self.pinned, "latency": self.latency}
 
 
-def check_fraction(arg_name, value, upper_open=True):
+def check_fraction(arg_name, value):
     """`value` as a float in (0, 1); ValueError naming `arg_name` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            0 < value < 1 if upper_open else 0 <= value < 1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
         raise ValueError(f"`{arg_name}` must be a number in (0, 1), got {value!r}.")
     return float(value)
-
-
-def _check_int(arg_name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{arg_name}` must be an int >= 1, got {value!r}.")
-    return value
 
 
 def _keep_count(size, fraction, round_to, min_width):
@@ -203,8 +197,8 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         unless a layer is narrower than it.
       min_width: smallest width of any group, or {producer layer: width}.
       pinned: layers whose output width stays.
-      on_unknown: "error" refuses layers the dependency graph does not know;
-        "pin" keeps their channels (warning).
+      on_unknown: "error" refuses layers without a `ChannelRule` (`register`
+        gives one); "pin" keeps their channels (warning).
       latency_format: "float" or "int8" (calibrated on seeded noise), the
         file `target_latency_ms` times.
       crop_inputs: None; a share in (0, 1) of the Dense layers' input (mean
@@ -233,12 +227,12 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
                          f"got {criterion!r}.")
     if criterion == "taylor" and data is None:
         raise ValueError("criterion='taylor' needs `data`: a few batches of (x, y).")
-    _check_int("round_to", round_to)
+    check_positive_int("round_to", round_to)
     if isinstance(min_width, dict):
         for name, width in min_width.items():
-            _check_int(f"min_width[{name!r}]", width)
+            check_positive_int(f"min_width[{name!r}]", width)
     else:
-        _check_int("min_width", min_width)
+        check_positive_int("min_width", min_width)
     if target_latency_ms is not None:
         latency_lib.check(target_latency_ms, latency_format)
     graph = dependency.build(model, pinned=pinned, on_unknown=on_unknown)
