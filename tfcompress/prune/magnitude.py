@@ -130,62 +130,111 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
     require_keras2_model(model)
     m_by_n = _check_m_by_n(m_by_n)
     given = isinstance(schedule, tfmot.sparsity.keras.PruningSchedule)
+    steps = dict(begin_step=begin_step, end_step=end_step, frequency=frequency,
+                 initial_sparsity=initial_sparsity)
     if given:
-        defaults = {"sparsity": None, "begin_step": 0, "end_step": None,
-                    "frequency": None, "initial_sparsity": 0.0}
-        arguments = {"sparsity": sparsity, "begin_step": begin_step, "end_step": end_step,
-                     "frequency": frequency, "initial_sparsity": initial_sparsity}
-        clashes = [name for name, value in arguments.items() if value != defaults[name]]
-        if clashes:
-            raise ValueError(f"`schedule` is a {type(schedule).__name__}, which sets the "
-                             "target and its steps: leave "
-                             + ", ".join(f"`{name}`" for name in clashes)
-                             + " unset, or pass schedule='polynomial' or 'constant'.")
-        sparsity = None if m_by_n else _schedule_target(schedule)
-        if sparsity is None and not m_by_n:
-            sparsity = 0.0  # a schedule of one's own: its target is its business
-    elif schedule not in schedules.SCHEDULES:
+        sparsity = _given_schedule_target(schedule, m_by_n, sparsity=sparsity, **steps)
+    else:
+        _check_schedule_name(schedule, initial_sparsity)
+    layers_by_path = dict(selection.named_layers(model))
+    if isinstance(sparsity, dict):
+        target, targets = None, _per_layer_targets(model, sparsity, layers, xnnpack)
+    else:
+        target, targets = _one_target(model, layers_by_path, sparsity, layers, m_by_n)
+    if block_pooling not in ("AVG", "MAX"):
+        raise ValueError(f"`block_pooling` must be 'AVG' or 'MAX', got {block_pooling!r}.")
+    targets, skipped = _prunable_targets(model, layers_by_path, targets, m_by_n,
+                                         layers=layers, strict=strict, xnnpack=xnnpack)
+
+    def make(value):
+        return schedule if given else schedules.make_schedule(schedule, value, **steps)
+
+    # Every schedule is validated before anything is built.
+    layer_schedules = {path: make(value) for path, value in targets.items()}
+    if given and _schedule_target(schedule) is None and not m_by_n:
+        targets = dict.fromkeys(targets)  # only the schedule knows
+    # N:M masks are set once, at step 1, whatever the schedule says.
+    shortfall = None if m_by_n else reach.shortfall_message(layer_schedules, targets,
+                                                            given=given)
+    if shortfall:
+        warnings.warn(shortfall, reach.ScheduleWarning, stacklevel=3)  # the caller's line
+    wrapper_args = dict(block_size=block_size, block_pooling_type=block_pooling,
+                        sparsity_m_by_n=m_by_n)
+    if xnnpack:
+        pruned, targets, skipped = _prune_by_xnnpack_policy(
+            model, layers_by_path, make(target), target, skipped, wrapper_args)
+    else:
+        pruned = _prune_chosen(model, layers_by_path, layer_schedules, wrapper_args)
+        _ready_to_train(pruned, layers_by_path)
+    return PruneResult(model=pruned, targets=targets, skipped=skipped,
+                       warnings=(shortfall,) if shortfall else ())
+
+
+def _given_schedule_target(schedule, m_by_n, **arguments):
+    """The sparsity a given TFMOT schedule reaches (None for N:M); refuses clashing `arguments`."""
+    defaults = {"sparsity": None, "begin_step": 0, "end_step": None,
+                "frequency": None, "initial_sparsity": 0.0}
+    clashes = [name for name, value in arguments.items() if value != defaults[name]]
+    if clashes:
+        raise ValueError(f"`schedule` is a {type(schedule).__name__}, which sets the "
+                         "target and its steps: leave "
+                         + ", ".join(f"`{name}`" for name in clashes)
+                         + " unset, or pass schedule='polynomial' or 'constant'.")
+    if m_by_n:
+        return None
+    target = _schedule_target(schedule)
+    return 0.0 if target is None else target  # a schedule of one's own: its target is its business
+
+
+def _check_schedule_name(schedule, initial_sparsity):
+    if schedule not in schedules.SCHEDULES:
         raise ValueError(f"`schedule` must be one of {schedules.SCHEDULES} or a TFMOT "
                          f"PruningSchedule (e.g. tfmot.sparsity.keras.PolynomialDecay), "
                          f"got {schedule!r}.")
-    elif initial_sparsity and schedule != "polynomial":
+    if initial_sparsity and schedule != "polynomial":
         raise ValueError(f"`initial_sparsity` is where the polynomial ramp starts; "
                          f"schedule {schedule!r} has none: leave it at 0.")
-    if isinstance(sparsity, dict) and given:
-        raise ValueError("Per-layer targets need schedule='polynomial' or 'constant'.")
-    layers_by_path = dict(selection.named_layers(model))
-    if isinstance(sparsity, dict):
-        if xnnpack:
-            raise ValueError("`xnnpack=True` lets TFMOT's policy choose the layers: "
-                             "give one `sparsity`, not per-layer targets.")
-        if layers is not None:
-            raise ValueError("Give per-layer targets in `sparsity` or a selection in "
-                             "`layers`, not both.")
-        selection.check_names_exist(model, sparsity, "sparsity")
-        targets = {name: schedules.check_sparsity(f"sparsity[{name!r}]", value)
-                   for name, value in sparsity.items()}
-    else:
-        if m_by_n and sparsity is not None:
-            raise ValueError("`m_by_n` sets the sparsity (N/M); leave `sparsity` unset.")
-        if m_by_n:
-            target = m_by_n[0] / m_by_n[1]
-        else:
-            target = DEFAULT_SPARSITY if sparsity is None else sparsity
-        target = schedules.check_sparsity("sparsity", target)
-        if isinstance(layers, (list, tuple, set)) and all(isinstance(n, str) for n in layers):
-            selection.check_names_exist(model, layers, "layers")
-        chosen = selection.layer_selector(layers)
-        targets = {path: target for path, layer in layers_by_path.items()
-                   if chosen(path, layer)}
-    if block_pooling not in ("AVG", "MAX"):
-        raise ValueError(f"`block_pooling` must be 'AVG' or 'MAX', got {block_pooling!r}.")
 
+
+def _per_layer_targets(model, sparsity, layers, xnnpack):
+    """Per-layer targets given: {path: sparsity}, checked."""
+    if xnnpack:
+        raise ValueError("`xnnpack=True` lets TFMOT's policy choose the layers: "
+                         "give one `sparsity`, not per-layer targets.")
+    if layers is not None:
+        raise ValueError("Give per-layer targets in `sparsity` or a selection in "
+                         "`layers`, not both.")
+    selection.check_names_exist(model, sparsity, "sparsity")
+    return {name: schedules.check_sparsity(f"sparsity[{name!r}]", value)
+            for name, value in sparsity.items()}
+
+
+def _one_target(model, layers_by_path, sparsity, layers, m_by_n):
+    """(target, {path: target}): `sparsity`, N/M or the default, for each chosen layer."""
+    if m_by_n and sparsity is not None:
+        raise ValueError("`m_by_n` sets the sparsity (N/M); leave `sparsity` unset.")
+    if m_by_n:
+        target = m_by_n[0] / m_by_n[1]
+    else:
+        target = DEFAULT_SPARSITY if sparsity is None else sparsity
+    target = schedules.check_sparsity("sparsity", target)
+    if isinstance(layers, (list, tuple, set)) and all(isinstance(n, str) for n in layers):
+        selection.check_names_exist(model, layers, "layers")
+    chosen = selection.layer_selector(layers)
+    return target, {path: target for path, layer in layers_by_path.items()
+                    if chosen(path, layer)}
+
+
+def _prunable_targets(model, layers_by_path, targets, m_by_n, *, layers, strict, xnnpack):
+    """({path: target}, {path: why skipped}) of the chosen layers with weights.
+
+    A chosen nested model chooses every layer inside it.
+    """
     for path in layers_by_path:  # a nested model comes before its layers
         parent = path.rpartition("/")[0]
         if path not in targets and parent in targets:
-            targets[path] = targets[parent]  # chosen with the model holding it
-    skipped = {}
-    kept = {}
+            targets[path] = targets[parent]
+    kept, skipped = {}, {}
     for path, layer in layers_by_path.items():
         if path not in targets or graph.is_nested_model(layer) or not layer.weights:
             continue  # a nested model's own layers carry its target
@@ -194,76 +243,78 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
             skipped[path] = reason
         else:
             kept[path] = targets[path]
-    targets = kept
     if skipped and strict:
         raise ValueError(f"Cannot prune {sorted(skipped)} (strict=True): {skipped}.")
-    if not targets and not xnnpack:
+    if not kept and not xnnpack:
         raise ValueError(f"No layer of {model.name!r} to prune: the selection "
                          f"{layers!r} chose no layer with prunable weights.")
-    # Validate every schedule before building anything.
-    def make(value):
-        if given:
-            return schedule
-        return schedules.make_schedule(schedule, value, begin_step=begin_step,
-                                       end_step=end_step, frequency=frequency,
-                                       initial_sparsity=initial_sparsity)
+    return kept, skipped
 
-    layer_schedules = {id(layers_by_path[path]): make(value)
-                       for path, value in targets.items()}
-    if given and _schedule_target(schedule) is None and not m_by_n:
-        targets = {name: None for name in targets}  # only the schedule knows
-    # N:M masks are set once, at step 1, whatever the schedule says.
-    shortfall = None if m_by_n else reach.shortfall_message(
-        {path: layer_schedules[id(layers_by_path[path])] for path in targets},
-        targets, given=given)
-    if shortfall:
-        warnings.warn(shortfall, reach.ScheduleWarning, stacklevel=3)  # the caller's line
-    wrapper_args = dict(block_size=block_size, block_pooling_type=block_pooling,
-                        sparsity_m_by_n=m_by_n)
 
-    if xnnpack:
-        # The policy must see the whole model: it prunes what XNNPACK can use.
-        try:
-            pruned = tfmot.sparsity.keras.prune_low_magnitude(
-                keras.models.clone_model(model, clone_function=_copy_layer),
-                pruning_schedule=make(target),
-                pruning_policy=tfmot.sparsity.keras.PruneForLatencyOnXNNPack(),
-                **wrapper_args)
-        except ValueError as e:
-            raise ValueError(f"TFMOT's XNNPACK pruning policy refused {model.name!r}: "
-                             f"{e}") from None
-    else:
-        def wrap(layer):
-            if graph.is_nested_model(layer):
-                return keras.models.clone_model(layer, clone_function=wrap)
-            if id(layer) not in layer_schedules:
-                return _copy_layer(layer)
-            return _carry_masks(tfmot.sparsity.keras.prune_low_magnitude(
-                prunable.prunable_copy(layer), pruning_schedule=layer_schedules[id(layer)],
-                **wrapper_args))
+def _prune_chosen(model, layers_by_path, layer_schedules, wrapper_args):
+    """A copy of `model`, the layers of `layer_schedules` ({path: schedule}) wrapped."""
+    by_id = {id(layers_by_path[path]): value for path, value in layer_schedules.items()}
 
-        pruned = keras.models.clone_model(model, clone_function=wrap)
+    def wrap(layer):
+        if id(layer) not in by_id:
+            return _copy_layer(layer)
+        return _carry_masks(tfmot.sparsity.keras.prune_low_magnitude(
+            prunable.prunable_copy(layer), pruning_schedule=by_id[id(layer)], **wrapper_args))
 
+    return _clone_nested(model, wrap)
+
+
+def _clone_nested(model, clone_layer):
+    """`keras.models.clone_model`, nested models cloned too, `clone_layer` for other layers."""
+
+    def clone(layer):
+        if graph.is_nested_model(layer):
+            return keras.models.clone_model(layer, clone_function=clone)
+        return clone_layer(layer)
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+def _prune_by_xnnpack_policy(model, layers_by_path, schedule, target, skipped, wrapper_args):
+    """(copy of `model`, targets, skipped): TFMOT's PruneForLatencyOnXNNPack chooses.
+
+    The targets are the layers the policy wrapped; `skipped` gains those it left dense.
+    """
+    # The policy must see the whole model: it prunes what XNNPACK can use.
+    try:
+        pruned = tfmot.sparsity.keras.prune_low_magnitude(
+            keras.models.clone_model(model, clone_function=_copy_layer),
+            pruning_schedule=schedule,
+            pruning_policy=tfmot.sparsity.keras.PruneForLatencyOnXNNPack(),
+            **wrapper_args)
+    except ValueError as e:
+        raise ValueError(f"TFMOT's XNNPACK pruning policy refused {model.name!r}: "
+                         f"{e}") from None
+    copies = _ready_to_train(pruned, layers_by_path)
+    wrapped_ids = {id(w.layer) for w in _tfmot_wrappers.pruning_wrappers(pruned)}
+    targets = {path: target for path, layer in copies.items() if id(layer) in wrapped_ids}
+    skipped = dict(skipped)
+    for path, layer in layers_by_path.items():
+        if layer.weights and path not in targets and not graph.is_nested_model(layer):
+            skipped.setdefault(path, "left dense by the XNNPACK policy")
+    return pruned, targets, skipped
+
+
+def _ready_to_train(pruned, layers_by_path):
+    """Gives `pruned` the original's weights, our messages and a guarded `fit`.
+
+    Returns `pruned`'s {path: layer}, wrappers looked through.
+    """
     copies = dict(selection.named_layers(pruned))
     for path, layer in layers_by_path.items():
         if not graph.is_nested_model(layer) and layer.weights:
             copies[path].set_weights(layer.get_weights())
-    wrappers = _tfmot_wrappers.pruning_wrappers(pruned)
-    for wrapper in wrappers:
+    for wrapper in _tfmot_wrappers.pruning_wrappers(pruned):
         # Inside the graph too (custom loops, reloaded models): our message.
         wrapper._PRUNE_CALLBACK_ERROR_MSG = MISSING_CALLBACK_ERROR  # pylint: disable=protected-access
     _guard_fit(pruned)
     compile_args.accept_keras3_compile(pruned)
-    if xnnpack:
-        wrapped_ids = {id(w.layer) for w in wrappers}
-        wrapped = [path for path, layer in copies.items() if id(layer) in wrapped_ids]
-        targets = {path: target for path in wrapped}
-        for path, layer in layers_by_path.items():
-            if (layer.weights and path not in targets
-                    and not graph.is_nested_model(layer)):
-                skipped.setdefault(path, "left dense by the XNNPACK policy")
-    return PruneResult(model=pruned, targets=targets, skipped=skipped,
-                       warnings=(shortfall,) if shortfall else ())
+    return copies
 
 
 def _carry_masks(wrapper):
@@ -352,15 +403,13 @@ def _without_stand_ins(model):
     pending = []
 
     def plain(layer):
-        if graph.is_nested_model(layer):
-            return keras.models.clone_model(layer, clone_function=plain)
         copy = prunable.plain_copy(layer)
         if copy is None:
             return layer  # as TFMOT's strip_pruning: the same layer, its weights
         pending.append((copy, layer.get_weights()))
         return copy
 
-    result = keras.models.clone_model(model, clone_function=plain)
+    result = _clone_nested(model, plain)
     for copy, weights in pending:  # built now, as part of `result`
         copy.set_weights(weights)
     return result
