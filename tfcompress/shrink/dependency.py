@@ -72,6 +72,11 @@ class DependencyGraph:
     def prunable_groups(self):
         return [group for group in self.groups if group.prunable]
 
+    def batch_norms(self):
+        """[(batch norm with a scale, the layout it reads)]: what "bn" scores."""
+        return [(layer, self.inputs[layer.name][0]) for layer in self.model.layers
+                if isinstance(layer, keras.layers.BatchNormalization) and layer.scale]
+
 
 class _Ties:
     """Union-find over spaces; each class remembers why it is pinned."""

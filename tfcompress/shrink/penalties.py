@@ -15,7 +15,6 @@ structured penalties.
 
 import tensorflow as tf
 
-from tfcompress._keras import keras
 from tfcompress.shrink import dependency
 from tfcompress.shrink import rules
 
@@ -60,12 +59,8 @@ def bn_l1(model, weight, *, pinned=(), on_unknown="error"):
     """weight x sum of |gamma| of the batch norms that read prunable channels."""
     graph = dependency.build(model, pinned=pinned, on_unknown=on_unknown)
     prunable = {id(space) for group in graph.prunable_groups() for space in group.spaces}
-    norms = []
-    for layer in graph.model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.scale:
-            layout = graph.inputs[layer.name][0]
-            if any(id(space) in prunable for space in layout.spaces()):
-                norms.append(layer)
+    norms = [layer for layer, layout in graph.batch_norms()
+             if any(id(space) in prunable for space in layout.spaces())]
     if not norms:
         raise ValueError(f"`penalty` 'bn_l1' needs batch norms after prunable channels, "
                          f"and {model.name!r} has none: use 'group_lasso'.")

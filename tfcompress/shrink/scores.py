@@ -57,15 +57,11 @@ def magnitude(graph, group, criterion):
 def batch_norm_scale(graph, group):
     """Per channel: |gamma| summed over batch norms reading the group, or None."""
     total, found = np.zeros(group.size), False
-    for layer in graph.model.layers:
-        if not isinstance(layer, keras.layers.BatchNormalization) or not layer.scale:
-            continue
-        layout = graph.inputs[layer.name][0]
+    for layer, layout in graph.batch_norms():
         for space in group.spaces:
             positions = layout.positions_of(space)
             if positions.shape[1]:
-                gamma = np.abs(layer.gamma.numpy())
-                total += gamma[positions].sum(axis=1)
+                total += np.abs(layer.gamma.numpy())[positions].sum(axis=1)
                 found = True
     return total if found else None
 
@@ -91,11 +87,5 @@ def taylor(graph, groups, data, loss_fn):
             contribution = tf.abs(feature * grad)
             axes = list(range(len(contribution.shape) - 1))
             sums[name] += tf.reduce_sum(contribution, axis=axes).numpy()
-    scores = {}
-    for group in groups:
-        total = np.zeros(group.size)
-        for space in group.spaces:
-            if space.owner in sums:
-                total += np.asarray(sums[space.owner], np.float64)
-        scores[id(group)] = total
-    return scores
+    return {id(group): np.zeros(group.size) + np.sum(
+        [sums[name] for name in group.producers], axis=0, dtype=np.float64) for group in groups}

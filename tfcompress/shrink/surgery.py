@@ -40,10 +40,9 @@ def rebuild_smaller(dependency_graph, kept, crops=None):
     graph = graph_lib.Graph.from_model(model)
     pending = []  # (new layer, weights): set once the new model is built
     crops = crops or {}
-    tiles = {}
-    for name, box in crops.items():
-        shape = tuple(int(d) for d in model.get_layer(name).get_input_shape_at(0)[1:3])
-        tiles[id(dependency_graph.outputs[name])] = crop_lib.kept_tiles(shape, box)
+    tiles = {id(dependency_graph.outputs[name]): crop_lib.kept_tiles(
+        tuple(int(d) for d in model.get_layer(name).get_input_shape_at(0)[1:3]), box)
+        for name, box in crops.items()}
 
     def make_input(node):
         tensor = model.get_layer(node.name).output
@@ -68,11 +67,9 @@ def rebuild_smaller(dependency_graph, kept, crops=None):
 
         return call
 
-    def make_model(inputs, outputs, name):
-        return keras.Model(inputs, outputs, name=name)
-
-    smaller = graph_lib.rebuild(graph, make_input=make_input, make_layer=make_layer,
-                                make_model=make_model)
+    smaller = graph_lib.rebuild(
+        graph, make_input=make_input, make_layer=make_layer,
+        make_model=lambda inputs, outputs, name: keras.Model(inputs, outputs, name=name))
     for layer, weights in pending:
         layer.set_weights(weights)
     return smaller
