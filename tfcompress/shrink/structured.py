@@ -52,10 +52,8 @@ class ShrinkResult:
       pinned: [{"producers", "reason"}] of the groups left at full width.
       crops: {Flatten layer: ((top, bottom), (left, right))} of the map
         positions cropped before it (`crop_inputs`); {} for none.
-      latency: for a latency target, {"target_ms", "format", "before_ms",
-        "after_ms", "speedup", "trials"}: the chosen model's batch-1 median
-        (after_ms) and the unshrunk model's timed alongside it (before_ms),
-        and every timing of the search (`latency.search`); else None.
+      latency: for a latency target, the record `latency.search` returns
+        (before_ms, after_ms, speedup, every trial); else None.
     """
     model: object
     groups: list
@@ -171,10 +169,9 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
     - `target_params` / `target_macs`: keep at most this fraction of the
       parameters / MACs; the same fraction is removed from every group,
       found by bisection on the rebuilt model's own counts;
-    - `target_latency_ms`: the same bisection on the measured batch-1 LiteRT
-      latency (2 threads, XNNPACK) of the exported `latency_format` file on
-      this machine, each candidate timed interleaved with the unshrunk
-      model's file (`latency.search`; seconds for a LeNet-300-100);
+    - `target_latency_ms`: the same bisection on the batch-1 LiteRT latency
+      of the exported `latency_format` file, measured on this machine
+      (`latency.search`; seconds for a LeNet-300-100);
     - `widths`: {producer layer name: width}: every group one of whose
       producers is named gets exactly that width (`round_to` and
       `min_width` do not apply); groups not named stay whole.
