@@ -38,7 +38,7 @@ FORMS = ("loop", "unrolled", "fused")
 
 def is_recurrent(model):
     """Whether `model` holds a recurrent layer (LSTM, GRU, SimpleRNN, ...)."""
-    return any(isinstance(layer, keras.layers.RNN) for layer in graph.layers(model))
+    return bool(_recurrent_layers(model))
 
 
 def check_exportable(model):

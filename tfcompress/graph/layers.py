@@ -50,11 +50,7 @@ def walk(model, *, models_only=False):
 
 
 def layers(model, *, models_only=False):
-    """The layers of `walk(model, models_only=...)`, in its order.
-
-    E.g. the recurrent layers, wherever they are: `[layer for layer in
-    graph.layers(model) if isinstance(layer, keras.layers.RNN)]`.
-    """
+    """The layers of `walk(model, models_only=...)`, in its order."""
     return [layer for _, layer in walk(model, models_only=models_only)]
 
 

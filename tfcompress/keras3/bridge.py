@@ -180,10 +180,6 @@ def copy_weights(source, target):
             targets[path].set_weights(layer.get_weights())
 
 
-def is_keras3_model(obj):
-    return isinstance(obj, keras.Model)
-
-
 def _keras3_supported(layer):
     if type(layer) in _TO_TF_KERAS:
         return True

@@ -134,8 +134,13 @@ def prune(model, *, sparsity=None, layers=None, schedule="polynomial", begin_ste
                  initial_sparsity=initial_sparsity)
     if given:
         sparsity = _given_schedule_target(schedule, m_by_n, sparsity=sparsity, **steps)
-    else:
-        _check_schedule_name(schedule, initial_sparsity)
+    elif schedule not in schedules.SCHEDULES:
+        raise ValueError(f"`schedule` must be one of {schedules.SCHEDULES} or a TFMOT "
+                         f"PruningSchedule (e.g. tfmot.sparsity.keras.PolynomialDecay), "
+                         f"got {schedule!r}.")
+    elif initial_sparsity and schedule != "polynomial":
+        raise ValueError(f"`initial_sparsity` is where the polynomial ramp starts; "
+                         f"schedule {schedule!r} has none: leave it at 0.")
     layers_by_path = dict(selection.named_layers(model))
     if isinstance(sparsity, dict):
         target, targets = None, _per_layer_targets(model, sparsity, layers, xnnpack)
@@ -184,16 +189,6 @@ def _given_schedule_target(schedule, m_by_n, **arguments):
         return None
     target = _schedule_target(schedule)
     return 0.0 if target is None else target  # a schedule of one's own: its target is its business
-
-
-def _check_schedule_name(schedule, initial_sparsity):
-    if schedule not in schedules.SCHEDULES:
-        raise ValueError(f"`schedule` must be one of {schedules.SCHEDULES} or a TFMOT "
-                         f"PruningSchedule (e.g. tfmot.sparsity.keras.PolynomialDecay), "
-                         f"got {schedule!r}.")
-    if initial_sparsity and schedule != "polynomial":
-        raise ValueError(f"`initial_sparsity` is where the polynomial ramp starts; "
-                         f"schedule {schedule!r} has none: leave it at 0.")
 
 
 def _per_layer_targets(model, sparsity, layers, xnnpack):
@@ -293,7 +288,6 @@ def _prune_by_xnnpack_policy(model, layers_by_path, schedule, target, skipped, w
     copies = _ready_to_train(pruned, layers_by_path)
     wrapped_ids = {id(w.layer) for w in _tfmot_wrappers.pruning_wrappers(pruned)}
     targets = {path: target for path, layer in copies.items() if id(layer) in wrapped_ids}
-    skipped = dict(skipped)
     for path, layer in layers_by_path.items():
         if layer.weights and path not in targets and not graph.is_nested_model(layer):
             skipped.setdefault(path, "left dense by the XNNPACK policy")
@@ -303,8 +297,7 @@ def _prune_by_xnnpack_policy(model, layers_by_path, schedule, target, skipped, w
 def _ready_to_train(pruned, layers_by_path):
     """Gives `pruned` the original's weights, our messages and a guarded `fit`.
 
-    Returns `pruned`'s {path: layer}, wrappers looked through.
-    """
+    Returns {path: layer} of `pruned`, wrappers looked through."""
     copies = dict(selection.named_layers(pruned))
     for path, layer in layers_by_path.items():
         if not graph.is_nested_model(layer) and layer.weights:

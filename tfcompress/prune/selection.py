@@ -15,10 +15,8 @@ from tfcompress._keras import keras
 def named_layers(model):
     """(path, layer) of every layer of `model`, nested models' layers too.
 
-    Depth first in `model.layers` order: a nested functional or Sequential
-    model comes before its own layers (a subclassed one is a single layer).
-    Pruning wrappers are looked through: a wrapped layer is listed as itself.
-    A layer used in two places is listed once, at its first path.
+    As `graph.walk(model, models_only=True)`, but pruning wrappers are looked
+    through: a wrapped layer is listed as itself, at its own name.
     """
     result = []
     for path, layer in graph.walk(model, models_only=True):
