@@ -3,7 +3,8 @@
 Imported only by the command being run (see cli/main.py), so each command
 process defines these flags once. Every training command takes the flags
 defined here at import; the `define_*` functions add those only some take,
-so each command's --help lists only what it uses.
+so each command's --help lists only what it uses. A job's own flags are
+made from its options (`jobs/options.py`) by `define_job_flags`.
 """
 
 import dataclasses

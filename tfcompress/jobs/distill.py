@@ -25,19 +25,11 @@ class DistillJob(runner.Job):
     Writes what the train job writes, for the student (on text, also
     vocabulary.txt); summary.json also records the teacher's accuracy.
 
-    Attributes:
-      teacher: a .keras file, or the output folder of a train job.
-      student_spec: model spec of the student, e.g. "mlp:800,800"; on text
-        (tsv:) a text model such as "text_cnn:4,4", built for the data's
-        vocabulary size and sequence length as the train job builds its model.
-      temperature, alpha: the Distiller's.
-      teacher_cache: run the teacher once over the training split and reuse
-        its outputs every epoch.
-      student_init: "random", or "teacher": the student starts from the
-        teacher's most useful units (`distill.init_from_teacher`): MLPs whose
-        Dense layers pair one to one are refit on up to 60,000 training
-        examples; other students of the teacher's architecture, narrower,
-        start as the teacher shrunk to their widths.
+    Each option's help says what it does. On text (tsv:) the student is a
+    text model such as "text_cnn:4,4", built for the data's vocabulary size
+    and sequence length as the train job builds its model. A student
+    initialized from the teacher (`distill.init_from_teacher`) is refit on up
+    to 60,000 training examples.
     """
 
     teacher: str = options.option(

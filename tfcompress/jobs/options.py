@@ -51,9 +51,9 @@ def declared(job):
     return [(f, f.metadata[_KEY]) for f in dataclasses.fields(job) if _KEY in f.metadata]
 
 
-def field_like(field, option, default, **changes):
-    """A copy of an option's field under another default and `changes` to its
-    `Option` (the pipeline's options are made from the jobs' this way)."""
+def redeclared(option, default, **changes):
+    """A field declaring `option` anew, with `default` and `changes` to it (the
+    pipeline's options are made from the jobs' this way)."""
     return dataclasses.field(default=default, metadata={
         _KEY: dataclasses.replace(option, **changes)})
 

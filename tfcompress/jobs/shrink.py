@@ -59,21 +59,9 @@ class ShrinkJob(runner.Job):
     counts parameters and MACs per layer before and after and times both
     TFLite files.
 
-    Attributes:
-      model: the trained model to shrink (.keras file or job folder).
-      criterion: which channels go first (`shrink.CRITERIA`).
-      rounds: shrink-and-recover rounds; the run's epochs are split over them.
-      round_to, min_width, pinned, on_unknown: as `shrink.shrink`'s.
-      teacher: the model recovery distills from; None: the unshrunk model.
-      distill: recover by distillation (else on the labels alone).
-      temperature, alpha: the Distiller's.
-      crop_inputs: None, or the share of the Dense layers' input that cropped
-        border rows and columns of a Flatten's map may carry (`shrink.crop`;
-        e.g. 0.01 removes MNIST's blank borders from an MLP); cropped in the
-        first round.
-      penalty: None, or a sparsity-inducing penalty trained with for
-        `penalty_epochs` before shrinking (`shrink.PENALTIES`: "group_lasso",
-        or "bn_l1" with criterion "bn"), times `penalty_weight`.
+    Each option's help says what it does; `round_to`, `min_width`, `pinned`
+    and `on_unknown` are `shrink.shrink`'s, `crop_inputs` is `shrink.crop`'s
+    (cropped in the first round), `penalty` one of `shrink.PENALTIES`.
     """
 
     model: str = options.option(

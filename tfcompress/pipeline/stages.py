@@ -83,7 +83,10 @@ option = options_lib.option
 
 @dataclasses.dataclass(frozen=True)
 class PipelineOptions:
-    """The pipeline's own options: what runs, and what no one job declares."""
+    """The pipeline's own options: what runs, and what no one job declares.
+
+    `Options` adds `training` and each stage's options (`STAGES`).
+    """
 
     stages: tuple = option(
         tuple(STAGES), f"Stages to run, in this order: {','.join(STAGES)}. Left-out "
@@ -107,32 +110,6 @@ class PipelineOptions:
         "default, and faster for models of a few microseconds (BENCHMARKS.md).",
         lower_bound=1)
 
-
-def _stage_fields(stages):
-    """(name, type, field) of every stage's options, made from the jobs' fields."""
-    made = {f.name for f in dataclasses.fields(PipelineOptions)}
-    fields = []
-    for stage, row in stages.items():
-        if not row:
-            continue
-        default, text = row.epochs
-        fields.append((f"{stage}_epochs", int,
-                       option(default, text, lower_bound=1)))
-        declared = {f.name: (f, o) for f, o in options_lib.declared(row.job)}
-        for name, target in row.options.items():
-            if name in made or callable(target):
-                continue
-            made.add(name)
-            field, declaration = declared[target]
-            fields.append((name, field.type, options_lib.field_like(
-                field, declaration, row.defaults.get(name, field.default), flag=None,
-                help=declaration.help.replace("--epochs", f"--{stage}_epochs"))))
-    return fields
-
-
-class _Recorded:
-    """What `Options` adds to its fields."""
-
     @property
     def output_dir(self):
         return self.training.output_dir
@@ -147,20 +124,38 @@ class _Recorded:
                 "stages": list(self.stages)}
 
 
+def _stage_fields(stages):
+    """(name, type, field) of every stage's options, made from the jobs' fields."""
+    made = {f.name for f in dataclasses.fields(PipelineOptions)}
+    fields = []
+    for stage, row in stages.items():
+        if not row:
+            continue
+        default, text = row.epochs
+        fields.append((f"{stage}_epochs", int, option(default, text, lower_bound=1)))
+        declared = {f.name: (f, o) for f, o in options_lib.declared(row.job)}
+        for name, target in row.options.items():
+            if name in made or callable(target):
+                continue
+            made.add(name)
+            field, declaration = declared[target]
+            fields.append((name, field.type, options_lib.redeclared(
+                declaration, row.defaults.get(name, field.default), flag=None,
+                help=declaration.help.replace("--epochs", f"--{stage}_epochs"))))
+    return fields
+
+
 def options_class(stages):
     """The `Options` dataclass of a table of `stages` (see `STAGES`)."""
     return dataclasses.make_dataclass(
-        "Options", [("training", settings.Training),
-                    *((f.name, f.type, dataclasses.field(default=f.default,
-                                                         metadata=f.metadata))
-                      for f in dataclasses.fields(PipelineOptions)),
+        "Options", [("training", settings.Training, dataclasses.field(kw_only=True)),
                     *_stage_fields(stages)],
-        bases=(_Recorded,), frozen=True, namespace={
+        bases=(PipelineOptions,), frozen=True, namespace={
             "__module__": __name__,
-            "__doc__": "Everything a pipeline run needs; see cli/pipeline.py for each "
-                       "flag.\n\n`training` holds what every stage's job shares (its "
-                       "`output_dir` is the run's folder; stage folders go inside it); "
-                       "the rest are `PipelineOptions` and each stage's (`STAGES`)."})
+            "__doc__": "Everything a pipeline run needs: `PipelineOptions`, each "
+                       "stage's (`STAGES`), and `training`, what every stage's job "
+                       "shares (its `output_dir` is the run's folder; stage folders go "
+                       "inside it). See cli/pipeline.py for each flag."})
 
 
 Options = options_class(STAGES)
