@@ -38,10 +38,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if _EPOCHS.present:
-        raise app.UsageError("The pipeline sets epochs per stage (--baseline_epochs, "
-                             "--teacher_epochs, --distill_epochs, --shrink_epochs, "
-                             "--prune_epochs, "
-                             "--quantize_epochs); --epochs does not apply.")
+        per_stage = ", ".join(f"--{stage}_epochs" for stage in pipeline.stages.MODEL_STAGES)
+        raise app.UsageError(f"The pipeline sets epochs per stage ({per_stage}); "
+                             "--epochs does not apply.")
     output_dir = common.OUTPUT_DIR.value or os.path.join(
         "saved_models", f"pipeline_{common.safe_name(flags.FLAGS.model)}_"
                         f"{common.safe_name(common.DATASET.value)}")
