@@ -1,11 +1,17 @@
 """Tiny synthetic models and data shared by the tests."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
+from absl import app
+from absl import flags
+from absl.testing import flagsaver
 
 from tfcompress._keras import keras
 
@@ -82,6 +88,74 @@ def run_cli(*args, timeout=600):
     return subprocess.run(
         [sys.executable, "-m", "tfcompress.cli.main", *args],
         capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def run_cli_in_process(*args):
+    """Runs `tfcompress ARGS` in this process, as `run_cli` would in a new one.
+
+    For usage errors, which need no process of their own (TensorFlow's
+    import costs seconds): the command's module is imported anew and defines
+    its flags in absl's FLAGS, which are global, so `_own_cli_flags` puts
+    them back as they were afterwards. `quiet.start` is left out: it quiets
+    a new process (tests/test_cli.py's QuietStartTest runs one). --help
+    prints absl's "USAGE: tfcompress COMMAND [flags]", as the console script's.
+
+    Returns:
+      A `subprocess.CompletedProcess` with returncode, stdout and stderr.
+    """
+    from tfcompress import quiet  # pylint: disable=import-outside-toplevel
+    from tfcompress.cli import main  # pylint: disable=import-outside-toplevel
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = ["tfcompress", *args]
+    with _own_cli_flags(), mock.patch.object(quiet, "start"), \
+            mock.patch.object(sys, "argv", list(sys.argv)), \
+            mock.patch("absl.command_name.make_process_name_useful"), \
+            mock.patch.object(sys.modules["__main__"], "__doc__", None), \
+            contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main.run(argv)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
+
+
+@contextlib.contextmanager
+def _own_cli_flags():
+    """Inside, tfcompress.cli's command modules import anew, as in a new process.
+
+    Their flags are taken out of absl's FLAGS first (an earlier test may have
+    imported them); afterwards the flags defined inside are deleted, every
+    other flag's value restored, and the modules and flags from before put back.
+    """
+    keep = ("tfcompress.cli.main",)
+    modules = {name: module for name, module in sys.modules.items()
+               if name.startswith("tfcompress.cli.") and name not in keep}
+    defined = [(name, flag) for name, flag_list in flags.FLAGS.flags_by_module_dict().items()
+               if name in modules for flag in flag_list]
+    package = sys.modules["tfcompress.cli"]
+    for name in modules:  # `from tfcompress.cli import x` reads the package's x first
+        del sys.modules[name]
+        if hasattr(package, name.rsplit(".", 1)[1]):
+            delattr(package, name.rsplit(".", 1)[1])
+    for _, flag in defined:
+        delattr(flags.FLAGS, flag.name)
+    app.define_help_flags()  # once per process, by the first `app.run`: not inside
+    saved = flagsaver.save_flag_values()
+    try:
+        yield
+    finally:
+        flagsaver.restore_flag_values(saved)  # deletes the flags defined inside
+        for name in [n for n in sys.modules if n.startswith("tfcompress.cli.")]:
+            if name not in keep:
+                del sys.modules[name]
+                delattr(package, name.rsplit(".", 1)[1])
+        for name, module in modules.items():
+            sys.modules[name] = module
+            setattr(package, name.rsplit(".", 1)[1], module)
+        for name, flag in defined:
+            flags.DEFINE_flag(flag, flags.FLAGS, module_name=name)
 
 
 class CliTestCase(tf.test.TestCase):

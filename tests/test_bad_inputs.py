@@ -7,7 +7,6 @@ key sentence). Rows that go through `runner.prepare` are built with
 once `setUpClass` has saved the tiny models it names.
 """
 
-import concurrent.futures
 import os
 import shutil
 import stat
@@ -188,8 +187,7 @@ ROWS = [
      ValueError, r"`model` file '.*corrupted\.keras' is not a valid \.keras file: its "
      r"contents are damaged"),
     ("evaluate_job_truncated_tflite",
-     lambda: evaluate_tflite.run(tflite=_P.truncated_tflite, split="test[:8]",
-                                 batch_sizes=(1,), repeats=1, log=lambda *_: None),
+     lambda: evaluate_tflite.EvaluateJob(_P.truncated_tflite, split="test[:8]"),
      ValueError, r"`tflite` file '.*truncated\.tflite' is not a valid \.tflite model"),
     ("evaluate_tflite_truncated",
      lambda: evaluate.evaluate_tflite(_P.truncated_tflite, _batches(_P.images)),
@@ -513,14 +511,14 @@ class BadInputTest(parameterized.TestCase, tf.test.TestCase):
              "is not a valid .tflite model"),
         ]
         before = _listing(_P.root)
-        # One process each (TensorFlow's import costs seconds): run them side by side.
-        with concurrent.futures.ThreadPoolExecutor(len(cases)) as pool:
-            results = list(pool.map(lambda case: helpers.run_cli(*case[0]), cases))
-        for (args, message), result in zip(cases, results):
+        for args, message in cases:
             with self.subTest(args[0]):
-                self.assertNotEqual(result.returncode, 0, result.stderr)
+                result = helpers.run_cli_in_process(*args)
+                self.assertEqual(result.returncode, 1, result.stderr)
                 self.assertIn(message, result.stderr)
                 self.assertNotIn("Traceback", result.stderr)
+                self.assertIn(f"Run `tfcompress {args[0]} --help` for its flags.",
+                              result.stderr)
         self.assertEqual(_listing(_P.root), before)
 
 

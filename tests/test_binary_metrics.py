@@ -16,6 +16,8 @@ from tfcompress._keras import keras
 from tfcompress.evaluate import accuracy
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import evaluate_tflite
+from tfcompress.jobs import runner
+from tfcompress.jobs import settings
 from tfcompress.pipeline import report as report_lib
 
 _BINARY_KEYS = {"precision", "recall", "f1", "positive_class"}
@@ -203,9 +205,10 @@ class EvaluateJobTest(tf.test.TestCase):
         np.savez(dataset, x_train=images, y_train=_LABELS.astype(np.int64),
                  x_test=images, y_test=_LABELS.astype(np.int64))
         lines = []
-        result = evaluate_tflite.run(
-            tflite=_tflite(model, folder), dataset=f"npz:{dataset}", split="test",
-            batch_sizes=(1,), repeats=1, xnnpack=False, log=lines.append)
+        result = runner.run(
+            evaluate_tflite.EvaluateJob(_tflite(model, folder), batch_sizes=(1,), repeats=1,
+                                        xnnpack=False),
+            settings.Training(None, dataset=f"npz:{dataset}"), log=lines.append)
         self.assertEqual(result["positive_class"], 1)
         self.assertAllClose([result["precision"], result["recall"], result["f1"]],
                             [2 / 4, 2 / 3, 4 / 7])

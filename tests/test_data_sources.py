@@ -307,9 +307,10 @@ class JobsOnOwnDataTest(parameterized.TestCase, tf.test.TestCase):
         quantized = runner.run(quantize.QuantizeJob(model=out("prune"), mode="int8"),
                                _training(out("quantize"), dataset), **_QUIET)
         self.assertEqual(quantized["config"]["num_samples"], 256)
-        evaluated = evaluate_tflite.run(
-            tflite=os.path.join(out("quantize"), "model.tflite"), dataset=dataset,
-            split="test", batch_sizes=(1,), repeats=1, **_QUIET)
+        evaluated = runner.run(
+            evaluate_tflite.EvaluateJob(os.path.join(out("quantize"), "model.tflite"),
+                                        batch_sizes=(1,), repeats=1),
+            settings.Training(None, dataset=dataset), **_QUIET)
         self.assertEqual(evaluated["num_examples"], 64)
         self.assertAllClose(evaluated["accuracy"], quantized["tflite"]["test_accuracy"])
 

@@ -12,6 +12,9 @@ from tfcompress import data
 from tfcompress import evaluate
 from tfcompress import export
 from tfcompress import models
+from tfcompress.jobs import evaluate_tflite
+from tfcompress.jobs import runner
+from tfcompress.jobs import settings
 
 
 def _dataset(n=40, seed=0):
@@ -104,3 +107,78 @@ class CompleteEvaluationTest(tf.test.TestCase):
             artifacts.check_complete({"num_examples": 128}, 10000, "The TFLite model")
         metrics = {"num_examples": 10000, "accuracy": 0.98}
         self.assertIs(artifacts.check_complete(metrics, 10000, "x"), metrics)
+
+
+class EvaluateJobTest(tf.test.TestCase):
+    """`tfcompress evaluate`'s job, through the runner like every other job."""
+
+    def setUp(self):
+        super().setUp()
+        self.folder = self.create_tempdir().full_path
+        rng = np.random.default_rng(0)
+        # 40 training images: the default --train_split 'train[5000:]' is empty.
+        images = rng.uniform(0, 255, size=(40, 8, 8, 1)).astype(np.float32)
+        labels = rng.integers(0, 3, size=40)
+        path = os.path.join(self.folder, "data.npz")
+        np.savez(path, x_train=images, y_train=labels, x_test=images[:24],
+                 y_test=labels[:24])
+        self.dataset = f"npz:{path}"
+        self.tflite = os.path.join(self.folder, "model.tflite")
+        export.export_tflite(helpers.tiny_cnn(), self.tflite,
+                             check_inputs=images[:4] / 255)
+
+    def _listing(self):
+        return sorted(os.listdir(self.folder))
+
+    def test_runs_through_the_runner_writes_nothing_and_returns_what_it_logged(self):
+
+        before, lines = self._listing(), []
+        job = evaluate_tflite.EvaluateJob(self.tflite, batch_sizes=(1, 4), repeats=2,
+                                          xnnpack=False)
+        result = runner.run(job, settings.Training(output_dir=None, dataset=self.dataset),
+                            log=lines.append)
+        self.assertEqual(self._listing(), before)
+        expected = evaluate.evaluate_tflite(self.tflite, data.load(
+            self.dataset, "test", image_shape=(8, 8, 1)), xnnpack=False)
+        self.assertEqual(result["accuracy"], expected["accuracy"])
+        self.assertEqual(result["num_examples"], 24)
+        self.assertEqual([row["batch_size"] for row in result["latency"]], [1, 4])
+        self.assertEqual(result["bytes"], os.path.getsize(self.tflite))
+        self.assertEqual(lines[0], f"{self.tflite}: accuracy {expected['accuracy']:.2%} "
+                         f"on {self.dataset} test (24 examples)")
+        self.assertLen(lines, 4)  # accuracy, size, a latency line per batch size
+
+    def test_the_training_split_is_read_only_for_standard_normalization(self):
+
+        def run(**changes):
+            return runner.run(evaluate_tflite.EvaluateJob(self.tflite, batch_sizes=()),
+                              settings.Training(None, dataset=self.dataset, **changes),
+                              log=lambda *_: None)
+
+        self.assertEqual(run()["latency"], [])
+        with self.assertRaisesRegex(ValueError, r"^`train_split` 'train\[5000:\]' is not "
+                                    "a usable split of 'npz:"):
+            run(normalize="standard")
+        self.assertEqual(run(normalize="standard", train_split="train")["num_examples"], 24)
+
+    @pytest.mark.mnist
+    def test_bad_inputs_are_refused_by_the_evaluate_command_s_names(self):
+
+        def run(dataset=self.dataset, **job_changes):
+            job = evaluate_tflite.EvaluateJob(**{"tflite": self.tflite, **job_changes})
+            return runner.run(job, settings.Training(None, dataset=dataset),
+                              log=lambda *_: None)
+
+        with self.assertRaisesRegex(ValueError, r"^`split` 'test\[:0\]' is not a usable "
+                                    "split of 'npz:.*': it is empty"):
+            run(split="test[:0]")
+        with self.assertRaisesRegex(FileNotFoundError, "^`tflite` 'none.tflite' is not a "
+                                    "file: pass the path of a .tflite file.$"):
+            run(tflite="none.tflite")
+        with self.assertRaisesRegex(ValueError, "^`num_threads` must be a positive int"):
+            run(num_threads=0)
+        with self.assertRaisesRegex(ValueError, r"^`tflite` '.*model\.tflite' takes inputs "
+                                    r"of shape \(8, 8, 1\), but dataset 'mnist' has images "
+                                    r"of shape \(28, 28, 1\)"):
+            run(dataset="mnist")
+        self.assertEqual(self._listing(), ["data.npz", "model.tflite"])

@@ -112,10 +112,12 @@ class SmsSpamExampleTest(tf.test.TestCase):
         import readme
         from tfcompress import data
         from tfcompress.jobs import evaluate_tflite
+        from tfcompress.jobs import runner
+        from tfcompress.jobs import settings
         path = os.path.join(out, "spam.tflite")
         dataset = f"tsv:{sms}"
-        evaluated = evaluate_tflite.run(tflite=path, dataset=dataset, split="test",
-                                        batch_sizes=[1], repeats=3, log=lambda _: None)
+        evaluated = runner.run(evaluate_tflite.EvaluateJob(path, batch_sizes=[1], repeats=3),
+                               settings.Training(None, dataset=dataset), log=lambda _: None)
         snippet = readme.run_snippet("deploy_text", MODEL=path,
                                      VOCABULARY=os.path.join(out, "vocabulary.txt"))
         texts, labels = data.open_source(dataset).texts("test")

@@ -179,6 +179,8 @@ class DeviceCheckTest(tf.test.TestCase):
         from tfcompress import data  # pylint: disable=import-outside-toplevel
         from tfcompress import models  # pylint: disable=import-outside-toplevel
         from tfcompress.jobs import evaluate_tflite  # pylint: disable=import-outside-toplevel
+        from tfcompress.jobs import runner  # pylint: disable=import-outside-toplevel
+        from tfcompress.jobs import settings  # pylint: disable=import-outside-toplevel
         folder = self.create_tempdir().full_path
         dataset = "tsv:" + _write_tsv(folder, n=60)
         source = data.open_source(dataset)
@@ -188,8 +190,8 @@ class DeviceCheckTest(tf.test.TestCase):
         with open(path, "wb") as f:
             f.write(converter_lib.convert(model, recurrent_form="fused"))
         lines = []
-        result = evaluate_tflite.run(tflite=path, dataset=dataset, split="test",
-                                     batch_sizes=[1, 32], repeats=2, log=lines.append)
+        result = runner.run(evaluate_tflite.EvaluateJob(path, batch_sizes=[1, 32], repeats=2),
+                            settings.Training(None, dataset=dataset), log=lines.append)
         self.assertLen(result["variable_tensors"], 2)
         self.assertIn("The file takes 1 example(s) per invoke (a recurrent model's): "
                       "latency at batch 1 only.", lines)

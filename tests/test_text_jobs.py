@@ -78,9 +78,10 @@ class TextLstmJobsTest(tf.test.TestCase):
         self.assertEmpty(variable_tensors(path))
 
     def test_evaluate_reads_the_text_test_split_and_reports_f1(self):
-        result = evaluate_tflite.run(
-            tflite=os.path.join(self.pruned, "model.tflite"), dataset=self.dataset,
-            split="test", batch_sizes=[1], repeats=3, xnnpack=False, **_QUIET)
+        result = runner.run(
+            evaluate_tflite.EvaluateJob(os.path.join(self.pruned, "model.tflite"),
+                                        batch_sizes=[1], repeats=3, xnnpack=False),
+            settings.Training(None, dataset=self.dataset), **_QUIET)
         self.assertEqual(result["num_examples"],
                          data.open_source(self.dataset).num_examples("test"))
         self.assertBetween(result["f1"], 0.0, 1.0)
@@ -101,8 +102,8 @@ class TextLstmJobsTest(tf.test.TestCase):
                        _training(os.path.join(self.root, "refused"), other), **_QUIET)
         self.assertFalse(os.path.exists(os.path.join(self.root, "refused")))
         with self.assertRaisesRegex(ValueError, "^`tflite` "):
-            evaluate_tflite.run(tflite=os.path.join(self.trained, "model.tflite"),
-                                dataset=other, **_QUIET)
+            runner.run(evaluate_tflite.EvaluateJob(os.path.join(self.trained, "model.tflite")),
+                       settings.Training(None, dataset=other), **_QUIET)
 
 
 class DefaultSplitsTest(tf.test.TestCase):

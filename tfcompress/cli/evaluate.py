@@ -7,6 +7,8 @@ from absl import app
 from absl import flags
 
 from tfcompress.jobs import evaluate_tflite
+from tfcompress.jobs import runner
+from tfcompress.jobs import settings
 
 _TFLITE = flags.DEFINE_string("tflite", None, "The .tflite file.", required=True)
 _DATASET = flags.DEFINE_string(
@@ -39,12 +41,13 @@ def main(argv):
     except ValueError:
         raise app.UsageError(f"--batch_sizes must be integers, got "
                              f"{_BATCH_SIZES.value}.") from None
-    job_inputs = {"tflite": _TFLITE.value, "dataset": _DATASET.value,
-                  "split": _SPLIT.value, "batch_sizes": batch_sizes,
-                  "num_threads": _NUM_THREADS.value, "data_dir": _DATA_DIR.value,
-                  "normalize": _NORMALIZE.value, "train_split": _TRAIN_SPLIT.value}
     try:
-        evaluate_tflite.check_inputs(**job_inputs)
-    except (ValueError, OSError) as e:
+        prepared = runner.prepare(evaluate_tflite.EvaluateJob(
+            tflite=_TFLITE.value, split=_SPLIT.value, batch_sizes=batch_sizes,
+            num_threads=_NUM_THREADS.value, xnnpack=_XNNPACK.value,
+            repeats=_REPEATS.value), settings.Training(
+                None, dataset=_DATASET.value, data_dir=_DATA_DIR.value,
+                normalize=_NORMALIZE.value, train_split=_TRAIN_SPLIT.value))
+    except (ValueError, TypeError, OSError) as e:  # bad input: one line, no traceback
         raise app.UsageError(str(e)) from None
-    evaluate_tflite.run(**job_inputs, xnnpack=_XNNPACK.value, repeats=_REPEATS.value)
+    runner.execute(prepared)

@@ -33,6 +33,8 @@ class Job:
     """What one kind of job owns. Subclasses set `name` and override these."""
 
     name = "job"
+    # False: a job that measures (evaluate), trains nothing and writes nothing.
+    writes_output = True
 
     def config(self):
         """The job's own settings, recorded in the run's config: its options
@@ -41,6 +43,12 @@ class Job:
 
     def check(self, run):
         """Checks the job's own inputs before any work (load models with `run.load_model`)."""
+
+    def splits(self, training):
+        """{name: split} of the splits the job reads, checked before any work."""
+        return {name: getattr(training, name)
+                for name in ("train_split", "val_split", "test_split")
+                if name != "val_split" or training.val_split}  # it may be none
 
     def phases(self):
         """Names of the trainings, in order; empty for a job that does not train."""
@@ -113,7 +121,7 @@ def _dataset_shape(dataset, data_dir):
 
 
 def data_options(training, image_shape):
-    """The `data.load` arguments of a run whose models take `image_shape`.
+    """The `data.load` arguments of a run whose models (or file) take `image_shape`.
 
     The images come in that shape (`data/shapes.py`), normalized as
     `training.normalize` says; "standard" uses the training split's mean and std.
@@ -121,13 +129,6 @@ def data_options(training, image_shape):
     return {"image_shape": tuple(image_shape), **data.normalization(
         training.dataset, training.train_split, training.normalize,
         data_dir=training.data_dir, image_shape=image_shape)}
-
-
-def _check_splits(settings):
-    for arg_name in ("train_split", "val_split", "test_split"):
-        split = getattr(settings, arg_name)
-        if split or arg_name != "val_split":  # no validation split is allowed
-            data.check_split(settings.dataset, split, settings.data_dir, arg_name)
 
 
 def _check_fits_data(model, path, arg_name, dataset, input_shape, num_classes,
@@ -277,15 +278,15 @@ class Run:
 
     def train_batches(self):
         """The training split in batches, unshuffled (calibration, teacher passes)."""
-        return self._load(self.training.train_split)
+        return self.load(self.training.train_split)
 
     def validation(self):
         if not self.training.val_split:
             return None
-        return data.with_data_sharding(self._load(self.training.val_split))
+        return data.with_data_sharding(self.load(self.training.val_split))
 
     def test(self):
-        return self._load(self.training.test_split)
+        return self.load(self.training.test_split)
 
     @property
     def test_count(self):
@@ -302,7 +303,8 @@ class Run:
                                    count, data_dir=self.training.data_dir,
                                    **self.data_options)
 
-    def _load(self, split):
+    def load(self, split):
+        """`split` in batches, unshuffled, as the run's models take it."""
         return data.load(self.training.dataset, split,
                          batch_size=self.training.batch_size,
                          data_dir=self.training.data_dir, **self.data_options)
@@ -391,18 +393,20 @@ def prepare(job, training, log=print):
     # other checks build optimizers), so the strategy starts first.
     training.check_strategy()
     strategy = make_strategy(training.strategy)
-    training = training.check().with_dataset_splits(
+    training = training.check(job.writes_output).with_dataset_splits(
         data.default_splits(training.dataset, training.data_dir))
     training_lib.make_deterministic(training.seed)
     input_shape, num_classes, resizable = _dataset_shape(training.dataset,
                                                          training.data_dir)
-    _check_splits(training)
+    for arg_name, split in job.splits(training).items():
+        data.check_split(training.dataset, split, training.data_dir, arg_name)
     run = Run(job=job, training=training, strategy=strategy, chief=is_chief(strategy),
               distributed=strategy is not tf.distribute.get_strategy(),
               input_shape=input_shape, num_classes=num_classes, log=log,
               source_shape=input_shape, resizable=resizable)
-    run_dir.check_output_dir(run.output_dir, training.overwrite, training.resume,
-                             run.config, settings_lib.RESUMABLE_CHANGES)
+    if job.writes_output:
+        run_dir.check_output_dir(run.output_dir, training.overwrite, training.resume,
+                                 run.config, settings_lib.RESUMABLE_CHANGES)
     job.check(run)
     run.data_options = data_options(training, run.input_shape)
     return run
@@ -415,6 +419,8 @@ def execute(run):
     in `<output_dir>.partial`; `resume` continues it from its last checkpoint.
     """
     training, job = run.training, run.job
+    if not job.writes_output:
+        return job.finish(run)
     run.staging = run_dir.start(run.output_dir, run.config, training.resume)
     done = os.path.join(run.staging, artifacts.SUMMARY_FILE)
     if run.chief and os.path.exists(done):  # killed while being renamed: finish that

@@ -67,14 +67,14 @@ class Training:
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
-    def check(self):
-        """Checks every value that needs no data or files; raises at once.
+    def check(self, writes_output=True):
+        """Checks what needs no data or files (`output_dir` if `writes_output`), at once.
 
         Raises:
           ValueError, TypeError: naming the setting and its value.
         """
-        if not isinstance(self.output_dir, (str, os.PathLike)) or not os.fspath(
-                self.output_dir):
+        if writes_output and (not isinstance(self.output_dir, (str, os.PathLike))
+                              or not os.fspath(self.output_dir)):
             raise ValueError(f"`output_dir` must be a non-empty path, got "
                              f"{self.output_dir!r}.")
         if not isinstance(self.dataset, str) or not self.dataset:

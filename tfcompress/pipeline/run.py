@@ -75,11 +75,6 @@ def check_inputs(options, log=print):
     return steps, prepared
 
 
-def _data_options(options, tflite):
-    """`data.load`'s image shape and normalization for the inputs of `tflite`."""
-    return runner.data_options(_shared(options), TFLiteRunner(tflite).input_shape)
-
-
 # What a deployment reads of export/: the file's inputs, outputs and data.
 DEPLOYMENT_FILE = "deployment.json"
 
@@ -108,10 +103,10 @@ def _export(options, inputs, log):
                 shutil.copyfile(path, os.path.join(tmp, name))
         # The copy is the deliverable: run it once more before it counts.
         copy = os.path.join(tmp, artifacts.TFLITE_FILE)
-        shared = _shared(options)
-        TFLiteRunner(copy).run_each(artifacts.check_batch(
+        shared, file = _shared(options), TFLiteRunner(copy)
+        file.run_each(artifacts.check_batch(
             shared.dataset, shared.test_split, shared.data_dir,
-            **_data_options(options, copy))[0])
+            **runner.data_options(shared, file.input_shape))[0])
         _atomic.write_json(os.path.join(tmp, DEPLOYMENT_FILE), _deployment(copy, final))
         _atomic.write_json(os.path.join(tmp, stages_lib.EXPORT_FILE), {
             "source_stage": os.path.basename(final),
@@ -137,7 +132,8 @@ def _evaluate(options, log):
     exported = os.path.join(stages_lib.stage_dir(options.output_dir, "export"),
                             artifacts.TFLITE_FILE)
     test = data.load(shared.dataset, shared.test_split, batch_size=shared.batch_size,
-                     data_dir=shared.data_dir, **_data_options(options, exported))
+                     data_dir=shared.data_dir, **runner.data_options(
+                         shared, TFLiteRunner(exported).input_shape))
     log(f"Accuracy of {exported} on {shared.dataset} {shared.test_split}:")
     metrics = artifacts.check_complete(
         evaluate.evaluate_tflite(exported, test, verbose=0 if quiet else progress),
