@@ -11,49 +11,91 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from absl import app
+from absl import flags
 
 from tfcompress import export
 from tfcompress.cli import custom_objects
 from tfcompress.jobs import artifacts
 
+# A new process, as a user runs the command: for what the process itself
+# does (its exit, its start-up lines) and for real runs.
 _run_cli = helpers.run_cli
+# In this process: usage errors, without TensorFlow's seconds of import.
+_run_in_process = helpers.run_cli_in_process
 CliTestCase = helpers.CliTestCase
 
 
 class UsageErrorTest(CliTestCase):
 
-    def test_no_command_prints_usage(self):
+    def test_no_command_prints_usage_and_help_lists_the_commands(self):
         result = _run_cli()
         self.assertEqual(result.returncode, 2)
         self.assertIn("Usage: tfcompress COMMAND", result.stdout)
+        result = _run_cli("--help")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("Usage: tfcompress COMMAND", result.stdout)
+        self.assertIn("  evaluate   Accuracy, size and latency of a .tflite file.",
+                      result.stdout)
 
     def test_command_help_lists_its_flags(self):
-        result = _run_cli("train", "--help")  # absl exits 1 after printing help
+        result = _run_in_process("train", "--help")
+        self.assertEqual(result.returncode, 1)  # absl exits 1 after printing help
+        self.assertIn("USAGE: tfcompress train [flags]", result.stdout)
         for flag in ("--model:", "--epochs:", "--lr_schedule:", "--output_dir:"):
             self.assertIn(flag, result.stdout)
         for flag in ("unsafe_load:", "--custom_objects:"):  # train loads no model file
             self.assertNotIn(flag, result.stdout)
 
     def test_pipeline_help_lists_only_the_flags_the_pipeline_takes(self):
-        result = _run_cli("pipeline", "--help")
+        result = _run_in_process("pipeline", "--help")
         for flag in ("--baseline_epochs:", "--prune_epochs:", "--custom_objects:",
                      "unsafe_load:", "--output_dir:"):
             self.assertIn(flag, result.stdout)
         self.assertNotIn("--epochs:", result.stdout)  # refused: one per stage instead
 
+    def test_evaluate_help_lists_its_own_flags_only(self):
+        result = _run_in_process("evaluate", "--help")
+        for flag in ("--tflite:", "--split:", "--batch_sizes:", "--[no]xnnpack:",
+                     "--train_split:"):
+            self.assertIn(flag, result.stdout)
+        for flag in ("--epochs:", "--output_dir:", "--test_split:"):  # it trains nothing
+            self.assertNotIn(flag, result.stdout)
+
     def test_unknown_command(self):
-        self.assertUsageError(_run_cli("compress"), "unknown command 'compress'")
+        self.assertUsageError(_run_in_process("compress"), "unknown command 'compress'")
 
     def test_unknown_flag(self):
-        self.assertUsageError(_run_cli("train", "--epoch=3"),
+        self.assertUsageError(_run_in_process("train", "--epoch=3"),
                               "Unknown command line flag 'epoch'")
 
     def test_flag_out_of_bounds(self):
-        self.assertUsageError(_run_cli("train", "--epochs=0"),
+        self.assertUsageError(_run_in_process("train", "--epochs=0"),
                               "flag --epochs=0: 0 is not a positive integer")
 
     def test_stray_argument(self):
-        self.assertUsageError(_run_cli("train", "mnist"), "Unexpected arguments: ['mnist']")
+        self.assertUsageError(_run_in_process("train", "mnist"),
+                              "Unexpected arguments: ['mnist']")
+
+
+class InProcessTest(CliTestCase):
+    """`run_cli_in_process` leaves absl's global flags as it found them."""
+
+    def test_commands_in_turn_define_their_own_flags_and_leave_none_behind(self):
+        before = {name: flags.FLAGS[name].value for name in flags.FLAGS}
+        # train and evaluate both define --dataset, with other help: each
+        # command's module defines its own, as in a process of its own.
+        self.assertUsageError(_run_in_process("train", "--dataset=x", "--epochs=0"),
+                              "0 is not a positive integer")
+        self.assertUsageError(_run_in_process("evaluate", "--tflite=none.tflite",
+                                              "--verbosity=1"),
+                              "`tflite` 'none.tflite' is not a file")
+        self.assertIn("--normalize: <unit|standard|none>: The training run's input "
+                      "normalization", _run_in_process("evaluate", "--help").stdout)
+        after = {name: flags.FLAGS[name].value for name in flags.FLAGS}
+        self.assertEqual(after, before)
+        self.assertTrue(flags.FLAGS.is_parsed())
+        self.assertEqual(_run_in_process("train", "--help").stdout,
+                         _run_in_process("train", "--help").stdout)
 
 @pytest.mark.mnist
 @pytest.mark.slow
@@ -114,7 +156,7 @@ def _save_mnist_teacher(folder, num_classes=10):
 class DistillUsageErrorTest(CliTestCase):
 
     def test_teacher_flag_is_required(self):
-        self.assertUsageError(_run_cli("distill"), "Flag --teacher must have a value")
+        self.assertUsageError(_run_in_process("distill"), "Flag --teacher must have a value")
 
 
 @pytest.mark.mnist
@@ -314,7 +356,7 @@ class CustomObjectsTest(tf.test.TestCase):
 class EvaluateUsageErrorTest(CliTestCase):
 
     def test_bad_batch_sizes(self):
-        self.assertUsageError(_run_cli("evaluate", "--tflite=x", "--batch_sizes=1,a"),
+        self.assertUsageError(_run_in_process("evaluate", "--tflite=x", "--batch_sizes=1,a"),
                               "--batch_sizes must be integers")
 
 

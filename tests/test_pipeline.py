@@ -22,6 +22,7 @@ _SLICES = ("--train_split=train[:2000]", "--val_split=train[2000:2500]",
 
 
 _run_cli = helpers.run_cli
+_run_in_process = helpers.run_cli_in_process  # usage errors
 
 
 def _fake_stage(run_dir, stage):
@@ -123,21 +124,21 @@ class PipelineUsageErrorTest(helpers.CliTestCase):
 
     def test_unknown_stage(self):
         out = os.path.join(self.create_tempdir().full_path, "run")
-        self.assertUsageError(_run_cli("pipeline", "--stages=teacher,compress",
-                                       f"--output_dir={out}"),
+        self.assertUsageError(_run_in_process("pipeline", "--stages=teacher,compress",
+                                              f"--output_dir={out}"),
                               "`stages` must be a non-empty list drawn from")
         self.assertFalse(os.path.exists(out))
 
     def test_epochs_flag_does_not_apply(self):
-        self.assertUsageError(_run_cli("pipeline", "--epochs=3"),
+        self.assertUsageError(_run_in_process("pipeline", "--epochs=3"),
                               "The pipeline sets epochs per stage")
 
     def test_report_of_an_empty_folder(self):
-        self.assertUsageError(_run_cli("report", self.create_tempdir().full_path),
+        self.assertUsageError(_run_in_process("report", self.create_tempdir().full_path),
                               "holds no finished pipeline stage")
 
     def test_compare_needs_two_runs(self):
-        self.assertUsageError(_run_cli("compare", "only_one"),
+        self.assertUsageError(_run_in_process("compare", "only_one"),
                               "Give two pipeline run folders")
 
 
@@ -281,13 +282,18 @@ class PipelineEndToEndTest(tf.test.TestCase):
             self.assertIn(f"![{name}]({name})", markdown)
 
     def test_report_command_rebuilds_the_same_report(self):
+        # In a copy of its own: the other tests read the run's report files.
+        rebuilt = os.path.join(self.root, "rebuilt")
+        shutil.copytree(self.run_dir, rebuilt)
         before = self._json("report.json")
         for name in ["report.json", "report.md", *before["plots"]]:
-            os.remove(os.path.join(self.run_dir, name))
-        result = _run_cli("report", self.run_dir)
+            os.remove(os.path.join(rebuilt, name))
+        result = _run_cli("report", rebuilt)
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        self.assertEqual(self._json("report.json"), before)
+        with open(os.path.join(rebuilt, "report.json")) as f:
+            self.assertEqual(json.load(f), before)
         self.assertIn(before["summary_line"], result.stdout)
+        self.assertTrue(os.path.isfile(os.path.join(self.run_dir, "report.md")))
 
     def test_compare_prints_both_runs(self):
         copy = os.path.join(self.root, "copy")
@@ -305,8 +311,8 @@ class PipelineEndToEndTest(tf.test.TestCase):
         rerun = os.path.join(self.root, "rerun")
         shutil.copytree(self.run_dir, rerun, dirs_exist_ok=True)
         # Existing stage folders are not replaced without --overwrite.
-        refused = _run_cli("pipeline", *_SLICES, "--stages=quantize,export,evaluate",
-                           f"--output_dir={rerun}")
+        refused = _run_in_process("pipeline", *_SLICES, "--stages=quantize,export,evaluate",
+                                  f"--output_dir={rerun}")
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn("pass --overwrite to redo it", refused.stderr)
         result = _run_cli("pipeline", *_SLICES, "--stages=quantize,export,evaluate",
