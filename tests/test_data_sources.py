@@ -341,8 +341,8 @@ class JobsOnOwnDataTest(parameterized.TestCase, tf.test.TestCase):
             summary = json.load(f)
         self.assertEqual(summary["config"]["normalize"], "none")
         self.assertEqual(summary["config"]["dataset"], dataset)
-        missing = helpers.run_cli("train", "--model=mlp:16",
-                                  f"--dataset=npz:{self.root}/none.npz", *flags)
+        missing = helpers.run_cli_in_process("train", "--model=mlp:16",
+                                             f"--dataset=npz:{self.root}/none.npz", *flags)
         self.assertNotEqual(missing.returncode, 0)
         self.assertIn("no .npz file at", missing.stderr)
         self.assertNotIn("Traceback", missing.stderr)
