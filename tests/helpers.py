@@ -132,15 +132,16 @@ def _own_cli_flags():
     keep = ("tfcompress.cli.main",)
     modules = {name: module for name, module in sys.modules.items()
                if name.startswith("tfcompress.cli.") and name not in keep}
-    defined = [(name, flag) for name, flag_list in flags.FLAGS.flags_by_module_dict().items()
-               if name in modules for flag in flag_list]
+    defined = {flag.name: (name, flag)
+               for name, flag_list in flags.FLAGS.flags_by_module_dict().items()
+               if name in modules for flag in flag_list}
     package = sys.modules["tfcompress.cli"]
     for name in modules:  # `from tfcompress.cli import x` reads the package's x first
         del sys.modules[name]
         if hasattr(package, name.rsplit(".", 1)[1]):
             delattr(package, name.rsplit(".", 1)[1])
-    for _, flag in defined:
-        delattr(flags.FLAGS, flag.name)
+    for flag_name in defined:
+        delattr(flags.FLAGS, flag_name)
     app.define_help_flags()  # once per process, by the first `app.run`: not inside
     saved = flagsaver.save_flag_values()
     try:
@@ -150,11 +151,12 @@ def _own_cli_flags():
         for name in [n for n in sys.modules if n.startswith("tfcompress.cli.")]:
             if name not in keep:
                 del sys.modules[name]
-                delattr(package, name.rsplit(".", 1)[1])
+                if hasattr(package, name.rsplit(".", 1)[1]):
+                    delattr(package, name.rsplit(".", 1)[1])
         for name, module in modules.items():
             sys.modules[name] = module
             setattr(package, name.rsplit(".", 1)[1], module)
-        for name, flag in defined:
+        for name, flag in defined.values():
             flags.DEFINE_flag(flag, flags.FLAGS, module_name=name)
 
 

@@ -1,5 +1,6 @@
 """Tests of the `tfcompress` command: usage errors and the train job."""
 
+import importlib
 import json
 import os
 import re
@@ -81,6 +82,9 @@ class InProcessTest(CliTestCase):
     """`run_cli_in_process` leaves absl's global flags as it found them."""
 
     def test_commands_in_turn_define_their_own_flags_and_leave_none_behind(self):
+        # As another test may have: the shared flags are defined already.
+        common = importlib.import_module("tfcompress.cli.common")
+        dataset = flags.FLAGS["dataset"]
         before = {name: flags.FLAGS[name].value for name in flags.FLAGS}
         # train and evaluate both define --dataset, with other help: each
         # command's module defines its own, as in a process of its own.
@@ -93,6 +97,9 @@ class InProcessTest(CliTestCase):
                       "normalization", _run_in_process("evaluate", "--help").stdout)
         after = {name: flags.FLAGS[name].value for name in flags.FLAGS}
         self.assertEqual(after, before)
+        self.assertIs(flags.FLAGS["dataset"], dataset)
+        self.assertIs(sys.modules["tfcompress.cli.common"], common)
+        self.assertEqual(common.DATASET.value, "mnist")
         self.assertTrue(flags.FLAGS.is_parsed())
         self.assertEqual(_run_in_process("train", "--help").stdout,
                          _run_in_process("train", "--help").stdout)
