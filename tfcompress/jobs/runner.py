@@ -30,7 +30,11 @@ from tfcompress.jobs import settings as settings_lib
 
 
 class Job:
-    """What one kind of job owns. Subclasses set `name` and override these."""
+    """What one kind of job owns. Subclasses set `name` and override these.
+
+    A job's options are its dataclass fields declared with `options.option`:
+    they make its config, and its flags (`cli.common.define_job_flags`).
+    """
 
     name = "job"
     # False: a job that measures (evaluate), trains nothing and writes nothing.
