@@ -81,6 +81,18 @@ class OneDeclarationTest(absltest.TestCase):
         with self.assertRaisesRegex(flags.IllegalFlagValueError, "--teacher"):
             _flags(distill.DistillJob)
 
+    def test_an_option_annotated_as_a_string_takes_its_type(self):
+        # As under `from __future__ import annotations`.
+        job_class = dataclasses.make_dataclass("StringTyped", [
+            ("width", "int", options.option(4, "Width.", lower_bound=1)),
+            ("names", "tuple", options.option((), "Names."))])
+        parsed = _flags(job_class, ["--width=6", "--names=a,b"], epochs=None,
+                        loads_models=False)
+        self.assertEqual(common.job_from_flags(job_class, parsed), job_class(6, ("a", "b")))
+        with self.assertRaisesRegex(TypeError, "Option `size` is of type 'list'"):
+            _flags(dataclasses.make_dataclass("Listed", [
+                ("size", "list", options.option(None, "Sizes."))]))
+
     def test_flag_names_and_config_keys(self):
         cli = _flags(train.TrainJob, ["--model=mlp:8"], loads_models=False)
         self.assertEqual(train.TrainJob("mlp:8").config(), {"model_spec": "mlp:8"})

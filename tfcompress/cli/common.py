@@ -86,12 +86,13 @@ def define_option_flag(name, field, option, flag_values=flags.FLAGS):
     args = {"flag_values": flag_values, **({"required": True} if required else {})}
     if option.choices is not None:
         return flags.DEFINE_enum(name, default, list(option.choices), option.help, **args)
-    if field.type is tuple:
+    kind = options.kind(field)
+    if kind is tuple:
         return flags.DEFINE_list(name, list(default or ()), option.help, **args)
-    if field.type is bool:
+    if kind is bool:
         return flags.DEFINE_bool(name, default, option.help, **args)
     define = {str: flags.DEFINE_string, int: flags.DEFINE_integer,
-              float: flags.DEFINE_float}[field.type]
+              float: flags.DEFINE_float}[kind]
     bounds = {k: v for k, v in (("lower_bound", option.lower_bound),
                                 ("upper_bound", option.upper_bound)) if v is not None}
     return define(name, default, option.help, **bounds, **args)
@@ -132,7 +133,7 @@ def job_from_flags(job_class, flag_values=flags.FLAGS, **values):
     """A `job_class` of the flags `define_job_flags` defined; `values` add to them."""
     for field, option in options.declared(job_class):
         value = flag_values[option.flag or field.name].value
-        values[field.name] = tuple(value) if field.type is tuple else value
+        values[field.name] = tuple(value) if options.kind(field) is tuple else value
     return job_class(**values)
 
 

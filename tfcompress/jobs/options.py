@@ -51,6 +51,19 @@ def declared(job):
     return [(f, f.metadata[_KEY]) for f in dataclasses.fields(job) if _KEY in f.metadata]
 
 
+def kind(field):
+    """An option field's type: str, int, float, bool or tuple (also when annotated
+    as a string, under `from __future__ import annotations`)."""
+    found = _KINDS.get(field.type, field.type)
+    if found not in _KINDS.values():
+        raise TypeError(f"Option `{field.name}` is of type {field.type!r}; options are "
+                        "str, int, float, bool or tuple (a list flag).")
+    return found
+
+
+_KINDS = {t.__name__: t for t in (str, int, float, bool, tuple)}
+
+
 def redeclared(option, default, **changes):
     """A field declaring `option` anew, with `default` and `changes` to it (the
     pipeline's options are made from the jobs' this way)."""
