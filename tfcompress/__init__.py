@@ -1,7 +1,16 @@
 """tfcompress: make Keras models small and fast for deployment.
 
-Keras 3 and tf_keras models alike: Keras 3 models are converted to tf_keras
-for TFMOT and handed back as Keras 3 (`tfcompress.keras3`).
+Keras 3 and tf_keras models alike. Give Keras 3, get Keras 3 back: a Keras 3
+model is converted to a tf_keras twin for TFMOT (`tfcompress.keras3`), and
+what a call finishes (`shrink`, `prune.strip`, a `Distiller`'s `student`,
+every job's model.keras) comes back as Keras 3; what still trains under
+TFMOT (`prune(...).model`, `quantize_aware`) stays tf_keras until finished.
+Keras 3 callbacks, optimizers, losses and metrics work in their `fit`.
+
+Extension points: `distill.DistillationTerm` (a loss of your own),
+`shrink.register` (a layer of your own in structured pruning),
+`keras3.register` (a layer of your own across the bridge), and
+`jobs.options.option` (a job option declared once).
 
 The public API. Submodules hold one concept each: `data`, `models`,
 `distill`, `prune`, `shrink` (structured pruning), `quantize`, `training`,
