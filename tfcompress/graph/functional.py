@@ -53,10 +53,6 @@ class LayerNode:
     def is_input(self):
         return self.class_name == "InputLayer"
 
-    @property
-    def is_model(self):
-        return self.class_name in MODEL_CLASSES
-
 
 @dataclasses.dataclass
 class Graph:
@@ -100,11 +96,8 @@ class Graph:
 def _refs(tree):
     if isinstance(tree, TensorRef):
         yield tree
-    elif isinstance(tree, (list, tuple)):
-        for item in tree:
-            yield from _refs(item)
-    elif isinstance(tree, dict):
-        for item in tree.values():
+    elif isinstance(tree, (list, tuple, dict)):
+        for item in tree.values() if isinstance(tree, dict) else tree:
             yield from _refs(item)
 
 

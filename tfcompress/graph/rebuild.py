@@ -61,10 +61,8 @@ def rebuild(graph, *, make_input, make_layer, make_model):
 def _resolve(tree, produced):
     if isinstance(tree, TensorRef):
         return produced[(tree.layer, tree.call)][tree.index]
-    if isinstance(tree, list):
-        return [_resolve(item, produced) for item in tree]
-    if isinstance(tree, tuple):
-        return tuple(_resolve(item, produced) for item in tree)
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_resolve(item, produced) for item in tree)
     if isinstance(tree, dict):
         return {key: _resolve(value, produced) for key, value in tree.items()}
     return tree

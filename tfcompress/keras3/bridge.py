@@ -82,20 +82,20 @@ def register(keras3_class, fn):
     function; the Keras 3 layer's weights are then copied into it in
     `get_weights()` order.
     """
-    if not isinstance(keras3_class, type) or not issubclass(keras3_class, keras.layers.Layer):
-        raise TypeError(f"`keras3_class` must be a Keras 3 layer class, got {keras3_class!r}.")
-    if not callable(fn):
-        raise TypeError(f"`fn` must be callable (layer -> tf_keras layer), got {fn!r}.")
-    _TO_TF_KERAS[keras3_class] = fn
+    _register(_TO_TF_KERAS, keras3_class, fn, "keras3_class", keras, "Keras 3", "tf_keras")
 
 
 def register_reverse(tf_keras_class, fn):
     """Registers `fn(layer) -> Keras 3 layer` for a tf_keras layer class."""
-    if not isinstance(tf_keras_class, type) or not issubclass(tf_keras_class, tf_keras.layers.Layer):
-        raise TypeError(f"`tf_keras_class` must be a tf_keras layer class, got {tf_keras_class!r}.")
+    _register(_TO_KERAS3, tf_keras_class, fn, "tf_keras_class", tf_keras, "tf_keras", "Keras 3")
+
+
+def _register(registry, layer_class, fn, arg_name, source_keras, source, target):
+    if not isinstance(layer_class, type) or not issubclass(layer_class, source_keras.layers.Layer):
+        raise TypeError(f"`{arg_name}` must be a {source} layer class, got {layer_class!r}.")
     if not callable(fn):
-        raise TypeError(f"`fn` must be callable (layer -> Keras 3 layer), got {fn!r}.")
-    _TO_KERAS3[tf_keras_class] = fn
+        raise TypeError(f"`fn` must be callable (layer -> {target} layer), got {fn!r}.")
+    registry[layer_class] = fn
 
 
 def load(path, *, arg_name="model"):
@@ -217,6 +217,7 @@ class _Walk:
     def __init__(self, keras3_to_tf_keras):
         self.forward = keras3_to_tf_keras
         self.target = tf_keras if keras3_to_tf_keras else keras
+        self.translate = configs.to_tf_keras if keras3_to_tf_keras else configs.to_keras3
 
     def model(self, model):
         graph = graph_lib.Graph.from_model(model)
@@ -262,8 +263,7 @@ class _Walk:
             return registry[type(source)](source)
         class_name = type(source).__name__
         try:
-            translate = configs.to_tf_keras if self.forward else configs.to_keras3
-            config = translate(class_name, source.get_config(), self.sub_object)
+            config = self.translate(class_name, source.get_config(), self.sub_object)
             return getattr(self.target.layers, class_name).from_config(config)
         except (ValueError, TypeError, KeyError) as e:
             raise ConversionError(
@@ -275,12 +275,8 @@ class _Walk:
         class_name, module = obj["class_name"], obj.get("module") or ""
         kind = next((k for k in _SUB_MODULES if module.endswith(k)), None)
         if kind is None:  # an inner layer (Bidirectional's)
-            translate = configs.to_tf_keras if self.forward else configs.to_keras3
-            config = translate(class_name, obj["config"], self.sub_object)
-            if self.forward:
-                return {"class_name": class_name, "config": config}
-            return {"module": "keras.layers", "class_name": class_name,
-                    "config": config, "registered_name": None}
+            return self.serialized("layers", class_name,
+                                   self.translate(class_name, obj["config"], self.sub_object))
         cls = getattr(getattr(self.target, kind), class_name, None)
         if cls is None:
             raise configs.ConfigError(f"{kind[:-1]} {class_name!r} has no equivalent")
@@ -289,6 +285,10 @@ class _Walk:
         # initialized again; the weights themselves are copied.
         config = {key: value for key, value in obj["config"].items()
                   if keys is None or key in keys}
+        return self.serialized(kind, class_name, config)
+
+    def serialized(self, kind, class_name, config):
+        """A sub-object as the target Keras serializes one."""
         if self.forward:
             return {"class_name": class_name, "config": config}
         return {"module": f"keras.{kind}", "class_name": class_name, "config": config,
@@ -322,8 +322,7 @@ def _scalar_op(node):
 
 def _keras3_op(layer):
     """A tf_keras ScalarOp as the Keras 3 op it came from."""
-    fn = {"add": keras.ops.add, "subtract": keras.ops.subtract,
-          "multiply": keras.ops.multiply, "divide": keras.ops.divide}[layer.op]
+    fn = getattr(keras.ops, layer.op)  # add, subtract, multiply or divide
 
     def call(args, kwargs):
         del kwargs
