@@ -93,11 +93,9 @@ def learning_rate_schedule(learning_rate, lr_schedule="constant", *, total_steps
 def compile_classifier(model, *, optimizer="adam", learning_rate=1e-3):
     """Compiles a logits model with sparse cross-entropy and accuracy."""
     require_keras2_model(model)
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
 class KeepBestWeights(keras.callbacks.Callback):
@@ -178,19 +176,9 @@ def train_classifier(model, train_data, *, epochs, optimizer="adam",
     return fit(model, train_data, epochs=epochs, **fit_kwargs)
 
 
-def fit(
-    model,
-    train_data,
-    *,
-    epochs,
-    validation_data=None,
-    batch_size=inputs.DEFAULT_BATCH_SIZE,
-    checkpoint_dir=None,
-    early_stopping_patience=None,
-    callbacks=(),
-    keep_best=True,
-    verbose=2,
-):
+def fit(model, train_data, *, epochs, validation_data=None,
+        batch_size=inputs.DEFAULT_BATCH_SIZE, checkpoint_dir=None,
+        early_stopping_patience=None, callbacks=(), keep_best=True, verbose=2):
     """Fits a compiled model and keeps the weights of its best epoch.
 
     With `validation_data`, the weights of the epoch with the best validation
@@ -246,16 +234,10 @@ def fit(
         if checkpoint_dir:
             all_callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
         if early_stopping_patience is not None:
-            all_callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_accuracy", mode="max",
-                    patience=early_stopping_patience,
-                )
-            )
-        history = model.fit(
-            train_data, epochs=epochs, validation_data=validation_data,
-            callbacks=all_callbacks, verbose=progress_verbosity(verbose),
-        )
+            all_callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=early_stopping_patience))
+        history = model.fit(train_data, epochs=epochs, validation_data=validation_data,
+                            callbacks=all_callbacks, verbose=progress_verbosity(verbose))
         if keep_best:
             best_keeper.restore(model)
     return history

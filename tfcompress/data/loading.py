@@ -52,24 +52,13 @@ def _statistics(name, normalize, mean, std):
             f"`normalize='standard'` needs `mean` and `std` for {name!r}; "
             f"statistics are built in only for "
             f"{sorted(preprocessing.KNOWN_MEAN_STD)}: compute them with "
-            f"data.normalization({name!r}, 'train', 'standard')."
-        )
+            f"data.normalization({name!r}, 'train', 'standard').")
     known_mean, known_std = preprocessing.KNOWN_MEAN_STD[name]
     return (known_mean if mean is None else mean), (known_std if std is None else std)
 
 
-def examples(
-    name,
-    split,
-    *,
-    normalize="unit",
-    mean=None,
-    std=None,
-    flatten=False,
-    cache=True,
-    data_dir=None,
-    image_shape=None,
-):
+def examples(name, split, *, normalize="unit", mean=None, std=None, flatten=False,
+             cache=True, data_dir=None, image_shape=None):
     """One pass over a split as preprocessed (image, label) examples.
 
     Unbatched and unshuffled, in the split's own order: the source that
@@ -90,10 +79,8 @@ def examples(
     try:
         source.num_examples(split)
     except (KeyError, ValueError) as e:
-        raise ValueError(
-            f"`split` {split!r} does not exist in {name!r} (splits: "
-            f"{sorted(source.split_sizes)}): {e}"
-        ) from None
+        raise ValueError(f"`split` {split!r} does not exist in {name!r} (splits: "
+                         f"{sorted(source.split_sizes)}): {e}") from None
     shape = source.image_shape if image_shape is None else shapes.fill_unknown(
         source.image_shape, image_shape)
     reason = shapes.mismatch(source.image_shape, shape, source.resizable)
@@ -105,22 +92,9 @@ def examples(
     return ds.cache() if cache else ds
 
 
-def load(
-    name,
-    split,
-    *,
-    batch_size=128,
-    shuffle=False,
-    seed=0,
-    normalize="unit",
-    mean=None,
-    std=None,
-    flatten=False,
-    cache=True,
-    drop_remainder=False,
-    data_dir=None,
-    image_shape=None,
-):
+def load(name, split, *, batch_size=128, shuffle=False, seed=0, normalize="unit",
+         mean=None, std=None, flatten=False, cache=True, drop_remainder=False,
+         data_dir=None, image_shape=None):
     """Loads an image-classification split as (image, label) batches.
 
     Order: decode, preprocess, cache, shuffle, batch, prefetch; so caching
@@ -154,9 +128,8 @@ def load(
                   image_shape=image_shape)
     if shuffle:
         size = num_examples(name, split, data_dir)
-        ds = ds.shuffle(
-            min(size, MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
-        )
+        ds = ds.shuffle(min(size, MAX_SHUFFLE_BUFFER), seed=seed,
+                        reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
 

@@ -67,8 +67,7 @@ def magnitude_mask(kernel, sparsity):
     if count == 0:
         return np.ones_like(kernel)
     threshold = np.partition(np.abs(kernel).ravel(), count - 1)[count - 1]
-    mask = (np.abs(kernel) > threshold).astype(kernel.dtype)
-    return mask
+    return (np.abs(kernel) > threshold).astype(kernel.dtype)
 
 
 @accepts_keras3("model")

@@ -152,9 +152,6 @@ def _check_widths(widths, groups, model_name):
     return {id(group): chosen.get(id(group), group.size) for group in groups}
 
 
-_TARGETS = ("fraction", "target_params", "target_macs", "target_latency_ms", "widths")
-
-
 @accepts_keras3("model", returns_model=True)
 def shrink(model, *, fraction=None, target_params=None, target_macs=None,
            target_latency_ms=None, widths=None, criterion="l2", data=None, round_to=1,
@@ -215,7 +212,7 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
     targets = {"fraction": fraction, "target_params": target_params,
                "target_macs": target_macs, "target_latency_ms": target_latency_ms,
                "widths": widths}
-    given = [name for name in _TARGETS if targets[name] is not None]
+    given = [name for name, value in targets.items() if value is not None]
     if len(given) != 1:
         raise ValueError("Give exactly one of `fraction`, `target_params`, `target_macs`, "
                          f"`target_latency_ms` and `widths`, got {given or 'none'}.")
