@@ -26,10 +26,8 @@ def require_keras2_model(model, arg_name="model"):
             "this function works on a tf_keras model in place. Convert it first with "
             "`tfcompress.keras3.to_tf_keras(model)` (and back with `to_keras3`), or "
             "use train_classifier, which takes Keras 3 models and writes the trained "
-            "weights back."
-        )
+            "weights back.")
     raise TypeError(
         f"`{arg_name}` must be a tf_keras Model, got {type(model).__name__} "
         f"({module}): pass a model built with tf_keras, or load a .keras file "
-        "first with tfcompress.load_keras_model(path)."
-    )
+        "first with tfcompress.load_keras_model(path).")

@@ -31,14 +31,12 @@ def make_preprocess_fn(normalize="unit", mean=None, std=None, flatten=False):
     """
     if normalize not in NORMALIZATIONS:
         raise ValueError(
-            f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}."
-        )
+            f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}.")
     if normalize == "standard":
         if mean is None or std is None:
             raise ValueError(
                 "`normalize='standard'` needs `mean` and `std` (on the [0, 1] "
-                f"scale); got mean={mean!r}, std={std!r}."
-            )
+                f"scale); got mean={mean!r}, std={std!r}.")
         if min(tf.nest.flatten(std)) <= 0:
             raise ValueError(f"`std` must be > 0, got {std!r}.")
 

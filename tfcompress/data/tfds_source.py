@@ -31,16 +31,14 @@ def builder(name, data_dir=None):
     except tfds.core.registered.DatasetNotFoundError:
         raise ValueError(
             f"`dataset` {name!r} is not a TFDS dataset name (see "
-            "tfds.list_builders()), nor npz:PATH, dir:PATH or tsv:PATH (your own data)."
-        ) from None
+            "tfds.list_builders()), nor npz:PATH, dir:PATH or tsv:PATH (your own data).") from None
     if not dataset_builder.is_prepared():
         raise FileNotFoundError(
             f"Dataset {name!r} is not prepared under {data_dir!r}. Point "
             "`data_dir` (or $TFDS_DATA_DIR, or --data_dir) at a directory "
             f"that holds {name}/ in TFDS format, or prepare it once with "
             f"network access: tfds.builder({name!r}, data_dir=...)"
-            ".download_and_prepare()."
-        )
+            ".download_and_prepare().")
     return dataset_builder
 
 

@@ -25,8 +25,7 @@ def soft_target_loss(teacher_logits, student_logits, temperature):
     teacher_log_probs = tf.nn.log_softmax(teacher_logits / temperature, axis=-1)
     student_log_probs = tf.nn.log_softmax(student_logits / temperature, axis=-1)
     kl = tf.reduce_sum(
-        tf.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1
-    )
+        tf.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
     return kl * temperature**2
 
 

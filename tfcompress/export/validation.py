@@ -36,8 +36,7 @@ def single_input_spec(model):
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(
             f"Export supports models with one input and one output; {model.name!r} "
-            f"has {len(model.inputs)} inputs and {len(model.outputs)} outputs."
-        )
+            f"has {len(model.inputs)} inputs and {len(model.outputs)} outputs.")
     return tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype
 
 
@@ -75,8 +74,7 @@ def _checked_inputs(inputs, shape, dtype, arg_name):
             want is not None and got != want for got, want in zip(inputs.shape[1:], shape)):
         raise ValueError(
             f"`{arg_name}` must have shape [batch, {', '.join(map(str, shape))}], "
-            f"got {list(inputs.shape)}."
-        )
+            f"got {list(inputs.shape)}.")
     if len(inputs) == 0:
         raise ValueError(f"`{arg_name}` is empty: the export must be run on at least "
                          "one example.")
@@ -167,14 +165,12 @@ def compare_outputs(expected, actual, atol, what):
     actual = np.asarray(actual, dtype=np.float32)
     if expected.shape != actual.shape:
         raise ExportValidationError(
-            f"{what} returned shape {actual.shape}, Keras returned {expected.shape}."
-        )
+            f"{what} returned shape {actual.shape}, Keras returned {expected.shape}.")
     diff = float(np.max(np.abs(expected - actual))) if expected.size else 0.0
     if not diff <= atol:
         raise ExportValidationError(
             f"{what} disagrees with the Keras model: max abs diff on logits "
-            f"{diff:.3g} > {atol:g}. Nothing was written."
-        )
+            f"{diff:.3g} > {atol:g}. Nothing was written.")
     return diff
 
 

@@ -76,8 +76,7 @@ def parse(spec):
     if name not in _BUILDERS:
         raise ValueError(
             f"Unknown model {name!r} in spec {spec!r}; known models: "
-            f"{', '.join(NAMES)} (e.g. 'mlp:800,800')."
-        )
+            f"{', '.join(NAMES)} (e.g. 'mlp:800,800').")
     entry = _BUILDERS[name]
     sizes, keywords = [], {}
     for arg in filter(None, (a.strip() for a in arg_text.split(","))):
@@ -92,13 +91,11 @@ def parse(spec):
         except ValueError as e:
             raise ValueError(
                 f"Bad argument {arg!r} in model spec {spec!r} ({e}); arguments "
-                f"are ints or KEY=VALUE with KEY in {list(entry.keywords)}."
-            ) from None
+                f"are ints or KEY=VALUE with KEY in {list(entry.keywords)}.") from None
     if sizes and entry.ints is None:
         raise ValueError(
             f"Model {name!r} takes no arguments, got spec {spec!r}; use 'mlp:...' "
-            "or 'small_cnn:...' for custom sizes."
-        )
+            "or 'small_cnn:...' for custom sizes.")
     if isinstance(entry.ints, tuple) and len(sizes) > len(entry.ints):
         raise ValueError(
             f"Model {name!r} takes at most {len(entry.ints)} int(s) "

@@ -26,15 +26,8 @@ def _check_rate(arg_name, rate):
         raise ValueError(f"`{arg_name}` must be in [0, 1), got {rate!r}.")
 
 
-def mlp(
-    hidden=(300, 100),
-    *,
-    dropout=0.0,
-    input_dropout=0.0,
-    input_shape=MNIST_SHAPE,
-    num_classes=10,
-    name="mlp",
-):
+def mlp(hidden=(300, 100), *, dropout=0.0, input_dropout=0.0, input_shape=MNIST_SHAPE,
+        num_classes=10, name="mlp"):
     """A ReLU multilayer perceptron; images are flattened inside the model.
 
     Args:

@@ -32,8 +32,7 @@ class TFLiteRunner:
         if len(inputs) != 1 or len(outputs) != 1:
             raise ValueError(
                 "Only single-input, single-output TFLite models are supported, "
-                f"got {len(inputs)} inputs and {len(outputs)} outputs."
-            )
+                f"got {len(inputs)} inputs and {len(outputs)} outputs.")
         self._input = inputs[0]
         self._output = outputs[0]
         self._batch = None
