@@ -31,7 +31,7 @@ def _verbose():
     """Keras verbosity; absl's --verbosity below 0 (quieter than warnings) is 0."""
     if flags.FLAGS["verbosity"].present and flags.FLAGS.verbosity < 0:
         return 0
-    return int(common.VERBOSE.value)
+    return int(flags.FLAGS.verbose)
 
 
 def main(argv):
@@ -41,7 +41,7 @@ def main(argv):
         per_stage = ", ".join(f"--{stage}_epochs" for stage in pipeline.stages.MODEL_STAGES)
         raise app.UsageError(f"The pipeline sets epochs per stage ({per_stage}); "
                              "--epochs does not apply.")
-    output_dir = common.OUTPUT_DIR.value or os.path.join(
+    output_dir = flags.FLAGS.output_dir or os.path.join(
         "saved_models", f"pipeline_{common.safe_name(flags.FLAGS.model)}_"
                         f"{common.safe_name(common.DATASET.value)}")
     custom_objects.import_modules(flags.FLAGS.custom_objects)

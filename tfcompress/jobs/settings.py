@@ -8,6 +8,7 @@ import tensorflow as tf
 from tfcompress import data
 from tfcompress import training as training_lib
 from tfcompress._checks import check_positive_int
+from tfcompress.jobs import options
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 NORMALIZATIONS = data.NORMALIZATIONS
@@ -18,51 +19,61 @@ VERBOSITIES = (0, 1, 2)
 class Training:
     """The settings every job takes; built once from flags or by a caller.
 
-    Attributes:
-      output_dir: the job's output folder (staged in `<output_dir>.partial`).
-      dataset, data_dir: TFDS dataset name and directory, or your own data:
-        "npz:PATH" or "dir:PATH" (see `data/sources.py`; no `data_dir`).
-      train_split, val_split, test_split: splits, TFDS's syntax; `val_split`
-        may be empty (then the last epoch is kept, not the best). None: the
-        dataset's own (`data.default_splits`: "train[5000:]", "train[:5000]"
-        and "test" for TFDS and npz:, "train", "val" and "test" for tsv:).
-      normalize: "unit" (pixels / 255), "standard" (minus the training
-        split's per-channel mean, over its std) or "none" (as stored).
-      epochs, batch_size: positive ints; the batch is global (all replicas).
-      optimizer, learning_rate, lr_schedule: see `training.make_optimizer`
-        and `training.learning_rate_schedule`.
-      seed: seeds Python, NumPy and TF, and orders every epoch.
-      strategy: "default", "mirrored" (all local devices), "multi_worker"
-        (TF_CONFIG), or a `tf.distribute.Strategy`.
-      checkpoint_every: also checkpoint every N steps (default: each epoch).
-      resume: continue the unfinished run in `<output_dir>.partial`.
-      overwrite: replace an existing output (or unfinished run).
-      log_dir: TensorBoard logs go here (none when empty).
-      unsafe_load: allow model files that run Python code when loaded
-        (Lambda layers); only for files you trust.
-      verbose: 0 quiet, 1 progress bar, 2 one line per epoch.
+    Each field's help is its option's, and its flag's (`cli/common.py`). Beyond
+    them: the output is staged in `<output_dir>.partial`; a split left None is
+    the dataset's (`data.default_splits`), and `val_split` "" keeps the last
+    epoch, not the best; `strategy` may also be a `tf.distribute.Strategy`;
+    `log_dir` holds TensorBoard logs (none when empty).
     """
 
-    output_dir: str
-    dataset: str = "mnist"
-    data_dir: str = None
-    train_split: str = None
-    val_split: str = None
-    test_split: str = None
-    normalize: str = "unit"
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"
-    seed: int = 0
-    strategy: object = "default"
-    checkpoint_every: int = None
-    resume: bool = False
-    overwrite: bool = False
-    log_dir: str = None
-    unsafe_load: bool = False
-    verbose: int = 2
+    output_dir: str = options.option(help="Output folder (default: under saved_models/).")
+    dataset: str = options.option(
+        "mnist", "TFDS dataset name, or your own data: npz:PATH (arrays x_train, y_train, "
+        "x_test, y_test[, x_val, y_val]), dir:PATH (PATH/train/<class>/<image>, "
+        "PATH/test/<class>/<image>) or tsv:PATH (text: one label<TAB>text per line); see "
+        "the README, \"Your own data\".")
+    data_dir: str = options.option(
+        None, "TFDS data directory (default: $TFDS_DATA_DIR, then TFDS's).")
+    train_split: str = options.option(
+        None, "Training split (default: the dataset's: train[5000:] for TFDS and npz: "
+        "datasets, train for tsv:).")
+    val_split: str = options.option(
+        None, "Validation split; the best epoch on it is kept. Empty: keep the last. "
+        "Default: the dataset's (train[:5000] for TFDS and npz:, val for tsv:).")
+    test_split: str = options.option(None, "Test split (default: the dataset's: test).")
+    normalize: str = options.option(
+        "unit", "Input normalization: unit (pixels / 255), standard (minus the training "
+        "split's per-channel mean, over its std) or none (values as stored, for models "
+        "with their own Rescaling layer).", choices=NORMALIZATIONS)
+    epochs: int = options.option(10, "Training epochs.", lower_bound=1)
+    batch_size: int = options.option(128, "Global batch size.", lower_bound=1)
+    optimizer: str = options.option("adam", "Optimizer.", choices=training_lib.OPTIMIZERS)
+    learning_rate: float = options.option(1e-3, "Learning rate.", lower_bound=0.0)
+    lr_schedule: str = options.option(
+        "constant", "Learning rate kept constant, or decayed to 0 along a cosine over the "
+        "run.", choices=training_lib.LR_SCHEDULES)
+    seed: int = options.option(
+        0, "Random seed: Python, NumPy and TF, with op determinism; the same seed gives "
+        "the same model.", lower_bound=0)
+    strategy: object = options.option(
+        "default", "tf.distribute strategy: default (one device), mirrored (this "
+        "machine's devices), multi_worker (the cluster in $TF_CONFIG; run the command on "
+        "every worker).", choices=STRATEGIES)
+    checkpoint_every: int = options.option(
+        None, "Also checkpoint every N training steps (default: at each epoch's end "
+        "only).", lower_bound=1)
+    resume: bool = options.option(
+        False, "Continue the unfinished run a kill left in <output_dir>.partial from its "
+        "last checkpoint, exactly (same flags; --learning_rate may change).")
+    overwrite: bool = options.option(
+        False, "Replace a non-empty --output_dir (or an unfinished run).")
+    log_dir: str = None  # absl's own --log_dir (see `cli.common.training`)
+    unsafe_load: bool = options.option(
+        False, "Load model files that run Python code when loaded (Lambda layers). Only "
+        "for files you trust.")
+    verbose: int = options.option(
+        2, "Keras verbosity: 0 quiet, 1 progress bar (one line per epoch when the output "
+        "is not a terminal), 2 epoch lines.", choices=VERBOSITIES)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
