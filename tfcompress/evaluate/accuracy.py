@@ -62,8 +62,7 @@ def _accumulate(batches):
         predictions = np.argmax(logits, axis=-1)
         correct += int(np.sum(predictions == labels))
         loss_sum += float(tf.reduce_sum(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-        ))
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)))
         count += len(labels)
         two_classes = logits.shape[-1] == 2
         if two_classes:  # after the loss, which rejects labels outside 0..1

@@ -23,7 +23,7 @@ _TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
 def _positions(shape, channels_first=False):
     """Spatial (or time) positions of one example of a batch `shape`."""
     dims = shape[2:] if channels_first else shape[1:-1]
-    return int(np.prod([d for d in dims], dtype=np.int64)) if dims else 1
+    return int(np.prod(dims, dtype=np.int64)) if dims else 1
 
 
 def _size(variable):

@@ -23,12 +23,8 @@ def count_params(model):
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     non_trainable = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
     nonzero = sum(int(np.count_nonzero(w.numpy())) for w in model.weights)
-    return {
-        "total": trainable + non_trainable,
-        "trainable": trainable,
-        "non_trainable": non_trainable,
-        "nonzero": nonzero,
-    }
+    return {"total": trainable + non_trainable, "trainable": trainable,
+            "non_trainable": non_trainable, "nonzero": nonzero}
 
 
 def _gzip_size(data):

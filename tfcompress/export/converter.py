@@ -136,8 +136,7 @@ def make_converter(model, *, quantization="none", representative_data=None,
             examples = calibration.calibration_examples(inputs.first_inputs(
                 representative_data, num_samples, arg_name="representative_data"),
                 num_samples)
-            converter.representative_dataset = calibration.representative_dataset(
-                examples)
+            converter.representative_dataset = calibration.representative_dataset(examples)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io:
             converter.inference_input_type = tf.int8

@@ -266,11 +266,15 @@ def _lambda_error(path, arg_name, names):
         "command line).")
 
 
+def _listed(missing):
+    """'Name' (saved as 'package>Name'), ... of {name: its registered name or None}."""
+    return ", ".join(repr(name) + (f" (saved as {registered!r})"
+                                   if registered and registered != name else "")
+                     for name, registered in missing.items())
+
+
 def _unknown_error(path, arg_name, missing):
-    names = ", ".join(
-        repr(name) + (f" (saved as {registered!r})"
-                      if registered and registered != name else "")
-        for name, (registered, _) in sorted(missing.items()))
+    names = _listed({name: registered for name, (registered, _) in sorted(missing.items())})
     first = sorted(missing)[0]
     tfmot = any(str(module).startswith("tensorflow_model_optimization")
                 for _, module in missing.values())
@@ -288,10 +292,7 @@ def _unknown_error(path, arg_name, missing):
 
 def _unknown_keras3_error(path, arg_name, missing):
     """`missing`: {class name: the registered name it was saved under, or None}."""
-    names = ", ".join(
-        repr(name) + (f" (saved as {registered!r})"
-                      if registered and registered != name else "")
-        for name, registered in missing.items())
+    names = _listed(missing)
     first = next(iter(missing))
     return ValueError(
         f"`{arg_name}` file {path!r} (saved by Keras 3) uses custom objects Keras 3 "

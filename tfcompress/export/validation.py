@@ -161,11 +161,8 @@ def run_as_device(runner, inputs, what, seed=0, first_pass=None):
 
 def compare_outputs(expected, actual, atol, what):
     """Max abs difference of two logit arrays; raises if over `atol`."""
-    expected = np.asarray(expected, dtype=np.float32)
-    actual = np.asarray(actual, dtype=np.float32)
-    if expected.shape != actual.shape:
-        raise ExportValidationError(
-            f"{what} returned shape {actual.shape}, Keras returned {expected.shape}.")
+    expected, actual = _same_shape(np.asarray(expected, dtype=np.float32),
+                                   np.asarray(actual, dtype=np.float32), what)
     diff = float(np.max(np.abs(expected - actual))) if expected.size else 0.0
     if not diff <= atol:
         raise ExportValidationError(
@@ -174,12 +171,11 @@ def compare_outputs(expected, actual, atol, what):
     return diff
 
 
-def _same_shape(expected, actual):
+def _same_shape(expected, actual, what="The exported model"):
     expected, actual = np.asarray(expected), np.asarray(actual)
     if expected.shape != actual.shape:
         raise ExportValidationError(
-            f"The exported model returned shape {actual.shape}, Keras returned "
-            f"{expected.shape}.")
+            f"{what} returned shape {actual.shape}, Keras returned {expected.shape}.")
     return expected, actual
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfcompress._checks import check_positive_int
+from tfcompress.data import inputs
 
 # TFLite's guide suggests a few hundred examples; 256 MNIST images give
 # int8 accuracy within noise of 1,000 here.
@@ -25,17 +26,9 @@ def calibration_examples(data, num_samples=DEFAULT_SAMPLES):
     """
     check_positive_int("num_samples", num_samples)
     if isinstance(data, tf.data.Dataset):
-        parts, count = [], 0
-        for batch in data:
-            x = batch[0] if isinstance(batch, (tuple, list)) else batch
-            parts.append(np.asarray(x))
-            count += len(parts[-1])
-            if count >= num_samples:
-                break
-        examples = np.concatenate(parts) if parts else np.zeros((0,))
+        examples = inputs.first_inputs(data, num_samples, arg_name="representative_data")
     else:
-        examples = np.asarray(data)
-    examples = examples[:num_samples]
+        examples = np.asarray(data)[:num_samples]
     if len(examples) == 0:
         raise ValueError("`representative_data` holds no examples: full-integer "
                          "quantization needs some (e.g. the training split).")
