@@ -178,11 +178,10 @@ class NpzSource:
 
     def raw_examples(self, split, image_shape):
         """(image, label) pairs of `split` in the arrays' order, images as `image_shape`."""
-        parts = [(self._splits[name][0][start:stop], self._splits[name][1][start:stop])
-                 for name, start, stop in splits.ranges(split, self.split_sizes)]
-        x = np.concatenate([p[0] for p in parts])
-        y = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        ranges = splits.ranges(split, self.split_sizes)
+        x, y = (np.concatenate([self._splits[name][column][start:stop]
+                                for name, start, stop in ranges]) for column in (0, 1))
+        ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int64)))
         if tuple(image_shape) == self.image_shape:
             return ds
         convert = shapes.converter(self.image_shape, image_shape)

@@ -29,9 +29,7 @@ def mean_std(name, split, *, data_dir=None, image_shape=None):
     for images, _ in ds.as_numpy_iterator():
         if per_channel is None:
             per_channel = images.ndim == 4
-        values = images.astype(np.float64)
-        values = values.reshape(-1, values.shape[-1]) if per_channel else values.reshape(
-            -1, 1)
+        values = images.astype(np.float64).reshape(-1, images.shape[-1] if per_channel else 1)
         total = total + values.sum(axis=0)
         squares = squares + (values ** 2).sum(axis=0)
         count += len(values)

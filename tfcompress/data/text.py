@@ -197,10 +197,9 @@ class TextSource:
         if tuple(image_shape) != self.image_shape:
             raise ValueError(f"`dataset` {self.name!r} gives token ids of shape "
                              f"{self.image_shape}, not {tuple(image_shape)}.")
-        parts = [(self._splits[part][0][start:stop], self._splits[part][1][start:stop])
-                 for part, start, stop in splits.ranges(split, self.split_sizes)]
-        ids = np.concatenate([p[0] for p in parts])
-        labels = np.concatenate([p[1] for p in parts])
+        ranges = splits.ranges(split, self.split_sizes)
+        ids, labels = (np.concatenate([self._splits[part][column][start:stop]
+                                       for part, start, stop in ranges]) for column in (0, 1))
         return tf.data.Dataset.from_tensor_slices((ids, labels))
 
     def record(self):
