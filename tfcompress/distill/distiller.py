@@ -236,8 +236,8 @@ class Distiller(keras.Model):
         """The models giving the features and the adapters of feature-reading terms."""
         hints = [t for t in self.terms if t.reads_features]
         self._student_features = self._teacher_features = None
+        self.adapters = []
         if not hints:
-            self.adapters = []
             return
         student_feats = [_layer_output(self.tf_keras_student, h.student_layer, "student_layer")
                          for h in hints]
@@ -247,7 +247,6 @@ class Distiller(keras.Model):
             self.tf_keras_student.inputs, [self.tf_keras_student.outputs[0], *student_feats])
         self._teacher_features = keras.Model(
             self.teacher.inputs, [self.teacher.outputs[0], *teacher_feats])
-        self.adapters = []
         for hint, student_feat, teacher_feat in zip(hints, student_feats, teacher_feats):
             adapter = _make_adapter(tuple(student_feat.shape), tuple(teacher_feat.shape),
                                     f"adapter_{hint.student_layer}")

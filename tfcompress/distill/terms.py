@@ -13,10 +13,13 @@ from tfcompress.distill import losses
 _REGISTRY = {}
 
 
-def _check_weight(weight):
-    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not weight >= 0:
-        raise ValueError(f"`weight` must be >= 0, got {weight!r}.")
-    return float(weight)
+def _number(arg_name, value, minimum, inclusive):
+    """`value` as a float >= `minimum` (> if not `inclusive`); raises naming `arg_name`."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not (value >= minimum if inclusive else value > minimum)):
+        raise ValueError(f"`{arg_name}` must be {'>=' if inclusive else '>'} {minimum}, "
+                         f"got {value!r}.")
+    return float(value)
 
 
 class DistillationTerm(abc.ABC):
@@ -66,7 +69,7 @@ class DistillationTerm(abc.ABC):
     teacher_layer = None
 
     def __init__(self, weight=1.0):
-        self.weight = _check_weight(weight)
+        self.weight = _number("weight", weight, 0, inclusive=True)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -126,10 +129,7 @@ class SoftTargets(DistillationTerm):
 
     def __init__(self, temperature=4.0, weight=1.0):
         super().__init__(weight)
-        if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
-                or not temperature > 0):
-            raise ValueError(f"`temperature` must be > 0, got {temperature!r}.")
-        self.temperature = float(temperature)
+        self.temperature = _number("temperature", temperature, 0, inclusive=False)
 
     def per_example_loss(self, teacher_outputs, student_outputs):
         return losses.soft_target_loss(teacher_outputs["logits"], student_outputs["logits"],
