@@ -12,12 +12,13 @@ from tfcompress._keras import keras
 MNIST_SHAPE = (28, 28, 1)
 
 
-def _check_positive_ints(arg_name, values):
+def _check_positive_ints(arg_name, values, count=None):
     values = tuple(values)
     if not values or any(not isinstance(v, int) or v <= 0 for v in values):
         raise ValueError(
-            f"`{arg_name}` must be a non-empty list of positive ints, got {values!r}."
-        )
+            f"`{arg_name}` must be a non-empty list of positive ints, got {values!r}.")
+    if count is not None and len(values) != count:
+        raise ValueError(f"`{arg_name}` must hold {count} ints, got {values!r}.")
     return values
 
 
@@ -83,9 +84,7 @@ def residual_cnn(filters=(32, 64), *, input_shape=MNIST_SHAPE, num_classes=10,
     residual block -> global average pooling -> logits; each block is
     conv-BN-ReLU-conv-BN added to its input, then ReLU (He et al. 2016).
     """
-    filters = _check_positive_ints("filters", filters)
-    if len(filters) != 2:
-        raise ValueError(f"`filters` must hold 2 ints, got {filters!r}.")
+    filters = _check_positive_ints("filters", filters, count=2)
     layers = keras.layers
 
     def conv_bn(x, width, stride, name):
@@ -114,9 +113,7 @@ def small_cnn(filters=(16, 32), *, input_shape=MNIST_SHAPE, num_classes=10,
     With filters (16, 32) it is that example's student; with (256, 512) its
     teacher (keras.io/examples/vision/knowledge_distillation).
     """
-    filters = _check_positive_ints("filters", filters)
-    if len(filters) != 2:
-        raise ValueError(f"`filters` must hold 2 ints, got {filters!r}.")
+    filters = _check_positive_ints("filters", filters, count=2)
     first, second = filters
     inputs = keras.Input(shape=input_shape, name="image")
     x = keras.layers.Conv2D(first, 3, strides=2, padding="same", name="conv_1")(inputs)
