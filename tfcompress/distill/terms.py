@@ -26,10 +26,9 @@ class DistillationTerm(abc.ABC):
     """One weighted per-example loss of a `Distiller`; subclass it for your own.
 
     A subclass sets `name`, the key its mean is logged under (e.g.
-    "cosine_loss"), and implements `per_example_loss`. Pass it in
-    `Distiller(..., extra_losses=[MyTerm(weight=0.5)])`.
-
-    Every batch, the Distiller calls `per_example_loss(teacher_outputs,
+    "cosine_loss"), and implements `per_example_loss`; pass it in
+    `Distiller(..., extra_losses=[MyTerm(weight=0.5)])` (README: a cosine
+    term). Every batch, the Distiller calls `per_example_loss(teacher_outputs,
     student_outputs)` with two dicts of tensors:
 
       teacher_outputs: "logits", the teacher's logits [batch, classes] in the
@@ -50,18 +49,9 @@ class DistillationTerm(abc.ABC):
     Subclasses register by class name when defined: a saved Distiller with
     one loads (`keras.models.load_model`) where its class is defined or
     imported. A term with constructor arguments besides `weight` adds them
-    to `get_config`, whose dict `from_config` passes back to the constructor.
-
-    Example (a term reading features: set `student_layer` and
-    `teacher_layer` in `__init__`, as `FeatureHint` does):
-
-        class Cosine(distill.DistillationTerm):
-            name = "cosine_loss"
-
-            def per_example_loss(self, teacher_outputs, student_outputs):
-                teacher = tf.math.l2_normalize(teacher_outputs["logits"], axis=-1)
-                student = tf.math.l2_normalize(student_outputs["logits"], axis=-1)
-                return 1.0 - tf.reduce_sum(teacher * student, axis=-1)
+    to `get_config`, whose dict `from_config` passes back to the constructor;
+    one that reads features sets `student_layer` and `teacher_layer` in
+    `__init__`, as `FeatureHint` does.
     """
 
     name = None
