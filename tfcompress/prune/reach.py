@@ -62,21 +62,17 @@ def reached_sparsity(schedule):
     end, which reaches its target at its first update if training gets there.
     0.0 if no update ever comes: the masks stay all ones.
     """
-    if isinstance(schedule, tfmot.sparsity.keras.ConstantSparsity):
-        if schedule.end_step == -1:
-            return None
-        last = last_update_step(schedule.begin_step, schedule.end_step, schedule.frequency)
+    constant = isinstance(schedule, tfmot.sparsity.keras.ConstantSparsity)
+    if not (constant or isinstance(schedule, tfmot.sparsity.keras.PolynomialDecay)) or (
+            schedule.end_step == -1):  # only a ConstantSparsity may have no end
+        return None
+    last = last_update_step(schedule.begin_step, schedule.end_step, schedule.frequency)
+    if last is None or constant:
         return 0.0 if last is None else float(schedule.target_sparsity)
-    if isinstance(schedule, tfmot.sparsity.keras.PolynomialDecay):
-        last = last_update_step(schedule.begin_step, schedule.end_step, schedule.frequency)
-        if last is None:
-            return 0.0
-        ramp = schedule.end_step - schedule.begin_step
-        left = (schedule.end_step - last) / ramp if ramp else 0.0  # as TFMOT's 1 - p
-        return float(schedule.final_sparsity + (schedule.initial_sparsity
-                                                - schedule.final_sparsity)
-                     * left ** schedule.power)
-    return None
+    ramp = schedule.end_step - schedule.begin_step
+    left = (schedule.end_step - last) / ramp if ramp else 0.0  # as TFMOT's 1 - p
+    initial, final = schedule.initial_sparsity, schedule.final_sparsity
+    return float(final + (initial - final) * left ** schedule.power)
 
 
 def shortfall_message(layer_schedules, targets, given=False):
