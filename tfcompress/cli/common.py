@@ -21,25 +21,23 @@ from tfcompress.jobs import options
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
 
-_TRAINING = {f.name: (f, o) for f, o in options.declared(settings.Training)}
-# Every training command's: all but those of the define_* functions below.
-SHARED = tuple(name for name in _TRAINING if name not in ("epochs", "unsafe_load"))
-_SHARED_FLAGS = {name: option_flags.define_option_flag(
-    name, *_TRAINING[name], **({"default": None} if name == "output_dir" else {}))
-                 for name in SHARED}  # --output_dir's default: the command's folder
-DATASET = _SHARED_FLAGS["dataset"]  # commands name their output folders after it
+# Every training command's: all but those of the define_* functions below;
+# --output_dir's default is the command's own folder.
+_SHARED = {f.name: {} for f, _ in options.declared(settings.Training)
+           if f.name not in ("epochs", "unsafe_load")} | {"output_dir": {"default": None}}
+DATASET = option_flags.define_option_flags(settings.Training, only=_SHARED)["dataset"]
 
 
 def define_epochs(default=10, flag_values=flags.FLAGS):
     """--epochs, for the commands that train one model (pipeline stages have theirs)."""
-    return option_flags.define_option_flag("epochs", *_TRAINING["epochs"], flag_values,
-                                           default=default)
+    return option_flags.define_option_flags(settings.Training, flag_values, only={
+        "epochs": {"default": default}})["epochs"]
 
 
 def define_loading_flags(flag_values=flags.FLAGS):
     """--unsafe_load and --custom_objects, for the commands that load model files."""
-    unsafe_load = option_flags.define_option_flag("unsafe_load", *_TRAINING["unsafe_load"],
-                                                  flag_values)
+    unsafe_load = option_flags.define_option_flags(
+        settings.Training, flag_values, only={"unsafe_load": {}})["unsafe_load"]
     custom_objects = flags.DEFINE_list(
         "custom_objects", [], "Python modules to import before loading models, e.g. "
         "my_layers (./my_layers.py) or my_pkg.layers: the custom Keras classes they "
@@ -68,7 +66,7 @@ def training(default_output_dir, **overrides):
     Pass the values of the `define_*` flags the command took (`epochs`,
     `unsafe_load`) as overrides; left out, they keep `settings.Training`'s.
     """
-    values = option_flags.option_values(settings.Training, names=SHARED)
+    values = option_flags.option_values(settings.Training, names=_SHARED)
     values["output_dir"] = values["output_dir"] or default_output_dir
     # --log_dir: TensorBoard logs. absl defines the flag (for its log files, which
     # it writes only when asked to): tfcompress reuses it rather than clash.

@@ -42,10 +42,17 @@ def define_option_flag(name, field, option, flag_values=flags.FLAGS, **changes):
     return define(name, default, option.help, **bounds, **args)
 
 
-def define_option_flags(job_class, flag_values=flags.FLAGS):
-    """A flag for each option of `job_class`, named as its `flag`, else its field."""
-    for field, option in options.declared(job_class):
-        define_option_flag(option.flag or field.name, field, option, flag_values)
+def define_option_flags(job_class, flag_values=flags.FLAGS, only=None):
+    """A flag for each option of `job_class`, named as its `flag`, else its
+    field; returns {field: flag}.
+
+    `only`: {field: changes to its flag (see `define_option_flag`)}, for the
+    flags of these fields alone.
+    """
+    return {field.name: define_option_flag(option.flag or field.name, field, option,
+                                           flag_values, **(only or {}).get(field.name, {}))
+            for field, option in options.declared(job_class)
+            if only is None or field.name in only}
 
 
 def option_values(job_class, flag_values=flags.FLAGS, names=None):

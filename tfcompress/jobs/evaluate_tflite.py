@@ -6,6 +6,7 @@ import os
 from tfcompress import data
 from tfcompress import evaluate
 from tfcompress._checks import check_positive_int
+from tfcompress.jobs import options
 from tfcompress.jobs import runner
 from tfcompress.runtime import TFLiteRunner
 from tfcompress.runtime import load_interpreter
@@ -30,12 +31,14 @@ class EvaluateJob(runner.Job):
     "f1" and "positive_class".
     """
 
-    tflite: str
-    split: str = "test"
-    batch_sizes: tuple = (1, 32)
-    num_threads: int = 2
-    xnnpack: bool = True
-    repeats: int = 100
+    tflite: str = options.option(help="The .tflite file.")
+    split: str = options.option("test", "Split to measure accuracy on.")
+    batch_sizes: tuple = options.option((1, 32), "Latency batch sizes.")
+    num_threads: int = options.option(2, "LiteRT threads.", lower_bound=1)
+    xnnpack: bool = options.option(
+        True, "Also run with LiteRT's default XNNPACK delegate (the accuracy uses it); "
+        "--noxnnpack for files only the built-in kernels run.")
+    repeats: int = options.option(100, "Timed invokes per latency figure.", lower_bound=1)
     name = "evaluate"
     writes_output = False
 
