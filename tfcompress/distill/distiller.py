@@ -57,18 +57,14 @@ def _check_models(student, teacher):
             f"`student` {student.name!r} ends in a softmax; the Distiller trains a "
             "student that outputs logits. Remove the final softmax (apply it at "
             "inference if you need probabilities).")
-    student_out = _shape(student, "output_shape", "student")
-    teacher_out = _shape(teacher, "output_shape", "teacher")
-    if student_out[1:] != teacher_out[1:]:
-        raise ValueError(
-            f"`teacher` outputs shape {teacher_out} but `student` outputs "
-            f"{student_out}; both must predict the same classes.")
-    student_in = _shape(student, "input_shape", "student")
-    teacher_in = _shape(teacher, "input_shape", "teacher")
-    if student_in[1:] != teacher_in[1:]:
-        raise ValueError(
-            f"`teacher` takes inputs of shape {teacher_in} but `student` "
-            f"takes {student_in}; both must read the same examples.")
+    for attribute, mismatch in (
+            ("output_shape", "`teacher` outputs shape {t} but `student` outputs {s}; "
+                             "both must predict the same classes."),
+            ("input_shape", "`teacher` takes inputs of shape {t} but `student` takes {s}; "
+                            "both must read the same examples.")):
+        s, t = _shape(student, attribute, "student"), _shape(teacher, attribute, "teacher")
+        if s[1:] != t[1:]:
+            raise ValueError(mismatch.format(s=s, t=t))
 
 
 def _layer_output(model, layer_name, arg_name):

@@ -112,8 +112,7 @@ def accepts_keras3(*arg_names, write_back=False, returns_model=False):
                 if value is not None and is_keras3_model(value):
                     originals[name] = value
                     bound.arguments[name] = as_tf_keras(value, name)
-            first = arg_names[0]
-            given = originals[first] if first in originals else bound.arguments.get(first)
+            given = originals.get(arg_names[0], bound.arguments.get(arg_names[0]))
             result = fn(*bound.args, **bound.kwargs)
             if returns_model and given is not None:
                 result = in_keras_of(result, given)

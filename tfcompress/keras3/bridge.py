@@ -331,9 +331,7 @@ def _keras3_op(layer):
 
 
 def _dtype_name(dtype):
-    if isinstance(dtype, dict):
-        return dtype["config"]["name"]
-    return dtype
+    return dtype["config"]["name"] if isinstance(dtype, dict) else dtype
 
 
 def _check(source, converted, tolerance, target):
