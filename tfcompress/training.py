@@ -57,13 +57,12 @@ def make_optimizer(name="adam", learning_rate=1e-3):
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}, got {name!r}.")
-    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-        pass
-    elif not isinstance(learning_rate, numbers.Real):
-        raise ValueError(f"`learning_rate` must be a number, got {learning_rate!r}: "
-                         "pass a float such as 1e-3.")
-    elif isinstance(learning_rate, bool) or not learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be > 0, got {learning_rate!r}.")
+    if not isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        if not isinstance(learning_rate, numbers.Real):
+            raise ValueError(f"`learning_rate` must be a number, got {learning_rate!r}: "
+                             "pass a float such as 1e-3.")
+        if isinstance(learning_rate, bool) or not learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be > 0, got {learning_rate!r}.")
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)
     return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)

@@ -174,12 +174,10 @@ def teacher_output_examples(distiller, dataset, *, verbose=1):
         message = "teacher cache: example order changed since the teacher pass"
         cached_sum, cached_hashes = cached_fingerprint
         total, hashes = _fingerprint(x, batched=False)
-        checks = [
-            tf.debugging.assert_equal(y, tf.cast(cached_label, y.dtype), message=message),
-            tf.debugging.assert_near(total, cached_sum, rtol=1e-6, atol=1e-6,
-                                     message=message),
-            tf.debugging.assert_equal(hashes, cached_hashes, message=message),
-        ]
+        checks = [tf.debugging.assert_equal(y, tf.cast(cached_label, y.dtype), message=message),
+                  tf.debugging.assert_near(total, cached_sum, rtol=1e-6, atol=1e-6,
+                                           message=message),
+                  tf.debugging.assert_equal(hashes, cached_hashes, message=message)]
         with tf.control_dependencies(checks):
             inputs = {distiller_lib.STUDENT_INPUTS: tf.identity(x),
                       distiller_lib.TEACHER_OUTPUTS: teacher}

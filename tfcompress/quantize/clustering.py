@@ -38,11 +38,8 @@ def cluster(model, number_of_clusters, *, preserve_sparsity=True):
     if _tfmot_wrappers.has_pruning_wrappers(model):
         raise ValueError(f"{model.name!r} still has pruning wrappers: strip them "
                          "first (tfcompress.prune.strip).")
-    params = {
-        "number_of_clusters": number_of_clusters,
-        "cluster_centroids_init": _CLUSTERING.CentroidInitialization.KMEANS_PLUS_PLUS,
-        "preserve_sparsity": preserve_sparsity,
-    }
+    params = dict(number_of_clusters=number_of_clusters, preserve_sparsity=preserve_sparsity,
+                  cluster_centroids_init=_CLUSTERING.CentroidInitialization.KMEANS_PLUS_PLUS)
 
     # The wrappers hold the layers they wrap and set their centroids from the
     # layer's kernel when built: wrap a trained private copy, so training
