@@ -7,12 +7,19 @@ defined it: the module whose --help lists it.
 """
 
 import dataclasses
+import sys
 
 from absl import flags
 
 from tfcompress.jobs import options
 
-flags.disclaim_key_flags()
+
+def _caller():
+    """The name of the module calling into this one."""
+    frame = sys._getframe(1)  # pylint: disable=protected-access
+    while frame.f_globals["__name__"] == __name__:
+        frame = frame.f_back
+    return frame.f_globals["__name__"]
 
 
 def define_option_flag(name, field, option, flag_values=flags.FLAGS, **changes):
@@ -26,7 +33,8 @@ def define_option_flag(name, field, option, flag_values=flags.FLAGS, **changes):
     default = changes.get("default", field.default)
     required = default is dataclasses.MISSING
     default = None if required else default
-    args = {"flag_values": flag_values, **({"required": True} if required else {})}
+    args = {"flag_values": flag_values, "module_name": _caller(),
+            **({"required": True} if required else {})}
     if option.choices is not None:  # an enum of strings, read back as the choice
         return flags.DEFINE_enum(name, None if default is None else str(default),
                                  [str(c) for c in option.choices], option.help, **args)

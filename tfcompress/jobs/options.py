@@ -1,7 +1,7 @@
 """One declaration per job option: a dataclass field that carries its help,
 default and bounds.
 
-The command line's flags (`cli/common.define_job_flags`), the run's config
+The command line's flags (`cli/option_flags.py`), the run's config
 (`Job.config`) and the pipeline's per-stage options (`pipeline/stages.py`)
 are all made from these fields, so adding an option touches one place:
 
