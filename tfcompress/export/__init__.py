@@ -10,8 +10,6 @@ from tfcompress.export.tflite import export_tflite
 from tfcompress.export.validation import ExportResult
 from tfcompress.export.validation import ExportValidationError
 
-__all__ = [
-    "ExportResult", "ExportValidationError", "check_keras_path", "export_saved_model",
-    "export_tflite",
-    "load_keras3_file", "load_keras_model", "save_keras_model", "saved_by_keras3",
-]
+__all__ = ["ExportResult", "ExportValidationError", "check_keras_path", "export_saved_model",
+           "export_tflite", "load_keras3_file", "load_keras_model", "save_keras_model",
+           "saved_by_keras3"]

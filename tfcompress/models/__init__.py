@@ -15,7 +15,5 @@ from tfcompress.models.zoo import small_cnn
 from tfcompress.models.zoo import text_cnn
 from tfcompress.models.zoo import text_lstm
 
-__all__ = [
-    "NAMES", "build", "parse", "gru", "hinton_student", "hinton_teacher", "lenet5",
-    "lenet_300_100", "lstm", "mlp", "residual_cnn", "small_cnn", "text_cnn", "text_lstm",
-]
+__all__ = ["NAMES", "build", "parse", "gru", "hinton_student", "hinton_teacher", "lenet5",
+           "lenet_300_100", "lstm", "mlp", "residual_cnn", "small_cnn", "text_cnn", "text_lstm"]

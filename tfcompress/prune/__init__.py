@@ -22,10 +22,8 @@ from tfcompress.prune.report import target_misses
 from tfcompress.prune.schedules import epochs_to_steps
 from tfcompress.prune.schedules import make_schedule
 
-__all__ = [
-    "MISSING_CALLBACK_ERROR", "MISS_TOLERANCE", "PruneResult", "Round", "ScheduleWarning", "callbacks",
-    "check_fit_callbacks", "epochs_to_steps", "format_misses", "format_report",
-    "has_pruning_wrappers", "is_m_by_n_sparse", "is_pruning_wrapper", "make_schedule",
-    "prune", "prune_iteratively", "reach", "sensitivity", "sparsity_report", "strip",
-    "target_misses",
-]
+__all__ = ["MISSING_CALLBACK_ERROR", "MISS_TOLERANCE", "PruneResult", "Round", "ScheduleWarning",
+           "callbacks", "check_fit_callbacks", "epochs_to_steps", "format_misses", "format_report",
+           "has_pruning_wrappers", "is_m_by_n_sparse", "is_pruning_wrapper", "make_schedule",
+           "prune", "prune_iteratively", "reach", "sensitivity", "sparsity_report", "strip",
+           "target_misses"]

@@ -17,7 +17,6 @@ from tfcompress.quantize.qat import PRESERVE
 from tfcompress.quantize.qat import layer_without_qat
 from tfcompress.quantize.qat import quantize_aware
 
-__all__ = [
-    "DEFAULT_SAMPLES", "PRESERVE", "calibration_examples", "cluster", "distinct_values",
-    "float_model", "is_clustered", "is_quantization_aware", "layer_without_qat", "quantize_aware", "strip_clusters",
-]
+__all__ = ["DEFAULT_SAMPLES", "PRESERVE", "calibration_examples", "cluster", "distinct_values",
+           "float_model", "is_clustered", "is_quantization_aware", "layer_without_qat",
+           "quantize_aware", "strip_clusters"]
