@@ -10,12 +10,12 @@ As `keras.utils.image_dataset_from_directory` reads them: the classes are
 train/'s class folder names sorted alphabetically and a label is its class's
 index; images are the .bmp, .gif, .jpeg, .jpg and .png files anywhere under a
 class folder (other files, and hidden folders such as .ipynb_checkpoints, are
-skipped). Every image is decoded once, when the
-dataset is opened, so a damaged file is reported before any work. Images are
-decoded with the model's channels (grayscale to RGB converts; RGBA loses its
-alpha) and resized, bilinear, to the model's height and width. Without a
-model (a job that builds its own), the size is the most common one among
-train/'s images and the channels are 3 if any image has colour, else 1.
+skipped). Every image is decoded once, when the dataset is opened, so a
+damaged file is reported before any work. Images are decoded with the model's
+channels (grayscale to RGB converts; RGBA loses its alpha) and resized,
+bilinear, to the model's height and width. Without a model (a job that builds
+its own), the size is the most common one among train/'s images and the
+channels are 3 if any image has colour, else 1.
 
 Each split's images are in a fixed shuffled order, the same every run, so
 that slices such as "train[:10%]" hold every class.

@@ -72,9 +72,8 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
     Keras logits within `atol`; a quantized one must give the Keras model's
     top-1 class on at least `min_agreement` of the examples, and on at least
     half (or `min_agreement`, if lower) of those of each class Keras gives to
-    3 or more (so a file that
-    answers one class for everything fails on imbalanced data too). A file
-    that fails is never left at `path`.
+    3 or more (so a file that answers one class for everything fails on
+    imbalanced data too). A file that fails is never left at `path`.
 
     A model with a recurrent layer (LSTM, GRU, SimpleRNN, Bidirectional) is
     written for a fixed batch of one example per invoke, stateless: as

@@ -10,9 +10,9 @@ honest. The candidate is judged by its own figure, as the target is stated.
 
 `search` times the narrowest model first (if even that is too slow, the
 target cannot be met; a near miss is timed again, up to twice), then
-bisects the fraction. Latency is not strictly
-monotone in width (kernels favour some widths) and every figure is noisy,
-so the result is a fraction that met the target, near the least that does.
+bisects the fraction. Latency is not strictly monotone in width (kernels
+favour some widths) and every figure is noisy, so the result is a fraction
+that met the target, near the least that does.
 A file LiteRT cannot run (XNNPACK refuses some degenerate int8 files of
 very narrow models) counts as too narrow: the search moves wider.
 """
@@ -124,8 +124,8 @@ def search(original, build, widths_of, target_ms, latency_format):
             f"`target_latency_ms`={target_ms!r} cannot be reached: {what} measured "
             f"{row['candidate_ms']:.4f} ms{how} (the unshrunk model "
             f"{row['before_ms']:.4f} ms, timed alongside), as {_AS[latency_format]} TFLite "
-            "file at batch 1. Give a "
-            "larger `target_latency_ms`, a smaller `min_width` or fewer `pinned` layers"
+            "file at batch 1. Give a larger `target_latency_ms`, a smaller `min_width` or "
+            "fewer `pinned` layers"
             + (", or latency_format='int8'" if latency_format == "float" else "") + ".")
 
     best = trial(1.0)
