@@ -3,13 +3,18 @@ run's config all come from the job's dataclass field (`jobs/options.py`)."""
 
 import dataclasses
 import importlib
+import re
 
+import helpers
 from absl import flags
 from absl.testing import absltest
+from absl.testing import flagsaver
 
 from tfcompress import pipeline
 from tfcompress.cli import common
+from tfcompress.cli import option_flags
 from tfcompress.jobs import distill
+from tfcompress.jobs import evaluate_tflite
 from tfcompress.jobs import options
 from tfcompress.jobs import prune
 from tfcompress.jobs import quantize
@@ -105,6 +110,70 @@ class OneDeclarationTest(absltest.TestCase):
         self.assertIsNone(config["epochs"])  # post-training: no training
         self.assertEqual(shrink.ShrinkJob(model=__file__, pinned=("a",)).config()["pinned"],
                          ["a"])
+
+
+class SharedTrainingOptionsTest(absltest.TestCase):
+    """The training commands' shared flags are `settings.Training`'s options."""
+
+    def test_each_training_option_is_a_shared_flag(self):
+        shared = [(f, o) for f, o in options.declared(settings.Training)
+                  if f.name not in ("epochs", "unsafe_load")]  # common.define_*'s
+        for field, option in shared:
+            with self.subTest(field.name):
+                # An enum's help starts with its values: <unit|standard|none>.
+                self.assertEndsWith(flags.FLAGS[field.name].help, option.help)
+        # Left alone, they read as the defaults (--verbose an int, not "2").
+        self.assertEqual(
+            option_flags.option_values(settings.Training, names=[f.name for f, _ in shared]),
+            {f.name: None if f.name == "output_dir" else f.default for f, _ in shared})
+        self.assertNotIn("log_dir", [f.name for f, _ in shared])  # absl's own flag
+
+    def test_training_reads_the_shared_flags(self):
+        with flagsaver.flagsaver(dataset="fashion_mnist", verbose="1", val_split="",
+                                 strategy="mirrored", log_dir="/tmp/logs",
+                                 checkpoint_every=5):
+            training = common.training("saved_models/x", epochs=3)
+            self.assertEqual(common.training("saved_models/x", output_dir="o").output_dir,
+                             "o")
+        self.assertEqual(training, settings.Training(
+            "saved_models/x", dataset="fashion_mnist", verbose=1, val_split="",
+            strategy="mirrored", log_dir="/tmp/logs", checkpoint_every=5, epochs=3))
+        with flagsaver.flagsaver(output_dir="mine", log_dir=""):
+            training = common.training("saved_models/x")
+        self.assertEqual((training.output_dir, training.log_dir), ("mine", None))
+
+    def test_define_epochs_and_loading_flags_use_the_training_options(self):
+        flag_values = flags.FlagValues()
+        epochs = common.define_epochs(default=4, flag_values=flag_values)
+        unsafe_load, _ = common.define_loading_flags(flag_values)
+        flag_values(["prog"])
+        declared = {f.name: o for f, o in options.declared(settings.Training)}
+        self.assertEqual((epochs.value, unsafe_load.value), (4, False))
+        self.assertEqual(flag_values["epochs"].help, declared["epochs"].help)
+        self.assertEqual(flag_values["unsafe_load"].help, declared["unsafe_load"].help)
+        with self.assertRaisesRegex(flags.IllegalFlagValueError, "epochs"):
+            flag_values(["prog", "--epochs=0"])
+
+
+class EvaluateOptionsTest(absltest.TestCase):
+
+    def test_evaluate_takes_its_job_options_and_four_training_ones(self):
+        result = helpers.run_cli_in_process("evaluate", "--help")
+        taken = set(re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout, re.MULTILINE))
+        self.assertEqual(taken, {f.name for f, _ in options.declared(
+            evaluate_tflite.EvaluateJob)} | {"dataset", "data_dir", "normalize",
+                                             "train_split"})
+        self.assertIn("--num_threads: LiteRT threads.\n    (default: '2')\n"
+                      "    (a positive integer)", result.stdout)
+
+    def test_evaluate_flags_left_alone_give_the_job_defaults(self):
+        flag_values = flags.FlagValues()
+        option_flags.define_option_flags(evaluate_tflite.EvaluateJob, flag_values)
+        flag_values(["prog", "--tflite=m.tflite"])
+        self.assertEqual(option_flags.option_values(evaluate_tflite.EvaluateJob,
+                                                    flag_values),
+                         {f.name: "m.tflite" if f.name == "tflite" else f.default
+                          for f, _ in options.declared(evaluate_tflite.EvaluateJob)})
 
 
 class StagesTableTest(absltest.TestCase):
