@@ -17,8 +17,13 @@ from tfcompress.keras3 import accepts_keras3
 DEFAULT_MIN_AGREEMENT = 0.95
 
 
-# convert(model, **make_converter's options) -> TFLite flatbuffer bytes.
-convert = converter_lib.convert
+def convert(model, **options):
+    """Converts a tf_keras model to TFLite flatbuffer bytes.
+
+    `options` are those of `tfcompress.export.converter.make_converter`
+    (quantization, representative_data, num_samples, int8_io, sparse).
+    """
+    return converter_lib.convert(model, **options)
 
 
 def _describe(quantization, sparse, int8_io):
