@@ -1,11 +1,9 @@
 """Flags shared by the training commands, and running a job from flags.
 
 Imported only by the command being run (see cli/main.py), so each command
-process defines these flags once. Every training command takes the flags
-defined here at import, one per option of `settings.Training`; the
-`define_*` functions add those only some take, so each command's --help lists
-only what it uses. A job's own flags are made from its options
-(`jobs/options.py`) by `define_job_flags`.
+process defines these flags once: at import, one per `settings.Training`
+option; the `define_*` functions add those only some commands take (so each
+--help lists only what it uses), and a job's own options (`define_job_flags`).
 """
 
 import os
