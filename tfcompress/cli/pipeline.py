@@ -35,8 +35,7 @@ def _verbose():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    common.check_no_arguments(argv)
     if _EPOCHS.present:
         per_stage = ", ".join(f"--{stage}_epochs" for stage in pipeline.stages.MODEL_STAGES)
         raise app.UsageError(f"The pipeline sets epochs per stage ({per_stage}); "
