@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfcompress import _tfmot_wrappers
+from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.distill import terms
@@ -72,7 +73,7 @@ def _layer_output(model, layer_name, arg_name):
         layer = model.get_layer(layer_name)
     except ValueError:
         names = [layer.name for layer in model.layers]
-        inside = [layer.name for layer in model.layers if isinstance(layer, keras.Model)
+        inside = [layer.name for layer in model.layers if graph.is_nested_model(layer)
                   and any(inner.name == layer_name.rpartition("/")[2]
                           for inner in layer.layers)]
         where = (f" It is a layer of the nested model {inside[0]!r}: a hint reads a "
