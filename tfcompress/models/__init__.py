@@ -10,10 +10,13 @@ from tfcompress.models.zoo import lenet5
 from tfcompress.models.zoo import lenet_300_100
 from tfcompress.models.zoo import lstm
 from tfcompress.models.zoo import mlp
+from tfcompress.models.zoo import mobilenet_v2
 from tfcompress.models.zoo import residual_cnn
+from tfcompress.models.zoo import resnet8
 from tfcompress.models.zoo import small_cnn
 from tfcompress.models.zoo import text_cnn
 from tfcompress.models.zoo import text_lstm
 
 __all__ = ["NAMES", "build", "parse", "gru", "hinton_student", "hinton_teacher", "lenet5",
-           "lenet_300_100", "lstm", "mlp", "residual_cnn", "small_cnn", "text_cnn", "text_lstm"]
+           "lenet_300_100", "lstm", "mlp", "mobilenet_v2", "residual_cnn", "resnet8",
+           "small_cnn", "text_cnn", "text_lstm"]

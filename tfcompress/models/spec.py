@@ -9,6 +9,10 @@ Image models, built with `build(spec, input_shape=..., num_classes=...)`:
 "lenet_300_100", "mlp:800,800", "mlp:1200,1200,dropout=0.5",
 "small_cnn:16,32", "residual_cnn:32,64"; "lstm:UNITS" and "gru:UNITS"
 (e.g. "lstm:128") read an image row by row, MNIST as 28 steps of 28 pixels.
+For CIFAR-10 (32x32x3, their default input): "resnet8" (MLPerf Tiny's
+reference; "resnet8:32" doubles every width, "resnet8:l2=1e-4" adds its
+training's weight decay) and "mobilenet_v2:alpha=0.35" (keyword
+imagenet_strides=true for 224x224 images).
 
 Text models read int token ids, built with `build(spec, vocab_size=...,
 sequence_length=..., num_classes=...)`. Vocabulary size and sequence length
@@ -52,6 +56,9 @@ _BUILDERS = {
     "residual_cnn": _Entry(zoo.residual_cnn, "list"),
     "hinton_teacher": _Entry(zoo.hinton_teacher),
     "hinton_student": _Entry(zoo.hinton_student),
+    "resnet8": _Entry(zoo.resnet8, ("filters",), {"l2": float}),
+    "mobilenet_v2": _Entry(zoo.mobilenet_v2, keywords={"alpha": float,
+                                                       "imagenet_strides": _bool}),
     "lstm": _Entry(zoo.lstm, ("units",)),
     "gru": _Entry(zoo.gru, ("units",)),
     "text_cnn": _Entry(zoo.text_cnn, ("embedding_dim", "filters"),

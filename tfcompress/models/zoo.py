@@ -6,10 +6,13 @@ graph by layer name. Image models take `input_shape`; text models take int
 token ids and `vocab_size` and `sequence_length`, which the data fixes.
 """
 
+import math
+
 from tfcompress._checks import check_positive_int
 from tfcompress._keras import keras
 
 MNIST_SHAPE = (28, 28, 1)
+CIFAR_SHAPE = (32, 32, 3)
 
 
 def _check_positive_ints(arg_name, values, count=None):
@@ -140,6 +143,141 @@ def hinton_student(*, input_shape=MNIST_SHAPE, num_classes=10):
     """Hinton et al. 2015's MNIST student: 784-800-800-10, no regularization."""
     return mlp((800, 800), input_shape=input_shape, num_classes=num_classes,
                name="hinton_student")
+
+
+def resnet8(filters=16, *, l2=0.0, input_shape=CIFAR_SHAPE, num_classes=10, name="resnet8"):
+    """MLPerf Tiny's image-classification reference: ResNet-8 on CIFAR-10.
+
+    As `resnet_v1_eembc` in mlcommons/tiny, benchmark/training/
+    image_classification/keras_model.py (Banbury et al. 2021): conv 3x3 of
+    `filters` + BN + ReLU, then 3 stacks of conv 3x3-BN-ReLU-conv 3x3-BN
+    added to the stack's input, then ReLU. Stacks 2 and 3 double the width,
+    stride 2 in their first conv and take their input through a strided 1x1
+    conv (no BN). Average pooling over the whole (smaller side of the) map,
+    flatten, logits. Convs: same padding, biases, he_normal; batch norm at
+    Keras's defaults. 78,666 parameters and 12.5M MACs at 32x32x3 with the
+    default 16 filters (the reference's Keras summary).
+
+    Args:
+      filters: width of the first stack; the others have 2x and 4x.
+      l2: L2 weight on every conv kernel; the reference trains with 1e-4,
+        a training choice kept off by default.
+      input_shape: shape of one image.
+      num_classes: number of output logits (the reference ends in softmax).
+      name: model name.
+    """
+    check_positive_int("filters", filters)
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 < math.inf:
+        raise ValueError(f"`l2` must be a float >= 0, got {l2!r}.")
+    layers = keras.layers
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+
+    def conv(x, width, kernel_size, stride, name):
+        return layers.Conv2D(width, kernel_size, strides=stride, padding="same",
+                             kernel_initializer="he_normal",
+                             kernel_regularizer=regularizer, name=name)(x)
+
+    def stack(x, width, stride, name):
+        y = conv(x, width, 3, stride, f"{name}_conv_1")
+        y = layers.ReLU(name=f"{name}_relu_1")(layers.BatchNormalization(name=f"{name}_bn_1")(y))
+        y = layers.BatchNormalization(name=f"{name}_bn_2")(conv(y, width, 3, 1, f"{name}_conv_2"))
+        if stride != 1:
+            x = conv(x, width, 1, stride, f"{name}_shortcut")
+        return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.BatchNormalization(name="stem_bn")(conv(inputs, filters, 3, 1, "stem_conv"))
+    x = layers.ReLU(name="stem_relu")(x)
+    x = stack(x, filters, 1, "stack_1")
+    x = stack(x, 2 * filters, 2, "stack_2")
+    x = stack(x, 4 * filters, 2, "stack_3")
+    x = layers.AveragePooling2D(min(x.shape[1:3]), name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    logits = layers.Dense(num_classes, kernel_initializer="he_normal", name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+# MobileNetV2's inverted residual blocks (Sandler et al. 2018, Table 2):
+# (expansion, output channels at alpha=1, blocks, stride of the first).
+_MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                        (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def _divisible_by_8(width):
+    """A width scaled by alpha, rounded to a multiple of 8, never more than 10%
+    below it: the rule of the paper's TF-slim code, which Keras's
+    MobileNetV2 repeats (so the same alpha gives the same widths)."""
+    rounded = max(8, int(width + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * width else rounded
+
+
+def mobilenet_v2(*, alpha=0.35, imagenet_strides=False, input_shape=CIFAR_SHAPE,
+                 num_classes=10, name="mobilenet_v2"):
+    """MobileNetV2 (Sandler et al. 2018) at width multiplier `alpha`.
+
+    stem conv 3x3 of 32*alpha -> 17 inverted residual blocks (1x1 expand
+    conv, 3x3 depthwise conv, 1x1 linear projection, each with batch norm,
+    ReLU6 after the first two; added to the block's input where the shapes
+    match) -> conv 1x1 of 1280 -> global average pooling -> logits. Widths
+    are rounded to multiples of 8, and the last conv keeps 1280 when alpha
+    <= 1, as in the paper and Keras's MobileNetV2, whose parameter count
+    this equals with `imagenet_strides` (3,538,984 at alpha=1, 224x224x3,
+    1000 classes; ~300M MACs, the paper's Table 3).
+
+    For 32x32 inputs (the default), the stem and the first 24-channel block
+    have stride 1 instead of 2, as in common CIFAR-10 versions (kuangliu/
+    pytorch-cifar's mobilenetv2.py): a 32x32 image ends as 4x4 maps, not
+    1x1. Batch norm uses tf_keras's defaults (momentum 0.99; Keras's
+    ImageNet model has 0.999, whose statistics settle too slowly for short
+    runs); no dropout.
+
+    Args:
+      alpha: width multiplier, e.g. 0.35, 0.5, 0.75, 1.0.
+      imagenet_strides: the paper's strides (32x downsampling, for 224x224).
+      input_shape: shape of one image.
+      num_classes: number of output logits.
+      name: model name.
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < math.inf:
+        raise ValueError(f"`alpha` must be a float > 0 (e.g. 0.35), got {alpha!r}.")
+    if not isinstance(imagenet_strides, bool):
+        raise ValueError(f"`imagenet_strides` must be True or False, got {imagenet_strides!r}.")
+    layers = keras.layers
+
+    def conv_bn(x, width, kernel_size, stride, name, conv_name=None, relu=True):
+        """Conv `conv_name` (default NAME_conv), then NAME_bn [and NAME_relu]."""
+        x = layers.Conv2D(width, kernel_size, strides=stride, padding="same", use_bias=False,
+                          name=conv_name or f"{name}_conv")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        return layers.ReLU(6.0, name=f"{name}_relu")(x) if relu else x
+
+    def block(x, expansion, width, stride, name):
+        y = x
+        if expansion != 1:
+            y = conv_bn(y, expansion * x.shape[-1], 1, 1, f"{name}_expand", f"{name}_expand")
+        y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
+                                   name=f"{name}_depthwise")(y)
+        y = layers.BatchNormalization(name=f"{name}_depthwise_bn")(y)
+        y = layers.ReLU(6.0, name=f"{name}_depthwise_relu")(y)
+        y = conv_bn(y, width, 1, 1, f"{name}_project", f"{name}_project", relu=False)
+        if stride == 1 and x.shape[-1] == width:
+            y = layers.Add(name=f"{name}_add")([x, y])
+        return y
+
+    stem_stride, second_stage_stride = (2, 2) if imagenet_strides else (1, 1)
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = conv_bn(inputs, _divisible_by_8(32 * alpha), 3, stem_stride, "stem")
+    block_id = 0
+    for stage, (expansion, width, blocks, stride) in enumerate(_MOBILENET_V2_STAGES):
+        if stage == 1:
+            stride = second_stage_stride
+        for i in range(blocks):
+            x = block(x, expansion, _divisible_by_8(int(width * alpha)), stride if i == 0 else 1,
+                      f"block_{block_id}")
+            block_id += 1
+    x = conv_bn(x, _divisible_by_8(1280 * alpha) if alpha > 1.0 else 1280, 1, 1, "head")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, layers.Dense(num_classes, name="logits")(x), name=name)
 
 
 def _image_rows(inputs, input_shape):
