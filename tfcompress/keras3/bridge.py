@@ -22,6 +22,7 @@ from tfcompress import graph as graph_lib
 from tfcompress._keras import keras as tf_keras
 from tfcompress.keras3 import configs
 from tfcompress.keras3 import equivalents
+from tfcompress.keras3 import spectrograms
 
 # Layer classes both Keras versions have, with configs `configs` translates.
 SUPPORTED = frozenset("""
@@ -39,8 +40,9 @@ _KERAS3_OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply",
 # Where a serialized sub-object's module says it lives.
 _SUB_MODULES = ("initializers", "regularizers", "constraints")
 
-_TO_TF_KERAS = {}  # Keras 3 class -> fn(layer) -> tf_keras layer
-_TO_KERAS3 = {}    # tf_keras class -> fn(layer) -> Keras 3 layer
+# Keras 3 class -> fn(layer) -> tf_keras layer, for layers tf_keras lacks.
+_TO_TF_KERAS = dict(spectrograms.TO_TF_KERAS)
+_TO_KERAS3 = dict(spectrograms.TO_KERAS3)  # tf_keras class -> fn(layer) -> Keras 3 layer
 
 
 class ConversionError(ValueError):
@@ -259,10 +261,10 @@ class _Walk:
 
     def layer(self, source):
         registry = _TO_TF_KERAS if self.forward else _TO_KERAS3
-        if type(source) in registry:
-            return registry[type(source)](source)
         class_name = type(source).__name__
         try:
+            if type(source) in registry:
+                return registry[type(source)](source)
             config = self.translate(class_name, source.get_config(), self.sub_object)
             return getattr(self.target.layers, class_name).from_config(config)
         except (ValueError, TypeError, KeyError) as e:

@@ -1,0 +1,62 @@
+"""Keras 3's spectrogram layers to their tf_keras twins and back.
+
+Keras 3 has `MelSpectrogram` and `STFTSpectrogram`; tf_keras has neither,
+so `tfcompress.models.spectrogram` holds twins with the same configs and
+math. The configs carry over key for key (dtype policies translated by
+`configs`); STFTSpectrogram's DFT kernels are weights, which the bridge
+copies after.
+"""
+
+import warnings
+
+import keras  # Keras 3
+
+from tfcompress.keras3 import configs
+from tfcompress.models import spectrogram
+
+
+class BatchDependentWarning(UserWarning):
+    """A converted layer whose output for one example depends on its batch."""
+
+
+def _no_sub_objects(obj):
+    raise configs.ConfigError(f"unexpected serialized object {obj.get('class_name')!r}")
+
+
+def _mel_to_tf_keras(layer):
+    config = configs.to_tf_keras("MelSpectrogram", layer.get_config(), _no_sub_objects)
+    if config.get("power_to_db") and config.get("top_db") is not None:
+        warnings.warn(
+            f"MelSpectrogram {layer.name!r} has top_db={config['top_db']}: Keras 3 clips "
+            "its dB values against the max over the whole batch, so one clip's features "
+            "depend on the other clips of its batch; the converted layer does the same "
+            "(the models agree), but a device running one clip per invoke computes other "
+            "features than training did. Use power_to_db=False, or normalize per clip, "
+            "for a model you deploy.", BatchDependentWarning, stacklevel=2)
+    return spectrogram.MelSpectrogram.from_config(config)
+
+
+def _stft_to_tf_keras(layer):
+    config = configs.to_tf_keras("STFTSpectrogram", layer.get_config(), _no_sub_objects)
+    return spectrogram.STFTSpectrogram.from_config(config)
+
+
+def _mel_to_keras3(layer):
+    config = configs.to_keras3("MelSpectrogram", layer.get_config(), _no_sub_objects)
+    if config.get("power_to_db") and config.get("top_db") is None:
+        raise configs.ConfigError(
+            f"MelSpectrogram {layer.name!r} has top_db=None (the dB values not clipped), "
+            "which Keras 3's MelSpectrogram cannot compute: it always clips at top_db")
+    return keras.layers.MelSpectrogram.from_config(config)
+
+
+def _stft_to_keras3(layer):
+    config = configs.to_keras3("STFTSpectrogram", layer.get_config(), _no_sub_objects)
+    return keras.layers.STFTSpectrogram.from_config(config)
+
+
+# Keras 3 class -> fn(layer) -> tf_keras layer, and the reverse.
+TO_TF_KERAS = {keras.layers.MelSpectrogram: _mel_to_tf_keras,
+               keras.layers.STFTSpectrogram: _stft_to_tf_keras}
+TO_KERAS3 = {spectrogram.MelSpectrogram: _mel_to_keras3,
+             spectrogram.STFTSpectrogram: _stft_to_keras3}
