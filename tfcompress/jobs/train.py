@@ -39,7 +39,8 @@ class TrainJob(runner.Job):
 
     model_spec: str = options.option(
         "lenet_300_100", "Model spec: NAME[:ARGS], e.g. lenet_300_100, lenet5, mlp:800,800, "
-        "mlp:1200,1200,dropout=0.5, small_cnn:16,32.", flag="model")
+        "mlp:1200,1200,dropout=0.5, small_cnn:16,32, resnet8, mobilenet_v2:alpha=0.35.",
+        flag="model")
     name = "train"
 
     def _build_model(self, run):
