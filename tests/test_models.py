@@ -82,8 +82,7 @@ class SpecTest(tf.test.TestCase, parameterized.TestCase):
 
     @parameterized.parameters(
         ("resnet50", r"Unknown model 'resnet50' in spec 'resnet50'; known models: "
-                     r"gru, hinton_student, hinton_teacher, lenet5, lenet_300_100, "
-                     r"lstm, mlp, residual_cnn, small_cnn, text_cnn, text_lstm"),
+                     + ", ".join(models.NAMES) + r" \(e.g."),
         ("", "Model spec must be a non-empty string"),
         ("mlp:800,abc", r"Bad argument 'abc' in model spec 'mlp:800,abc'"),
         ("mlp:800,width=3", r"'mlp' takes no keyword 'width'"),
