@@ -222,7 +222,7 @@ def mobilenet_v2(*, alpha=0.35, imagenet_strides=False, input_shape=CIFAR_SHAPE,
     are rounded to multiples of 8, and the last conv keeps 1280 when alpha
     <= 1, as in the paper and Keras's MobileNetV2, whose parameter count
     this equals with `imagenet_strides` (3,538,984 at alpha=1, 224x224x3,
-    1000 classes; ~300M MACs, the paper's Table 3).
+    1000 classes; ~300M MACs, the paper's Table 4).
 
     For 32x32 inputs (the default), the stem and the first 24-channel block
     have stride 1 instead of 2, as in common CIFAR-10 versions (kuangliu/
@@ -264,13 +264,13 @@ def mobilenet_v2(*, alpha=0.35, imagenet_strides=False, input_shape=CIFAR_SHAPE,
             y = layers.Add(name=f"{name}_add")([x, y])
         return y
 
-    stem_stride, second_stage_stride = (2, 2) if imagenet_strides else (1, 1)
+    reduced_stride = 2 if imagenet_strides else 1  # of the stem and stage 2
     inputs = keras.Input(shape=input_shape, name="image")
-    x = conv_bn(inputs, _divisible_by_8(32 * alpha), 3, stem_stride, "stem")
+    x = conv_bn(inputs, _divisible_by_8(32 * alpha), 3, reduced_stride, "stem")
     block_id = 0
     for stage, (expansion, width, blocks, stride) in enumerate(_MOBILENET_V2_STAGES):
         if stage == 1:
-            stride = second_stage_stride
+            stride = reduced_stride
         for i in range(blocks):
             x = block(x, expansion, _divisible_by_8(int(width * alpha)), stride if i == 0 else 1,
                       f"block_{block_id}")
