@@ -5,6 +5,7 @@ from a generator that restarts with the process, so a run resumed after a
 kill would see epoch 0's order again. Here epoch e is shuffled with its own
 seed, derived from (seed, e), so a resumed run rebuilds exactly the batches
 an uninterrupted run would have seen, skipping those already trained on.
+Augmentation (`data/augment.py`) is seeded the same way, per example.
 """
 
 import functools
@@ -12,6 +13,7 @@ import functools
 import tensorflow as tf
 
 from tfcompress._checks import check_positive_int
+from tfcompress.data import augment as augment_lib
 from tfcompress.data.loading import MAX_SHUFFLE_BUFFER
 
 # Spreads epoch seeds apart: epoch seeds of nearby run seeds never collide
@@ -31,7 +33,7 @@ def steps_per_epoch(num_examples, batch_size):
 
 
 def epoch_batches(examples, *, num_examples, batch_size, seed, start_epoch, end_epoch,
-                  skip_batches=0, shuffle=True):
+                  skip_batches=0, shuffle=True, augment=augment_lib.NONE):
     """Epochs `start_epoch` to `end_epoch - 1` of `examples`, batched, back to back.
 
     Args:
@@ -44,6 +46,8 @@ def epoch_batches(examples, *, num_examples, batch_size, seed, start_epoch, end_
       end_epoch: one past the last epoch.
       skip_batches: batches of `start_epoch` already trained on.
       shuffle: shuffle each epoch; False keeps the source order.
+      augment: one of `augment.AUGMENTATIONS`, applied to each epoch's examples
+        after its shuffle, seeded by (epoch seed, position in the epoch).
 
     Returns:
       A `tf.data.Dataset` of batches; feed it to `fit` with `steps_per_epoch`.
@@ -59,6 +63,7 @@ def epoch_batches(examples, *, num_examples, batch_size, seed, start_epoch, end_
         if shuffle:
             ordered = ordered.shuffle(buffer, seed=epoch_seed(seed, epoch),
                                       reshuffle_each_iteration=False)
+        ordered = augment_lib.augmented(ordered, augment, epoch_seed(seed, epoch))
         return ordered.batch(batch_size)
 
     # tf.data shuffles take Python seeds only (not tensors), so the epochs

@@ -11,7 +11,8 @@ train/'s class folder names sorted alphabetically and a label is its class's
 index; images are the .bmp, .gif, .jpeg, .jpg and .png files anywhere under a
 class folder (other files, and hidden folders such as .ipynb_checkpoints, are
 skipped). Every image is decoded once, when the dataset is opened, so a
-damaged file is reported before any work. Images are decoded with the model's
+damaged file is reported before any work, and kept decoded on disk for the
+next open (data/decoded_cache.py). Images are decoded with the model's
 channels (grayscale to RGB converts; RGBA loses its alpha) and resized,
 bilinear, to the model's height and width. Without a model (a job that builds
 its own), the size is the most common one among train/'s images and the
@@ -24,10 +25,13 @@ that slices such as "train[:10%]" hold every class.
 import collections
 import functools
 import os
+import sys
+import time
 
 import numpy as np
 import tensorflow as tf
 
+from tfcompress.data import decoded_cache
 from tfcompress.data import shapes
 from tfcompress.data import splits
 
@@ -38,6 +42,15 @@ _LAYOUT = ("Lay it out as PATH/train/<class>/<image> and PATH/test/<class>/<imag
            "(optional PATH/val/...), one folder of images per class.")
 # Bad files named in an error, at most.
 _SHOWN = 5
+# How images are decoded, part of the decoded-image cache's key: each at its
+# own channels (the model's are made from them in `raw_examples`), first
+# frame of a GIF; TF's version since its decoders (libjpeg...) may change.
+_DECODING = {"decoder": "tf.io.decode_image", "channels": "own",
+             "expand_animations": False, "tensorflow": tf.__version__}
+# Decoding progress is shown once it has taken this long (small folders are
+# quiet), then at every tenth of the images or after _PROGRESS_EVERY_SECONDS.
+_PROGRESS_AFTER_SECONDS = 2.0
+_PROGRESS_EVERY_SECONDS = 5.0
 
 
 def _fail(name, message, error=ValueError):
@@ -108,24 +121,70 @@ def open_folder(path, name):
 
 @functools.lru_cache(maxsize=4)
 def _decoded_shapes(stamps, name, root):
-    """{path: decoded (height, width, channels)} of every file; raises for any that fails."""
+    """Every file decoded (`decoded_cache.DecodedImages`: {path: (height, width, channels)}).
+
+    Read from the decoded-image cache when it holds these files (sizes and
+    times), else decoded and stored there. Raises, naming them, for any
+    file that fails to decode; nothing is stored then.
+    """
     paths = [path for path, _, _ in stamps]
+    return decoded_cache.load(root, stamps, _DECODING,
+                              lambda: _decode_all(paths, name, root))
+
+
+def _decode_all(paths, name, root):
+    """`DecodedImages` of `paths`, decoded in parallel, with progress for long folders."""
 
     def decode(path):
-        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
-        return path, tf.shape(image)
+        return path, tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
 
     decoded = (tf.data.Dataset.from_tensor_slices(paths)
                .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
                .ignore_errors())
-    found = {path.decode(): tuple(int(s) for s in shape)
-             for path, shape in decoded.as_numpy_iterator()}
+    progress = _Progress(name, len(paths))
+    found = {}
+    for path, image in decoded.as_numpy_iterator():
+        found[path.decode()] = image
+        progress.update(len(found))
     bad = [os.path.relpath(path, root) for path in paths if path not in found]
     if bad:
         _fail(name, f"{len(bad)} of {len(paths)} images cannot be decoded: "
                     f"{bad[:_SHOWN]}{' ...' if len(bad) > _SHOWN else ''}. Remove or "
                     "replace them (bmp, gif, jpeg and png files are read).")
-    return found
+    progress.done()
+    return decoded_cache.DecodedImages.from_arrays(paths, [found[p] for p in paths])
+
+
+class _Progress:
+    """Lines on stderr while a long decoding runs: count, rate and time left."""
+
+    def __init__(self, name, total):
+        self.name, self.total = name, total
+        self.started = self.last = time.monotonic()
+        self.shown_tenth = 0
+        self.shown = False
+
+    def update(self, count):
+        now = time.monotonic()
+        if now - self.started < _PROGRESS_AFTER_SECONDS:
+            return
+        tenth = count * 10 // max(self.total, 1)
+        if tenth > self.shown_tenth or now - self.last >= _PROGRESS_EVERY_SECONDS:
+            rate = count / (now - self.started)
+            left = (self.total - count) / rate if rate else float("inf")
+            self._print(f"decoded {count:,} of {self.total:,} images ({rate:,.0f}/s, "
+                        f"{left:.0f} s left)")
+            self.shown_tenth, self.last = tenth, now
+
+    def done(self):
+        if self.shown:
+            self._print(f"all {self.total:,} images decoded in "
+                        f"{time.monotonic() - self.started:.1f} s; cached for the next "
+                        f"open (in {decoded_cache.cache_dir()})")
+
+    def _print(self, text):
+        self.shown = True
+        print(f"{self.name}: {text}", file=sys.stderr, flush=True)
 
 
 class FolderSource:
@@ -139,6 +198,7 @@ class FolderSource:
         self.name = name
         self.class_names = list(class_names)
         self.num_classes = len(class_names)
+        self._decoded = shapes_of  # pixels too: see `raw_examples`
         # A fixed order that mixes the classes (see the module docstring).
         self._files = {split: [pairs[i] for i in np.random.default_rng(0).permutation(
             len(pairs))] for split, pairs in files.items()}
@@ -154,18 +214,55 @@ class FolderSource:
         return splits.count(split, self.split_sizes)
 
     def raw_examples(self, split, image_shape):
-        """(float32 image, label) pairs of `split`, decoded and resized to `image_shape`."""
+        """(float32 image, label) pairs of `split`, resized to `image_shape`.
+
+        The images come from the decoding done when the folder was opened
+        (`decoded_cache`), converted to the channels of `image_shape` as
+        `tf.io.decode_image(channels=...)` would decode them.
+        """
         pairs = [pair for part, start, stop in splits.ranges(split, self.split_sizes)
                  for pair in self._files[part][start:stop]]
         height, width, channels = (*image_shape, 1) if len(image_shape) == 2 else image_shape
-        paths = tf.constant([p for p, _ in pairs], tf.string)
-        labels = tf.constant([label for _, label in pairs], tf.int64)
+        decoded = self._decoded
+        rows = decoded.rows([p for p, _ in pairs])
+        own_shapes = decoded.shapes[rows]
+        if channels == 1 and (own_shapes[:, 2] >= 3).any():
+            raise ValueError(f"`image_shape` {tuple(image_shape)}: {self.name!r} has colour "
+                             "images, which are never made grayscale; ask for 3 channels.")
+        labels = np.asarray([label for _, label in pairs], np.int64)
 
-        def load(path, label):
-            image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
-                                       expand_animations=False)
-            image = shapes.resize_to(image, height, width)
-            return tf.reshape(image, image_shape), label
+        def converted(image):
+            image = shapes.resize_to(_with_channels(image, channels), height, width)
+            return tf.reshape(image, image_shape)
 
-        return tf.data.Dataset.from_tensor_slices((paths, labels)).map(
-            load, num_parallel_calls=tf.data.AUTOTUNE)
+        if decoded.same_shape() is not None:
+            # Images of one size (CIFAR-10): the split as one array, each image's
+            # shape static; a pass is several times faster than slicing below.
+            return tf.data.Dataset.from_tensor_slices((decoded.images(rows), labels)).map(
+                lambda image, label: (converted(image), label),
+                num_parallel_calls=tf.data.AUTOTUNE)
+        pixels = decoded.tensor()
+
+        def load(offset, shape, label):
+            return converted(tf.reshape(
+                tf.slice(pixels, [offset], [tf.reduce_prod(shape)]), shape)), label
+
+        return tf.data.Dataset.from_tensor_slices(
+            (decoded.offsets[rows], own_shapes, labels)).map(
+                load, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _with_channels(image, channels):
+    """A decoded image with `channels` (1 or 3), as `decode_image(channels=...)` gives.
+
+    Checked against it for grayscale, grayscale+alpha, RGB and RGBA files
+    (tests/test_decoded_cache.py): grey is copied into RGB, alpha dropped.
+    """
+    if channels == 1:
+        return image[..., :1]
+    if channels != 3:
+        return image
+    if image.shape[2] is not None:
+        return tf.tile(image[..., :1], [1, 1, 3]) if image.shape[2] < 3 else image[..., :3]
+    return tf.cond(tf.shape(image)[2] < 3, lambda: tf.tile(image[..., :1], [1, 1, 3]),
+                   lambda: image[..., :3])

@@ -67,7 +67,7 @@ class DistillJob(runner.Job):
             run.log("Initializing the student from the teacher's most useful units.")
             distill.init_from_teacher(student, run.load_model(self.teacher, "teacher"),
                                       run.first_train_examples(_INIT_EXAMPLES))
-        if self.teacher_cache:
+        if distilling.uses_teacher_cache(run, self.teacher_cache):
             run.log("Running the teacher once over the training split (teacher cache).")
         trainee = distilling.trainee(run, student, self.teacher, self,
                                      cache=self.teacher_cache)

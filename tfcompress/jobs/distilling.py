@@ -2,6 +2,7 @@
 
 from tfcompress import distill
 from tfcompress._keras import keras
+from tfcompress.data import augment
 from tfcompress.jobs import loop
 from tfcompress.jobs import options
 
@@ -25,6 +26,22 @@ def distiller(run, student, teacher, job):
                              temperature=job.temperature, alpha=job.alpha)
 
 
+def uses_teacher_cache(run, cache=True):
+    """Whether a distillation asked to `cache` its teacher's outputs may.
+
+    Not when the run augments its images: outputs stored for the plain
+    images do not belong to the augmented ones the student sees, so the
+    teacher runs on every augmented batch instead (logged once per run).
+    """
+    if not cache or run.training.augment == augment.NONE:
+        return cache
+    if not getattr(run, "_said_no_teacher_cache", False):
+        run.log(f"Teacher cache off: --augment={run.training.augment} changes the training "
+                "images every epoch, so the teacher runs on each augmented batch.")
+        run._said_no_teacher_cache = True  # pylint: disable=protected-access
+    return False
+
+
 def trainee(run, student, teacher, job, *, epochs=None, cache=True, examples=None,
             **trainee_args):
     """The `loop.Trainee` of `distiller(run, student, teacher, job)`, compiled.
@@ -33,13 +50,16 @@ def trainee(run, student, teacher, job, *, epochs=None, cache=True, examples=Non
       epochs: of the training (None: the run's), which the rate spans.
       cache: run the teacher once over the training split and train on its
         stored outputs, unless `examples` holds them already (shrink's rounds
-        share one pass).
+        share one pass). Off when the run augments its training images (see
+        `uses_teacher_cache`).
       **trainee_args: the rest of `loop.Trainee`'s.
     """
     model = distiller(run, student, teacher, job)
     model.compile(run.optimizer(epochs), metrics=[
         keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    if cache and examples is None:
+    if not uses_teacher_cache(run, cache):
+        examples = None
+    elif examples is None:
         examples = distill.teacher_output_examples(model, run.train_batches(),
                                                    verbose=run.progress_verbose)
     return loop.Trainee(model, examples=examples, epochs=epochs, **trainee_args)

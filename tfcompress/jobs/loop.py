@@ -87,9 +87,10 @@ def _keep_constant_rate(optimizer, settings):
 def train(run, trainee, phase):
     """Fits `trainee` for its epochs, resuming from the phase's checkpoint.
 
-    Epoch e's batches come from `data.epoch_batches` seeded by (seed, e), so
-    a run resumed from step s of epoch e trains on exactly the batches an
-    uninterrupted run would: first the rest of epoch e, then the others.
+    Epoch e's batches come from `data.epoch_batches` seeded by (seed, e),
+    augmented as `settings.augment` says, so a run resumed from step s of
+    epoch e trains on exactly the batches an uninterrupted run would: first
+    the rest of epoch e, then the others.
 
     Args:
       run: the `runner.Run`.
@@ -145,7 +146,7 @@ def train(run, trainee, phase):
         batches = data.epoch_batches(
             examples, num_examples=num_examples, batch_size=settings.batch_size,
             seed=settings.seed, start_epoch=first_epoch, end_epoch=end_epoch,
-            skip_batches=skip)
+            skip_batches=skip, augment=settings.augment)
         model.fit(batches, epochs=end_epoch, initial_epoch=first_epoch,
                   steps_per_epoch=steps_this_epoch, validation_data=validation,
                   callbacks=callbacks,

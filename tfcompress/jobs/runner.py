@@ -22,6 +22,7 @@ from tfcompress import export
 from tfcompress import keras3
 from tfcompress import training as training_lib
 from tfcompress._keras import keras
+from tfcompress.data import augment
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import loop
 from tfcompress.jobs import options
@@ -412,6 +413,9 @@ def prepare(job, training, log=print):
         run_dir.check_output_dir(run.output_dir, training.overwrite, training.resume,
                                  run.config, settings_lib.RESUMABLE_CHANGES)
     job.check(run)
+    # Once the models gave the input shape, which must be an image's to augment.
+    augment.check(training.augment, data.open_source(training.dataset, training.data_dir),
+                  run.input_shape)
     run.data_options = data_options(training, run.input_shape)
     return run
 
