@@ -1,4 +1,5 @@
-"""Datasets: TFDS names, npz:PATH, dir:PATH and tsv:PATH as `tf.data` pipelines."""
+"""Datasets: TFDS names, npz:PATH, dir:PATH (images or .wav clips) and tsv:PATH as
+`tf.data` pipelines."""
 
 from tfcompress.data.epochs import epoch_batches
 from tfcompress.data.epochs import steps_per_epoch
@@ -13,6 +14,7 @@ from tfcompress.data.loading import first_examples
 from tfcompress.data.loading import load
 from tfcompress.data.loading import num_examples
 from tfcompress.data.loading import resolve_data_dir
+from tfcompress.data.loading import source_mismatch
 from tfcompress.data.preprocessing import NORMALIZATIONS
 from tfcompress.data.preprocessing import make_preprocess_fn
 from tfcompress.data.shapes import fill_unknown
@@ -20,6 +22,8 @@ from tfcompress.data.shapes import mismatch as shape_mismatch
 from tfcompress.data.sources import canonical_name
 from tfcompress.data.sources import default_splits
 from tfcompress.data.sources import open_source
+from tfcompress.data.sources import split_options
+from tfcompress.data.sources import with_options
 from tfcompress.data.statistics import mean_std
 from tfcompress.data.statistics import normalization
 from tfcompress.data.text import open_tsv
@@ -34,5 +38,6 @@ __all__ = ["NORMALIZATIONS", "VOCABULARY_FILE", "as_batches", "builder", "canoni
            "examples_of_every_class", "fill_unknown", "first_examples",
            "first_inputs", "load", "make_preprocess_fn", "mean_std", "normalization",
            "num_examples", "open_source", "open_tsv", "read_vocabulary",
-           "resolve_data_dir", "shape_mismatch", "steps_per_epoch", "text_to_ids",
-           "with_data_sharding", "write_vocabulary"]
+           "resolve_data_dir", "shape_mismatch", "source_mismatch", "split_options",
+           "steps_per_epoch", "text_to_ids", "with_data_sharding", "with_options",
+           "write_vocabulary"]

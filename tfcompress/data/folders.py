@@ -1,28 +1,40 @@
-"""A dataset of image files, one folder per class (`--dataset=dir:PATH`).
+"""A dataset of files in class folders (`--dataset=dir:PATH`): images, or audio.
 
 Layout: one folder per split, each holding one folder per class:
 
-    PATH/train/<class>/<image>     required; its class folders are the classes
-    PATH/test/<class>/<image>      split "test"
-    PATH/val/<class>/<image>       optional; any other subfolder is a split too
+    PATH/train/<class>/<file>      required; its class folders are the classes
+    PATH/test/<class>/<file>       split "test"
+    PATH/val/<class>/<file>        optional; any other subfolder is a split too
 
-As `keras.utils.image_dataset_from_directory` reads them: the classes are
-train/'s class folder names sorted alphabetically and a label is its class's
-index; images are the .bmp, .gif, .jpeg, .jpg and .png files anywhere under a
-class folder (other files, and hidden folders such as .ipynb_checkpoints, are
-skipped). Every image is decoded once, when the dataset is opened, so a
-damaged file is reported before any work, and kept decoded on disk for the
-next open (data/decoded_cache.py). Images are decoded with the model's
-channels (grayscale to RGB converts; RGBA loses its alpha) and resized,
-bilinear, to the model's height and width. Without a model (a job that builds
-its own), the size is the most common one among train/'s images and the
-channels are 3 if any image has colour, else 1.
+As `keras.utils.image_dataset_from_directory` (and `audio_dataset_from_directory`)
+read them: the classes are train/'s class folder names sorted alphabetically
+and a label is its class's index; examples are the .bmp, .gif, .jpeg, .jpg and
+.png files (or the .wav files: an audio dataset, see data/audio.py) anywhere
+under a class folder (other files, and hidden folders such as
+.ipynb_checkpoints, are skipped). A folder holding both images and .wav files
+is refused. This module lists the files (`list_folder`) and reads images.
 
-Each split's images are in a fixed shuffled order, the same every run, so
-that slices such as "train[:10%]" hold every class.
+Every image is decoded once, when the dataset is opened, so a damaged file is
+reported before any work, and kept decoded on disk for the next open
+(data/decoded_cache.py). Images are decoded with the model's channels
+(grayscale to RGB converts; RGBA loses its alpha) and resized, bilinear, to
+the model's height and width. Without a model (a job that builds its own),
+the size is the most common one among train/'s images and the channels are 3
+if any image has colour, else 1.
+
+Hold-out (`hold_out`, the `?hold_out=PATTERNS` of dir:PATH): files whose name
+(with or without its extension) matches a pattern (fnmatch, e.g. "jackson_*")
+leave every split for the split "held_out", the default test split (a
+speaker-held-out test).
+
+Each split's files are in a fixed shuffled order, the same every run, so that
+slices such as "train[:10%]" hold every class. Unless told, a job trains on
+"train[10%:]" and validates on "train[:10%]" (or on val/ when there is one),
+and tests on "test" (or "held_out").
 """
 
 import collections
+import fnmatch
 import functools
 import os
 import sys
@@ -37,9 +49,11 @@ from tfcompress.data import splits
 
 PREFIX = "dir:"
 TRAIN = "train"
+HELD_OUT = "held_out"
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+AUDIO_EXTENSIONS = (".wav",)
 _LAYOUT = ("Lay it out as PATH/train/<class>/<image> and PATH/test/<class>/<image> "
-           "(optional PATH/val/...), one folder of images per class.")
+           "(optional PATH/val/...), one folder of images (or of .wav clips) per class.")
 # Bad files named in an error, at most.
 _SHOWN = 5
 # How images are decoded, part of the decoded-image cache's key: each at its
@@ -57,35 +71,45 @@ def _fail(name, message, error=ValueError):
     raise error(f"`dataset` {name!r}: {message}")
 
 
+def shown(names):
+    """The first few of `names` for an error message, then "..." if there are more."""
+    return f"{names[:_SHOWN]}{' ...' if len(names) > _SHOWN else ''}"
+
+
 def _subfolders(folder):
     """Names of the folders in `folder`, sorted; hidden ones (".cache") skipped."""
     return sorted(e.name for e in os.scandir(folder)
                   if e.is_dir() and not e.name.startswith("."))
 
 
-def _images_under(folder):
-    """Paths of the image files anywhere under `folder`, sorted."""
+def _files_under(folder, extensions):
+    """Paths of the files anywhere under `folder` ending in `extensions`, sorted."""
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(os.path.join(root, f) for f in sorted(files)
-                     if f.lower().endswith(IMAGE_EXTENSIONS))
+                     if f.lower().endswith(extensions))
     return found
 
 
-def open_folder(path, name):
-    """The `FolderSource` of the folder at `path`, checked and every image decoded.
+# What `list_folder` finds: the folder, its classes, {split: [(path, label)]}
+# and whether the files are audio (.wav) rather than images.
+Listing = collections.namedtuple("Listing", "root classes files is_audio")
 
-    Decoding happens once per process for the same files (sizes and times).
+
+def list_folder(path, name, hold_out=()):
+    """The files of the class folders at `path`, checked, with `hold_out` applied.
 
     Args:
       path: the dataset's folder.
       name: the dataset as the user gave it ("dir:PATH"), quoted in errors.
+      hold_out: filename patterns (fnmatch) whose files go to split "held_out".
 
     Raises:
       FileNotFoundError: no folder at `path`.
       ValueError: the folder is empty, has no train/, fewer than 2 classes, a
-        split whose classes train/ lacks, or images that cannot be decoded.
+        split whose classes train/ lacks, no files, both images and .wav
+        files, or a `hold_out` pattern matching no file or every training file.
     """
     root = os.path.abspath(os.path.expanduser(path))
     if not os.path.isdir(root):
@@ -100,23 +124,96 @@ def open_folder(path, name):
     if len(classes) < 2:
         _fail(name, f"train/ holds {len(classes)} class folder(s) {classes}: a classifier "
                     f"needs at least 2. {_LAYOUT}")
-    files = {}
+    found = {IMAGE_EXTENSIONS: {}, AUDIO_EXTENSIONS: {}}
     for split in split_names:
         own = _subfolders(os.path.join(root, split))
         unknown = sorted(set(own) - set(classes))
         if unknown:
             _fail(name, f"{split}/ has class folders that train/ lacks: {unknown}; every "
                         f"split's classes must be among train/'s {classes}.")
-        files[split] = [(image, index) for index, label in enumerate(classes)
-                        if label in own
-                        for image in _images_under(os.path.join(root, split, label))]
+        for extensions, files in found.items():
+            files[split] = [(file, index) for index, label in enumerate(classes)
+                            if label in own
+                            for file in _files_under(os.path.join(root, split, label),
+                                                     extensions)]
+    images, clips = ([os.path.relpath(path, root) for pairs in found[kind].values()
+                      for path, _ in pairs] for kind in (IMAGE_EXTENSIONS, AUDIO_EXTENSIONS))
+    if images and clips:
+        _fail(name, f"the folder mixes images ({len(images)}, e.g. {images[0]!r}) and "
+                    f".wav audio clips ({len(clips)}, e.g. {clips[0]!r}): a dataset is "
+                    "one or the other. Move one kind out.")
+    is_audio = bool(clips)
+    files = found[AUDIO_EXTENSIONS if is_audio else IMAGE_EXTENSIONS]
     if not files[TRAIN]:
         _fail(name, f"train/'s class folders hold no images (files ending in "
-                    f"{', '.join(IMAGE_EXTENSIONS)}).")
-    stats = {path: os.stat(path) for split in split_names for path, _ in files[split]}
-    stamps = tuple((path, stat.st_mtime_ns, stat.st_size) for path, stat in stats.items())
-    shapes_of = _decoded_shapes(stamps, name, root)
-    return FolderSource(name, classes, files, shapes_of)
+                    f"{', '.join(IMAGE_EXTENSIONS)}) and no .wav audio clips.")
+    if hold_out:
+        files = _held_out(files, tuple(hold_out), name, root)
+    return Listing(root, classes, files, is_audio)
+
+
+def _held_out(files, patterns, name, root):
+    """`files` with those whose name matches one of `patterns` moved to "held_out"."""
+    if HELD_OUT in files:
+        _fail(name, f"`hold_out` puts files in a split named {HELD_OUT!r}, but the folder "
+                    f"already has a {HELD_OUT}/ subfolder: rename it, or drop `hold_out`.")
+
+    def matches(path, pattern):  # the name, or the name without its extension
+        base = os.path.basename(path)
+        return (fnmatch.fnmatch(base, pattern)
+                or fnmatch.fnmatch(os.path.splitext(base)[0], pattern))
+
+    unused = [p for p in patterns
+              if not any(matches(path, p) for pairs in files.values() for path, _ in pairs)]
+    if unused:
+        example = os.path.basename(files[TRAIN][0][0])
+        _fail(name, f"`hold_out` pattern(s) {unused} match no file's name (names such as "
+                    f"{example!r}): fix the pattern (fnmatch: * any characters, ? one).")
+    held = {path for pairs in files.values() for path, _ in pairs
+            if any(matches(path, p) for p in patterns)}
+    kept = {split: [pair for pair in pairs if pair[0] not in held]
+            for split, pairs in files.items()}
+    if not kept[TRAIN]:
+        _fail(name, f"`hold_out` {','.join(patterns)!r} matches every file of train/ "
+                    f"({len(files[TRAIN])}): nothing would be left to train on; hold out "
+                    "fewer names.")
+    kept[HELD_OUT] = [pair for pairs in files.values() for pair in pairs if pair[0] in held]
+    return kept
+
+
+def default_splits(split_names):
+    """{"train", "val", "test"} a job reads of a folder with splits `split_names`.
+
+    A tenth of train/ validates (CIFAR-10's 50,000 give the 5,000 TFDS datasets
+    hold out), unless there is a val/; "held_out" tests when there is one.
+    """
+    has_val = "val" in split_names
+    return {"train": TRAIN if has_val else "train[10%:]",
+            "val": "val" if has_val else "train[:10%]",
+            "test": HELD_OUT if HELD_OUT in split_names else "test"}
+
+
+def stamps(listing):
+    """((path, mtime_ns, size), ...) of every listed file: the key of its decoding."""
+    stats = {path: os.stat(path) for pairs in listing.files.values() for path, _ in pairs}
+    return tuple((path, stat.st_mtime_ns, stat.st_size) for path, stat in stats.items())
+
+
+def open_folder(listing, name):
+    """The `FolderSource` of a folder of images (`list_folder`), every image decoded.
+
+    Decoding happens once for the same files (sizes and times), see
+    `_decoded_shapes`.
+
+    Args:
+      listing: the folder's `Listing`, of images.
+      name: the dataset as the user gave it ("dir:PATH"), quoted in errors.
+
+    Raises:
+      ValueError: images that cannot be decoded.
+    """
+    shapes_of = _decoded_shapes(stamps(listing), name, listing.root)
+    return FolderSource(name, listing.classes, listing.files, shapes_of)
 
 
 @functools.lru_cache(maxsize=4)
@@ -191,6 +288,7 @@ class FolderSource:
     """Image files in class folders: splits, image shape, classes and examples."""
 
     is_text = False
+    is_audio = False
     resizable = True
     already_scaled = False
 
@@ -209,6 +307,10 @@ class FolderSource:
     @property
     def split_sizes(self):
         return {split: len(pairs) for split, pairs in self._files.items()}
+
+    @property
+    def default_splits(self):
+        return default_splits(self._files)
 
     def num_examples(self, split):
         return splits.count(split, self.split_sizes)

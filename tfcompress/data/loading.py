@@ -1,7 +1,8 @@
 """Classification datasets as batched `tf.data` pipelines.
 
 A dataset is a TFDS name, `npz:PATH`, `dir:PATH` or `tsv:PATH` (see
-`data/sources.py`); examples are images, or int32 token ids for text;
+`data/sources.py`); examples are images, int32 token ids for text, or audio
+clips (float32 samples) for a folder of .wav files;
 every function here takes it as `name` and splits as TFDS writes them, slices
 included ("train[:10%]", "train[:512]"). TFDS datasets are never downloaded:
 they must be prepared in `data_dir`.
@@ -43,6 +44,16 @@ def check_split(name, split, data_dir=None, arg_name="split"):
                          f"such as '{names[-1]}' or '{names[-1]}[:1000]'.") from None
 
 
+def source_mismatch(source, shape):
+    """Why `source`'s examples cannot be given as inputs of `shape` (None: they can).
+
+    See `data/shapes.py`; audio sources also name the clips that do not fit.
+    """
+    if getattr(source, "is_audio", False):
+        return source.mismatch(shape)
+    return shapes.mismatch(source.image_shape, shape, source.resizable)
+
+
 def _statistics(name, normalize, mean, std):
     """`mean` and `std` for "standard": as given, else the built-in ones of `name`."""
     if normalize != "standard" or (mean is not None and std is not None):
@@ -67,12 +78,16 @@ def examples(name, split, *, normalize="unit", mean=None, std=None, flatten=Fals
 
     Returns:
       A `tf.data.Dataset` of (float32 image, int32 label) pairs; for text
-      (tsv:), (int32 token ids, int32 label), `normalize` unused.
+      (tsv:), (int32 token ids, int32 label), `normalize` unused; for audio,
+      (float32 samples in [-1, 1], int32 label), never scaled.
     """
     source = sources.open_source(name, data_dir)
     if source.is_text:
         preprocessing.text_normalize(name, normalize)
         preprocess = preprocessing.token_labels
+    elif getattr(source, "is_audio", False):
+        preprocess = preprocessing.make_preprocess_fn(
+            preprocessing.audio_normalize(name, normalize), flatten=flatten)
     else:
         mean, std = _statistics(name, normalize, mean, std)
         preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)
@@ -83,7 +98,7 @@ def examples(name, split, *, normalize="unit", mean=None, std=None, flatten=Fals
                          f"{sorted(source.split_sizes)}): {e}") from None
     shape = source.image_shape if image_shape is None else shapes.fill_unknown(
         source.image_shape, image_shape)
-    reason = shapes.mismatch(source.image_shape, shape, source.resizable)
+    reason = source_mismatch(source, shape)
     if reason:
         raise ValueError(f"`image_shape` {shape} does not fit dataset {name!r}, whose "
                          f"images have shape {source.image_shape}: {reason}.")

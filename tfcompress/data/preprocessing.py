@@ -1,6 +1,7 @@
 """Pure per-example preprocessing for classification datasets.
 
-Images are scaled as `normalize` says; text token ids are never scaled.
+Images are scaled as `normalize` says; text token ids and audio samples are
+never scaled.
 """
 
 import tensorflow as tf
@@ -70,6 +71,29 @@ def text_normalize(name, normalize):
             f"`normalize` 'standard' scales pixel values, but dataset {name!r} holds "
             "text as token ids, which are never scaled: leave `normalize` at 'unit' "
             "(or 'none'); both keep the ids as they are.")
+    return "none"
+
+
+def audio_normalize(name, normalize):
+    """The normalization audio clips get: "none", whatever pixel scaling was asked.
+
+    `tf.audio.decode_wav` gives samples in [-1, 1] already: "unit" (the
+    default) and "none" both leave them as decoded; "standard" is refused
+    rather than ignored, since its mean and std are per pixel channel.
+
+    Raises:
+      ValueError: unknown `normalize`, or "standard".
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(
+            f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}.")
+    if normalize == "standard":
+        raise ValueError(
+            f"`normalize` 'standard' scales pixel values, but dataset {name!r} holds "
+            "audio clips, whose samples are decoded in [-1, 1] and never scaled: leave "
+            "`normalize` at 'unit' (or 'none'); both keep the samples as they are. A "
+            "model that wants normalized features computes them itself (e.g. a log-mel "
+            "frontend).")
     return "none"
 
 

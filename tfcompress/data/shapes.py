@@ -7,6 +7,15 @@ What converts (and nothing else; README, "Your own data"):
     grayscale: that would throw colour away behind the user's back);
   * another height and width, for image folders only (`dir:`): resized,
     bilinear, as `keras.utils.image_dataset_from_directory` does.
+
+Audio clips, (samples, channels) (data/audio.py):
+
+  * mono clips to a model taking (samples,): the channel axis of 1 dropped;
+  * mono to more channels: the one channel copied into each (never the
+    other way: channels are not mixed down behind the user's back);
+  * another length, unless the user fixed it (`audio_length`): padded with
+    zeros or cropped, keeping the start, as
+    `keras.utils.audio_dataset_from_directory` does.
 """
 
 import tensorflow as tf
@@ -22,20 +31,49 @@ def _as_image(shape):
 
 
 def fill_unknown(have, want):
-    """`want` with its unknown (None) sizes taken from `have` where ranks agree."""
+    """`want` with its unknown (None) sizes taken from `have`, axis by axis.
+
+    Where the ranks differ by one (a channel axis added or dropped), the
+    leading axes are filled: a clip of (8000, 1) fills (None,) as (8000,).
+    """
     want = tuple(want)
-    if len(want) != len(have):
+    if abs(len(want) - len(have)) > 1:
         return want
-    return tuple(h if w is None else w for h, w in zip(have, want))
+    return tuple(h if w is None else w for h, w in zip(have, want)) + want[len(have):]
 
 
-def mismatch(have, want, resizable=False):
+def audio_channels(shape):
+    """Channels of a clip shape: 1 for (samples,), else its last size; None for other ranks."""
+    if len(shape) == 1:
+        return 1
+    return shape[1] if len(shape) == 2 else None
+
+
+def _audio_mismatch(have, want, resizable):
+    """Why clips of shape `have` (samples, channels) cannot be inputs of shape `want`."""
+    takes = audio_channels(want)
+    if takes is None:
+        return ("audio clips are given as (samples,) or (samples, channels), and the "
+                f"model takes rank {len(want)}")
+    if have[1] != takes and have[1] != 1:
+        return (f"{have[1]}-channel clips do not convert to {takes} channel(s) (only mono "
+                "converts, copied into each channel)")
+    if want[0] is not None and want[0] != have[0] and not resizable:
+        return (f"the clips are made {have[0]} samples long by `audio_length`, and the "
+                f"model takes {want[0]}: pass audio_length={want[0]}, or leave it out to "
+                "pad or crop the clips to the model's length")
+    return None
+
+
+def mismatch(have, want, resizable=False, audio=False):
     """Why images of shape `have` cannot be given as inputs of shape `want`.
 
     Args:
       have: shape of one image of the dataset.
       want: shape of one input of the model (None: any size).
-      resizable: the images may be resized (image folders).
+      resizable: the images may be resized (image folders), the clips padded
+        or cropped (audio).
+      audio: `have` is the (samples, channels) of audio clips.
 
     Returns:
       None if they can (as they are or converted, see the module's rules),
@@ -44,6 +82,8 @@ def mismatch(have, want, resizable=False):
     want = fill_unknown(have, want)
     if tuple(have) == want:
         return None
+    if audio:
+        return _audio_mismatch(tuple(have), want, resizable)
     image, target = _as_image(have), _as_image(want)
     if image is None or target is None:
         return "the shapes differ and only images (height, width[, channels]) convert"

@@ -53,8 +53,8 @@ def normalization(name, split, normalize, *, data_dir=None, image_shape=None):
 
     "standard" computes the mean and std on `split` (the training split);
     "unit" refuses float images already in [0, 1], which it would divide by
-    255 a second time. Text (tsv:) is never scaled: "none" (see
-    `preprocessing.text_normalize`).
+    255 a second time. Text (tsv:) and audio are never scaled: "none" (see
+    `preprocessing.text_normalize` and `audio_normalize`).
 
     Args:
       name: the dataset (TFDS name, npz:PATH, dir:PATH or tsv:PATH).
@@ -72,6 +72,9 @@ def normalization(name, split, normalize, *, data_dir=None, image_shape=None):
     source = sources.open_source(name, data_dir)
     if source.is_text:
         return {"normalize": preprocessing.text_normalize(name, normalize), "mean": None,
+                "std": None}
+    if getattr(source, "is_audio", False):
+        return {"normalize": preprocessing.audio_normalize(name, normalize), "mean": None,
                 "std": None}
     if normalize == "unit" and source.already_scaled:
         raise ValueError(

@@ -65,7 +65,7 @@ class EvaluateJob(runner.Job):
         source = data.open_source(dataset, run.training.data_dir)
         if source.is_text:
             data.check_model_vocabulary(tflite, source.vocabulary, dataset, "tflite")
-        reason = data.shape_mismatch(source.image_shape, takes, source.resizable)
+        reason = data.source_mismatch(source, takes)
         if reason:
             raise ValueError(f"`tflite` {os.fspath(tflite)!r} takes inputs of shape "
                              f"{takes}, but dataset {dataset!r} has images of shape "

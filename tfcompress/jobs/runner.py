@@ -136,24 +136,24 @@ def data_options(training, image_shape):
         data_dir=training.data_dir, image_shape=image_shape)}
 
 
-def _check_fits_data(model, path, arg_name, dataset, input_shape, num_classes,
-                     resizable=False):
-    """Raises unless `model` reads the dataset's images and predicts its classes.
+def _check_fits_data(model, path, arg_name, dataset, source, num_classes):
+    """Raises unless `model` reads the dataset's examples and predicts its classes.
 
     Images convert a little (`data/shapes.py`: a channel axis of 1, grayscale
-    to RGB, resizing for image folders). A teacher's classes are left to the
-    Distiller, which checks them against its student's (built for, or
-    checked against, the dataset).
+    to RGB, resizing for image folders; clips padded or cropped). A teacher's
+    classes are left to the Distiller, which checks them against its
+    student's (built for, or checked against, the dataset).
     """
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         return  # the job's own checks say what it takes
     takes = tuple(model.inputs[0].shape[1:])
-    reason = data.shape_mismatch(input_shape, takes, resizable)
+    reason = data.source_mismatch(source, takes)
     if reason:
+        kind = "audio clips" if getattr(source, "is_audio", False) else "images"
         raise ValueError(
             f"`{arg_name}` {path!r} takes inputs of shape {takes}, but dataset "
-            f"{dataset!r} has images of shape {tuple(input_shape)} ({reason}): pass a "
-            f"model built "
+            f"{dataset!r} has {kind} of shape {tuple(source.image_shape)} ({reason}): "
+            f"pass a model built "
             f"for {dataset!r} images (e.g. from `tfcompress train --dataset={dataset}`), "
             "or the dataset the model was built for (--dataset).")
     classes = model.outputs[0].shape[-1]
@@ -185,6 +185,8 @@ class Run:
     data_options: dict = dataclasses.field(default_factory=dict)
     _models: dict = dataclasses.field(default_factory=dict)
     _shape_from: str = None
+    # Whether a loaded model fixed the input length of audio clips.
+    _length_from_model: bool = False
     # role -> what converting its Keras 3 file measured (Conversion.describe()).
     conversions: dict = dataclasses.field(default_factory=dict)
 
@@ -220,14 +222,15 @@ class Run:
             else:
                 model = export.load_keras_model(path, unsafe=self.training.unsafe_load,
                                                 arg_name=arg_name)
-            _check_fits_data(model, path, arg_name, self.training.dataset,
-                             self.source_shape or self.input_shape, self.num_classes,
-                             self.resizable)
             source = data.open_source(self.training.dataset, self.training.data_dir)
+            _check_fits_data(model, path, arg_name, self.training.dataset, source,
+                             self.num_classes)
             if source.is_text:
                 data.check_model_vocabulary(path, source.vocabulary,
                                             self.training.dataset, arg_name)
             self._take_input_shape(model, arg_name)
+            if len(model.inputs) == 1 and model.inputs[0].shape[1] is not None:
+                self._length_from_model = True
             self._models[key] = model
         return self._models[key]
 
@@ -240,9 +243,26 @@ class Run:
         if self._shape_from is None:
             self.input_shape, self._shape_from = shape, arg_name
         elif shape != tuple(self.input_shape):
+            audio = self.is_audio
             raise ValueError(f"`{arg_name}` takes inputs of shape {shape}, but "
                              f"`{self._shape_from}` takes {tuple(self.input_shape)}: both "
-                             "read the same images; pass models of one input shape.")
+                             f"read the same {'clips' if audio else 'images'}; pass models "
+                             f"of one input shape"
+                             f"{' (or set their length: --audio_length)' if audio else ''}.")
+
+    def take_built_input_shape(self, model, arg_name):
+        """Audio: clips come in the shape of a model the job built for them.
+
+        An audio model may take (samples,) where the data has (samples, 1);
+        image and text models are built for the data's own shape.
+        """
+        if self.is_audio:
+            self._take_input_shape(model, arg_name)
+
+    @property
+    def is_audio(self):
+        source = data.open_source(self.training.dataset, self.training.data_dir)
+        return getattr(source, "is_audio", False)
 
     @property
     def keras3_output(self):
@@ -317,7 +337,9 @@ class Run:
     def data_record(self):
         """How the run's inputs were made, for its summary: a deployment must match it.
 
-        For text, "text" also says how its ids were made (`TextSource.record`).
+        For text, "text" also says how its ids were made (`TextSource.record`);
+        for audio, "audio" the sample rate and the clips' length, where it came
+        from and what it padded or cropped (`AudioFolderSource.record`).
         """
         source = data.open_source(self.training.dataset, self.training.data_dir)
         record = {"dataset": data.canonical_name(self.training.dataset),
@@ -325,7 +347,20 @@ class Run:
                   **{k: v for k, v in self.data_options.items() if k != "image_shape"}}
         if source.is_text:
             record["text"] = source.record()
+        if getattr(source, "is_audio", False):
+            record["audio"] = source.record(*self._clip_length(source))
         return record
+
+    def _clip_length(self, source):
+        """(samples per clip, where that came from) of an audio run."""
+        fixed = self._length_from_model or self.input_shape[0] != source.clip_samples
+        return self.input_shape[0], source.length_from(fixed)
+
+    def describe_data(self):
+        """A line for the log saying how the run's audio clips were made one length."""
+        source = data.open_source(self.training.dataset, self.training.data_dir)
+        if getattr(source, "is_audio", False):
+            self.log(source.describe(*self._clip_length(source)))
 
     def write_data_files(self):
         """Text: vocabulary.txt beside the model, to turn new text into its inputs."""
@@ -417,6 +452,7 @@ def prepare(job, training, log=print):
     augment.check(training.augment, data.open_source(training.dataset, training.data_dir),
                   run.input_shape)
     run.data_options = data_options(training, run.input_shape)
+    run.describe_data()
     return run
 
 

@@ -30,18 +30,29 @@ class Training:
     output_dir: str = options.option(help="Output folder (default: under saved_models/).")
     dataset: str = options.option(
         "mnist", "TFDS dataset name, or your own data: npz:PATH (arrays x_train, y_train, "
-        "x_test, y_test[, x_val, y_val]), dir:PATH (PATH/train/<class>/<image>, "
-        "PATH/test/<class>/<image>) or tsv:PATH (text: one label<TAB>text per line); see "
-        "the README, \"Your own data\".")
+        "x_test, y_test[, x_val, y_val]), dir:PATH (PATH/train/<class>/<image or .wav "
+        "clip>, PATH/test/<class>/...; options after '?': "
+        "dir:PATH?audio_length=N&hold_out=PATTERNS) or tsv:PATH (text: one label<TAB>text "
+        "per line); see the README, \"Your own data\".")
     data_dir: str = options.option(
         None, "TFDS data directory (default: $TFDS_DATA_DIR, then TFDS's).")
+    audio_length: int = options.option(
+        None, "Folders of .wav clips (dir:): samples per clip, padded with zeros or "
+        "cropped (keeping the start). Default: the model's input length, else the longest "
+        "training clip. Same as dir:PATH?audio_length=N.", lower_bound=1)
+    hold_out: str = options.option(
+        None, "Folder datasets (dir:): comma-separated filename patterns (fnmatch, e.g. "
+        "jackson_* or jackson_*,theo_*); matching files leave every split for the split "
+        "held_out, the default test split. Same as dir:PATH?hold_out=PATTERNS.")
     train_split: str = options.option(
         None, "Training split (default: the dataset's: train[5000:] for TFDS and npz: "
-        "datasets, train for tsv:).")
+        "datasets, train[10%:] for dir: (train with a val/ folder), train for tsv:).")
     val_split: str = options.option(
         None, "Validation split; the best epoch on it is kept. Empty: keep the last. "
-        "Default: the dataset's (train[:5000] for TFDS and npz:, val for tsv:).")
-    test_split: str = options.option(None, "Test split (default: the dataset's: test).")
+        "Default: the dataset's (train[:5000] for TFDS and npz:, train[:10%] for dir: "
+        "(val with a val/ folder), val for tsv:).")
+    test_split: str = options.option(
+        None, "Test split (default: the dataset's: test; held_out with --hold_out).")
     normalize: str = options.option(
         "unit", "Input normalization: unit (pixels / 255), standard (minus the training "
         "split's per-channel mean, over its std) or none (values as stored, for models "
@@ -81,6 +92,15 @@ class Training:
         2, "Keras verbosity: 0 quiet, 1 progress bar (one line per epoch when the output "
         "is not a terminal), 2 epoch lines.", choices=VERBOSITIES)
 
+    def __post_init__(self):
+        # `audio_length` and `hold_out` travel inside the dataset string, which
+        # is what every data call takes; a conflict is left for `check`.
+        try:
+            object.__setattr__(self, "dataset", data.with_options(
+                self.dataset, audio_length=self.audio_length, hold_out=self.hold_out))
+        except (ValueError, TypeError):
+            pass
+
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
@@ -97,6 +117,9 @@ class Training:
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ValueError(f"`dataset` must be a non-empty string, got "
                              f"{self.dataset!r}.")
+        data.with_options(self.dataset, audio_length=self.audio_length,
+                          hold_out=self.hold_out)
+        data.split_options(self.dataset)
         for name in ("train_split", "test_split"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):

@@ -15,8 +15,10 @@ def build_for_data(spec, run):
     """The zoo model `spec`, built for the run's inputs and classes.
 
     On text (tsv:) the model takes the vocabulary size and sequence length of
-    the data, on images the run's input shape. Jobs that build a zoo model
-    (train, and distill's student) share this, so both read the data alike.
+    the data, on images (and audio clips) the run's input shape. Jobs that
+    build a zoo model (train, and distill's student) share this, so both read
+    the data alike. An audio model's own input shape ((samples,) for
+    (samples, 1) clips) becomes the run's.
     """
     source = data.open_source(run.training.dataset, run.training.data_dir)
     if source.is_text:
@@ -24,7 +26,9 @@ def build_for_data(spec, run):
                   "sequence_length": source.sequence_length}
     else:
         inputs = {"input_shape": run.input_shape}
-    return models.build(spec, num_classes=run.num_classes, **inputs)
+    model = models.build(spec, num_classes=run.num_classes, **inputs)
+    run.take_built_input_shape(model, "model_spec")
+    return model
 
 
 @dataclasses.dataclass
