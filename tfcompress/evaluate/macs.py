@@ -6,6 +6,10 @@ recurrent layers, one MAC per weight use. Batch norm (folded into the
 convolution by the TFLite converter), activations, pooling and merges are
 not counted: they cost little next to the layers that multiply. Written
 here: TensorFlow's profiler counts FLOPs of a graph, not per Keras layer.
+
+An audio feature frontend (`models.spectrogram`) is counted apart, as
+`"frontend"`, not in `"total"`: it has no weights, no compression changes it,
+and the published counts of audio models start at their features.
 """
 
 import numpy as np
@@ -14,6 +18,7 @@ from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.keras3 import accepts_keras3
+from tfcompress.models import spectrogram
 
 _RNN = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
 _TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
@@ -50,6 +55,34 @@ def layer_macs(layer, input_shape, output_shape):
         return _positions(output_shape, channels_first) * _size(layer.kernel)
     if isinstance(layer, keras.layers.Dense):
         return _positions(input_shape) * _size(layer.kernel)
+    return 0
+
+
+def frontend_macs(layer, input_shape, output_shape):
+    """Multiplies of one call of a spectrogram layer on one example.
+
+    STFTSpectrogram is a strided convolution: counted exactly. MelSpectrogram
+    is estimated per frame: the window (one per sample), an N-point real FFT
+    as N log2 N (a radix-2 estimate), 2 per bin for the power and bins x
+    mel bands for the mel matrix.
+    """
+    if isinstance(layer, spectrogram.STFTSpectrogram):
+        kernels = [k for k in (getattr(layer, "real_kernel", None),
+                               getattr(layer, "imag_kernel", None)) if k is not None]
+        del output_shape  # the frames follow from the input and the conv's stride
+        channels_first = layer.data_format == "channels_first"
+        channels, time = (input_shape[1:3] if channels_first else input_shape[2:0:-1])
+        step = layer.frame_step or layer.frame_length // 2  # Keras 3's default
+        frames = (-(-time // step) if layer.padding == "same"
+                  else (time - layer.frame_length) // step + 1)
+        return int(frames * channels * sum(_size(k) for k in kernels))
+    if isinstance(layer, spectrogram.MelSpectrogram):
+        n = layer.fft_length
+        bins = n // 2 + 1
+        per_frame = (layer.sequence_length + n * int(np.log2(n)) + 2 * bins
+                     + bins * layer.num_mel_bins)
+        clips = int(np.prod(input_shape[1:-1], dtype=np.int64)) if len(input_shape) > 2 else 1
+        return int(clips * output_shape[-1] * per_frame)
     return 0
 
 
@@ -91,9 +124,13 @@ def _rows(model, prefix="", times=1):
             counted = counted.layer
         macs = sum(layer_macs(counted, i, o) for i, o in _calls(model, layer)
                    if not isinstance(i, list))
-        yield {"name": f"{prefix}{layer.name}", "type": type(counted).__name__,
+        row = {"name": f"{prefix}{layer.name}", "type": type(counted).__name__,
                "params": int(sum(_size(w) for w in counted.weights)),
                "macs": int(macs * times)}
+        if spectrogram.is_frontend(counted):
+            row["frontend_macs"] = int(times * sum(
+                frontend_macs(counted, i, o) for i, o in _calls(model, layer)))
+        yield row
 
 
 @accepts_keras3("model")
@@ -105,11 +142,16 @@ def count_macs(model):
         pruning wrappers are looked into).
 
     Returns:
-      {"total": MACs, "layers": [{"name", "type", "params", "macs"}]}.
+      {"total": MACs, "layers": [{"name", "type", "params", "macs"}]}, and
+      for a model with a spectrogram frontend, "frontend": its MACs (not in
+      "total"; its rows carry them as "frontend_macs").
     """
     require_keras2_model(model)
     rows = list(_rows(model))
-    return {"total": sum(row["macs"] for row in rows), "layers": rows}
+    result = {"total": sum(row["macs"] for row in rows), "layers": rows}
+    if any("frontend_macs" in row for row in rows):
+        result["frontend"] = sum(row.get("frontend_macs", 0) for row in rows)
+    return result
 
 
 def layer_changes(before, after):

@@ -4,9 +4,11 @@ import tensorflow as tf
 
 from tfcompress import _tfmot_wrappers
 from tfcompress.data import inputs
+from tfcompress.export import float_frontend
 from tfcompress.export import recurrent
 from tfcompress.export import tensor_names
 from tfcompress.export import validation
+from tfcompress.models import spectrogram
 from tfcompress.quantize import calibration
 
 # "none": float32; "dynamic": int8 weights, float activations; "float16":
@@ -22,6 +24,11 @@ def check_options(model, quantization, representative_data, int8_io):
                          f"{quantization!r}.")
     if int8_io and quantization != "int8":
         raise ValueError(f"`int8_io` needs quantization='int8', got {quantization!r}.")
+    if int8_io and spectrogram.float_layers(model):
+        raise ValueError(
+            f"{model.name!r} computes audio features in float "
+            f"({', '.join(spectrogram.float_layers(model))}), so its int8 file takes "
+            "float samples: pass int8_io=False.")
     aware = _tfmot_wrappers.is_quantization_aware(model)
     if aware and quantization != "int8":
         raise ValueError(f"{model.name!r} was trained quantization-aware: export it "
@@ -82,14 +89,27 @@ def convert(model, **options):
     """`model` as TFLite flatbuffer bytes (`make_converter`'s options).
 
     An unrolled recurrent file loses its activation tensors' names, half its
-    size (`tensor_names`).
+    size (`tensor_names`). A calibrated int8 file keeps an audio frontend,
+    and what comes before it, in float (`float_frontend`).
     """
     form = recurrent_form_of(model, options.get("quantization", "none"),
                              options.pop("recurrent_form", None))
-    flatbuffer = make_converter(model, recurrent_form=form, **options).convert()
+    converter = make_converter(model, recurrent_form=form, **options)
+    keep_float = _calibrated_float_layers(model, options.get("quantization", "none"))
+    if keep_float:
+        flatbuffer = float_frontend.quantize(converter, keep_float)
+    else:
+        flatbuffer = converter.convert()
     if form == "unrolled":
         flatbuffer = tensor_names.drop_activation_names(flatbuffer)
     return flatbuffer
+
+
+def _calibrated_float_layers(model, quantization):
+    """Layers a calibrated int8 file keeps float (a QAT model's stay float unannotated)."""
+    if quantization != "int8" or _tfmot_wrappers.is_quantization_aware(model):
+        return []
+    return spectrogram.float_layers(model)
 
 
 def make_converter(model, *, quantization="none", representative_data=None,

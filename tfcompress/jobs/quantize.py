@@ -11,11 +11,13 @@ from tfcompress import quantize
 from tfcompress import training
 from tfcompress._checks import check_positive_int
 from tfcompress.evaluate import ratios as ratio_words
+from tfcompress.export import float_frontend
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import logits
 from tfcompress.jobs import loop
 from tfcompress.jobs import options
 from tfcompress.jobs import runner
+from tfcompress.models import spectrogram
 
 # Post-training modes (no training), then the modes that fine-tune:
 # quantization-aware training (qat), sparsity-preserving QAT (pqat), weight
@@ -193,6 +195,7 @@ class QuantizeJob(runner.Job):
             representative_data=run.train_batches() if calibrates else None,
             num_samples=self.num_samples, int8_io=self.int8_io, sparse=self.sparse,
             xnnpack=self.xnnpack, check_inputs=check_batch)
+        kept_float = self._kept_float(run, final, quantization, tflite_path)
         # The fine-tuned float weights, without fake-quantization wrappers: what
         # the parameters are counted on, and what a Keras 3 user gets back.
         float_model = (quantize.float_model(final, source, keep_zeros=self.mode == "pqat")
@@ -211,6 +214,7 @@ class QuantizeJob(runner.Job):
         return {
             "applied_mode": self._applied,
             **({"fallback": self._fallback} if self._fallback else {}),
+            **({"frontend_kept_float": kept_float} if kept_float else {}),
             "source": {"keras_test_accuracy": artifacts.check_complete(
                            evaluate.evaluate_classifier(source, test), count,
                            "The input model")["accuracy"],
@@ -223,7 +227,8 @@ class QuantizeJob(runner.Job):
             "tflite": {**result, "quantization": quantization,
                        "top1_agreement_vs_keras": exported.top1_agreement,
                        "worst_class_agreement_vs_keras": exported.worst_class_agreement,
-                       "max_abs_diff_vs_keras": exported.max_abs_diff},
+                       "max_abs_diff_vs_keras": exported.max_abs_diff,
+                       **({"float_ops": kept_float["float_ops"]} if kept_float else {})},
             "ratios": {"bytes": reference["bytes"] / result["bytes"],
                        "gzip_bytes": reference["gzip_bytes"] / result["gzip_bytes"],
                        "latency": (reference["latency_ms_batch1"]
@@ -236,6 +241,18 @@ class QuantizeJob(runner.Job):
                 "tensors": weights},
         }
 
+    @staticmethod
+    def _kept_float(run, model, quantization, tflite_path):
+        """What of an audio frontend the int8 file computes in float; None without one."""
+        layers = spectrogram.float_layers(model)
+        if quantization != "int8" or not layers:
+            return None
+        ops = float_frontend.float_ops(tflite_path)
+        run.log(f"Frontend kept in float (layers {', '.join(layers)}; float ops "
+                f"{', '.join(ops)}): the file takes float samples and quantizes after "
+                "the features.")
+        return {"layers": layers, "float_ops": ops}
+
     def describe(self, summary, output_dir):
         return format_summary(summary, output_dir)
 
@@ -243,9 +260,11 @@ class QuantizeJob(runner.Job):
 def format_summary(summary, output_dir):
     """Human-readable lines: accuracy, size and speed against the float file."""
     ref, out, ratios = summary["float_reference"], summary["tflite"], summary["ratios"]
-    fallback = summary.get("fallback")
+    fallback, kept_float = summary.get("fallback"), summary.get("frontend_kept_float")
     return "\n".join([
         *([f"Mode: {fallback}."] if fallback else []),
+        *([f"Frontend kept in float ({', '.join(kept_float['layers'])}): "
+           f"{', '.join(kept_float['float_ops'])}."] if kept_float else []),
         f"Test accuracy: float TFLite {ref['test_accuracy']:.2%} -> "
         f"{summary['config']['mode']} TFLite {out['test_accuracy']:.2%}",
         f"Size: {ref['bytes'] / 1024:.1f} -> {out['bytes'] / 1024:.1f} KiB "

@@ -40,9 +40,9 @@ _KERAS3_OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply",
 # Where a serialized sub-object's module says it lives.
 _SUB_MODULES = ("initializers", "regularizers", "constraints")
 
-# Keras 3 class -> fn(layer) -> tf_keras layer, for layers tf_keras lacks.
-_TO_TF_KERAS = dict(spectrograms.TO_TF_KERAS)
-_TO_KERAS3 = dict(spectrograms.TO_KERAS3)  # tf_keras class -> fn(layer) -> Keras 3 layer
+# Keras 3 class -> fn(layer) -> tf_keras layer, and tf_keras class -> fn(layer)
+# -> Keras 3 layer, for layers with no class of the same name in the other Keras.
+_TO_TF_KERAS, _TO_KERAS3 = spectrograms.converters(keras)
 
 
 class ConversionError(ValueError):

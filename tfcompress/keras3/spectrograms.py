@@ -4,12 +4,11 @@ Keras 3 has `MelSpectrogram` and `STFTSpectrogram`; tf_keras has neither,
 so `tfcompress.models.spectrogram` holds twins with the same configs and
 math. The configs carry over key for key (dtype policies translated by
 `configs`); STFTSpectrogram's DFT kernels are weights, which the bridge
-copies after.
+copies after. Keras 3 itself comes from the bridge (`converters`), the one
+module that imports it.
 """
 
 import warnings
-
-import keras  # Keras 3
 
 from tfcompress.keras3 import configs
 from tfcompress.models import spectrogram
@@ -41,22 +40,26 @@ def _stft_to_tf_keras(layer):
     return spectrogram.STFTSpectrogram.from_config(config)
 
 
-def _mel_to_keras3(layer):
-    config = configs.to_keras3("MelSpectrogram", layer.get_config(), _no_sub_objects)
-    if config.get("power_to_db") and config.get("top_db") is None:
-        raise configs.ConfigError(
-            f"MelSpectrogram {layer.name!r} has top_db=None (the dB values not clipped), "
-            "which Keras 3's MelSpectrogram cannot compute: it always clips at top_db")
-    return keras.layers.MelSpectrogram.from_config(config)
+def _to_keras3(keras3_class):
+    def convert(layer):
+        config = configs.to_keras3(keras3_class.__name__, layer.get_config(), _no_sub_objects)
+        if (keras3_class.__name__ == "MelSpectrogram" and config.get("power_to_db")
+                and config.get("top_db") is None):
+            raise configs.ConfigError(
+                f"MelSpectrogram {layer.name!r} has top_db=None (the dB values not "
+                "clipped), which Keras 3's MelSpectrogram cannot compute: it always clips "
+                "at top_db")
+        return keras3_class.from_config(config)
+    return convert
 
 
-def _stft_to_keras3(layer):
-    config = configs.to_keras3("STFTSpectrogram", layer.get_config(), _no_sub_objects)
-    return keras.layers.STFTSpectrogram.from_config(config)
+def converters(keras3):
+    """({Keras 3 class: fn(layer) -> tf_keras layer}, {tf_keras class: the reverse}).
 
-
-# Keras 3 class -> fn(layer) -> tf_keras layer, and the reverse.
-TO_TF_KERAS = {keras.layers.MelSpectrogram: _mel_to_tf_keras,
-               keras.layers.STFTSpectrogram: _stft_to_tf_keras}
-TO_KERAS3 = {spectrogram.MelSpectrogram: _mel_to_keras3,
-             spectrogram.STFTSpectrogram: _stft_to_keras3}
+    Args:
+      keras3: the Keras 3 module.
+    """
+    return ({keras3.layers.MelSpectrogram: _mel_to_tf_keras,
+             keras3.layers.STFTSpectrogram: _stft_to_tf_keras},
+            {spectrogram.MelSpectrogram: _to_keras3(keras3.layers.MelSpectrogram),
+             spectrogram.STFTSpectrogram: _to_keras3(keras3.layers.STFTSpectrogram)})

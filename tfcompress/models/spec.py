@@ -22,11 +22,18 @@ Embedding must match.
   e.g. "text_cnn:64,128,kernel_size=5" (the defaults).
 "text_lstm:EMBEDDING_DIM,UNITS", keywords bidirectional (true/false),
   dropout: e.g. "text_lstm:64,64,bidirectional=true".
+
+Audio models read raw clips, `input_shape` (samples,) or (samples, 1), and
+compute log-mel features inside the model, built with `build(spec,
+input_shape=..., sample_rate=..., num_classes=...)`: "ds_cnn" (MLPerf
+Tiny's keyword-spotting reference; "ds_cnn:FILTERS", keywords l2, dropout,
+stem_dropout, mel_bins, e.g. "ds_cnn:64,mel_bins=10").
 """
 
 import dataclasses
 from typing import Callable
 
+from tfcompress.models import speech
 from tfcompress.models import zoo
 
 
@@ -46,6 +53,7 @@ class _Entry:
     ints: str | tuple | None = None
     keywords: dict = dataclasses.field(default_factory=dict)  # KEY -> parser
     reads_tokens: bool = False
+    reads_audio: bool = False  # raw clips; takes `sample_rate`
 
 
 _BUILDERS = {
@@ -59,6 +67,9 @@ _BUILDERS = {
     "resnet8": _Entry(zoo.resnet8, ("filters",), {"l2": float}),
     "mobilenet_v2": _Entry(zoo.mobilenet_v2, keywords={"alpha": float,
                                                        "imagenet_strides": _bool}),
+    "ds_cnn": _Entry(speech.ds_cnn, ("filters",), {"l2": float, "dropout": float,
+                                                   "stem_dropout": float, "mel_bins": int},
+                     reads_audio=True),
     "lstm": _Entry(zoo.lstm, ("units",)),
     "gru": _Entry(zoo.gru, ("units",)),
     "text_cnn": _Entry(zoo.text_cnn, ("embedding_dim", "filters"),
@@ -69,6 +80,7 @@ _BUILDERS = {
 
 NAMES = tuple(sorted(_BUILDERS))
 TEXT_NAMES = tuple(name for name in NAMES if _BUILDERS[name].reads_tokens)
+AUDIO_NAMES = tuple(name for name in NAMES if _BUILDERS[name].reads_audio)
 
 
 def parse(spec):
@@ -131,8 +143,19 @@ def _data_arguments(name, input_shape, vocab_size, sequence_length):
     return {} if input_shape is None else {"input_shape": input_shape}
 
 
+def _audio_arguments(name, sample_rate):
+    """`sample_rate` for an audio model; refused for the others."""
+    if _BUILDERS[name].reads_audio:
+        return {} if sample_rate is None else {"sample_rate": sample_rate}
+    if sample_rate is not None:
+        raise ValueError(
+            f"Model {name!r} does not read audio and takes no `sample_rate` "
+            f"(got {sample_rate!r}); for audio clips use {', '.join(AUDIO_NAMES)}.")
+    return {}
+
+
 def build(spec, *, input_shape=None, num_classes=None, vocab_size=None,
-          sequence_length=None):
+          sequence_length=None, sample_rate=None):
     """Builds the tf_keras model a spec names (see the module docstring).
 
     Args:
@@ -142,6 +165,8 @@ def build(spec, *, input_shape=None, num_classes=None, vocab_size=None,
         image models, 2 for text models).
       vocab_size: number of token ids, text models only (required).
       sequence_length: tokens per example, text models only (required).
+      sample_rate: the clips' rate in Hz, audio models only (default the
+        model's: 16000 for "ds_cnn").
 
     Raises:
       ValueError: a bad spec, or data arguments the model does not read.
@@ -149,6 +174,7 @@ def build(spec, *, input_shape=None, num_classes=None, vocab_size=None,
     name, sizes, keywords = parse(spec)
     entry = _BUILDERS[name]
     data = _data_arguments(name, input_shape, vocab_size, sequence_length)
+    data.update(_audio_arguments(name, sample_rate))
     if num_classes is not None:
         data["num_classes"] = num_classes
     args = (tuple(sizes),) if entry.ints == "list" and sizes else tuple(sizes)

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.signal
 import tensorflow as tf
 
+from tfcompress import graph
 from tfcompress._keras import keras
 
 _PACKAGE = "tfcompress"
@@ -267,6 +268,10 @@ class STFTSpectrogram(keras.layers.Layer):
                     initializer=keras.initializers.Constant(kernel)))
         super().build(input_shape)
 
+    def get_prunable_weights(self):
+        """None: the DFT kernels are the transform (TFMOT's PrunableLayer protocol)."""
+        return []
+
     def _conv(self, inputs, kernel):
         """Each channel's STFT side: `(batch, channels, bins, frames)`."""
         if self.data_format == "channels_last":
@@ -324,3 +329,21 @@ FRONTEND_LAYERS = (MelSpectrogram, STFTSpectrogram)
 def is_frontend(layer):
     """Whether `layer` is one of these feature layers (kept in float, never pruned)."""
     return isinstance(layer, FRONTEND_LAYERS)
+
+
+def float_layers(model):
+    """Names of the frontend layers of `model` and of every layer before them.
+
+    Empty when `model` has no frontend.
+    """
+    names, pending = set(), [layer for layer in graph.layers(model)
+                             if is_frontend(layer)]
+    while pending:
+        layer = pending.pop()
+        if layer.name in names or isinstance(layer, keras.layers.InputLayer):
+            continue  # an input has no ops of its own
+        names.add(layer.name)
+        for node in layer.inbound_nodes:
+            inbound = node.inbound_layers
+            pending.extend(inbound if isinstance(inbound, list) else [inbound])
+    return sorted(names)

@@ -20,6 +20,7 @@ import tensorflow_model_optimization as tfmot
 
 from tfcompress._keras import keras
 from tfcompress.keras3.equivalents import ScalarOp
+from tfcompress.models import spectrogram
 
 _QUANTIZE = tfmot.quantization.keras
 
@@ -87,16 +88,34 @@ def check_no_raw_ops(model):
                 "Multiply, Rescaling, Activation)")
 
 
+def _reads_any(layer, names):
+    """Whether `layer` takes the output of a layer named in `names`."""
+    for node in layer.inbound_nodes:
+        inbound = node.inbound_layers
+        if any(l.name in names for l in (inbound if isinstance(inbound, list) else [inbound])):
+            return True
+    return False
+
+
 def annotate(model):
     """`model` (flat) annotated for `quantize_apply`, every layer included.
 
     As TFMOT's `quantize_annotate_model`, except that the layers its default
-    registry has no config for get `OutputQuantizeConfig`.
+    registry has no config for get `OutputQuantizeConfig`, and an audio
+    frontend and the layers before it stay float (not annotated): the int8
+    file takes float samples and quantizes the features.
     """
+    keep_float = set(spectrogram.float_layers(model))
 
     def annotate_layer(layer):
         if isinstance(layer, (keras.layers.InputLayer, keras.layers.Lambda)):
             return layer  # TFMOT leaves Lambda layers float too (with a warning)
+        if layer.name in keep_float:
+            return layer
+        if _reads_any(layer, keep_float):
+            # TFMOT quantizes only the model's inputs on its own: the first
+            # layer after the float frontend quantizes the features.
+            return _QUANTIZE.quantize_annotate_layer(layer, OutputQuantizeConfig())
         config = OutputQuantizeConfig() if needs_config(layer) else None
         return _QUANTIZE.quantize_annotate_layer(layer, quantize_config=config)
 

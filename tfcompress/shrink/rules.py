@@ -13,6 +13,7 @@ import numpy as np
 
 from tfcompress._keras import keras
 from tfcompress.keras3.equivalents import ScalarOp
+from tfcompress.models import spectrogram
 
 ROLES = PRODUCE, PASS, MERGE, PIN = ("produce", "pass", "merge", "pin")
 
@@ -186,6 +187,9 @@ _RULES = {
         Bidirectional ConvLSTM2D Embedding TimeDistributed Lambda RepeatVector
         CategoryEncoding Discretization""", ChannelRule(PIN)),
     keras.src.layers.TFOpLambda: ChannelRule(PIN),
+    # An audio frontend: samples in, features out (time or frequency on the
+    # last axis, not channels), no weights to cut but an STFT's transform.
+    **{cls: ChannelRule(PIN) for cls in spectrogram.FRONTEND_LAYERS},
 }
 
 

@@ -1,0 +1,152 @@
+"""Speech models: raw samples in, log-mel features computed inside the model.
+
+The feature frontend is a layer of the model (`spectrogram.MelSpectrogram`),
+so an exported .tflite file takes the clip's samples and a device needs no
+feature code of its own. Every model outputs logits (no softmax), as the
+rest of the zoo.
+"""
+
+import math
+
+from tfcompress._checks import check_positive_int
+from tfcompress._keras import keras
+from tfcompress.models import spectrogram
+
+# MLPerf Tiny's KWS reference input: 1 s at 16 kHz as 49 frames of 10 MFCCs.
+REFERENCE_SAMPLE_RATE = 16000
+REFERENCE_FEATURES_SHAPE = (49, 10, 1)
+
+# The frontend's frames: the reference's 40 ms window every 20 ms (Hello
+# Edge's DS-CNN setting, and the window MLPerf Tiny's 49x10 MFCC inputs are
+# documented with). At 8 kHz (FSDD) that is 320 samples every 160, in an FFT
+# of 512 (TFLite's RFFT2D takes power-of-two lengths); 1 s gives 1 + 8000 //
+# 160 = 51 frames (Keras 3's STFT pads half a window at each end, where the
+# reference's has 49), the same map at any sample rate.
+WINDOW_SECONDS = 0.040
+STRIDE_SECONDS = 0.020
+# 10 mel bands per frame: the reference's 10 coefficients per frame, so the
+# convolutions see a 51x10 map and cost what the reference's do. Log-mel
+# energies instead of MFCCs: no DCT, which is a dense 40x10 matmul that adds
+# little for a CNN; `mel_bins=40` gives the reference's 40 bands, at 4x MACs.
+DEFAULT_MEL_BINS = 10
+# Power floor before the log: -60 dB, about the noise floor of 16-bit audio
+# in these frames, so silence (and zero padding) maps to one finite value
+# and the features span about 100 dB, which int8 after the frontend keeps.
+MIN_POWER = 1e-6
+
+
+def log_mel_frontend(sample_rate, mel_bins=DEFAULT_MEL_BINS, name="log_mel"):
+    """The zoo's frontend: log-mel energies in dB, per clip (no batch-wide clip).
+
+    Returns a `spectrogram.MelSpectrogram` mapping `(batch, samples)` to
+    `(batch, mel_bins, frames)`; see the constants above for its settings.
+    """
+    check_positive_int("sample_rate", sample_rate)
+    check_positive_int("mel_bins", mel_bins)
+    window = round(WINDOW_SECONDS * sample_rate)
+    stride = round(STRIDE_SECONDS * sample_rate)
+    if stride < 1:
+        raise ValueError(f"`sample_rate` {sample_rate} is too low for a "
+                         f"{STRIDE_SECONDS * 1000:g} ms stride: give the clips' rate in Hz.")
+    return spectrogram.MelSpectrogram(
+        fft_length=2 ** math.ceil(math.log2(window)), sequence_length=window,
+        sequence_stride=stride, sampling_rate=sample_rate, num_mel_bins=mel_bins,
+        min_freq=20.0, power_to_db=True, top_db=None, min_power=MIN_POWER, name=name)
+
+
+def _features(inputs, input_shape, sample_rate, mel_bins):
+    """`(frames, mel_bins, 1)` log-mel maps of raw clips `(samples,)` or `(samples, 1)`."""
+    x = inputs
+    if len(input_shape) == 2:
+        if input_shape[1] != 1:
+            raise ValueError(f"`input_shape` {tuple(input_shape)!r} has {input_shape[1]} "
+                             "channels; speech models take mono clips, (samples,) or "
+                             "(samples, 1): mix the channels down first.")
+        x = keras.layers.Reshape((input_shape[0],), name="mono")(x)
+    x = log_mel_frontend(sample_rate, mel_bins)(x)
+    if x.shape[2] < 2:
+        raise ValueError(f"`input_shape` {tuple(input_shape)!r} holds {x.shape[2]} frame(s) of "
+                         f"{STRIDE_SECONDS * 1000:g} ms at {sample_rate} Hz; the model needs 2 "
+                         "or more: pad the clips to a longer length.")
+    x = keras.layers.Permute((2, 1), name="frames_first")(x)
+    return keras.layers.Reshape((x.shape[1], mel_bins, 1), name="feature_map")(x)
+
+
+def _check_input_shape(input_shape):
+    input_shape = tuple(input_shape)
+    if len(input_shape) not in (1, 2, 3) or any(
+            not isinstance(d, int) or d <= 0 for d in input_shape):
+        raise ValueError(
+            f"`input_shape` must be raw clips (samples,) or (samples, 1), or feature maps "
+            f"(frames, coefficients, 1) as the reference's {REFERENCE_FEATURES_SHAPE}, "
+            f"got {input_shape!r}.")
+    return input_shape
+
+
+def _check_rate(arg_name, rate):
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"`{arg_name}` must be in [0, 1), got {rate!r}.")
+
+
+def ds_cnn(filters=64, *, l2=0.0, dropout=0.4, stem_dropout=0.2, mel_bins=DEFAULT_MEL_BINS,
+           sample_rate=REFERENCE_SAMPLE_RATE, input_shape=(REFERENCE_SAMPLE_RATE,),
+           num_classes=12, name="ds_cnn"):
+    """MLPerf Tiny's keyword-spotting reference: DS-CNN after Hello Edge.
+
+    As `ds_cnn` in mlcommons/tiny, benchmark/training/keyword_spotting/
+    keras_model.py (Zhang et al. 2017, arXiv:1711.07128; Banbury et al.
+    2021): conv 10x4 stride 2 of `filters` + BN + ReLU + dropout, then 4
+    depthwise-separable blocks (depthwise 3x3 + BN + ReLU, pointwise 1x1 of
+    `filters` + BN + ReLU), dropout, average pooling over (frames // 2,
+    coefficients // 2) as the reference's, flatten, logits. Same padding and
+    biases throughout. On the reference's 49x10x1 MFCCs: 24,908 parameters
+    (23,756 trainable) and 2.66M MACs.
+
+    Raw clips `(samples,)` or `(samples, 1)` first go through
+    `log_mel_frontend` (in the model: no weights, kept in float by int8
+    export); a 3-D `input_shape` takes ready feature maps, as the reference.
+
+    Args:
+      filters: width of every conv (the reference's 64).
+      l2: L2 weight on every kernel; the reference trains with 1e-4, a
+        training choice kept off by default.
+      dropout: rate before the pooling (the reference's 0.4).
+      stem_dropout: rate after the first conv (the reference's 0.2).
+      mel_bins: mel bands per frame of the frontend (raw clips only).
+      sample_rate: the clips' rate in Hz (raw clips only).
+      input_shape: `(samples,)`, `(samples, 1)`, or `(frames, coefficients, 1)`.
+      num_classes: number of output logits (the reference ends in a softmax
+        over 12 keywords).
+      name: model name.
+    """
+    check_positive_int("filters", filters)
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 < math.inf:
+        raise ValueError(f"`l2` must be a float >= 0, got {l2!r}.")
+    _check_rate("dropout", dropout)
+    _check_rate("stem_dropout", stem_dropout)
+    input_shape = _check_input_shape(input_shape)
+    layers = keras.layers
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+
+    inputs = keras.Input(shape=input_shape, name="audio" if len(input_shape) < 3 else "features")
+    x = inputs if len(input_shape) == 3 else _features(inputs, input_shape, sample_rate,
+                                                       mel_bins)
+    pool_size = (x.shape[1] // 2, x.shape[2] // 2)  # the reference's final_pool_size
+    x = layers.Conv2D(filters, (10, 4), strides=(2, 2), padding="same",
+                      kernel_regularizer=regularizer, name="stem_conv")(x)
+    x = layers.ReLU(name="stem_relu")(layers.BatchNormalization(name="stem_bn")(x))
+    x = layers.Dropout(stem_dropout, name="stem_dropout")(x)
+    for i in range(1, 5):
+        x = layers.DepthwiseConv2D(3, padding="same", depthwise_regularizer=regularizer,
+                                   name=f"block_{i}_depthwise")(x)
+        x = layers.ReLU(name=f"block_{i}_dw_relu")(
+            layers.BatchNormalization(name=f"block_{i}_dw_bn")(x))
+        x = layers.Conv2D(filters, 1, padding="same", kernel_regularizer=regularizer,
+                          name=f"block_{i}_pointwise")(x)
+        x = layers.ReLU(name=f"block_{i}_pw_relu")(
+            layers.BatchNormalization(name=f"block_{i}_pw_bn")(x))
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.AveragePooling2D(pool_size, name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    logits = layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
