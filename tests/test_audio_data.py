@@ -141,6 +141,11 @@ class AudioFolderTest(tf.test.TestCase):
             self.assertEqual(set(bob.tolist()), {split == "held_out"}, split)
             self.assertAllEqual(x[:, 0, 0] - 0.5 * bob, -0.5 + 0.25 * y)
 
+    def test_a_rewritten_clip_is_decoded_again(self):
+        self.assertEqual(data.open_source(self.name).image_shape, (100, 1))
+        _write_wav(os.path.join(self.root, "train", "no", "ann_0.wav"), _ramp(150))
+        self.assertEqual(data.open_source(self.name).image_shape, (150, 1))
+
     def test_several_patterns(self):
         source = data.open_source(self.name + "?hold_out=ann_0, bob_2")
         self.assertEqual(source.split_sizes["held_out"], 4)  # each in train and test

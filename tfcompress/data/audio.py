@@ -53,28 +53,9 @@ def open_audio_folder(listing, name, audio_length=None):
       ValueError: files that are not WAV or are empty, or clips of different
         sample rates, each named.
     """
-    clips, sample_rate = _decoded_clips(folders.stamps(listing), name, listing.root)
-    return AudioFolderSource(name, listing, clips, sample_rate, audio_length)
-
-
-@functools.lru_cache(maxsize=4)
-def _decoded_clips(stamps, name, root):
-    """({path: float32 [samples, channels]}, sample rate) of every file; raises for bad ones."""
-    clips, rates, not_wav, empty = {}, {}, [], []
-    for path, _, size in stamps:
-        shown = os.path.relpath(path, root)
-        if size == 0:
-            empty.append(shown)
-            continue
-        try:
-            samples, rate = tf.audio.decode_wav(tf.io.read_file(path))
-        except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError):
-            not_wav.append(shown)
-            continue
-        if samples.shape[0] == 0:
-            empty.append(shown)
-            continue
-        clips[path], rates[path] = samples.numpy(), int(rate)
+    root = listing.root
+    clips, rates, not_wav, empty = _decoded_clips(tuple(sorted(folders.stamps(listing))),
+                                                  root)
     problems = []
     if not_wav:
         problems.append(f"{len(not_wav)} file(s) cannot be decoded as {_WAV}: "
@@ -93,7 +74,32 @@ def _decoded_clips(stamps, name, root):
                           for rate, count in by_rate.most_common())
         _fail(name, f"its clips have different sample rates: {found}. Resampling is not "
                     "supported: convert them to one rate first (e.g. sox or librosa).")
-    return clips, next(iter(by_rate))
+    return AudioFolderSource(name, listing, clips, next(iter(by_rate)), audio_length)
+
+
+@functools.lru_cache(maxsize=4)
+def _decoded_clips(stamps, root):
+    """Every file decoded: ({path: float32 [samples, channels]}, {path: sample rate},
+    files that are not WAV, empty files), the last two relative to `root`.
+
+    Keyed by the files' names, sizes and times, whatever the hold-out.
+    """
+    clips, rates, not_wav, empty = {}, {}, [], []
+    for path, _, size in stamps:
+        shown = os.path.relpath(path, root)
+        if size == 0:
+            empty.append(shown)
+            continue
+        try:
+            samples, rate = tf.audio.decode_wav(tf.io.read_file(path))
+        except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError):
+            not_wav.append(shown)
+            continue
+        if samples.shape[0] == 0:
+            empty.append(shown)
+            continue
+        clips[path], rates[path] = samples.numpy(), int(rate)
+    return clips, rates, not_wav, empty
 
 
 class AudioFolderSource:

@@ -136,12 +136,13 @@ def list_folder(path, name, hold_out=()):
                             if label in own
                             for file in _files_under(os.path.join(root, split, label),
                                                      extensions)]
-    images, clips = ([os.path.relpath(path, root) for pairs in found[kind].values()
-                      for path, _ in pairs] for kind in (IMAGE_EXTENSIONS, AUDIO_EXTENSIONS))
+    images, clips = ([path for pairs in found[kind].values() for path, _ in pairs]
+                     for kind in (IMAGE_EXTENSIONS, AUDIO_EXTENSIONS))
     if images and clips:
-        _fail(name, f"the folder mixes images ({len(images)}, e.g. {images[0]!r}) and "
-                    f".wav audio clips ({len(clips)}, e.g. {clips[0]!r}): a dataset is "
-                    "one or the other. Move one kind out.")
+        _fail(name, f"the folder mixes images ({len(images)}, e.g. "
+                    f"{os.path.relpath(images[0], root)!r}) and .wav audio clips "
+                    f"({len(clips)}, e.g. {os.path.relpath(clips[0], root)!r}): a dataset "
+                    "is one or the other. Move one kind out.")
     is_audio = bool(clips)
     files = found[AUDIO_EXTENSIONS if is_audio else IMAGE_EXTENSIONS]
     if not files[TRAIN]:
