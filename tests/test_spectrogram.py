@@ -181,9 +181,22 @@ class BridgeTest(parameterized.TestCase):
         self.assertIn("'mel'", messages[0])
         self.assertIn("whole batch", messages[0])
 
-    def test_top_db_none_cannot_go_back_to_keras3(self):
-        with self.assertRaisesRegex(bridge.ConversionError, "'mel'.*top_db=None"):
-            bridge.to_keras3(_mel_cnn(top_db=None))
+    def test_per_clip_frontend_goes_to_keras3_and_back(self):
+        # top_db=None becomes a Keras 3 top_db that never clips, and back None.
+        model = _mel_cnn(top_db=None)
+        x = _waves((4, 4000))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            back = bridge.to_keras3(model)
+            again = bridge.to_tf_keras(back)
+        self.assertFalse([w for w in caught
+                          if issubclass(w.category, bridge_spectrograms.BatchDependentWarning)])
+        self.assertGreater(back.get_layer("mel").top_db, 1000)
+        self.assertIsNone(again.get_layer("mel").top_db)
+        np.testing.assert_allclose(np.asarray(back(x)), model(x).numpy(), rtol=1e-5, atol=1e-5)
+        # One clip alone gives what it gives in a batch, in Keras 3 too.
+        np.testing.assert_allclose(np.asarray(back(x[1:2]))[0], np.asarray(back(x))[1],
+                                   rtol=1e-5, atol=1e-5)
 
     def test_keras3_file_loads_as_tf_keras(self):
         model = _keras3_mel_model(power_to_db=False)

@@ -26,6 +26,8 @@ def build_for_data(spec, run):
                   "sequence_length": source.sequence_length}
     else:
         inputs = {"input_shape": run.input_shape}
+        if getattr(source, "is_audio", False):  # the frontend computes features at this rate
+            inputs["sample_rate"] = source.sample_rate
     model = models.build(spec, num_classes=run.num_classes, **inputs)
     run.take_built_input_shape(model, "model_spec")
     return model
@@ -43,7 +45,8 @@ class TrainJob(runner.Job):
 
     model_spec: str = options.option(
         "lenet_300_100", "Model spec: NAME[:ARGS], e.g. lenet_300_100, lenet5, mlp:800,800, "
-        "mlp:1200,1200,dropout=0.5, small_cnn:16,32, resnet8, mobilenet_v2:alpha=0.35.",
+        "mlp:1200,1200,dropout=0.5, small_cnn:16,32, resnet8, mobilenet_v2:alpha=0.35; "
+        "on audio clips ds_cnn.",
         flag="model")
     name = "train"
 

@@ -24,6 +24,9 @@ def _no_sub_objects(obj):
 
 def _mel_to_tf_keras(layer):
     config = configs.to_tf_keras("MelSpectrogram", layer.get_config(), _no_sub_objects)
+    if (config.get("top_db") is not None
+            and config["top_db"] >= spectrogram.never_clipping_top_db(config["min_power"])):
+        config["top_db"] = None  # a clip that never clips: per clip, as it was written
     if config.get("power_to_db") and config.get("top_db") is not None:
         warnings.warn(
             f"MelSpectrogram {layer.name!r} has top_db={config['top_db']}: Keras 3 clips "
@@ -43,12 +46,9 @@ def _stft_to_tf_keras(layer):
 def _to_keras3(keras3_class):
     def convert(layer):
         config = configs.to_keras3(keras3_class.__name__, layer.get_config(), _no_sub_objects)
-        if (keras3_class.__name__ == "MelSpectrogram" and config.get("power_to_db")
-                and config.get("top_db") is None):
-            raise configs.ConfigError(
-                f"MelSpectrogram {layer.name!r} has top_db=None (the dB values not "
-                "clipped), which Keras 3's MelSpectrogram cannot compute: it always clips "
-                "at top_db")
+        if keras3_class.__name__ == "MelSpectrogram" and config.get("top_db") is None:
+            # Keras 3 always clips: at this top_db the clip never changes a value.
+            config["top_db"] = spectrogram.never_clipping_top_db(config["min_power"])
         return keras3_class.from_config(config)
     return convert
 

@@ -155,6 +155,17 @@ class MelSpectrogram(keras.layers.Layer):
                 "ref_power": self.ref_power}
 
 
+def never_clipping_top_db(min_power):
+    """A `top_db` at which Keras 3's batch-wide clip never changes a value.
+
+    The dB values lie between 10 log10(min_power) and 10 log10 of the
+    largest float64 (less the same reference): a `top_db` at least their
+    span never clips, so `top_db=None` is this in Keras 3's terms.
+    """
+    span = 10.0 * math.log10(np.finfo(np.float64).max) - 10.0 * math.log10(min_power)
+    return float(math.ceil(span))
+
+
 def _log10(x):
     return tf.math.log(x) / tf.math.log(tf.constant(10.0, x.dtype))
 
