@@ -19,6 +19,7 @@ from tfcompress import data
 from tfcompress import export
 from tfcompress._keras import keras
 from tfcompress.cli import common
+from tfcompress.jobs import evaluate_tflite
 from tfcompress.jobs import quantize
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
@@ -236,6 +237,15 @@ class LengthRecordTest(tf.test.TestCase):
             "sample_rate": _RATE, "clip_samples": 64, "channels": 1, "length_from": "flag",
             "clips_padded": 7, "clips_cropped": 5})
         self.assertEqual(summary["data"]["image_shape"], [64])
+        # The exported file is measured on clips of its own length.
+        lines = []
+        run = runner.prepare(evaluate_tflite.EvaluateJob(
+            tflite=os.path.join(out, "model.tflite"), split="held_out", batch_sizes=(1,),
+            repeats=1), settings.Training(None, dataset=self.name + "?hold_out=bob_*"),
+            log=lines.append)
+        self.assertEqual(run.data_options["image_shape"], (64,))
+        self.assertIn("from the model's input length", lines[0])
+        self.assertEqual(run.job.finish(run)["num_examples"], 6)
 
 
 class BadFilesTest(tf.test.TestCase):

@@ -120,9 +120,9 @@ def is_chief(strategy):
 
 
 def _dataset_shape(dataset, data_dir):
-    """(image shape, number of classes, resizable) of a dataset, checked when opened."""
+    """(image shape, number of classes) of a dataset, checked when opened."""
     source = data.open_source(dataset, data_dir)
-    return tuple(source.image_shape), source.num_classes, source.resizable
+    return tuple(source.image_shape), source.num_classes
 
 
 def data_options(training, image_shape):
@@ -180,7 +180,6 @@ class Run:
     # The dataset's own image shape; `input_shape` becomes that of the first
     # model loaded (`source_shape` converted, see `data/shapes.py`).
     source_shape: tuple = None
-    resizable: bool = False
     # `data.load`'s image shape and normalization, set once the models are checked.
     data_options: dict = dataclasses.field(default_factory=dict)
     _models: dict = dataclasses.field(default_factory=dict)
@@ -436,14 +435,13 @@ def prepare(job, training, log=print):
     training = training.check(job.writes_output).with_dataset_splits(
         data.default_splits(training.dataset, training.data_dir))
     training_lib.make_deterministic(training.seed)
-    input_shape, num_classes, resizable = _dataset_shape(training.dataset,
-                                                         training.data_dir)
+    input_shape, num_classes = _dataset_shape(training.dataset, training.data_dir)
     for arg_name, split in job.splits(training).items():
         data.check_split(training.dataset, split, training.data_dir, arg_name)
     run = Run(job=job, training=training, strategy=strategy, chief=is_chief(strategy),
               distributed=strategy is not tf.distribute.get_strategy(),
               input_shape=input_shape, num_classes=num_classes, log=log,
-              source_shape=input_shape, resizable=resizable)
+              source_shape=input_shape)
     if job.writes_output:
         run_dir.check_output_dir(run.output_dir, training.overwrite, training.resume,
                                  run.config, settings_lib.RESUMABLE_CHANGES)
