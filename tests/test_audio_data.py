@@ -246,6 +246,13 @@ class LengthRecordTest(tf.test.TestCase):
         self.assertEqual(run.data_options["image_shape"], (64,))
         self.assertIn("from the model's input length", lines[0])
         self.assertEqual(run.job.finish(run)["num_examples"], 6)
+        with self.assertRaisesRegex(ValueError, re.escape(
+                f"takes inputs of shape (64,), but dataset '{self.name}?audio_length=30' has "
+                "audio clips of shape (30, 1) (the clips are made 30 samples long by "
+                "`audio_length`, and the model takes 64")):
+            runner.prepare(evaluate_tflite.EvaluateJob(
+                tflite=os.path.join(out, "model.tflite"), batch_sizes=(1,)),
+                settings.Training(None, dataset=self.name, audio_length=30), **_QUIET)
 
 
 class BadFilesTest(tf.test.TestCase):

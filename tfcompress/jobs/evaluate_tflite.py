@@ -67,8 +67,9 @@ class EvaluateJob(runner.Job):
             data.check_model_vocabulary(tflite, source.vocabulary, dataset, "tflite")
         reason = data.source_mismatch(source, takes)
         if reason:
+            kind = "audio clips" if getattr(source, "is_audio", False) else "images"
             raise ValueError(f"`tflite` {os.fspath(tflite)!r} takes inputs of shape "
-                             f"{takes}, but dataset {dataset!r} has images of shape "
+                             f"{takes}, but dataset {dataset!r} has {kind} of shape "
                              f"{source.image_shape} ({reason}): pass the dataset the model "
                              "was trained on.")
         run.input_shape = takes  # the images are given in the file's shape
