@@ -222,12 +222,13 @@ class DecodedCacheTest(tf.test.TestCase):
         name = _write_folder(self.root)
         stderr = io.StringIO()
         with mock.patch.object(folders, "_PROGRESS_AFTER_SECONDS", 0.0), \
+                mock.patch.object(folders, "_DECODE_BATCH", 2), \
                 contextlib.redirect_stderr(stderr):
             data.open_source(name)
         lines = stderr.getvalue().splitlines()
         self.assertRegex(lines[-2], rf"^{re.escape(name)}: decoded 24 of 24 images \([\d,]+/s, 0 s left\)$")
         self.assertRegex(lines[-1], rf"^{re.escape(name)}: all 24 images decoded in [\d.]+ s; cached")
-        self.assertTrue(any(": decoded 3 of 24 images" in line for line in lines), lines)
+        self.assertTrue(any(": decoded 4 of 24 images" in line for line in lines), lines)
 
 
 class CacheFolderTest(tf.test.TestCase):

@@ -65,6 +65,8 @@ _DECODING = {"decoder": "tf.io.decode_image", "channels": "own",
 # quiet), then at every tenth of the images or after _PROGRESS_EVERY_SECONDS.
 _PROGRESS_AFTER_SECONDS = 2.0
 _PROGRESS_EVERY_SECONDS = 5.0
+# Images decoded per step of the decoding's Python loop.
+_DECODE_BATCH = 256
 
 
 def _fail(name, message, error=ValueError):
@@ -234,23 +236,30 @@ def _decode_all(paths, name, root):
     """`DecodedImages` of `paths`, decoded in parallel, with progress for long folders."""
 
     def decode(path):
-        return path, tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+        return path, tf.reshape(image, [-1]), tf.shape(image)
 
+    # In ragged batches: one Python step per image would cost more than decoding.
     decoded = (tf.data.Dataset.from_tensor_slices(paths)
                .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-               .ignore_errors())
+               .ignore_errors()
+               .ragged_batch(_DECODE_BATCH))
     progress = _Progress(name, len(paths))
-    found = {}
-    for path, image in decoded.as_numpy_iterator():
-        found[path.decode()] = image
+    found, shapes_found, pixels = [], [], []
+    for batch_paths, batch_pixels, batch_shapes in decoded:
+        found.extend(path.decode() for path in batch_paths.numpy())
+        shapes_found.append(batch_shapes.numpy())
+        pixels.append(batch_pixels.flat_values.numpy())
         progress.update(len(found))
-    bad = [os.path.relpath(path, root) for path in paths if path not in found]
+    missing = set(paths) - set(found)
+    bad = [os.path.relpath(path, root) for path in paths if path in missing]
     if bad:
         _fail(name, f"{len(bad)} of {len(paths)} images cannot be decoded: "
                     f"{bad[:_SHOWN]}{' ...' if len(bad) > _SHOWN else ''}. Remove or "
                     "replace them (bmp, gif, jpeg and png files are read).")
     progress.done()
-    return decoded_cache.DecodedImages.from_arrays(paths, [found[p] for p in paths])
+    return decoded_cache.DecodedImages(found, np.concatenate(shapes_found),
+                                       np.concatenate(pixels))
 
 
 class _Progress:
