@@ -111,6 +111,11 @@ class QuantizeJob(runner.Job):
             raise ValueError(f"`int8_io` needs an int8 mode (int8, qat, pqat, cqat), got "
                              f"mode {self.mode!r}.")
         loaded = run.load_model(self.model)
+        if self.int8_io and spectrogram.float_layers(loaded):
+            raise ValueError(
+                f"`int8_io`: `model` {self.model!r} computes audio features in float "
+                f"({', '.join(spectrogram.float_layers(loaded))}), so its int8 file takes "
+                "float samples: leave --int8_io off.")
         if self.mode in FINE_TUNING_MODES:
             logits.require_logits(loaded, self.model)
         if self.mode == "pqat" and _kernel_sparsity(loaded) < 0.01:

@@ -33,6 +33,12 @@ DEFAULT_MEL_BINS = 10
 # in these frames, so silence (and zero padding) maps to one finite value
 # and the features span about 100 dB, which int8 after the frontend keeps.
 MIN_POWER = 1e-6
+# The dB values, about -60 (silence, and zero padding) to +40 (loud speech),
+# mapped to about 0 to 2.5: silence becomes 0, as the convolutions' zero
+# padding, and the first batch norm's moving statistics (momentum 0.99)
+# start near what they converge to. On raw dB values they lag far behind in
+# a short training, and inference collapses to one class.
+FEATURE_SCALE, FEATURE_OFFSET = 1 / 40, 1.5
 
 
 def log_mel_frontend(sample_rate, mel_bins=DEFAULT_MEL_BINS, name="log_mel"):
@@ -69,7 +75,8 @@ def _features(inputs, input_shape, sample_rate, mel_bins):
                          f"{STRIDE_SECONDS * 1000:g} ms at {sample_rate} Hz; the model needs 2 "
                          "or more: pad the clips to a longer length.")
     x = keras.layers.Permute((2, 1), name="frames_first")(x)
-    return keras.layers.Reshape((x.shape[1], mel_bins, 1), name="feature_map")(x)
+    x = keras.layers.Reshape((x.shape[1], mel_bins, 1), name="feature_map")(x)
+    return keras.layers.Rescaling(FEATURE_SCALE, FEATURE_OFFSET, name="feature_scale")(x)
 
 
 def _check_input_shape(input_shape):
