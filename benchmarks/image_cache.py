@@ -2,7 +2,9 @@
 
 Runs two fresh processes one after the other, both with the cache in a new
 temporary folder ($TFCOMPRESS_CACHE_DIR): the first finds it empty, decodes
-every image and stores them; the second reads them back. Each process times
+every image and stores them; the second reads them back. `--rounds` repeats
+that pair (each with a new cache folder); the table shows every round and
+the medians, since other work on the machine moves single timings. Each process times
 opening the dataset (`data.open_source`, which checks every file) and one
 full pass of `data.load` over a split, as a job's first epoch reads it.
 
@@ -17,11 +19,13 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 from absl import app
 from absl import flags
 
 _DATASET = flags.DEFINE_string("dataset", "dir:../shared/data/cifar10", "An image folder.")
 _SPLIT = flags.DEFINE_string("split", "train", "The split `data.load` reads in full.")
+_ROUNDS = flags.DEFINE_integer("rounds", 3, "Pairs of processes to time.", lower_bound=1)
 _CHILD = flags.DEFINE_bool("child", False, "Measure in this process (the parent's part).")
 
 
@@ -59,23 +63,28 @@ def main(argv):
     if _CHILD.value:
         print(json.dumps(_measure(_DATASET.value, _SPLIT.value)))
         return
-    cache_dir = tempfile.mkdtemp(prefix="tfcompress-image-cache-")
-    try:
-        first = _child(cache_dir)
-        size = _cache_size(cache_dir)
-        second = _child(cache_dir)
-    finally:
-        shutil.rmtree(cache_dir, ignore_errors=True)
+    rounds = []
+    for _ in range(_ROUNDS.value):
+        cache_dir = tempfile.mkdtemp(prefix="tfcompress-image-cache-")
+        try:
+            first = _child(cache_dir)
+            size = _cache_size(cache_dir)
+            rounds.append((first, _child(cache_dir)))
+        finally:
+            shutil.rmtree(cache_dir, ignore_errors=True)
     print(f"{_DATASET.value}: {first['examples']:,} examples of {_SPLIT.value}, images "
           f"{tuple(first['image_shape'])}; cache entry {size / 2**20:.0f} MiB")
-    print("| process | open s | full load pass s | open + pass s |")
-    print("|---|---|---|---|")
-    for label, row in (("first (decodes, writes the cache)", first),
-                       ("second (reads the cache)", second)):
-        print(f"| {label} | {row['open']:.2f} | {row['load_pass']:.2f} | "
-              f"{row['open'] + row['load_pass']:.2f} |")
-    print(f"open: {first['open'] / second['open']:.0f}x faster the second time; open + "
-          f"pass: {(first['open'] + first['load_pass']) / (second['open'] + second['load_pass']):.1f}x")
+    print("| round | first open s | second open s | open speed-up | first load pass s | "
+          "second load pass s |")
+    print("|---|---|---|---|---|---|")
+    rows = [(one["open"], two["open"], one["open"] / two["open"], one["load_pass"],
+             two["load_pass"]) for one, two in rounds]
+    for i, row in enumerate(rows, start=1):
+        print(f"| {i} | {row[0]:.2f} | {row[1]:.2f} | {row[2]:.0f}x | {row[3]:.2f} | "
+              f"{row[4]:.2f} |")
+    medians = np.median(np.array(rows), axis=0)
+    print(f"| median | {medians[0]:.2f} | {medians[1]:.2f} | {medians[2]:.0f}x | "
+          f"{medians[3]:.2f} | {medians[4]:.2f} |")
 
 
 if __name__ == "__main__":
