@@ -88,15 +88,15 @@ class CountsTest(tf.test.TestCase):
         # The network on a 26x5 map (one row more than the reference's 25).
         self.assertEqual(macs["total"], 26 * 5 * 64 * 40 + 4 * 26 * 5 * 64 * 73 + 64 * 12)
         self.assertAlmostEqual(macs["total"] / _REFERENCE_MACS, 1.04, places=2)
-        # The frontend, counted apart: per frame a 320-sample window, a 512-point
-        # real FFT (512 log2 512), the power of 257 bins and the 257x10 mel matrix.
-        self.assertEqual(macs["frontend"], 51 * (320 + 512 * 9 + 2 * 257 + 257 * 10))
+        # The frontend, counted apart: per frame a 240-sample window, a 256-point
+        # real FFT (256 log2 256), the power of 129 bins and the 129x10 mel matrix.
+        self.assertEqual(macs["frontend"], 51 * (240 + 256 * 8 + 2 * 129 + 129 * 10))
 
     def test_sample_rate_sets_the_frames(self):
         at_16k = models.build("ds_cnn", input_shape=(16000,), sample_rate=16000)
         layer = at_16k.get_layer("log_mel")
         self.assertEqual((layer.sequence_length, layer.sequence_stride, layer.fft_length),
-                         (640, 320, 1024))
+                         (480, 320, 512))
         self.assertEqual(at_16k.get_layer("feature_map").output_shape, (None, 51, 10, 1))
         self.assertIsNone(layer.top_db)  # per clip: no batch-wide clip
 
