@@ -8,6 +8,7 @@ from tfcompress import graph
 from tfcompress._keras import keras
 from tfcompress._keras import require_keras2_model
 from tfcompress.data import inputs as inputs_lib
+from tfcompress.models import spectrogram
 
 # Float exports must match Keras logits this closely (issue #2).
 FLOAT_ATOL = 1e-4
@@ -116,7 +117,14 @@ def check_batch(model, inputs=None, representative_data=None, *, seed=0,
 
 def keras_outputs(model, inputs, chunk=64):
     """`model`'s inference outputs on `inputs`, in chunks (no `predict`
-    function traced per call)."""
+    function traced per call).
+
+    One example per call for a model whose output for an example depends on
+    the rest of its batch (Keras 3's MelSpectrogram with `top_db`): what a
+    device running one example per invoke computes.
+    """
+    if spectrogram.batch_dependent_layers(model):
+        chunk = 1
     return np.concatenate([model(inputs[start:start + chunk], training=False).numpy()
                            for start in range(0, len(inputs), chunk)])
 

@@ -33,8 +33,9 @@ def _mel_to_tf_keras(layer):
             "its dB values against the max over the whole batch, so one clip's features "
             "depend on the other clips of its batch; the converted layer does the same "
             "(the models agree), but a device running one clip per invoke computes other "
-            "features than training did. Use power_to_db=False, or normalize per clip, "
-            "for a model you deploy.", BatchDependentWarning, stacklevel=2)
+            "features than training did (exported files are checked against Keras run "
+            "one clip at a time). Use power_to_db=False, or normalize per clip, for a "
+            "model you deploy.", BatchDependentWarning, stacklevel=2)
     return spectrogram.MelSpectrogram.from_config(config)
 
 

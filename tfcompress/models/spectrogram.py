@@ -358,3 +358,14 @@ def float_layers(model):
             inbound = node.inbound_layers
             pending.extend(inbound if isinstance(inbound, list) else [inbound])
     return sorted(names)
+
+
+def batch_dependent_layers(model):
+    """Names of the layers of `model` whose output for one example depends on its batch.
+
+    Keras 3's MelSpectrogram (and its twin) with `top_db` clips against the
+    max of the whole batch tensor (see the module docstring).
+    """
+    return [layer.name for layer in graph.layers(model)
+            if isinstance(layer, MelSpectrogram) and layer.power_to_db
+            and layer.top_db is not None]
