@@ -1,6 +1,9 @@
 """Test set-up: real MNIST from ../shared/tensorflow_datasets when present."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 import tensorflow as tf
@@ -23,6 +26,13 @@ tf.config.set_logical_device_configuration(
 
 if not os.environ.get("TFDS_DATA_DIR") and os.path.isdir(_SHARED_TFDS):
     os.environ["TFDS_DATA_DIR"] = _SHARED_TFDS
+
+# dir: datasets keep their decoded images in a cache folder
+# (data/decoded_cache.py): the tests' go to one of this session, removed at
+# its end, not to the user's ~/.cache.
+if not os.environ.get("TFCOMPRESS_CACHE_DIR"):
+    os.environ["TFCOMPRESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="tfcompress-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["TFCOMPRESS_CACHE_DIR"], True)
 
 
 def _mnist_prepared():

@@ -8,6 +8,7 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import warnings
 from unittest import mock
 
@@ -159,6 +160,21 @@ class DecodedCacheTest(tf.test.TestCase):
         calls, before, after = self._changed_reopen(add)
         self.assertLen(calls, 1)
         self.assertLen(after, len(before) + 1)
+
+    def test_entries_of_removed_folders_and_older_formats_are_removed(self):
+        gone = _write_folder(os.path.join(self.create_tempdir().full_path, "gone"))
+        data.open_source(gone)
+        old_format = os.path.join(self.cache, "decoded_images", "0123-old")
+        os.makedirs(old_format)
+        killed_writer = os.path.join(self.cache, "decoded_images", ".tmp-1234-0123-x")
+        os.makedirs(killed_writer)
+        os.utime(killed_writer, (0, 0))  # written long ago
+        self.assertLen(self._entries(), 3)
+        shutil.rmtree(gone[len("dir:"):])
+        data.open_source(_write_folder(self.root))
+        self.assertLen(self._entries(), 1)
+        with self._no_decoding():
+            self._reopen("dir:" + self.root)  # the one left is the new folder's
 
     def test_damaged_file_is_refused_by_name_and_nothing_is_cached(self):
         name = _write_folder(self.root)
