@@ -118,7 +118,11 @@ class DecodedCacheTest(tf.test.TestCase):
         self.assertAllEqual(images[0], tf.io.decode_png(tf.io.read_file(path)).numpy())
 
     def _changed_reopen(self, change):
-        """Opens, applies `change(one image's path)`, reopens: (decodings, images before, after)."""
+        """Opens, applies `change(path of one image)`, reopens.
+
+        Returns:
+          (the decodings of the reopen, the images before, the images after).
+        """
         name = _write_folder(self.root)
         before = _pixels(name)[0]
         path = data.open_source(name)._files["train"][0][0]
@@ -242,8 +246,9 @@ class DecodedCacheTest(tf.test.TestCase):
                 contextlib.redirect_stderr(stderr):
             data.open_source(name)
         lines = stderr.getvalue().splitlines()
-        self.assertRegex(lines[-2], rf"^{re.escape(name)}: decoded 24 of 24 images \([\d,]+/s, 0 s left\)$")
-        self.assertRegex(lines[-1], rf"^{re.escape(name)}: all 24 images decoded in [\d.]+ s; cached")
+        prefix = re.escape(name)
+        self.assertRegex(lines[-2], rf"^{prefix}: decoded 24 of 24 images \([\d,]+/s, 0 s left\)$")
+        self.assertRegex(lines[-1], rf"^{prefix}: all 24 images decoded in [\d.]+ s; cached")
         self.assertTrue(any(": decoded 4 of 24 images" in line for line in lines), lines)
 
 
