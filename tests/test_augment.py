@@ -88,9 +88,9 @@ def _cached_folder_test_case(test_case):
 class CropFlipTest(tf.test.TestCase):
 
     def _augmented(self, images, seed):
-        examples = tf.data.Dataset.from_tensor_slices((images, np.zeros(len(images))))
-        return np.stack([x for x, _ in augment.augmented(
-            examples, augment.CROP_FLIP, seed).as_numpy_iterator()])
+        batches = tf.data.Dataset.from_tensor_slices((images, np.zeros(len(images)))).batch(16)
+        return np.concatenate([x for x, _ in augment.augmented(
+            batches, augment.CROP_FLIP, seed).as_numpy_iterator()])
 
     def test_every_output_is_a_padded_crop_maybe_flipped_and_both_occur(self):
         rng = np.random.default_rng(0)
@@ -131,7 +131,8 @@ class CropFlipTest(tf.test.TestCase):
         self.assertEqual(self._augmented(images, 0).shape, (4, 10, 10))
 
     def test_teacher_outputs_paired_with_inputs_are_refused(self):
-        paired = tf.data.Dataset.from_tensor_slices(({"x": np.ones((2, 8, 8, 1))}, [0, 1]))
+        paired = tf.data.Dataset.from_tensor_slices(
+            ({"x": np.ones((2, 8, 8, 1))}, [0, 1])).batch(2)
         with self.assertRaisesRegex(TypeError, "cannot be augmented"):
             augment.augmented(paired, augment.CROP_FLIP, 0)
 

@@ -6,11 +6,12 @@ it left-right half the time. It works on the preprocessed images, so the
 padding is 0 after normalization (black with --normalize=unit).
 
 A random generator would draw other crops after a resume than an
-uninterrupted run did. Here each example's crop and flip come from
-stateless random ops seeded by (the epoch's seed, the example's position in
-the epoch's shuffled order), so an epoch's augmented batches are the same
-however often it is rebuilt, and `data.epoch_batches` can skip the batches
-a resumed run already trained on.
+uninterrupted run did. Here each image's crop and flip come from stateless
+random ops seeded by (the epoch's seed, the batch's index in the epoch) and
+drawn by the image's place in its batch: a pure function of (seed, epoch,
+position in the epoch's shuffled order), so an epoch's augmented batches
+are the same however often it is rebuilt, and `data.epoch_batches` can skip
+the batches a resumed run already trained on.
 """
 
 import tensorflow as tf
@@ -56,46 +57,57 @@ def check(augment, source, input_shape):
                                       f"{MIN_SIDE}x{MIN_SIDE}")
 
 
-def crop_flip(image, seed):
-    """`image` padded by `PAD` zeros, randomly cropped back and maybe flipped.
+def crop_flip(images, seed):
+    """A batch of `images`, each padded by `PAD` zeros, cropped back at random, maybe flipped.
+
+    Each image draws its own crop offsets and flip; all draws come from
+    `seed`, so the same batch and seed give the same images. One gather per
+    axis crops (and flips) the whole batch: per-image ops in tf.data cost
+    more than the rest of an epoch's input pipeline.
 
     Args:
-      image: one image, [height, width] or [height, width, channels].
-      seed: int [2] tensor; the same seed gives the same crop and flip.
+      images: [batch, height, width] or [batch, height, width, channels].
+      seed: int [2] tensor.
     """
-    flat = image.shape.rank == 2
+    flat = images.shape.rank == 3
     if flat:
-        image = image[..., tf.newaxis]
-    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    padded = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]])
-    cropped = tf.image.stateless_random_crop(padded, tf.shape(image), seed=crop_seed)
-    flipped = tf.image.stateless_random_flip_left_right(cropped, seed=flip_seed)
-    return flipped[..., 0] if flat else flipped
+        images = images[..., tf.newaxis]
+    count, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    offset_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    offsets = tf.random.stateless_uniform([count, 2], offset_seed, minval=0,
+                                          maxval=2 * PAD + 1, dtype=tf.int32)
+    flips = tf.random.stateless_uniform([count], flip_seed) < 0.5
+    padded = tf.pad(images, [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]])
+    rows = offsets[:, :1] + tf.range(height)[tf.newaxis]
+    columns = offsets[:, 1:] + tf.range(width)[tf.newaxis]
+    columns = tf.where(flips[:, tf.newaxis], tf.reverse(columns, [1]), columns)
+    cropped = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), columns, axis=2,
+                        batch_dims=1)
+    cropped = tf.ensure_shape(cropped, images.shape)  # the sizes a model's input checks
+    return cropped[..., 0] if flat else cropped
 
 
-def augmented(examples, augment, seed):
-    """`examples` with `augment` applied, each example seeded by (`seed`, its position).
+def augmented(batches, augment, seed):
+    """`batches` with `augment` applied, each batch seeded by (`seed`, its index).
 
     Args:
-      examples: unbatched `tf.data.Dataset` of (image, label[, weight]), in
-        the order they will be trained on (after the epoch's shuffle).
-      augment: one of `AUGMENTATIONS`; "none" returns `examples` as they are.
+      batches: `tf.data.Dataset` of (images, labels[, weights]) batches of one
+        epoch, in the order they will be trained on (after its shuffle).
+      augment: one of `AUGMENTATIONS`; "none" returns `batches` as they are.
       seed: int, the epoch's seed (`epochs.epoch_seed`).
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"`augment` must be one of {AUGMENTATIONS}, got {augment!r}.")
     if augment == NONE:
-        return examples
-    if not isinstance(examples.element_spec, tuple) or not isinstance(
-            examples.element_spec[0], tf.TensorSpec):
-        raise TypeError(f"`augment` {augment!r} takes examples of (image, label), got "
-                        f"{examples.element_spec}; inputs paired with cached teacher "
-                        "outputs cannot be augmented (the teacher must see the augmented "
-                        "image).")
+        return batches
+    spec = batches.element_spec
+    if not isinstance(spec, tuple) or not isinstance(spec[0], tf.TensorSpec):
+        raise TypeError(f"`augment` {augment!r} takes batches of (images, labels), got "
+                        f"{spec}; inputs paired with cached teacher outputs cannot be "
+                        "augmented (the teacher must see the augmented images).")
 
-    def apply(position, example):
-        image, *rest = example
-        example_seed = tf.stack([tf.constant(seed, tf.int64), position])
-        return (crop_flip(image, example_seed), *rest)
+    def apply(index, batch):
+        images, *rest = batch
+        return (crop_flip(images, tf.stack([tf.constant(seed, tf.int64), index])), *rest)
 
-    return examples.enumerate().map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.enumerate().map(apply, num_parallel_calls=tf.data.AUTOTUNE)

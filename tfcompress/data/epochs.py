@@ -46,8 +46,8 @@ def epoch_batches(examples, *, num_examples, batch_size, seed, start_epoch, end_
       end_epoch: one past the last epoch.
       skip_batches: batches of `start_epoch` already trained on.
       shuffle: shuffle each epoch; False keeps the source order.
-      augment: one of `augment.AUGMENTATIONS`, applied to each epoch's examples
-        after its shuffle, seeded by (epoch seed, position in the epoch).
+      augment: one of `augment.AUGMENTATIONS`, applied to each epoch's batches
+        after its shuffle, seeded by (epoch seed, batch index in the epoch).
 
     Returns:
       A `tf.data.Dataset` of batches; feed it to `fit` with `steps_per_epoch`.
@@ -63,8 +63,8 @@ def epoch_batches(examples, *, num_examples, batch_size, seed, start_epoch, end_
         if shuffle:
             ordered = ordered.shuffle(buffer, seed=epoch_seed(seed, epoch),
                                       reshuffle_each_iteration=False)
-        ordered = augment_lib.augmented(ordered, augment, epoch_seed(seed, epoch))
-        return ordered.batch(batch_size)
+        return augment_lib.augmented(ordered.batch(batch_size), augment,
+                                     epoch_seed(seed, epoch))
 
     # tf.data shuffles take Python seeds only (not tensors), so the epochs
     # are chained here rather than in a flat_map over an epoch counter.
