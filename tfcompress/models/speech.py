@@ -37,9 +37,9 @@ DEFAULT_MEL_BINS = 10
 MIN_POWER = 1e-6
 # The dB values, about -60 (silence, and zero padding) to +40 (loud speech),
 # mapped to about 0 to 2.5: silence becomes 0, as the convolutions' zero
-# padding, and the first batch norm's moving statistics (momentum 0.99)
-# start near what they converge to. On raw dB values they lag far behind in
-# a short training, and inference collapses to one class.
+# padding is, and the features sit near unit scale, as the MFCC-free
+# convolutions and their batch norms (moving statistics starting at 0 and 1)
+# expect.
 FEATURE_SCALE, FEATURE_OFFSET = 1 / 40, 1.5
 
 
@@ -113,7 +113,8 @@ def ds_cnn(filters=64, *, l2=0.0, dropout=0.4, stem_dropout=0.2, mel_bins=DEFAUL
 
     Raw clips `(samples,)` or `(samples, 1)` first go through
     `log_mel_frontend` (in the model: no weights, kept in float by int8
-    export); a 3-D `input_shape` takes ready feature maps, as the reference.
+    export) and a fixed rescaling (`FEATURE_SCALE`); a 3-D `input_shape`
+    takes ready feature maps, as the reference.
 
     Args:
       filters: width of every conv (the reference's 64).
