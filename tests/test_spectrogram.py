@@ -20,9 +20,11 @@ from tfcompress import export
 from tfcompress import keras3 as bridge
 from tfcompress._keras import keras
 from tfcompress.evaluate.tflite_ops import op_names
+from tfcompress.export import float_frontend
 from tfcompress.keras3 import spectrograms as bridge_spectrograms
 from tfcompress.models import spectrogram
 from tfcompress.runtime import TFLiteRunner
+from tfcompress.runtime import load_interpreter
 
 _MEL_CONFIGS = {
     "defaults": {},
@@ -264,6 +266,30 @@ class ExportTest(parameterized.TestCase):
             export.export_tflite(model, path, check_inputs=x)
             actual = TFLiteRunner(path).run_each(x)
         self.assertLess(_relative_error(alone, actual), 1e-4)
+
+
+    def test_int8_keeps_an_stft_frontend_float(self):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((2000, 1))
+        x = spectrogram.STFTSpectrogram(frame_length=64, frame_step=32, name="stft")(inputs)
+        x = keras.layers.Conv1D(8, 3, activation="relu", name="conv")(x)
+        x = keras.layers.Dense(3, name="head")(keras.layers.GlobalAveragePooling1D()(x))
+        model = keras.Model(inputs, x)
+        x = _waves((16, 2000, 1), seed=5) * 0.1
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "stft.tflite")
+            export.export_tflite(model, path, quantization="int8", representative_data=x,
+                                 check_inputs=x)
+            ops = op_names(path)
+            floats = float_frontend.float_ops(path)
+            interpreter = load_interpreter(path, xnnpack=False)
+        dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+        convs = [dtypes[op["outputs"][0]] for op in interpreter._get_ops_details()  # noqa: SLF001
+                 if op["op_name"] == "CONV_2D"]
+        # The STFT's two DFT convolutions and its log in float; the model's conv int8.
+        self.assertEqual(convs, [np.float32, np.float32, np.int8])
+        self.assertContainsSubset({"CONV_2D", "SQRT", "LOG"}, set(floats))
+        self.assertLess(ops.index("LOG"), ops.index("QUANTIZE"))
 
 
 if __name__ == "__main__":
