@@ -180,10 +180,13 @@ class CompressionTest(tf.test.TestCase):
             if name in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"):
                 self.assertEqual(dtypes, {"int8"}, name)
 
-    def test_int8_io_is_refused_with_a_float_frontend(self):
+    def test_options_a_float_frontend_cannot_take_are_refused(self):
         with self.assertRaisesRegex(ValueError, "float samples.*int8_io=False"):
             export.export_tflite(_tiny_ds_cnn(), "/nonexistent/x.tflite", quantization="int8",
                                  representative_data=_noise(4), int8_io=True)
+        with self.assertRaisesRegex(ValueError, "sparse.*log_mel.*sparse=False"):
+            export.export_tflite(_tiny_ds_cnn(), "/nonexistent/x.tflite", quantization="int8",
+                                 representative_data=_noise(4), sparse=True)
 
     def test_qat_leaves_the_frontend_float_and_quantizes_after_it(self):
         aware = quantize.quantize_aware(_tiny_ds_cnn())

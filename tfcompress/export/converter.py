@@ -94,8 +94,13 @@ def convert(model, **options):
     """
     form = recurrent_form_of(model, options.get("quantization", "none"),
                              options.pop("recurrent_form", None))
-    converter = make_converter(model, recurrent_form=form, **options)
     keep_float = _calibrated_float_layers(model, options.get("quantization", "none"))
+    if keep_float and options.get("sparse"):
+        raise ValueError(
+            f"`sparse`: {model.name!r} keeps its audio frontend ({', '.join(keep_float)}) "
+            "in float, which TFLite's selective quantization cannot combine with the "
+            "sparse encoding: pass sparse=False (or train quantization-aware).")
+    converter = make_converter(model, recurrent_form=form, **options)
     if keep_float:
         flatbuffer = float_frontend.quantize(converter, keep_float)
     else:
