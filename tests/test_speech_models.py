@@ -41,8 +41,10 @@ _RATE = 8000
 # 3x3x64 + 64, pointwise 64x64 + 64, BN 4x64 of which 2x64 train, dense
 # 64x12 + 12). Its parameters: 24,908 (23,756 trainable). Its MACs: a 25x5
 # map after the stride-2 conv: 25*5*64*40 (conv) + 4 * 25*5*64*(9 + 64)
-# (blocks) + 64*12 (dense) = 2,656,768, the "2.7M MACs" (5.4 MOPs) quoted
-# for MLPerf Tiny's KWS DS-CNN.
+# (blocks) + 64*12 (dense) = 2,656,768, about the 5.4 M operations (two per
+# MAC) Hello Edge lists for its small DS-CNN. (The reference repository
+# ships no Keras summary of this model, unlike ResNet-8's training log, so
+# the counts are the reference code's, layer by layer.)
 _REFERENCE_LAYERS = [
     ("stem_conv", 2_624), ("stem_bn", 256),
     *[(name, count) for i in range(1, 5) for name, count in (
