@@ -138,7 +138,8 @@ def _data_arguments(name, input_shape, vocab_size, sequence_length):
         return given
     if vocab_size is not None or sequence_length is not None:
         raise ValueError(
-            f"Model {name!r} reads images and takes no `vocab_size` or `sequence_length`; "
+            f"Model {name!r} reads {'audio clips' if _BUILDERS[name].reads_audio else 'images'} "
+            "and takes no `vocab_size` or `sequence_length`; "
             f"for token ids use a text model ({', '.join(TEXT_NAMES)}).")
     return {} if input_shape is None else {"input_shape": input_shape}
 
