@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -126,3 +127,61 @@ class SmsSpamExampleTest(tf.test.TestCase):
         true_positives = np.sum(answers & (labels == 1))
         f1 = 2 * true_positives / (np.sum(answers) + np.sum(labels == 1))
         self.assertAllClose(f1, evaluated["f1"], atol=1e-9)
+
+
+_FSDD = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "shared", "data", "fsdd")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(_FSDD), reason=f"no {_FSDD}")
+class SpokenDigitsExampleTest(tf.test.TestCase):
+
+    def test_keras3_audio_script_exports_a_file_that_agrees_with_keras(self):
+        out = self.create_tempdir().full_path
+        result = subprocess.run(
+            [sys.executable, os.path.join(_EXAMPLES, "spoken_digits.py"), f"--data={_FSDD}",
+             "--epochs=6", "--prune_epochs=3", "--max_clips=640", f"--output_dir={out}"],
+            capture_output=True, text=True, timeout=600)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        for name in ("model.keras", "pruned.keras", "int8.tflite"):
+            self.assertTrue(os.path.isfile(os.path.join(out, name)), name)
+        import keras  # pylint: disable=import-outside-toplevel  (Keras 3, the user's)
+        pruned = keras.saving.load_model(os.path.join(out, "pruned.keras"))
+        self.assertIsInstance(pruned, keras.Model)
+        self.assertIsInstance(pruned.layers[1], keras.layers.MelSpectrogram)
+        self.assertIn("Pruned model handed back: keras.", result.stdout)  # strip(): Keras 3
+        keras_accuracy = float(re.search(r"Pruned Keras model: test accuracy ([0-9.]+)% on "
+                                         r"300 clips", result.stdout).group(1))
+        tflite_accuracy = float(re.search(r"int8 file .*int8\.tflite: test accuracy "
+                                          r"([0-9.]+)% on 300 clips, one per invoke",
+                                          result.stdout).group(1))
+        self.assertGreater(keras_accuracy, 20.0)  # learnt: 10 digits, chance is 10%
+        self.assertLessEqual(abs(keras_accuracy - tflite_accuracy), 5.0)
+        # Quiet by default: no TensorFlow start-up lines.
+        self.assertNotIn("oneDNN", result.stderr)
+
+
+class Cifar10FlagfileTest(tf.test.TestCase):
+    """The flagfile parses into the pipeline's options (a run takes hours: none here)."""
+
+    def test_every_flag_is_accepted_and_read(self):
+        import helpers  # pylint: disable=import-outside-toplevel
+        from tfcompress import pipeline  # pylint: disable=import-outside-toplevel
+        planned = []
+        with mock.patch.object(pipeline, "check_inputs",
+                               side_effect=lambda options, log: planned.append(options)), \
+                mock.patch.object(pipeline, "run") as run:
+            result = helpers.run_cli_in_process(
+                "pipeline", f"--flagfile={os.path.join(_EXAMPLES, 'cifar10_pipeline.flags')}")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        run.assert_called_once()
+        options, = planned
+        self.assertEqual(options.stages, ("baseline", "teacher", "distill", "shrink", "prune",
+                                          "quantize", "export", "evaluate"))
+        self.assertEqual((options.model, options.teacher_model),
+                         ("resnet8", "mobilenet_v2:alpha=1.0"))
+        self.assertEqual(options.training.dataset, "dir:../shared/data/cifar10")
+        self.assertEqual(options.training.augment, "crop_flip")
+        self.assertEqual(options.quantization, "int8")
+        self.assertEqual(options.output_dir, "saved_models/cifar10")
