@@ -9,7 +9,7 @@ model takes raw samples and a device needs no feature code, trains it with
 writes a checked int8 .tflite file, whose log-mel frontend stays float
 (README, "Audio models"). Last, it runs that file on the
 test folder as a device would, one clip per invoke, and prints the Keras and
-TFLite accuracies. A full run takes about 2.5 minutes on 2 cores.
+TFLite accuracies. A full run takes about 2 minutes on 2 cores.
 
   python examples/spoken_digits.py --epochs=15   # from the project root
 
