@@ -158,8 +158,10 @@ class SpokenDigitsExampleTest(tf.test.TestCase):
                                           result.stdout).group(1))
         self.assertGreater(keras_accuracy, 20.0)  # learnt: 10 digits, chance is 10%
         self.assertLessEqual(abs(keras_accuracy - tflite_accuracy), 5.0)
-        # Quiet by default: no TensorFlow start-up lines.
+        # Quiet by default: no TensorFlow start-up lines, nor the int8 converter's.
         self.assertNotIn("oneDNN", result.stderr)
+        self.assertNotIn("fully_quantize", result.stderr)
+        self.assertNotIn("tf.lite.Interpreter is deprecated", result.stderr)
 
 
 class Cifar10FlagfileTest(tf.test.TestCase):

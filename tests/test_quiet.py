@@ -34,6 +34,8 @@ class IsNoticeTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.named_parameters(
         ("onednn", _ONEDNN), ("cudart", _CUDART), ("banner", _BANNER),
         ("converter_warning", _CONVERTER),
+        ("quantizer_settings", "fully_quantize: 0, inference_type: 6, input_inference_type: "
+                               "FLOAT32, output_inference_type: FLOAT32\n"),
         ("xnnpack", "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"))
     def test_start_up_and_converter_lines_are_notices(self, line):
         self.assertTrue(quiet.is_notice(line, min_cpp_level=2, nvidia_device=False))

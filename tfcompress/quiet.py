@@ -48,6 +48,8 @@ _RETRACING = "triggered tf.function retracing"
 # The converter warns so of every quantization-aware model (int8 inference
 # without post-training calibration); tfcompress checks each file it writes.
 _QUANTIZED_INPUT_STATS = "Statistics for quantized inputs were expected"
+# The calibrating quantizer echoes its settings to stderr on every int8 file.
+_QUANTIZER_SETTINGS = "fully_quantize: "
 
 _started = False
 
@@ -122,7 +124,7 @@ def is_notice(line, min_cpp_level=None, nvidia_device=None):
     if min_cpp_level is None:
         min_cpp_level = _cpp_level()
     line = line.rstrip("\n")
-    if line.startswith(_BEFORE_INIT) or line == _XNNPACK:
+    if line.startswith((_BEFORE_INIT, _QUANTIZER_SETTINGS)) or line == _XNNPACK:
         return True
     match = _CPP_LINE.match(line)
     if not match:

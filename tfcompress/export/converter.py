@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tfcompress import _tfmot_wrappers
+from tfcompress import quiet
 from tfcompress.data import inputs
 from tfcompress.export import float_frontend
 from tfcompress.export import recurrent
@@ -101,10 +102,11 @@ def convert(model, **options):
             "in float, which TFLite's selective quantization cannot combine with the "
             "sparse encoding: pass sparse=False (or train quantization-aware).")
     converter = make_converter(model, recurrent_form=form, **options)
-    if keep_float:
-        flatbuffer = float_frontend.quantize(converter, keep_float)
-    else:
-        flatbuffer = converter.convert()
+    with quiet.native_notices_hidden():
+        if keep_float:
+            flatbuffer = float_frontend.quantize(converter, keep_float)
+        else:
+            flatbuffer = converter.convert()
     if form == "unrolled":
         flatbuffer = tensor_names.drop_activation_names(flatbuffer)
     return flatbuffer

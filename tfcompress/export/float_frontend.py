@@ -12,6 +12,8 @@ are listed by their output tensors' names, which carry the Keras layer
 names as their scope.
 """
 
+import warnings
+
 import tensorflow as tf
 
 from tfcompress.runtime import load_interpreter
@@ -48,11 +50,15 @@ def quantize(converter, layer_names):
     if not nodes:
         raise RuntimeError(f"no op of layers {layer_names} found in the converted file: "
                            "cannot keep the frontend in float; please report it.")
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=converter.representative_dataset,
-        debug_options=tf.lite.experimental.QuantizationDebugOptions(
-            denylisted_nodes=nodes, model_debug_metrics=None))
-    return debugger.get_nondebug_quantized_model()
+    with warnings.catch_warnings():
+        # The debugger runs its own tf.lite.Interpreter, which warns that it is
+        # deprecated; tfcompress runs the file it returns in LiteRT.
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=converter.representative_dataset,
+            debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                denylisted_nodes=nodes, model_debug_metrics=None))
+        return debugger.get_nondebug_quantized_model()
 
 
 def float_ops(tflite_file):
