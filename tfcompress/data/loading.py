@@ -83,11 +83,11 @@ def examples(name, split, *, normalize="unit", mean=None, std=None, flatten=Fals
     """
     source = sources.open_source(name, data_dir)
     if source.is_text:
-        preprocessing.text_normalize(name, normalize)
+        preprocessing.never_scaled(name, normalize, "text")
         preprocess = preprocessing.token_labels
     elif getattr(source, "is_audio", False):
         preprocess = preprocessing.make_preprocess_fn(
-            preprocessing.audio_normalize(name, normalize), flatten=flatten)
+            preprocessing.never_scaled(name, normalize, "audio"), flatten=flatten)
     else:
         mean, std = _statistics(name, normalize, mean, std)
         preprocess = preprocessing.make_preprocess_fn(normalize, mean, std, flatten)

@@ -54,32 +54,27 @@ def make_preprocess_fn(normalize="unit", mean=None, std=None, flatten=False):
     return preprocess
 
 
-def text_normalize(name, normalize):
-    """The normalization token ids get: "none", whatever pixel scaling was asked.
-
-    "unit" (the default) and "none" both leave ids as they are; "standard"
-    is refused rather than ignored, since its mean and std mean pixels.
-
-    Raises:
-      ValueError: unknown `normalize`, or "standard".
-    """
-    if normalize not in NORMALIZATIONS:
-        raise ValueError(
-            f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}.")
-    if normalize == "standard":
-        raise ValueError(
-            f"`normalize` 'standard' scales pixel values, but dataset {name!r} holds "
-            "text as token ids, which are never scaled: leave `normalize` at 'unit' "
-            "(or 'none'); both keep the ids as they are.")
-    return "none"
+# Examples that are never scaled, by kind: what the dataset holds, what
+# "unit" and "none" keep as it is, and what to do instead of "standard".
+_NEVER_SCALED = {
+    "text": ("text as token ids, which are never scaled", "the ids", ""),
+    "audio": ("audio clips, whose samples are decoded in [-1, 1] and never scaled",
+              "the samples", " A model that wants normalized features computes them "
+              "itself (e.g. a log-mel frontend)."),
+}
 
 
-def audio_normalize(name, normalize):
-    """The normalization audio clips get: "none", whatever pixel scaling was asked.
+def never_scaled(name, normalize, kind):
+    """The normalization text ids or audio samples get: "none", whatever was asked.
 
-    `tf.audio.decode_wav` gives samples in [-1, 1] already: "unit" (the
-    default) and "none" both leave them as decoded; "standard" is refused
-    rather than ignored, since its mean and std are per pixel channel.
+    "unit" (the default) and "none" both leave them as they are; "standard"
+    is refused rather than ignored, since its mean and std are per pixel
+    channel.
+
+    Args:
+      name: the dataset, quoted in the error.
+      normalize: what was asked.
+      kind: "text" or "audio".
 
     Raises:
       ValueError: unknown `normalize`, or "standard".
@@ -88,12 +83,11 @@ def audio_normalize(name, normalize):
         raise ValueError(
             f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}.")
     if normalize == "standard":
+        holds, kept, advice = _NEVER_SCALED[kind]
         raise ValueError(
             f"`normalize` 'standard' scales pixel values, but dataset {name!r} holds "
-            "audio clips, whose samples are decoded in [-1, 1] and never scaled: leave "
-            "`normalize` at 'unit' (or 'none'); both keep the samples as they are. A "
-            "model that wants normalized features computes them itself (e.g. a log-mel "
-            "frontend).")
+            f"{holds}: leave `normalize` at 'unit' (or 'none'); both keep {kept} as they "
+            f"are.{advice}")
     return "none"
 
 

@@ -54,7 +54,7 @@ def normalization(name, split, normalize, *, data_dir=None, image_shape=None):
     "standard" computes the mean and std on `split` (the training split);
     "unit" refuses float images already in [0, 1], which it would divide by
     255 a second time. Text (tsv:) and audio are never scaled: "none" (see
-    `preprocessing.text_normalize` and `audio_normalize`).
+    `preprocessing.never_scaled`).
 
     Args:
       name: the dataset (TFDS name, npz:PATH, dir:PATH or tsv:PATH).
@@ -71,10 +71,10 @@ def normalization(name, split, normalize, *, data_dir=None, image_shape=None):
                          f"{normalize!r}.")
     source = sources.open_source(name, data_dir)
     if source.is_text:
-        return {"normalize": preprocessing.text_normalize(name, normalize), "mean": None,
+        return {"normalize": preprocessing.never_scaled(name, normalize, "text"), "mean": None,
                 "std": None}
     if getattr(source, "is_audio", False):
-        return {"normalize": preprocessing.audio_normalize(name, normalize), "mean": None,
+        return {"normalize": preprocessing.never_scaled(name, normalize, "audio"), "mean": None,
                 "std": None}
     if normalize == "unit" and source.already_scaled:
         raise ValueError(
