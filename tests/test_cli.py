@@ -85,6 +85,10 @@ class InProcessTest(CliTestCase):
         # As another test may have: the shared flags are defined already.
         common = importlib.import_module("tfcompress.cli.common")
         dataset = flags.FLAGS["dataset"]
+        # absl's --help flags are defined once per process, by the first
+        # app.run, and stay: whether an earlier test in this worker ran one
+        # depends on how pytest-xdist shares out the tests.
+        app.define_help_flags()
         before = {name: flags.FLAGS[name].value for name in flags.FLAGS}
         # train and evaluate both define --dataset, with other help: each
         # command's module defines its own, as in a process of its own.
