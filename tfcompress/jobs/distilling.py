@@ -35,10 +35,8 @@ def uses_teacher_cache(run, cache=True):
     """
     if not cache or run.training.augment == augment.NONE:
         return cache
-    if not getattr(run, "_said_no_teacher_cache", False):
-        run.log(f"Teacher cache off: --augment={run.training.augment} changes the training "
-                "images every epoch, so the teacher runs on each augmented batch.")
-        run._said_no_teacher_cache = True  # pylint: disable=protected-access
+    run.log_once(f"Teacher cache off: --augment={run.training.augment} changes the training "
+                 "images every epoch, so the teacher runs on each augmented batch.")
     return False
 
 

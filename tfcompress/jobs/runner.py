@@ -188,6 +188,13 @@ class Run:
     _length_from_model: bool = False
     # role -> what converting its Keras 3 file measured (Conversion.describe()).
     conversions: dict = dataclasses.field(default_factory=dict)
+    _said: set = dataclasses.field(default_factory=set)
+
+    def log_once(self, message):
+        """`log(message)` the first time the run is told it (jobs ask at every stage)."""
+        if message not in self._said:
+            self._said.add(message)
+            self.log(message)
 
     @property
     def config(self):
