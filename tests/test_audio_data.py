@@ -237,15 +237,17 @@ class LengthRecordTest(tf.test.TestCase):
             "sample_rate": _RATE, "clip_samples": 64, "channels": 1, "length_from": "flag",
             "clips_padded": 7, "clips_cropped": 5})
         self.assertEqual(summary["data"]["image_shape"], [64])
-        # The exported file is measured on clips of its own length.
+        # The exported file is measured on clips of its own length, on the
+        # held-out split unless told.
         lines = []
         run = runner.prepare(evaluate_tflite.EvaluateJob(
-            tflite=os.path.join(out, "model.tflite"), split="held_out", batch_sizes=(1,),
-            repeats=1), settings.Training(None, dataset=self.name + "?hold_out=bob_*"),
-            log=lines.append)
+            tflite=os.path.join(out, "model.tflite"), batch_sizes=(1,), repeats=1),
+            settings.Training(None, dataset=self.name, hold_out="bob_*"), log=lines.append)
         self.assertEqual(run.data_options["image_shape"], (64,))
         self.assertIn("from the model's input length", lines[0])
         self.assertEqual(run.job.finish(run)["num_examples"], 6)
+        self.assertIn(f"on {self.name}?hold_out=bob_* held_out (6 examples)",
+                      "\n".join(lines))
         with self.assertRaisesRegex(ValueError, re.escape(
                 f"takes inputs of shape (64,), but dataset '{self.name}?audio_length=30' has "
                 "audio clips of shape (30, 1) (the clips are made 30 samples long by "

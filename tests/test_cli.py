@@ -57,7 +57,7 @@ class UsageErrorTest(CliTestCase):
     def test_evaluate_help_lists_its_own_flags_only(self):
         result = _run_in_process("evaluate", "--help")
         for flag in ("--tflite:", "--split:", "--batch_sizes:", "--[no]xnnpack:",
-                     "--train_split:"):
+                     "--train_split:", "--audio_length:", "--hold_out:"):
             self.assertIn(flag, result.stdout)
         for flag in ("--epochs:", "--output_dir:", "--test_split:"):  # it trains nothing
             self.assertNotIn(flag, result.stdout)

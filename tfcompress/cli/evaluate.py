@@ -17,6 +17,10 @@ _TRAINING = {
     "dataset": {"help": "TFDS dataset name, npz:PATH, dir:PATH or tsv:PATH (see the "
                         "README, \"Your own data\")."},
     "data_dir": {},
+    "audio_length": {"help": "Folders of .wav clips (dir:): samples per clip, padded "
+                             "with zeros or cropped (keeping the start). Default: the "
+                             "file's input length. Same as dir:PATH?audio_length=N."},
+    "hold_out": {},
     "normalize": {"help": "The training run's input normalization: unit (pixels / "
                           "255), standard (minus --train_split's mean, over its std) or "
                           "none (values as stored)."},

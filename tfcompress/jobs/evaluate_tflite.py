@@ -32,7 +32,9 @@ class EvaluateJob(runner.Job):
     """
 
     tflite: str = options.option(help="The .tflite file.")
-    split: str = options.option("test", "Split to measure accuracy on.")
+    split: str = options.option(
+        None, "Split to measure accuracy on (default: the dataset's test split: test, or "
+        "held_out with --hold_out).")
     batch_sizes: tuple = options.option((1, 32), "Latency batch sizes.")
     num_threads: int = options.option(2, "LiteRT threads.", lower_bound=1)
     xnnpack: bool = options.option(
@@ -42,10 +44,17 @@ class EvaluateJob(runner.Job):
     name = "evaluate"
     writes_output = False
 
+    def measured_split(self, training):
+        """`split`, else the dataset's default test split."""
+        if self.split is not None:
+            return self.split
+        return data.default_splits(training.dataset, training.data_dir)["test"]
+
     def splits(self, training):
         # The training split only for its mean and std.
-        return {"split": self.split, **({"train_split": training.train_split}
-                                        if training.normalize == "standard" else {})}
+        return {"split": self.measured_split(training),
+                **({"train_split": training.train_split}
+                   if training.normalize == "standard" else {})}
 
     def __post_init__(self):
         """Raises at once for a missing or unreadable file, or bad numbers."""
@@ -84,11 +93,11 @@ class EvaluateJob(runner.Job):
                 "as a device runs it, never reset: the accuracy below is what a device "
                 "gets. A fused LSTM does this; export the model again with tfcompress, "
                 "which writes recurrent layers stateless.")
-        metrics = evaluate.evaluate_tflite(tflite, run.load(self.split),
-                                           xnnpack=self.xnnpack)
+        split = self.measured_split(run.training)
+        metrics = evaluate.evaluate_tflite(tflite, run.load(split), xnnpack=self.xnnpack)
         size = evaluate.artifact_size(tflite)
         log(f"{tflite}: accuracy {metrics['accuracy']:.2%} on {run.training.dataset} "
-            f"{self.split} ({metrics['num_examples']:,} examples)")
+            f"{split} ({metrics['num_examples']:,} examples)")
         binary = {key: metrics[key] for key in _BINARY_KEYS if key in metrics}
         if binary:
             log(f"Positive class {binary['positive_class']} (the minority class): "
