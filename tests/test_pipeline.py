@@ -274,6 +274,8 @@ class PipelineEndToEndTest(tf.test.TestCase):
         for line in ("- dataset: `mnist`",
                      "- splits (train / validation / test): `train[:2000]` / "
                      "`train[2000:2500]` / `test[:500]`",
+                     "- input normalization: `unit`",
+                     "- training augmentation: `none`",
                      "- quantization: pqat (int8 TFLite file)",
                      "- LiteRT threads (batch-1 latency): 2",
                      f"- tfcompress version: {tfcompress.__version__}"):

@@ -45,7 +45,7 @@ def _fake_run(run_dir, *, accuracy=None, rounds_ms=None, mode="pqat", applied_mo
                 **(accuracy or {})}
     rounds_ms = {"baseline": [0.030] * 5, "teacher": [0.080] * 5, "prune": [0.010] * 5,
                  "quantize": [0.005] * 5, **(rounds_ms or {})}
-    config = {"dataset": "mnist", **_SPLITS}
+    config = {"dataset": "mnist", **_SPLITS, "normalize": "unit"}  # runs before --augment
     sizes = {"baseline": 900_000, "teacher": 4_000_000, "prune": 100_000}
     for stage, size in sizes.items():
         _write(os.path.join(run_dir, stage, artifacts.SUMMARY_FILE), {
@@ -163,13 +163,15 @@ class RunSettingsTest(tf.test.TestCase):
         report = pipeline.write_report(run_dir)
         # The splits the jobs used, not pipeline.json's None for "the default".
         self.assertEqual(report["settings"], {
-            "dataset": "mnist", **_SPLITS,
+            "dataset": "mnist", **_SPLITS, "normalize": "unit", "augment": "none",
             "quantization": {"mode": "pqat", "applied_mode": "pqat", "file": "int8"},
             "latency_threads": 2, "tfcompress_version": "1.2.3"})
         markdown = _markdown(run_dir)
         for line in ("- dataset: `mnist`",
                      "- splits (train / validation / test): `train[:2000]` / "
                      "`train[2000:2500]` / `test[:500]`",
+                     "- input normalization: `unit`",
+                     "- training augmentation: `none`",
                      "- quantization: pqat (int8 TFLite file)",
                      "- LiteRT threads (batch-1 latency): 2",
                      "- tfcompress version: 1.2.3"):

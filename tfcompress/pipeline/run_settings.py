@@ -1,7 +1,8 @@
 """What a run's numbers depend on besides its models, for report.md and compare.
 
-Dataset and splits, quantization mode, LiteRT threads and the tfcompress
-version: two runs' accuracies or timings compare only when these match.
+Dataset and splits, how inputs were normalized and training images
+augmented, quantization mode, LiteRT threads and the tfcompress version: two
+runs' accuracies or timings compare only when these match.
 """
 
 _SPLITS = ("train_split", "val_split", "test_split")
@@ -18,7 +19,8 @@ def read(pipeline, config, quantize_summary, latency):
       latency: the evaluate stage's {stage: timing}, {} without that stage.
 
     Returns:
-      {"dataset", "train_split", "val_split", "test_split", "quantization"
+      {"dataset", "train_split", "val_split", "test_split", "normalize",
+      "augment" ("none" for runs from before augmentation), "quantization"
       ({"mode", "applied_mode", "file"} or None), "latency_threads" (None when
       nothing was timed), "tfcompress_version" (None when not recorded)}.
     """
@@ -33,6 +35,8 @@ def read(pipeline, config, quantize_summary, latency):
     timing = next(iter(latency.values()), {})
     return {"dataset": config.get("dataset", options.get("dataset")),
             **{split: config.get(split, options.get(split)) for split in _SPLITS},
+            "normalize": config.get("normalize", options.get("normalize")),
+            "augment": config.get("augment", options.get("augment")) or "none",
             "quantization": quantization,
             "latency_threads": timing.get("num_threads"),
             "tfcompress_version": pipeline.get("tfcompress_version")}
@@ -58,6 +62,8 @@ def rows(settings):
         ("dataset", _code(settings["dataset"])),
         ("splits (train / validation / test)",
          " / ".join(_code(settings[split]) for split in _SPLITS)),
+        ("input normalization", _code(settings.get("normalize"))),
+        ("training augmentation", _code(settings.get("augment", "none"))),
         ("quantization", _quantization_text(settings["quantization"])),
         ("LiteRT threads (batch-1 latency)",
          str(threads) if threads else "- (no evaluate stage: nothing timed)"),
