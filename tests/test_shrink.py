@@ -320,7 +320,11 @@ class BadArgumentsTest(tf.test.TestCase, parameterized.TestCase):
         (dict(fraction=0.5, criterion="l3"), r"`criterion` must be one of \('l1', 'l2', "
                                              r"'bn', 'taylor'\) or a callable, got 'l3'"),
         (dict(fraction=0.5, criterion="taylor"), r"criterion='taylor' needs `data`"),
-        (dict(fraction=0.5, round_to=0), r"`round_to` must be a positive int, got 0"),
+        (dict(fraction=0.5, round_to=0), r"`round_to` must be a positive int or 'auto' "
+                                         r"\(the channel tile of this machine's kernels\), "
+                                         r"got 0"),
+        (dict(fraction=0.5, latency_format="fp16"), r"`latency_format` must be 'float' or "
+                                                    r"'int8', got 'fp16'"),
         (dict(fraction=0.5, pinned=["nope"]), r"`pinned` names layers \['nope'\]"),
         (dict(fraction=0.5, on_unknown="skip"), r"`on_unknown` must be 'error' or 'pin', "
                                                 r"got 'skip'"),

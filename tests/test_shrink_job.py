@@ -109,14 +109,44 @@ class ShrinkJobTest(tf.test.TestCase):
         original = export.load_keras_model(self.model_path)
         original_ms = by_size({"int8": shrink.latency.tflite_bytes(original, "int8")})[
             "int8"]["median_ms"]
-        with mock.patch.object(shrink.latency, "compare_latency", by_size):
-            summary = self._run("fast", target_latency_ms=0.6 * original_ms,
+        # A stand-in tile of 4 channels: the CPU's own (16 with AVX-512) would
+        # leave the 16-wide residual group whole.
+        tile = runtime.kernel_tiles.KernelTile(4, "fake int8")
+        with mock.patch.object(shrink.latency, "compare_latency", by_size), \
+                mock.patch.object(shrink.rounding.kernel_tiles, "kernel_tile",
+                                  lambda fmt: tile):
+            summary = self._run("fast", target_latency_ms=0.75 * original_ms,
                                 latency_format="int8")
         search = summary["shrink"]["latency_search"]
         self.assertEqual(search["format"], "int8")
+        self.assertEqual(summary["shrink"]["round_to"], {"multiple": 4,
+                                                         "from": "auto: fake int8"})
+        self.assertTrue(all(w % 4 == 0 for w in summary["shrink"]["widths"].values()),
+                        summary["shrink"]["widths"])
         self.assertLessEqual(search["after_ms"], search["target_ms"])
         self.assertLess(summary["shrink"]["macs"]["after"],
                         summary["shrink"]["macs"]["before"])
+
+    def test_round_to_and_where_it_came_from_are_recorded_and_logged(self):
+        tile = runtime.kernel_tiles.KernelTile(8, "fake float")
+        lines = []
+        with mock.patch.object(shrink.rounding.kernel_tiles, "kernel_tile",
+                               lambda fmt: tile):
+            job = shrink_job.ShrinkJob(model=self.model_path, target_macs=0.5,
+                                       round_to="auto")
+            summary = runner.run(job, job_helpers.mnist_training(
+                os.path.join(self.root, "auto"), epochs=1), log=lines.append)
+        own = summary["shrink"]
+        self.assertEqual(own["round_to"], {"multiple": 8, "from": "auto: fake float"})
+        self.assertEqual(own["widths"], {"project": 8, "hidden": 24})
+        with open(os.path.join(self.root, "auto", artifacts.SUMMARY_FILE)) as f:
+            self.assertEqual(json.load(f)["shrink"]["round_to"], own["round_to"])
+        planned = [str(line) for line in lines if str(line).startswith("Planned widths:")]
+        self.assertLen(planned, 1)
+        self.assertIn("project 16->8", planned[0])
+        self.assertIn("hidden 32->24", planned[0])
+        self.assertTrue(planned[0].endswith("; multiples of 8 (auto: fake float)."),
+                        planned[0])
 
     def test_recovery_without_distillation_trains_on_labels(self):
         summary = self._run("labels", fraction=0.25, distill=False)
@@ -150,6 +180,9 @@ class ShrinkJobTest(tf.test.TestCase):
             (dict(target_latency_ms=1.0, latency_format="int4"),
              r"`latency_format` must be 'float' or 'int8', got 'int4'"),
             (dict(fraction=0.5, pinned=("nope",)), r"`pinned` names layers \['nope'\]"),
+            (dict(fraction=0.5, round_to="16x"), r"`round_to` must be a positive int or "
+                                                 r"'auto' \(the channel tile of this "
+                                                 r"machine's kernels\), got '16x'"),
             (dict(target_macs=1.5), r"`target_macs` must be a number in \(0, 1\), got 1.5"),
             (dict(fraction=0.5, crop_inputs=0.01), r"`crop_inputs` was given, but .* has "
                                                    r"no Flatten"),

@@ -77,16 +77,19 @@ class ShrinkJob(runner.Job):
         None, "Target: the exported file's batch-1 LiteRT latency on this machine, in ms "
         "(measured while searching).")
     latency_format: str = options.option(
-        "float", "The file --target_latency_ms times: float, or int8 (as `tfcompress "
-        "quantize` would export it).", choices=LATENCY_FORMATS)
+        "float", "The file a latency target times, and whose kernels an automatic round_to "
+        "follows: float, or int8 (as `tfcompress quantize` would export it).",
+        choices=LATENCY_FORMATS)
     criterion: str = options.option(
         "l2", "Which channels go first: l1 / l2 norm of the group's weights, bn "
         "(batch-norm scales), taylor (activation x gradient on training batches).",
         choices=shrink.CRITERIA)
     rounds: int = options.option(
         1, "Shrink-and-recover rounds; --epochs are split over them.", lower_bound=1)
-    round_to: int = options.option(
-        1, "Widths become multiples of this (4 or 8 suit SIMD kernels).", lower_bound=1)
+    round_to: str = options.option(
+        None, "Widths become multiples of this: a number, or auto (the channel tile of "
+        "this machine's LiteRT kernels for the latency_format file: 16 on AVX-512). "
+        "Default: auto with a latency target, else 1.")
     min_width: int = options.option(1, "Smallest width of any layer.", lower_bound=1)
     pinned: tuple = options.option((), "Layers whose width must stay.", record=list)
     on_unknown: str = options.option(
@@ -118,7 +121,8 @@ class ShrinkJob(runner.Job):
                 if getattr(self, name) is not None}
 
     def _options(self):
-        return {"criterion": self.criterion, "round_to": self.round_to,
+        return {"criterion": self.criterion,
+                "round_to": shrink.rounding.check("round_to", self.round_to),
                 "min_width": self.min_width, "pinned": tuple(self.pinned),
                 "on_unknown": self.on_unknown}
 
@@ -141,6 +145,7 @@ class ShrinkJob(runner.Job):
         # The target's value is checked here; reaching it (a search of
         # rebuilt or timed models) waits for the run. One cheap shrink checks
         # every other argument against the model.
+        shrink.rounding.check("round_to", self.round_to)
         (name, value), = self._target.items()
         if name == "target_latency_ms":
             shrink.latency.check(value, self.latency_format)
@@ -172,9 +177,8 @@ class ShrinkJob(runner.Job):
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
-        target = dict(self._target)
+        target = {**self._target, "latency_format": self.latency_format}
         if "target_latency_ms" in target:
-            target["latency_format"] = self.latency_format
             run.log(f"Searching for widths whose {self.latency_format} TFLite file runs "
                     f"in {target['target_latency_ms']} ms at batch 1 (measured).")
         result = shrink.shrink(original, **target, **self._options(),
@@ -183,9 +187,18 @@ class ShrinkJob(runner.Job):
         plan = {"widths": {g.producers[0]: g.after for g in result.groups},
                 "before": {g.producers[0]: g.before for g in result.groups},
                 "crops": result.to_json()["crops"],
-                "fraction": result.fraction, "latency_search": result.latency}
+                "fraction": result.fraction, "latency_search": result.latency,
+                "round_to": result.round_to}
         run.write_json(PLAN_FILE, plan)
         return plan
+
+    @staticmethod
+    def _log_plan(run, plan):
+        widths = ", ".join(f"{name} {plan['before'][name]}->{width}"
+                           for name, width in plan["widths"].items())
+        rounded = plan.get("round_to") or {"multiple": 1, "from": "default"}
+        run.log(f"Planned widths: {widths}; "
+                f"{shrink.rounding.describe(rounded['multiple'], rounded['from'])}.")
 
     def _round_widths(self, plan, round_number):
         """Widths after `round_number` of `rounds`: geometric steps to the plan."""
@@ -203,6 +216,7 @@ class ShrinkJob(runner.Job):
             self._original = run.load_model(self.model)
             self._current = self._original
             self._plan_record = self._plan(run, self._original)
+            self._log_plan(run, self._plan_record)
             self._teacher_examples = None
         round_number = 1 if phase == "recover" else int(phase[len("round"):])
         widths = self._round_widths(self._plan_record, round_number)
@@ -264,7 +278,7 @@ class ShrinkJob(runner.Job):
             "crops": self._plan_record.get("crops", {}),
             "layers": evaluate.layer_changes(original, final), "pinned": self._result.pinned,
             "latency_search": self._plan_record.get("latency_search"),
-            "latency": latency}
+            "round_to": self._plan_record.get("round_to"), "latency": latency}
         # The input as given: the sparsify phase trained `original` in place.
         unshrunk = run.local(run.load_model(self.model, "unshrunk")) if self.penalty \
             else original

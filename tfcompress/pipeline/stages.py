@@ -57,6 +57,7 @@ STAGES = {
     "shrink": Stage(shrink.ShrinkJob, (10, "Shrink stage recovery epochs."), {
         "shrink_target": shrink.parse_target, "shrink_rounds": "rounds",
         "shrink_criterion": "criterion", "shrink_round_to": "round_to",
+        "shrink_latency_format": "latency_format",
         "shrink_crop_inputs": "crop_inputs", **_SOFT_TARGETS}),
     "prune": Stage(prune.PruneJob, (10, "Pruning + fine-tuning epochs."),
                    {"sparsity": "sparsity", "sensitivity": "sensitivity", **_SOFT_TARGETS}),
@@ -101,7 +102,8 @@ class PipelineOptions:
     shrink_target: str = option(
         "macs:0.25", "Shrink stage target: macs:F or params:F (keep that fraction), "
         "fraction:F (remove that fraction of every layer's channels) or latency_ms:MS "
-        "(measured float file).")
+        "(the --shrink_latency_format file, measured; its widths are rounded to this "
+        "machine's kernel tile unless --shrink_round_to says otherwise).")
     prune_with_teacher: bool = option(
         True, "Fine-tune the pruned model by distilling from the teacher, when there is "
         "one.")

@@ -15,6 +15,7 @@ e.g. one with a kernel (inputs, units) then per-unit weights (bias, scale):
 from tfcompress.shrink import crop
 from tfcompress.shrink import latency
 from tfcompress.shrink import penalties
+from tfcompress.shrink import rounding
 from tfcompress.shrink import rules
 from tfcompress.shrink.dependency import UnfollowableLayersError
 from tfcompress.shrink.dependency import build as dependency_graph
@@ -28,4 +29,4 @@ from tfcompress.shrink.structured import shrink
 
 __all__ = ["CRITERIA", "PENALTIES", "ChannelRule", "ShrinkResult", "UnfollowableLayersError",
            "check_fraction", "crop", "dependency_graph", "latency", "penalties", "register",
-           "rules", "shrink"]
+           "rounding", "rules", "shrink"]

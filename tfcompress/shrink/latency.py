@@ -70,7 +70,7 @@ def tflite_bytes(model, latency_format):
                           num_samples=_CALIBRATION_SAMPLES)
 
 
-def search(original, build, widths_of, target_ms, latency_format):
+def search(original, build, widths_of, target_ms, latency_format, round_to=None):
     """The least uniform fraction found whose file runs in `target_ms`.
 
     Args:
@@ -80,6 +80,8 @@ def search(original, build, widths_of, target_ms, latency_format):
         model, not converted and timed again.
       target_ms: positive number, batch-1 milliseconds.
       latency_format: "float" or "int8".
+      round_to: (multiple, source) the widths are rounded to, named in the
+        error when the target cannot be reached (a smaller one may reach it).
 
     Returns:
       (model, fraction, record), record = {"target_ms", "format",
@@ -124,8 +126,10 @@ def search(original, build, widths_of, target_ms, latency_format):
             f"`target_latency_ms`={target_ms!r} cannot be reached: {what} measured "
             f"{row['candidate_ms']:.4f} ms{how} (the unshrunk model "
             f"{row['before_ms']:.4f} ms, timed alongside), as {_AS[latency_format]} TFLite "
-            "file at batch 1. Give a larger `target_latency_ms`, a smaller `min_width` or "
-            "fewer `pinned` layers"
+            "file at batch 1. Give a larger `target_latency_ms`, a smaller `min_width`"
+            + (f", a smaller `round_to` (widths were multiples of {round_to[0]}, "
+               f"{round_to[1]})" if round_to and round_to[0] > 1 else "")
+            + " or fewer `pinned` layers"
             + (", or latency_format='int8'" if latency_format == "float" else "") + ".")
 
     best = trial(1.0)

@@ -22,6 +22,7 @@ from tfcompress.keras3 import accepts_keras3
 from tfcompress.shrink import crop
 from tfcompress.shrink import dependency
 from tfcompress.shrink import latency as latency_lib
+from tfcompress.shrink import rounding
 from tfcompress.shrink import scores
 from tfcompress.shrink import surgery
 
@@ -54,6 +55,8 @@ class ShrinkResult:
         positions cropped before it (`crop_inputs`); {} for none.
       latency: for a latency target, the record `latency.search` returns
         (before_ms, after_ms, speedup, every trial); else None.
+      round_to: {"multiple": the widths' multiple, "from": "user", "default"
+        or "auto: <why>" (`rounding.resolve`)}.
     """
     model: object
     groups: list
@@ -64,9 +67,12 @@ class ShrinkResult:
     pinned: list
     latency: dict = None
     crops: dict = dataclasses.field(default_factory=dict)
+    round_to: dict = dataclasses.field(default_factory=lambda: {"multiple": 1,
+                                                                "from": "default"})
 
     def to_json(self):
         return {"fraction": self.fraction, "params": self.params, "macs": self.macs,
+                "round_to": dict(self.round_to),
                 "crops": {name: [list(side) for side in box]
                           for name, box in self.crops.items()},
                 "groups": [dataclasses.asdict(g) for g in self.groups],
@@ -81,6 +87,8 @@ def check_fraction(arg_name, value):
 
 
 def _keep_count(size, fraction, round_to, min_width):
+    if fraction == 0:  # nothing removed: rounding must not narrow a whole group
+        return size
     keep = size * (1.0 - fraction)
     keep = int(round_to * max(1, round(keep / round_to))) if round_to > 1 else int(round(keep))
     return int(min(size, max(keep, min_width, 1)))
@@ -154,7 +162,7 @@ def _check_widths(widths, groups, model_name):
 
 @accepts_keras3("model", returns_model=True)
 def shrink(model, *, fraction=None, target_params=None, target_macs=None,
-           target_latency_ms=None, widths=None, criterion="l2", data=None, round_to=1,
+           target_latency_ms=None, widths=None, criterion="l2", data=None, round_to=None,
            min_width=1, pinned=(), on_unknown="error", latency_format="float",
            crop_inputs=None):
     """A smaller copy of `model`, without its least important channels.
@@ -187,14 +195,19 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         fn(dependency_graph, group) -> [group.size] scores (larger stays).
       data: (x, y) arrays or a dataset of batches; "taylor" only (a few
         batches suffice).
-      round_to: widths become multiples of this (4 or 8 suit SIMD kernels),
-        unless a layer is narrower than it.
+      round_to: widths become multiples of this, unless a layer is narrower
+        than it (then it stays whole). An int is used as given; "auto" is
+        the channel tile of this machine's kernels for `latency_format`
+        files (`runtime.kernel_tiles`: 16 on AVX-512); None (default) means
+        "auto" for `target_latency_ms` and 1 for every other target. The
+        result's `round_to` records which, and why.
       min_width: smallest width of any group, or {producer layer: width}.
       pinned: layers whose output width stays.
       on_unknown: "error" refuses layers without a `ChannelRule` (`register`
         gives one); "pin" keeps their channels (warning).
       latency_format: "float" or "int8" (calibrated on seeded noise), the
-        file `target_latency_ms` times.
+        file `target_latency_ms` times and whose kernels an automatic
+        `round_to` follows.
       crop_inputs: None; a share in (0, 1) of the Dense layers' input (mean
         |x| times kernel-row norm, on `data`) the cropped border lines may
         carry, e.g. 0.01; or explicit {Flatten layer: ((top, bottom), (left,
@@ -221,7 +234,7 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
                          f"got {criterion!r}.")
     if criterion == "taylor" and data is None:
         raise ValueError("criterion='taylor' needs `data`: a few batches of (x, y).")
-    check_positive_int("round_to", round_to)
+    round_to = rounding.check("round_to", round_to)
     if isinstance(min_width, dict):
         for name, width in min_width.items():
             check_positive_int(f"min_width[{name!r}]", width)
@@ -229,6 +242,11 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         check_positive_int("min_width", min_width)
     if target_latency_ms is not None:
         latency_lib.check(target_latency_ms, latency_format)
+    elif latency_format not in latency_lib.FORMATS:
+        raise ValueError(f"`latency_format` must be 'float' or 'int8', got "
+                         f"{latency_format!r}.")
+    round_to, round_to_from = rounding.resolve(round_to, target_latency_ms is not None,
+                                               latency_format)
     graph = dependency.build(model, pinned=pinned, on_unknown=on_unknown)
     groups = graph.prunable_groups()
     if not groups:
@@ -248,7 +266,7 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
     params_before = count_params(graph.model)["total"]
     latency = None
     if widths is not None:
-        uniform = None
+        uniform, round_to, round_to_from = None, 1, "widths given: round_to does not apply"
         smaller = surgery.rebuild_smaller(graph, _kept(groups, ranking, chosen), crops)
     elif fraction is not None:
         uniform = check_fraction("fraction", fraction)
@@ -257,7 +275,7 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         smaller, uniform, latency = latency_lib.search(
             graph.model, build,
             lambda u: tuple(_widths(groups, u, round_to, min_width).values()),
-            target_latency_ms, latency_format)
+            target_latency_ms, latency_format, round_to=(round_to, round_to_from))
     else:
         arg_name = "target_params" if target_params is not None else "target_macs"
         goal = check_fraction(arg_name, targets[arg_name])
@@ -294,4 +312,4 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         params={"before": params_before, "after": count_params(smaller)["total"]},
         macs={"before": before["total"], "after": after["total"]},
         layers=layer_changes(graph.model, smaller), pinned=pinned_groups, latency=latency,
-        crops=crops)
+        crops=crops, round_to={"multiple": round_to, "from": round_to_from})
