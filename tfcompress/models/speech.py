@@ -20,10 +20,9 @@ REFERENCE_FEATURES_SHAPE = (49, 10, 1)
 # defaults of its kws_util.py, --window_size_ms=30 --window_stride_ms=20;
 # Hello Edge used 40 ms). At 8 kHz (FSDD) that is 240 samples every 160, in
 # an FFT of 256 (the next power of two, as the reference's tf.signal.stft
-# takes; TFLite's RFFT2D, which takes most of the frontend's time, is twice
-# as slow at 512, what a 40 ms window would need); 1 s gives 1 + 8000 //
-# 160 = 51 frames (Keras 3's STFT pads half a window at each end; the
-# reference's 49 do not), the same map at any sample rate.
+# takes; a 40 ms window would need 512, a costlier DFT: `stft_ops`); 1 s
+# gives 1 + 8000 // 160 = 51 frames (Keras 3's STFT pads half a window at
+# each end; the reference's 49 do not), the same map at any sample rate.
 WINDOW_SECONDS = 0.030
 STRIDE_SECONDS = 0.020
 # 10 mel bands per frame: the reference's 10 coefficients per frame, so the
