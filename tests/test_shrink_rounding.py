@@ -148,6 +148,14 @@ class RoundToTest(tf.test.TestCase, parameterized.TestCase):
                 "a smaller `round_to` (widths were multiples of 16, auto: fake float)")):
             self._shrink(target_latency_ms=20.0)  # 16 + 16 units at the narrowest
 
+    def test_unreachable_macs_target_names_the_rounding(self):
+        with _fake_tile(16), self.assertRaisesRegex(ValueError, re.escape(
+                "`target_macs`=0.1 cannot be reached: with every group at its minimum width "
+                "the model keeps ") + r"0\.\d+" + re.escape(
+                " of them (pinned layers and minimum widths keep the rest; widths are "
+                "multiples of 16, auto: fake float: a smaller `round_to` may reach it).")):
+            shrink.shrink(_mlp(), target_macs=0.1, round_to="auto")
+
     @parameterized.parameters(0, -8, 2.5, True, "eight", "", "Auto")
     def test_bad_round_to_is_named(self, value):
         with self.assertRaisesRegex(ValueError, "^" + re.escape(

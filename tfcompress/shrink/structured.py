@@ -299,7 +299,9 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
                 raise ValueError(
                     f"`{arg_name}`={goal!r} cannot be reached: with every group at its "
                     f"minimum width the model keeps {cost(smaller):.3f} of them (pinned "
-                    "layers and minimum widths keep the rest).")
+                    "layers and minimum widths keep the rest"
+                    + (f"; widths are multiples of {round_to}, {round_to_from}: a smaller "
+                       "`round_to` may reach it" if round_to > 1 else "") + ").")
         uniform = high
     after = count_macs(smaller)
     changes = [GroupChange(producers=g.producers, before=g.size,
