@@ -50,19 +50,28 @@ def _tail(samples, fft_length, step):
     return max(0, (chunks - 1 + frames) * step - (samples + 2 * (fft_length // 2)))
 
 
+def reflect_pad(x, fft_length, step):
+    """`(batch, samples)` reflect-padded by half a frame at each end, and a tail.
+
+    As `tf.pad(x, REFLECT)`, then `_tail` more samples that the reshape
+    framing reads and drops (any values do): slices, REVERSE_V2 and
+    CONCATENATION instead of MIRROR_PAD, which XNNPACK does not run.
+    """
+    samples = x.shape[-1]
+    half = fft_length // 2
+    tail = _tail(samples, fft_length, step)
+    left = tf.reverse(x[:, 1:half + 1], [1])
+    right = tf.reverse(x[:, samples - 1 - half - tail:samples - 1], [1])
+    return tf.concat([left, x, right], 1)
+
+
 def reflect_frames(x, fft_length, step):
     """`(batch, samples)` -> `(batch, frames, fft_length)`, reflect-padded by half a frame.
 
     Frames as `tf.signal.frame(tf.pad(x, REFLECT), fft_length, step)`.
     """
     samples = x.shape[-1]
-    half = fft_length // 2
-    tail = _tail(samples, fft_length, step)
-    left = tf.reverse(x[:, 1:half + 1], [1])
-    # The right reflection, `tail` samples longer: the framing reads them
-    # and drops them (any values do).
-    right = tf.reverse(x[:, samples - 1 - half - tail:samples - 1], [1])
-    padded = tf.concat([left, x, right], 1)
+    padded = reflect_pad(x, fft_length, step)
     frames = _frame_count(samples, fft_length, step)
     chunks = []
     for start in range(0, fft_length, step):
