@@ -94,7 +94,7 @@ def augmented(batches, augment, seed):
       batches: `tf.data.Dataset` of (images, labels[, weights]) batches of one
         epoch, in the order they will be trained on (after its shuffle).
       augment: one of `AUGMENTATIONS`; "none" returns `batches` as they are.
-      seed: int, the epoch's seed (`epochs.epoch_seed`).
+      seed: int or int64 scalar tensor, the epoch's seed (`epochs.epoch_seed`).
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"`augment` must be one of {AUGMENTATIONS}, got {augment!r}.")
@@ -108,6 +108,6 @@ def augmented(batches, augment, seed):
 
     def apply(index, batch):
         images, *rest = batch
-        return (crop_flip(images, tf.stack([tf.constant(seed, tf.int64), index])), *rest)
+        return (crop_flip(images, tf.stack([tf.cast(seed, tf.int64), index])), *rest)
 
     return batches.enumerate().map(apply, num_parallel_calls=tf.data.AUTOTUNE)
