@@ -19,7 +19,9 @@ with the frontend in each form, and int8 files of narrower DS-CNNs (what a
 compressed model can reach), with their bytes split into constants,
 quantization parameters, tensor names and the rest (tables, ops, shapes).
 The "before" files are built with `stft_ops.supports` patched to refuse,
-which sends `MelSpectrogram` down its tf.signal path, the code before.
+which sends `MelSpectrogram` down its tf.signal path, and with
+`float_frontend.compact` patched out (names kept, float32 constants): the
+code before.
 
 All timings: LiteRT, batch 1, XNNPACK, `--num_threads`, interleaved rounds
 (`evaluate.compare_latency`), the median of the rounds' medians.
@@ -48,6 +50,7 @@ from tfcompress import evaluate
 from tfcompress import models
 from tfcompress._keras import keras
 from tfcompress.export import converter
+from tfcompress.export import float_frontend
 from tfcompress.models import spectrogram
 from tfcompress.models import stft_ops
 from tfcompress.runtime import TFLiteRunner
@@ -148,8 +151,10 @@ def _layer(x):
 
 @contextlib.contextmanager
 def _rfft_path():
-    """`MelSpectrogram` as before this change: tf.signal's STFT for every clip."""
-    with mock.patch.object(stft_ops, "supports", lambda *args: False):
+    """Files as before this change: `MelSpectrogram` on tf.signal's STFT for
+    every clip, and int8 files with a float frontend not `compact`ed."""
+    with mock.patch.object(stft_ops, "supports", lambda *args: False), \
+            mock.patch.object(float_frontend, "compact", lambda flatbuffer: flatbuffer):
         yield
 
 
@@ -243,6 +248,9 @@ def main(argv):
         files["int8, before"] = converter.convert(reference, quantization="int8",
                                                   representative_data=_calibration())
     files["float, after"] = converter.convert(reference)
+    with mock.patch.object(float_frontend, "compact", lambda flatbuffer: flatbuffer):
+        files["int8, after, not compact"] = converter.convert(
+            reference, quantization="int8", representative_data=_calibration())
     for width in _WIDTHS.value:
         model = reference if int(width) == 64 else _ds_cnn(int(width))
         files[f"int8 ds_cnn:{width}, after"] = converter.convert(

@@ -181,6 +181,8 @@ class CompressionTest(tf.test.TestCase):
         self.assertGreater(quantize_at, names.index("LOG"))  # quantized after the features
         for name, dtypes in ops[:quantize_at]:
             self.assertNotIn("int8", dtypes, name)
+        # Its matrices stored as float16 (`float_frontend.compact`), widened first.
+        self.assertEqual(ops[0], ("DEQUANTIZE", {"float32"}))
         for name, dtypes in ops[quantize_at + 1:]:
             if name in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"):
                 self.assertEqual(dtypes, {"int8"}, name)

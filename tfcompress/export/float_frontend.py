@@ -9,14 +9,20 @@ quantizes after it. TFLite's selective quantization does this (its
 `QuantizationDebugger` with `denylisted_nodes`, the documented way to keep
 chosen ops float): the frontend's ops, and those of every layer before it,
 are listed by their output tensors' names, which carry the Keras layer
-names as their scope. Those names are dropped from the file afterwards
-(`tensor_names`): about 4-7 KB of a 60 KB DS-CNN file, that nothing reads.
+names as their scope.
+
+The file is then made compact (`compact`): the activation tensors' names
+dropped (`tensor_names`; 1.5 to 7 KB of a 60 KB DS-CNN file, that nothing
+reads) and the frontend's float32 matrices stored as float16
+(`half_constants`; 14 KB down to 7 KB, at the same speed), since a
+compressed model's int8 weights can be fewer bytes than its frontend's.
 """
 
 import warnings
 
 import tensorflow as tf
 
+from tfcompress.export import half_constants
 from tfcompress.export import tensor_names
 from tfcompress.runtime import load_interpreter
 
@@ -42,9 +48,9 @@ def quantize(converter, layer_names):
       layer_names: `spectrogram.float_layers(model)`.
 
     Returns:
-      The flatbuffer, float inputs and outputs, int8 after the frontend;
-      its activation tensors unnamed (weights, inputs and outputs keep
-      their names).
+      The flatbuffer, float inputs and outputs, int8 after the frontend,
+      `compact`: its activation tensors unnamed (weights, inputs and
+      outputs keep their names), the frontend's constants float16.
     """
     optimizations = converter.optimizations
     converter.optimizations = []
@@ -63,7 +69,12 @@ def quantize(converter, layer_names):
             debug_options=tf.lite.experimental.QuantizationDebugOptions(
                 denylisted_nodes=nodes, model_debug_metrics=None))
         flatbuffer = debugger.get_nondebug_quantized_model()
-    return tensor_names.drop_activation_names(flatbuffer)
+    return compact(flatbuffer)
+
+
+def compact(flatbuffer):
+    """An int8 file with a float frontend, its activations unnamed and float constants float16."""
+    return half_constants.halve_float_constants(tensor_names.drop_activation_names(flatbuffer))
 
 
 def float_ops(tflite_file):
