@@ -69,7 +69,9 @@ def _features(inputs, input_shape, sample_rate, mel_bins):
             raise ValueError(f"`input_shape` {tuple(input_shape)!r} has {input_shape[1]} "
                              "channels; speech models take mono clips, (samples,) or "
                              "(samples, 1): mix the channels down first.")
-        x = keras.layers.Reshape((input_shape[0],), name="mono")(x)
+        # Flatten, not Reshape: its shape is a constant in a .tflite file
+        # (Reshape computes the batch size each invoke: 3 more ops).
+        x = keras.layers.Flatten(name="mono")(x)
     x = log_mel_frontend(sample_rate, mel_bins)(x)
     if x.shape[2] < 2:
         raise ValueError(f"`input_shape` {tuple(input_shape)!r} holds {x.shape[2]} frame(s) of "
