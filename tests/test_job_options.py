@@ -157,12 +157,12 @@ class SharedTrainingOptionsTest(absltest.TestCase):
 
 class EvaluateOptionsTest(absltest.TestCase):
 
-    def test_evaluate_takes_its_job_options_and_four_training_ones(self):
+    def test_evaluate_takes_its_job_options_and_six_training_ones(self):
         result = helpers.run_cli_in_process("evaluate", "--help")
         taken = set(re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout, re.MULTILINE))
         self.assertEqual(taken, {f.name for f, _ in options.declared(
             evaluate_tflite.EvaluateJob)} | {"dataset", "data_dir", "normalize",
-                                             "train_split"})
+                                             "train_split", "audio_length", "hold_out"})
         self.assertIn("--num_threads: LiteRT threads.\n    (default: '2')\n"
                       "    (a positive integer)", result.stdout)
 
