@@ -182,7 +182,7 @@ class Cifar10FlagfileTest(tf.test.TestCase):
         self.assertEqual(options.stages, ("baseline", "teacher", "distill", "shrink", "prune",
                                           "quantize", "export", "evaluate"))
         self.assertEqual((options.model, options.teacher_model),
-                         ("resnet8", "mobilenet_v2:alpha=1.0"))
+                         ("resnet8", "resnet8:48"))
         self.assertEqual(options.training.dataset, "dir:../shared/data/cifar10")
         self.assertEqual(options.training.augment, "crop_flip")
         self.assertEqual(options.quantization, "int8")
