@@ -27,7 +27,8 @@ Audio models read raw clips, `input_shape` (samples,) or (samples, 1), and
 compute log-mel features inside the model, built with `build(spec,
 input_shape=..., sample_rate=..., num_classes=...)`: "ds_cnn" (MLPerf
 Tiny's keyword-spotting reference; "ds_cnn:FILTERS", keywords l2, dropout,
-stem_dropout, mel_bins, e.g. "ds_cnn:64,mel_bins=10").
+stem_dropout, mel_bins, window_ms, stride_ms, blocks, e.g.
+"ds_cnn:64,mel_bins=10", "ds_cnn:16,window_ms=16,stride_ms=40,blocks=2").
 """
 
 import dataclasses
@@ -68,7 +69,9 @@ _BUILDERS = {
     "mobilenet_v2": _Entry(zoo.mobilenet_v2, keywords={"alpha": float,
                                                        "imagenet_strides": _bool}),
     "ds_cnn": _Entry(speech.ds_cnn, ("filters",), {"l2": float, "dropout": float,
-                                                   "stem_dropout": float, "mel_bins": int},
+                                                   "stem_dropout": float, "mel_bins": int,
+                                                   "window_ms": float, "stride_ms": float,
+                                                   "blocks": int},
                      reads_audio=True),
     "lstm": _Entry(zoo.lstm, ("units",)),
     "gru": _Entry(zoo.gru, ("units",)),

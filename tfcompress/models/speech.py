@@ -25,6 +25,14 @@ REFERENCE_FEATURES_SHAPE = (49, 10, 1)
 # each end; the reference's 49 do not), the same map at any sample rate.
 WINDOW_SECONDS = 0.030
 STRIDE_SECONDS = 0.020
+# A compressed model may take other frames (`window_ms`, `stride_ms`): a
+# longer stride means fewer frames (the frontend's and the network's work
+# fall with them), a shorter window a smaller FFT (16 ms at 8 kHz: 128).
+DEFAULT_WINDOW_MS = WINDOW_SECONDS * 1000
+DEFAULT_STRIDE_MS = STRIDE_SECONDS * 1000
+# The reference's 4 depthwise-separable blocks; fewer cut a narrow model's
+# ops, tensors and bytes.
+DEFAULT_BLOCKS = 4
 # 10 mel bands per frame: the reference's 10 coefficients per frame, so the
 # convolutions see a 51x10 map and cost what the reference's do. Log-mel
 # energies instead of MFCCs: no DCT, which is a dense 40x10 matmul that adds
@@ -42,26 +50,50 @@ MIN_POWER = 1e-6
 FEATURE_SCALE, FEATURE_OFFSET = 1 / 40, 1.5
 
 
-def log_mel_frontend(sample_rate, mel_bins=DEFAULT_MEL_BINS, name="log_mel"):
+def _check_ms(arg_name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"`{arg_name}` must be a positive number of milliseconds, "
+                         f"got {value!r}.")
+
+
+def frame_settings(sample_rate, window_ms=DEFAULT_WINDOW_MS, stride_ms=DEFAULT_STRIDE_MS):
+    """(window, stride, fft_length) in samples: the FFT is the next power of two.
+
+    Raises:
+      ValueError: a window or stride under one sample, or a bad value.
+    """
+    check_positive_int("sample_rate", sample_rate)
+    _check_ms("window_ms", window_ms)
+    _check_ms("stride_ms", stride_ms)
+    window = round(window_ms / 1000 * sample_rate)
+    stride = round(stride_ms / 1000 * sample_rate)
+    # A window of one sample has no spectrum worth the name.
+    for arg_name, value, samples, least in (("window_ms", window_ms, window, 2),
+                                            ("stride_ms", stride_ms, stride, 1)):
+        if samples < least:
+            raise ValueError(f"`{arg_name}` {value:g} is {samples} sample(s) at "
+                             f"{sample_rate} Hz: give a longer one, or the clips' rate in Hz.")
+    return window, stride, 2 ** math.ceil(math.log2(window))
+
+
+def log_mel_frontend(sample_rate, mel_bins=DEFAULT_MEL_BINS, name="log_mel", *,
+                     window_ms=DEFAULT_WINDOW_MS, stride_ms=DEFAULT_STRIDE_MS):
     """The zoo's frontend: log-mel energies in dB, per clip (no batch-wide clip).
 
     Returns a `spectrogram.MelSpectrogram` mapping `(batch, samples)` to
-    `(batch, mel_bins, frames)`; see the constants above for its settings.
+    `(batch, mel_bins, frames)`: a Hann window of `window_ms` every
+    `stride_ms`, in an FFT of the next power of two; see the constants
+    above for the other settings.
     """
-    check_positive_int("sample_rate", sample_rate)
     check_positive_int("mel_bins", mel_bins)
-    window = round(WINDOW_SECONDS * sample_rate)
-    stride = round(STRIDE_SECONDS * sample_rate)
-    if stride < 1:
-        raise ValueError(f"`sample_rate` {sample_rate} is too low for a "
-                         f"{STRIDE_SECONDS * 1000:g} ms stride: give the clips' rate in Hz.")
+    window, stride, fft_length = frame_settings(sample_rate, window_ms, stride_ms)
     return spectrogram.MelSpectrogram(
-        fft_length=2 ** math.ceil(math.log2(window)), sequence_length=window,
+        fft_length=fft_length, sequence_length=window,
         sequence_stride=stride, sampling_rate=sample_rate, num_mel_bins=mel_bins,
         min_freq=20.0, power_to_db=True, top_db=None, min_power=MIN_POWER, name=name)
 
 
-def _features(inputs, input_shape, sample_rate, mel_bins):
+def _features(inputs, input_shape, sample_rate, mel_bins, window_ms, stride_ms):
     """`(frames, mel_bins, 1)` log-mel maps of raw clips `(samples,)` or `(samples, 1)`."""
     x = inputs
     if len(input_shape) == 2:
@@ -72,10 +104,10 @@ def _features(inputs, input_shape, sample_rate, mel_bins):
         # Flatten, not Reshape: its shape is a constant in a .tflite file
         # (Reshape computes the batch size each invoke: 3 more ops).
         x = keras.layers.Flatten(name="mono")(x)
-    x = log_mel_frontend(sample_rate, mel_bins)(x)
+    x = log_mel_frontend(sample_rate, mel_bins, window_ms=window_ms, stride_ms=stride_ms)(x)
     if x.shape[2] < 2:
         raise ValueError(f"`input_shape` {tuple(input_shape)!r} holds {x.shape[2]} frame(s) of "
-                         f"{STRIDE_SECONDS * 1000:g} ms at {sample_rate} Hz; the model needs 2 "
+                         f"{stride_ms:g} ms at {sample_rate} Hz; the model needs 2 "
                          "or more: pad the clips to a longer length.")
     x = keras.layers.Permute((2, 1), name="frames_first")(x)
     x = keras.layers.Reshape((x.shape[1], mel_bins, 1), name="feature_map")(x)
@@ -99,6 +131,7 @@ def _check_rate(arg_name, rate):
 
 
 def ds_cnn(filters=64, *, l2=0.0, dropout=0.4, stem_dropout=0.2, mel_bins=DEFAULT_MEL_BINS,
+           window_ms=DEFAULT_WINDOW_MS, stride_ms=DEFAULT_STRIDE_MS, blocks=DEFAULT_BLOCKS,
            sample_rate=REFERENCE_SAMPLE_RATE, input_shape=(REFERENCE_SAMPLE_RATE,),
            num_classes=12, name="ds_cnn"):
     """MLPerf Tiny's keyword-spotting reference: DS-CNN after Hello Edge.
@@ -124,6 +157,11 @@ def ds_cnn(filters=64, *, l2=0.0, dropout=0.4, stem_dropout=0.2, mel_bins=DEFAUL
       dropout: rate before the pooling (the reference's 0.4).
       stem_dropout: rate after the first conv (the reference's 0.2).
       mel_bins: mel bands per frame of the frontend (raw clips only).
+      window_ms: the frontend's window in ms (raw clips only; the
+        reference's 30); the FFT is the next power of two of its samples.
+      stride_ms: the frontend's hop in ms (raw clips only; the reference's
+        20): 1 + samples // stride frames.
+      blocks: depthwise-separable blocks (the reference's 4).
       sample_rate: the clips' rate in Hz (raw clips only).
       input_shape: `(samples,)`, `(samples, 1)`, or `(frames, coefficients, 1)`.
       num_classes: number of output logits (the reference ends in a softmax
@@ -131,6 +169,7 @@ def ds_cnn(filters=64, *, l2=0.0, dropout=0.4, stem_dropout=0.2, mel_bins=DEFAUL
       name: model name.
     """
     check_positive_int("filters", filters)
+    check_positive_int("blocks", blocks)
     if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 < math.inf:
         raise ValueError(f"`l2` must be a float >= 0, got {l2!r}.")
     _check_rate("dropout", dropout)
@@ -141,13 +180,13 @@ def ds_cnn(filters=64, *, l2=0.0, dropout=0.4, stem_dropout=0.2, mel_bins=DEFAUL
 
     inputs = keras.Input(shape=input_shape, name="audio" if len(input_shape) < 3 else "features")
     x = inputs if len(input_shape) == 3 else _features(inputs, input_shape, sample_rate,
-                                                       mel_bins)
+                                                       mel_bins, window_ms, stride_ms)
     pool_size = (x.shape[1] // 2, x.shape[2] // 2)  # the reference's final_pool_size
     x = layers.Conv2D(filters, (10, 4), strides=(2, 2), padding="same",
                       kernel_regularizer=regularizer, name="stem_conv")(x)
     x = layers.ReLU(name="stem_relu")(layers.BatchNormalization(name="stem_bn")(x))
     x = layers.Dropout(stem_dropout, name="stem_dropout")(x)
-    for i in range(1, 5):
+    for i in range(1, blocks + 1):
         x = layers.DepthwiseConv2D(3, padding="same", depthwise_regularizer=regularizer,
                                    name=f"block_{i}_depthwise")(x)
         x = layers.ReLU(name=f"block_{i}_dw_relu")(
