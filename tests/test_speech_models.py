@@ -113,6 +113,51 @@ class CountsTest(tf.test.TestCase):
             models.build("ds_cnn:mel_bins=0", input_shape=(_RATE,), sample_rate=_RATE)
 
 
+def _layer_configs(model):
+    return [(type(layer).__name__, layer.get_config()) for layer in model.layers]
+
+
+class FrameKeywordsTest(tf.test.TestCase):
+    """`window_ms`, `stride_ms` and `blocks`: a compressed model's own frames and depth."""
+
+    def test_defaults_build_the_same_model(self):
+        default = models.build("ds_cnn:16", input_shape=(_RATE,), sample_rate=_RATE)
+        spelled = models.build("ds_cnn:16,window_ms=30,stride_ms=20,blocks=4",
+                               input_shape=(_RATE,), sample_rate=_RATE)
+        self.assertEqual(_layer_configs(default), _layer_configs(spelled))
+        layer = default.get_layer("log_mel")
+        self.assertEqual((layer.sequence_length, layer.sequence_stride, layer.fft_length),
+                         (240, 160, 256))
+
+    def test_stride_sets_the_frames_and_window_the_fft(self):
+        model = models.build("ds_cnn:16,window_ms=16,stride_ms=40,blocks=2",
+                             input_shape=(_RATE, 1), sample_rate=_RATE, num_classes=10)
+        layer = model.get_layer("log_mel")
+        # 16 ms at 8 kHz: 128 samples, an FFT of 128; a 320-sample hop:
+        # 1 + 8000 // 320 = 26 frames, half the default's 51.
+        self.assertEqual((layer.sequence_length, layer.sequence_stride, layer.fft_length),
+                         (128, 320, 128))
+        self.assertEqual(model.get_layer("feature_map").output_shape, (None, 26, 10, 1))
+        self.assertEqual(model.get_layer("stem_conv").output_shape, (None, 13, 5, 16))
+        self.assertEqual([layer.name for layer in model.layers if "pointwise" in layer.name],
+                         ["block_1_pointwise", "block_2_pointwise"])
+        # A window that is not a power of two rounds its FFT up.
+        self.assertEqual(speech.frame_settings(_RATE, window_ms=25, stride_ms=10),
+                         (200, 80, 256))
+
+    def test_bad_values_are_refused_by_name(self):
+        for spec, pattern in (("ds_cnn:window_ms=0", r"`window_ms`.*0"),
+                              ("ds_cnn:stride_ms=-5", r"`stride_ms`.*-5"),
+                              ("ds_cnn:stride_ms=0.01", r"`stride_ms` 0.01 is 0 sample"),
+                              ("ds_cnn:window_ms=0.1", r"`window_ms` 0.1 is 1 sample"),
+                              ("ds_cnn:blocks=0", r"`blocks`.*0"),
+                              ("ds_cnn:window_ms=long", r"window_ms=long")):
+            with self.subTest(spec=spec), self.assertRaisesRegex(ValueError, pattern):
+                models.build(spec, input_shape=(_RATE,), sample_rate=_RATE)
+        with self.assertRaisesRegex(ValueError, "1 frame.*of 1500 ms.*pad the clips"):
+            models.build("ds_cnn:stride_ms=1500", input_shape=(_RATE,), sample_rate=_RATE)
+
+
 def _tiny_ds_cnn(filters=8, samples=4000, num_classes=3, seed=0):
     keras.utils.set_random_seed(seed)
     return models.ds_cnn(filters, input_shape=(samples, 1), sample_rate=_RATE,
