@@ -29,7 +29,7 @@ _PACKAGE = _REPO / "tfcompress"
 _LAYERS = (
     ("_atomic", "_checks", "_keras", "_tfmot_wrappers", "_version", "quiet", "runtime"),
     ("data", "models", "graph", "keras3"),
-    ("distill", "evaluate", "export", "prune", "quantize", "shrink", "training"),
+    ("budget", "distill", "evaluate", "export", "prune", "quantize", "shrink", "training"),
     ("jobs", "pipeline"),
     ("cli",),
     ("__init__",),

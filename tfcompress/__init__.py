@@ -15,7 +15,8 @@ Extension points: `distill.DistillationTerm` (a loss of your own),
 The public API. Submodules hold one concept each: `data`, `models`,
 `distill`, `prune`, `shrink` (structured pruning), `quantize`, `training`,
 `evaluate`, `export`, `runtime` (running .tflite files), `keras3` (the
-bridge), `graph`, `jobs` (the job runner), `pipeline`, `cli`.
+bridge), `graph`, `budget` (measurements for compressing to a budget), `jobs`
+(the job runner), `pipeline`, `cli`.
 
 Names load on first use (PEP 562), so `tfcompress --help` answers without
 importing TensorFlow, and the CLI can set TensorFlow's log level first.
@@ -27,6 +28,7 @@ from tfcompress._version import __version__  # noqa: F401
 
 # public name -> module that defines it
 _EXPORTS = {
+    "budget": "tfcompress.budget",
     "data": "tfcompress.data",
     "distill": "tfcompress.distill",
     "evaluate": "tfcompress.evaluate",

@@ -1,0 +1,105 @@
+"""The latency lookup table: layers measured once, models predicted from them.
+
+A stand-in timer (milliseconds from a file's size) makes the arithmetic
+exact; benchmarks measure the real prediction error.
+"""
+
+import json
+
+import tensorflow as tf
+
+from tfcompress import shrink
+from tfcompress._keras import keras
+from tfcompress.evaluate import tflite_ops
+from tfcompress.budget import LatencyTable
+from tfcompress.budget import latency_table
+
+
+class _Timer:
+    """Milliseconds = kilobytes of each file; remembers what it was asked."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, files, latency_format, num_threads):
+        self.calls.append((sorted(files), latency_format, num_threads))
+        return {name: len(data) / 1000 for name, data in files.items()}
+
+
+def _cnn():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="depthwise")(x)
+    x = keras.layers.Conv2D(32, 1, name="conv_2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, keras.layers.Dense(5, name="logits")(x), name="cnn")
+
+
+class LatencyTableTest(tf.test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.model = _cnn()
+        self.timer = _Timer()
+        self.table = LatencyTable(latency_format="float", num_threads=1, timer=self.timer)
+
+    def test_each_distinct_layer_is_measured_once(self):
+        self.assertEqual([layer.name for layer in latency_table.timed_layers(self.model)],
+                         ["conv_1", "depthwise", "conv_2", "logits"])
+        self.assertEqual(self.table.add(self.model), 4)
+        self.assertEqual(self.table.add(self.model), 0)
+        # conv_2 narrowed: conv_1, depthwise stay; conv_2 and logits read new widths.
+        narrower = shrink.shrink(self.model, widths={"conv_2": 8}).model
+        self.assertEqual(self.table.add(narrower), 2)
+        self.assertLen(self.table.entries, 6)
+        self.assertEqual([len(names) for names, _, _ in self.timer.calls], [4, 2])
+        self.assertEqual(self.timer.calls[0][1:], ("float", 1))
+
+    def test_prediction_is_the_entries_plus_the_rest_of_the_full_model(self):
+        with self.assertRaisesRegex(ValueError, "call `calibrate`"):
+            self.table.predict(self.model)
+        measured = self.table.calibrate(self.model)
+        self.assertAllClose(self.table.predict(self.model), measured)
+        narrower = shrink.shrink(self.model, widths={"conv_1": 8}).model
+        predicted = self.table.predict(narrower)  # measures its new layers
+        entries = sum(self.table.entries[latency_table.layer_key(layer)]
+                      for layer in latency_table.timed_layers(narrower))
+        self.assertAllClose(predicted, entries + self.table.rest_ms)
+        self.assertLess(predicted, measured)
+
+    def test_check_reports_each_models_error(self):
+        self.table.calibrate(self.model)
+        narrower = shrink.shrink(self.model, widths={"conv_2": 8}).model
+        report = self.table.check([self.model, narrower])
+        full, small = report["models"]
+        self.assertAllClose(full["error"], 0.0)
+        self.assertAllClose(small["error"], small["predicted_ms"] / small["measured_ms"] - 1)
+        self.assertAllClose(report["max_abs_error"], abs(small["error"]))
+
+    def test_a_table_read_back_predicts_without_timing_again(self):
+        self.table.calibrate(self.model)
+        record = json.loads(json.dumps(self.table.to_json()))
+        timer = _Timer()
+        again = LatencyTable.from_json(record, timer=timer)
+        self.assertEqual(again.predict(self.model), self.table.predict(self.model))
+        self.assertEqual(timer.calls, [])
+
+    def test_int8_entries_time_int8_files(self):
+        seen = []
+
+        def timer(files, latency_format, num_threads):
+            seen.extend(tflite_ops.op_names(data) for data in files.values())
+            return self.timer(files, latency_format, num_threads)
+
+        LatencyTable(latency_format="int8", timer=timer).add(self.model)
+        self.assertLen(seen, 4)
+        for ops in seen:
+            self.assertEqual((ops[0], ops[-1]), ("QUANTIZE", "DEQUANTIZE"))
+        self.assertEqual(self.timer.calls[0][1], "int8")
+
+    def test_bad_format_is_named(self):
+        with self.assertRaisesRegex(ValueError, "`latency_format` must be one of "
+                                    r"\('float', 'int8'\), got 'fp16'"):
+            LatencyTable(latency_format="fp16")
