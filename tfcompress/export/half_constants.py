@@ -49,9 +49,9 @@ def _buffer_users(model):
 def halve_float_constants(flatbuffer, min_elements=MIN_ELEMENTS):
     """`flatbuffer` (bytes) with its float32 constants of `min_elements` or more as float16.
 
-    Each such tensor becomes the output of a DEQUANTIZE op (run first) from
-    a float16 constant of the same shape and name; the ops that read it are
-    unchanged. A buffer that several tensors share is left as it is.
+    Each such tensor becomes the unnamed output of a DEQUANTIZE op (run
+    first) from a float16 constant of the same shape and name; the ops that
+    read it are unchanged. A buffer that several tensors share is left as it is.
     """
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
     users = _buffer_users(model)
@@ -70,6 +70,9 @@ def halve_float_constants(flatbuffer, min_elements=MIN_ELEMENTS):
             half = schema.TensorT()
             half.shape, half.type, half.name = tensor.shape, schema.TensorType.FLOAT16, tensor.name
             half.buffer = tensor.buffer
+            # The float32 tensor is an activation now: unnamed, as the file's
+            # others (`tensor_names`); the constant keeps the name.
+            tensor.name = None
             graph.tensors.append(half)
             model.buffers.append(schema.BufferT())  # the float32 tensor: computed now
             tensor.buffer = len(model.buffers) - 1
