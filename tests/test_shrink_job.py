@@ -138,13 +138,29 @@ class ShrinkJobTest(tf.test.TestCase):
                 os.path.join(self.root, "auto"), epochs=1), log=lines.append)
         own = summary["shrink"]
         self.assertEqual(own["round_to"], {"multiple": 8, "from": "auto: fake float"})
-        self.assertEqual(own["widths"], {"project": 8, "hidden": 24})
+        # The uniform cut gives 8/24; grow-back spends the rest of the budget.
+        self.assertEqual(own["widths"], {"project": 8, "hidden": 32})
+        search = own["search"]
+        self.assertEqual({k: search[k] for k in ("method", "from", "cost", "start")},
+                         {"method": "grow", "from": "default: widths are multiples of 8",
+                          "cost": "macs", "start": {"project": 8, "hidden": 24}})
+        self.assertEqual([(s["group"], s["width"]) for s in search["steps"]],
+                         [("hidden", 32)])
+        self.assertAlmostEqual(search["steps"][-1]["cost"],
+                               own["macs"]["after"] / own["macs"]["before"])
+        self.assertLessEqual(search["steps"][-1]["cost"], 0.5)
         with open(os.path.join(self.root, "auto", artifacts.SUMMARY_FILE)) as f:
-            self.assertEqual(json.load(f)["shrink"]["round_to"], own["round_to"])
+            recorded = json.load(f)["shrink"]
+        self.assertEqual(recorded["round_to"], own["round_to"])
+        self.assertEqual(recorded["search"], search)
+        found = [str(line) for line in lines if str(line).startswith("Widths found:")]
+        self.assertLen(found, 1)
+        self.assertRegex(found[0], r", then 1 grow-back steps of \d+ judged \(default: "
+                         r"widths are multiples of 8\): hidden -> 32 \(0\.\d+ of the macs\)\.$")
         planned = [str(line) for line in lines if str(line).startswith("Planned widths:")]
         self.assertLen(planned, 1)
         self.assertIn("project 16->8", planned[0])
-        self.assertIn("hidden 32->24", planned[0])
+        self.assertIn("hidden 32->32", planned[0])
         self.assertTrue(planned[0].endswith("; multiples of 8 (auto: fake float)."),
                         planned[0])
 
@@ -184,6 +200,12 @@ class ShrinkJobTest(tf.test.TestCase):
                                                  r"'auto' \(the channel tile of this "
                                                  r"machine's kernels\), got '16x'"),
             (dict(target_macs=1.5), r"`target_macs` must be a number in \(0, 1\), got 1.5"),
+            (dict(target_macs=0.5, search="greedy"), r"`search` must be one of \('uniform', "
+                                                     r"'grow'\)"),
+            (dict(fraction=0.5, search="grow"), r"`search`='grow' applies to "
+                                                r"target_params, target_macs and "
+                                                r"target_latency_ms, not fraction"),
+            (dict(target_macs=0.5, latency_threads=0), r"`latency_threads`"),
             (dict(fraction=0.5, crop_inputs=0.01), r"`crop_inputs` was given, but .* has "
                                                    r"no Flatten"),
         ]

@@ -240,22 +240,31 @@ class LatencyTargetTest(tf.test.TestCase, parameterized.TestCase):
                          [1.0, 0.0])
 
     @pytest.mark.slow
-    @parameterized.parameters(("float",), ("int8",))
-    def test_latency_target_is_met_as_measured(self, latency_format):
+    @parameterized.parameters(("float", None), ("int8", "uniform"))
+    def test_latency_target_is_met_as_measured(self, latency_format, search):
         model = _lenet_300_100()
         original = latency.tflite_bytes(model, latency_format)
         measured = compare_latency({"original": original}, rounds=5, repeats=300)
         target = measured["original"]["median_ms"] / 2
-        result = shrink.shrink(model, target_latency_ms=target, latency_format=latency_format)
+        result = shrink.shrink(model, target_latency_ms=target, latency_format=latency_format,
+                               search=search)
         record = result.latency
-        self.assertEqual(set(record), {"target_ms", "format", "before_ms", "after_ms",
-                                       "speedup", "trials"})
-        self.assertEqual((record["target_ms"], record["format"]), (target, latency_format))
+        grew = search is None  # a latency target's widths are rounded: they grow back
+        self.assertEqual(set(record), {"target_ms", "format", "num_threads", "before_ms",
+                                       "after_ms", "speedup", "trials"}
+                         | ({"grow_back_timings"} if grew else set()))
+        self.assertEqual((record["target_ms"], record["format"], record["num_threads"]),
+                         (target, latency_format, 2))
         self.assertLessEqual(record["after_ms"], target)
         self.assertAlmostEqual(record["speedup"], record["before_ms"] / record["after_ms"])
-        chosen = [t for t in record["trials"] if t["fraction"] == result.fraction]
+        widths = [g.after for g in result.groups]
+        chosen = [t for t in record["trials"] if t.get("fraction") == result.fraction
+                  or t.get("widths") == widths]
         self.assertEqual(chosen[-1]["candidate_ms"], record["after_ms"])
-        self.assertLessEqual(len(record["trials"]), 2 + latency.STEPS)
+        self.assertEqual(result.search["method"], search or "grow")
+        timings = record.get("grow_back_timings", 0)
+        self.assertLessEqual(len(record["trials"]), 2 + latency.STEPS + timings)
+        self.assertLessEqual(timings, latency.GROW_TIMINGS)
         self.assertGreater(result.fraction, 0.0)
         for group in result.groups:
             self.assertLess(group.after, group.before, group)

@@ -59,8 +59,8 @@ class ShrinkJob(runner.Job):
     counts parameters and MACs per layer before and after and times both
     TFLite files.
 
-    Each option's help says what it does; `round_to`, `min_width`, `pinned`
-    and `on_unknown` are `shrink.shrink`'s, `crop_inputs` is `shrink.crop`'s
+    Each option's help says what it does; `round_to`, `min_width`, `pinned`,
+    `on_unknown`, `search` and `latency_threads` are `shrink.shrink`'s, `crop_inputs` is `shrink.crop`'s
     (cropped in the first round), `penalty` one of `shrink.PENALTIES`.
     """
 
@@ -90,6 +90,16 @@ class ShrinkJob(runner.Job):
         None, "Widths become multiples of this: a number, or auto (the channel tile of "
         "this machine's LiteRT kernels for the latency_format file: 16 on AVX-512). "
         "Default: auto with a latency target, else 1.")
+    search: str = options.option(
+        None, "How a target's widths are found: uniform (one fraction removed from every "
+        "layer, by bisection) or grow (then widen one layer by one round_to multiple at "
+        "a time, the widening that still meets the target and gives back the most "
+        "criterion score per MAC, parameter or measured ms). Default: grow when "
+        "round_to > 1 (the uniform widths then have few stops), else uniform.",
+        choices=shrink.SEARCHES)
+    latency_threads: int = options.option(
+        2, "LiteRT threads a latency target is timed at while searching, and the "
+        "summary's latency: the thread count the model will run with.", lower_bound=1)
     min_width: int = options.option(1, "Smallest width of any layer.", lower_bound=1)
     pinned: tuple = options.option((), "Layers whose width must stay.", record=list)
     on_unknown: str = options.option(
@@ -147,6 +157,12 @@ class ShrinkJob(runner.Job):
         # every other argument against the model.
         shrink.rounding.check("round_to", self.round_to)
         (name, value), = self._target.items()
+        shrink.check_search(self.search)
+        check_positive_int("latency_threads", self.latency_threads)
+        if self.search is not None and name == "fraction":
+            raise ValueError(f"`search`={self.search!r} applies to target_params, "
+                             "target_macs and target_latency_ms, not fraction: leave it "
+                             "out.")
         if name == "target_latency_ms":
             shrink.latency.check(value, self.latency_format)
         else:
@@ -182,13 +198,15 @@ class ShrinkJob(runner.Job):
             run.log(f"Searching for widths whose {self.latency_format} TFLite file runs "
                     f"in {target['target_latency_ms']} ms at batch 1 (measured).")
         result = shrink.shrink(original, **target, **self._options(),
-                               crop_inputs=self.crop_inputs,
+                               crop_inputs=self.crop_inputs, search=self.search,
+                               latency_threads=self.latency_threads,
                                data=self._scoring_data(run, crop=True))
+        run.log(f"Widths found: {shrink.describe_search(result.search)}.")
         plan = {"widths": {g.producers[0]: g.after for g in result.groups},
                 "before": {g.producers[0]: g.before for g in result.groups},
                 "crops": result.to_json()["crops"],
                 "fraction": result.fraction, "latency_search": result.latency,
-                "round_to": result.round_to}
+                "round_to": result.round_to, "search": result.search}
         run.write_json(PLAN_FILE, plan)
         return plan
 
@@ -278,7 +296,8 @@ class ShrinkJob(runner.Job):
             "crops": self._plan_record.get("crops", {}),
             "layers": evaluate.layer_changes(original, final), "pinned": self._result.pinned,
             "latency_search": self._plan_record.get("latency_search"),
-            "round_to": self._plan_record.get("round_to"), "latency": latency}
+            "round_to": self._plan_record.get("round_to"),
+            "search": self._plan_record.get("search"), "latency": latency}
         # The input as given: the sparsify phase trained `original` in place.
         unshrunk = run.local(run.load_model(self.model, "unshrunk")) if self.penalty \
             else original
@@ -293,10 +312,11 @@ class ShrinkJob(runner.Job):
         files = {"original": shrink.latency.tflite_bytes(original, self.latency_format),
                  "shrunk": exported if self.latency_format == "float"
                  else shrink.latency.tflite_bytes(final, self.latency_format)}
-        timed = evaluate.compare_latency(files, rounds=5, batch_size=1, repeats=200)
+        timed = evaluate.compare_latency(files, rounds=5, batch_size=1, repeats=200,
+                                         num_threads=self.latency_threads)
         before, after = timed["original"]["median_ms"], timed["shrunk"]["median_ms"]
-        return {"format": self.latency_format, "original_ms": before, "shrunk_ms": after,
-                "speedup": before / after}
+        return {"format": self.latency_format, "num_threads": self.latency_threads,
+                "original_ms": before, "shrunk_ms": after, "speedup": before / after}
 
     def describe(self, summary, output_dir):
         own = summary["shrink"]
@@ -306,7 +326,7 @@ class ShrinkJob(runner.Job):
                  f"{own['macs']['before']:,} -> {own['macs']['after']:,} "
                  f"({own['macs']['before'] / max(1, own['macs']['after']):.2f}x fewer).",
                  f"Batch-1 latency ({own['latency'].get('format', 'float')} TFLite, "
-                 f"interleaved rounds): "
+                 f"{own['latency'].get('num_threads', 2)} threads, interleaved rounds): "
                  f"{own['latency']['original_ms']:.4f} -> {own['latency']['shrunk_ms']:.4f} "
                  f"ms ({ratios.faster_or_slower(own['latency']['speedup'], digits=2)}).",
                  f"Unshrunk model test accuracy {summary['original']['test_accuracy']:.2%}.",

@@ -57,7 +57,8 @@ STAGES = {
     "shrink": Stage(shrink.ShrinkJob, (10, "Shrink stage recovery epochs."), {
         "shrink_target": shrink.parse_target, "shrink_rounds": "rounds",
         "shrink_criterion": "criterion", "shrink_round_to": "round_to",
-        "shrink_latency_format": "latency_format",
+        "shrink_latency_format": "latency_format", "shrink_search": "search",
+        "latency_threads": "latency_threads",
         "shrink_crop_inputs": "crop_inputs", **_SOFT_TARGETS}),
     "prune": Stage(prune.PruneJob, (10, "Pruning + fine-tuning epochs."),
                    {"sparsity": "sparsity", "sensitivity": "sensitivity", **_SOFT_TARGETS}),
@@ -108,8 +109,9 @@ class PipelineOptions:
         True, "Fine-tune the pruned model by distilling from the teacher, when there is "
         "one.")
     latency_threads: int = option(
-        2, "LiteRT threads of the evaluate stage's batch-1 timings. 1 is LiteRT's own "
-        "default, and faster for models of a few microseconds (BENCHMARKS.md).",
+        2, "LiteRT threads of the evaluate stage's batch-1 timings, and of the shrink "
+        "stage's (its latency target is timed at them). 1 is LiteRT's own default, and "
+        "faster for models of a few microseconds (BENCHMARKS.md).",
         lower_bound=1)
 
     @property

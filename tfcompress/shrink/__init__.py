@@ -13,6 +13,7 @@ e.g. one with a kernel (inputs, units) then per-unit weights (bias, scale):
 """
 
 from tfcompress.shrink import crop
+from tfcompress.shrink import growback
 from tfcompress.shrink import latency
 from tfcompress.shrink import penalties
 from tfcompress.shrink import rounding
@@ -23,10 +24,14 @@ from tfcompress.shrink.penalties import PENALTIES
 from tfcompress.shrink.rules import ChannelRule
 from tfcompress.shrink.rules import register
 from tfcompress.shrink.scores import CRITERIA
+from tfcompress.shrink.structured import SEARCHES
 from tfcompress.shrink.structured import ShrinkResult
 from tfcompress.shrink.structured import check_fraction
+from tfcompress.shrink.structured import check_search
+from tfcompress.shrink.structured import describe_search
 from tfcompress.shrink.structured import shrink
 
-__all__ = ["CRITERIA", "PENALTIES", "ChannelRule", "ShrinkResult", "UnfollowableLayersError",
-           "check_fraction", "crop", "dependency_graph", "latency", "penalties", "register",
-           "rounding", "rules", "shrink"]
+__all__ = ["CRITERIA", "PENALTIES", "SEARCHES", "ChannelRule", "ShrinkResult",
+           "UnfollowableLayersError", "check_fraction", "check_search", "crop",
+           "dependency_graph", "describe_search", "growback", "latency", "penalties",
+           "register", "rounding", "rules", "shrink"]

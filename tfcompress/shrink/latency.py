@@ -2,8 +2,8 @@
 
 Each candidate (one uniform fraction of every group's channels removed) is
 converted (float, or int8 calibrated on seeded noise: latency does not
-depend on the calibration values) and timed at batch 1 in LiteRT, 2
-threads with XNNPACK (`evaluate.compare_latency`), interleaved with the
+depend on the calibration values) and timed at batch 1 in LiteRT, at the
+thread count the model will run with (2 unless told), with XNNPACK (`evaluate.compare_latency`), interleaved with the
 unshrunk model's file in the same call: this kind of machine drifts between
 speeds for seconds at a time, and timing both together keeps their ratio
 honest. The candidate is judged by its own figure, as the target is stated.
@@ -15,6 +15,10 @@ favour some widths) and every figure is noisy, so the result is a fraction
 that met the target, near the least that does.
 A file LiteRT cannot run (XNNPACK refuses some degenerate int8 files of
 very narrow models) counts as too narrow: the search moves wider.
+
+`grow_back` then widens groups one tile at a time (`growback`): each round
+times the unshrunk file, the current widths and every widening in one
+interleaved call, at most `GROW_TIMINGS` widenings in all.
 """
 
 import numbers
@@ -25,6 +29,7 @@ from tfcompress.evaluate import compare_latency
 from tfcompress.evaluate import measure_latency
 from tfcompress.export import tflite
 from tfcompress.export import validation
+from tfcompress.shrink import growback
 
 FORMATS = ("float", "int8")
 # Candidates timed after the narrowest: the fraction to within 1/128.
@@ -37,6 +42,12 @@ _RETRIES = 2
 # Halvings that land on widths already timed cost nothing; at most this many.
 _MAX_HALVINGS = 20
 _CALIBRATION_SAMPLES = 16
+# Widenings grow-back times in all: 3 groups x 3 tiles for a small CNN, 6 x 5
+# for ResNet-8; at most ~30 s at a second per file (converting and timing).
+GROW_TIMINGS = 30
+# A widening is taken to add at least this share of the current latency:
+# below it, two interleaved medians differ by noise alone.
+_NOISE_SHARE = 0.02
 _AS = {"float": "a float", "int8": "an int8"}
 
 
@@ -70,7 +81,8 @@ def tflite_bytes(model, latency_format):
                           num_samples=_CALIBRATION_SAMPLES)
 
 
-def search(original, build, widths_of, target_ms, latency_format, round_to=None):
+def search(original, build, widths_of, target_ms, latency_format, round_to=None,
+           num_threads=2):
     """The least uniform fraction found whose file runs in `target_ms`.
 
     Args:
@@ -82,6 +94,7 @@ def search(original, build, widths_of, target_ms, latency_format, round_to=None)
       latency_format: "float" or "int8".
       round_to: (multiple, source) the widths are rounded to, named in the
         error when the target cannot be reached (a smaller one may reach it).
+      num_threads: LiteRT threads every file is timed at.
 
     Returns:
       (model, fraction, record), record = {"target_ms", "format",
@@ -110,7 +123,7 @@ def search(original, build, widths_of, target_ms, latency_format, round_to=None)
         try:
             timed = compare_latency({"before": before_file, "candidate": candidate_file},
                                     rounds=ROUNDS, repeats=REPEATS, batch_size=1,
-                                    num_threads=2, xnnpack=True)
+                                    num_threads=num_threads, xnnpack=True)
         except (RuntimeError, ValueError) as e:
             trials.append({"fraction": fraction, "error": str(e)})
             return None, None
@@ -179,5 +192,76 @@ def search(original, build, widths_of, target_ms, latency_format, round_to=None)
     model, row = best
     return model, row["fraction"], {
         "target_ms": float(target_ms), "format": latency_format,
+        "num_threads": num_threads,
         "before_ms": row["before_ms"], "after_ms": row["candidate_ms"],
         "speedup": row["before_ms"] / row["candidate_ms"], "trials": trials}
+
+
+def grow_back(original, build_widths, start, sizes, step, gain_of, record, num_threads=2,
+              max_timings=None):
+    """`growback.grow` from the widths `search` chose, against the measured target.
+
+    Each round converts every widening's file and times it with the unshrunk
+    file and the current widths' in one interleaved call; a widening meets
+    the target by its own median there. A file LiteRT cannot run is left
+    out of its round (it does not meet the target).
+
+    Args:
+      original: the unshrunk tf_keras model.
+      build_widths: fn(widths, one per group) -> the model.
+      start: the widths `search` chose (they met the target).
+      sizes, step, gain_of: as `growback.grow`.
+      record: `search`'s record; its target and format are used, and a copy
+        is returned with after_ms and speedup of the widths reached, and
+        each round's timings added to its trials ({"widths", "before_ms",
+        "candidate_ms"} or {"widths", "error"}).
+      num_threads: LiteRT threads.
+      max_timings: most widenings timed in all; None for `GROW_TIMINGS`.
+
+    Returns:
+      (widths, record, steps, judged), as `growback.grow` (cost in ms).
+    """
+    record = {**record, "trials": list(record["trials"])}
+    target_ms, latency_format = record["target_ms"], record["format"]
+    before_file = tflite_bytes(original, latency_format)
+    files = {}
+
+    def file_of(widths):
+        if widths not in files:
+            files[widths] = tflite_bytes(build_widths(widths), latency_format)
+        return files[widths]
+
+    def assess(current, candidates):
+        timing = {"before": before_file, "current": file_of(current)}
+        for number, candidate in enumerate(candidates):
+            try:  # one file LiteRT refuses must not lose the round's others
+                measure_latency(file_of(candidate.widths), batch_size=1, warmup=0,
+                                repeats=1)
+            except (RuntimeError, ValueError) as e:
+                record["trials"].append({"widths": list(candidate.widths),
+                                         "error": str(e)})
+                continue
+            timing[f"widening {number}"] = file_of(candidate.widths)
+        timed = compare_latency(timing, rounds=ROUNDS, repeats=REPEATS, batch_size=1,
+                                num_threads=num_threads, xnnpack=True)
+        costs = [timed[f"widening {n}"]["median_ms"] if f"widening {n}" in timed
+                 else None for n in range(len(candidates))]
+        for candidate, ms in zip(candidates, costs):
+            if ms is not None:
+                record["trials"].append({"widths": list(candidate.widths),
+                                         "before_ms": timed["before"]["median_ms"],
+                                         "candidate_ms": ms})
+        unshrunk_ms.append(timed["before"]["median_ms"])
+        return (timed["current"]["median_ms"], costs,
+                [ms is not None and ms <= target_ms for ms in costs])
+
+    unshrunk_ms = []  # per round
+    widths, cost, steps, judged = growback.grow(
+        start, sizes, step, gain_of, assess, record["after_ms"],
+        min_cost_step=_NOISE_SHARE * record["after_ms"],
+        max_candidates=GROW_TIMINGS if max_timings is None else max_timings)
+    if steps:  # the last widening's figure, and the unshrunk file's in its round
+        before_ms = unshrunk_ms[len(steps) - 1]
+        record.update(before_ms=before_ms, after_ms=cost, speedup=before_ms / cost)
+    record["grow_back_timings"] = judged
+    return widths, record, steps, judged

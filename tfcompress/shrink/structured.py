@@ -21,12 +21,14 @@ from tfcompress.evaluate.macs import layer_changes
 from tfcompress.keras3 import accepts_keras3
 from tfcompress.shrink import crop
 from tfcompress.shrink import dependency
+from tfcompress.shrink import growback
 from tfcompress.shrink import latency as latency_lib
 from tfcompress.shrink import rounding
 from tfcompress.shrink import scores
 from tfcompress.shrink import surgery
 
 _SEARCH_STEPS = 10  # halvings of the uniform fraction: within 0.1% of the target
+SEARCHES = ("uniform", "grow")
 
 
 @dataclasses.dataclass
@@ -57,6 +59,13 @@ class ShrinkResult:
         (before_ms, after_ms, speedup, every trial); else None.
       round_to: {"multiple": the widths' multiple, "from": "user", "default"
         or "auto: <why>" (`rounding.resolve`)}.
+      search: how a target's widths were found, None for `fraction` and
+        `widths`: {"method": "uniform" or "grow", "from": "user" or
+        "default: ...", "cost": "macs", "params" or "latency_ms", "fraction":
+        the uniform fraction, "start": {producer: width} after it, "steps":
+        [{"group": producer, "width", "cost"}] per grow-back widening
+        (cost after it: a fraction of the original's, or measured ms),
+        "judged": widenings judged (for latency, files timed)}.
     """
     model: object
     groups: list
@@ -69,6 +78,7 @@ class ShrinkResult:
     crops: dict = dataclasses.field(default_factory=dict)
     round_to: dict = dataclasses.field(default_factory=lambda: {"multiple": 1,
                                                                 "from": "default"})
+    search: dict = None
 
     def to_json(self):
         return {"fraction": self.fraction, "params": self.params, "macs": self.macs,
@@ -76,7 +86,8 @@ class ShrinkResult:
                 "crops": {name: [list(side) for side in box]
                           for name, box in self.crops.items()},
                 "groups": [dataclasses.asdict(g) for g in self.groups],
-                "layers": self.layers, "pinned": self.pinned, "latency": self.latency}
+                "layers": self.layers, "pinned": self.pinned, "latency": self.latency,
+                "search": self.search}
 
 
 def check_fraction(arg_name, value):
@@ -94,8 +105,8 @@ def _keep_count(size, fraction, round_to, min_width):
     return int(min(size, max(keep, min_width, 1)))
 
 
-def _ranking(graph, groups, criterion, data):
-    """{id(group): channel indices, most important first}."""
+def _importance(graph, groups, criterion, data):
+    """{id(group): one score per channel, larger is more important}."""
     importance = {}
     if callable(criterion):
         for group in groups:
@@ -114,6 +125,16 @@ def _ranking(graph, groups, criterion, data):
         if importance.get(id(group)) is None:  # l1, l2, or "bn" without batch norm
             importance[id(group)] = scores.magnitude(
                 graph, group, "l1" if criterion == "l1" else "l2")
+    return importance
+
+
+def _ranking(graph, groups, criterion, data):
+    """{id(group): channel indices, most important first}."""
+    return _order(_importance(graph, groups, criterion, data))
+
+
+def _order(importance):
+    """{id(group): channel indices, most important first}, from the scores."""
     # Stable: equal scores keep the lower index, so the result is reproducible.
     return {key: np.argsort(-value, kind="stable") for key, value in importance.items()}
 
@@ -164,7 +185,7 @@ def _check_widths(widths, groups, model_name):
 def shrink(model, *, fraction=None, target_params=None, target_macs=None,
            target_latency_ms=None, widths=None, criterion="l2", data=None, round_to=None,
            min_width=1, pinned=(), on_unknown="error", latency_format="float",
-           crop_inputs=None):
+           crop_inputs=None, search=None, latency_threads=2):
     """A smaller copy of `model`, without its least important channels.
 
     Give one target:
@@ -173,10 +194,12 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
       Dense's units, each Conv's filters, residual branches together);
     - `target_params` / `target_macs`: keep at most this fraction of the
       parameters / MACs; the same fraction is removed from every group,
-      found by bisection on the rebuilt model's own counts;
+      found by bisection on the rebuilt model's own counts, then (`search`)
+      groups grow back;
     - `target_latency_ms`: the same bisection on the batch-1 LiteRT latency
-      of the exported `latency_format` file, measured on this machine
-      (`latency.search`; seconds for a LeNet-300-100);
+      of the exported `latency_format` file, measured on this machine at
+      `latency_threads` threads (`latency.search`; seconds for a
+      LeNet-300-100), then (`search`) groups grow back, timed likewise;
     - `widths`: {producer layer name: width}: every group one of whose
       producers is named gets exactly that width (`round_to` and
       `min_width` do not apply); groups not named stay whole.
@@ -212,6 +235,21 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         |x| times kernel-row norm, on `data`) the cropped border lines may
         carry, e.g. 0.01; or explicit {Flatten layer: ((top, bottom), (left,
         right))}.
+      search: for `target_params`, `target_macs` and `target_latency_ms`:
+        "uniform" keeps the bisection's widths (one fraction removed from
+        every group); "grow" then widens one group by one `round_to` at a
+        time, the widening that still meets the target and gives back the
+        most importance (its share of the group's criterion scores) per
+        unit of cost (the target's own: counted MACs or parameters, exact
+        and deterministic; or milliseconds, each round's candidates timed in
+        one interleaved call, at most `latency.GROW_TIMINGS` files), until
+        none does (`growback`). None (default): "grow" when the widths are
+        rounded (round_to > 1: the uniform path then has few stops, e.g. a
+        16/32/64 CNN at a tile of 16: 16/16/16, 16/16/32, 16/32/48), else
+        "uniform" (its fraction is already within 0.1% of the target). The
+        result's `search` records how the widths were found.
+      latency_threads: LiteRT threads `target_latency_ms` is timed at: the
+        thread count the model will run with.
 
     Returns:
       `ShrinkResult`.
@@ -234,6 +272,12 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
                          f"got {criterion!r}.")
     if criterion == "taylor" and data is None:
         raise ValueError("criterion='taylor' needs `data`: a few batches of (x, y).")
+    check_search(search)
+    if search is not None and given[0] in ("fraction", "widths"):
+        raise ValueError(f"`search`={search!r} applies to `target_params`, "
+                         f"`target_macs` and `target_latency_ms`, not `{given[0]}`: "
+                         "leave it out.")
+    check_positive_int("latency_threads", latency_threads)
     round_to = rounding.check("round_to", round_to)
     if isinstance(min_width, dict):
         for name, width in min_width.items():
@@ -256,15 +300,27 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
     chosen = _check_widths(widths, groups, model.name) if widths is not None else None
     batches = data_inputs.as_batches(data, arg_name="data") if data is not None else None
     crops = crop.plan(graph, crop_inputs, batches)
-    ranking = _ranking(graph, groups, criterion, batches)
+    importance = _importance(graph, groups, criterion, batches)
+    ranking = _order(importance)
+
+    def build_widths(group_widths):
+        """The model with these widths, one per group in `groups` order."""
+        chosen = {id(g): w for g, w in zip(groups, group_widths)}
+        return surgery.rebuild_smaller(graph, _kept(groups, ranking, chosen), crops)
+
+    def widths_at(uniform):
+        return tuple(_widths(groups, uniform, round_to, min_width).values())
 
     def build(uniform):
-        kept = _kept(groups, ranking, _widths(groups, uniform, round_to, min_width))
-        return surgery.rebuild_smaller(graph, kept, crops)
+        return build_widths(widths_at(uniform))
 
     before = count_macs(graph.model)
     params_before = count_params(graph.model)["total"]
-    latency = None
+    latency = how = None
+    method, method_from = resolve_search(search, round_to)
+    sizes = tuple(g.size for g in groups)
+    gain_of = [growback.gains(importance[id(g)], ranking[id(g)]) for g in groups]
+    names = [g.producers[0] for g in groups]
     if widths is not None:
         uniform, round_to, round_to_from = None, 1, "widths given: round_to does not apply"
         smaller = surgery.rebuild_smaller(graph, _kept(groups, ranking, chosen), crops)
@@ -273,9 +329,17 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         smaller = build(uniform)
     elif target_latency_ms is not None:
         smaller, uniform, latency = latency_lib.search(
-            graph.model, build,
-            lambda u: tuple(_widths(groups, u, round_to, min_width).values()),
-            target_latency_ms, latency_format, round_to=(round_to, round_to_from))
+            graph.model, build, widths_at, target_latency_ms, latency_format,
+            round_to=(round_to, round_to_from), num_threads=latency_threads)
+        start = widths_at(uniform)
+        steps, judged = [], 0
+        if method == "grow":
+            grown, latency, steps, judged = latency_lib.grow_back(
+                graph.model, build_widths, start, sizes, round_to, gain_of, latency,
+                num_threads=latency_threads)
+            smaller = build_widths(grown) if steps else smaller
+        how = _search_record(method, method_from, "latency_ms", uniform, names, start,
+                             steps, judged)
     else:
         arg_name = "target_params" if target_params is not None else "target_macs"
         goal = check_fraction(arg_name, targets[arg_name])
@@ -302,7 +366,18 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
                     "layers and minimum widths keep the rest"
                     + (f"; widths are multiples of {round_to}, {round_to_from}: a smaller "
                        "`round_to` may reach it" if round_to > 1 else "") + ").")
-        uniform = high
+        uniform, start = high, widths_at(high)
+        steps, judged = [], 0
+        if method == "grow":
+            def assess(current, candidates):
+                costs = [cost(build_widths(candidate.widths)) for candidate in candidates]
+                return None, costs, [c <= goal for c in costs]
+
+            grown, _, steps, judged = growback.grow(start, sizes, round_to, gain_of, assess,
+                                                    cost(smaller))
+            smaller = build_widths(grown) if steps else smaller
+        how = _search_record(method, method_from, arg_name[len("target_"):], uniform,
+                             names, start, steps, judged)
     after = count_macs(smaller)
     changes = [GroupChange(producers=g.producers, before=g.size,
                            after=int(smaller.get_layer(g.producers[0]).get_output_shape_at(0)[-1]))
@@ -314,4 +389,42 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
         params={"before": params_before, "after": count_params(smaller)["total"]},
         macs={"before": before["total"], "after": after["total"]},
         layers=layer_changes(graph.model, smaller), pinned=pinned_groups, latency=latency,
-        crops=crops, round_to={"multiple": round_to, "from": round_to_from})
+        crops=crops, round_to={"multiple": round_to, "from": round_to_from}, search=how)
+
+
+def check_search(search):
+    """Raises ValueError unless `search` is None, "uniform" or "grow"."""
+    if search is not None and search not in SEARCHES:
+        raise ValueError(f"`search` must be one of {SEARCHES} (or None: grow when "
+                         f"round_to > 1), got {search!r}.")
+
+
+def resolve_search(search, round_to):
+    """(method, source): the user's, else grow for rounded widths."""
+    if search is not None:
+        return search, "user"
+    if round_to > 1:
+        return "grow", f"default: widths are multiples of {round_to}"
+    return "uniform", "default: widths are not rounded"
+
+
+def _search_record(method, method_from, cost, uniform, names, start, steps, judged):
+    return {"method": method, "from": method_from, "cost": cost, "fraction": uniform,
+            "start": dict(zip(names, map(int, start))),
+            "steps": [{"group": names[step["group"]], "width": step["width"],
+                       "cost": step["cost"]} for step in steps],
+            "judged": judged}
+
+
+def describe_search(record):
+    """One line for the log: how a target's widths were found."""
+    if not record:
+        return "widths given, not searched"
+    text = f"uniform fraction {record['fraction']:.4f} removed"
+    if record["method"] == "uniform":
+        return f"{text} ({record['from']})"
+    unit = " ms" if record["cost"] == "latency_ms" else f" of the {record['cost']}"
+    grown = "; ".join(f"{s['group']} -> {s['width']} ({s['cost']:.4g}{unit})"
+                      for s in record["steps"]) or "no widening met the target"
+    return (f"{text}, then {len(record['steps'])} grow-back steps of "
+            f"{record['judged']} judged ({record['from']}): {grown}")
