@@ -60,8 +60,9 @@ class ShrinkJob(runner.Job):
     TFLite files.
 
     Each option's help says what it does; `round_to`, `min_width`, `pinned`,
-    `on_unknown`, `search` and `latency_threads` are `shrink.shrink`'s, `crop_inputs` is `shrink.crop`'s
-    (cropped in the first round), `penalty` one of `shrink.PENALTIES`.
+    `on_unknown`, `search` and `latency_threads` are `shrink.shrink`'s,
+    `crop_inputs` is `shrink.crop`'s (cropped in the first round), `penalty`
+    one of `shrink.PENALTIES`.
     """
 
     model: str = options.option(

@@ -2,11 +2,12 @@
 
 Each candidate (one uniform fraction of every group's channels removed) is
 converted (float, or int8 calibrated on seeded noise: latency does not
-depend on the calibration values) and timed at batch 1 in LiteRT, at the
-thread count the model will run with (2 unless told), with XNNPACK (`evaluate.compare_latency`), interleaved with the
-unshrunk model's file in the same call: this kind of machine drifts between
-speeds for seconds at a time, and timing both together keeps their ratio
-honest. The candidate is judged by its own figure, as the target is stated.
+depend on the calibration values) and timed at batch 1 in LiteRT with
+XNNPACK, at the thread count the model will run with (2 unless told;
+`evaluate.compare_latency`), interleaved with the unshrunk model's file in
+the same call: this kind of machine drifts between speeds for seconds at a
+time, and timing both together keeps their ratio honest. The candidate is
+judged by its own figure, as the target is stated.
 
 `search` times the narrowest model first (if even that is too slow, the
 target cannot be met; a near miss is timed again, up to twice), then

@@ -56,7 +56,9 @@ class ShrinkResult:
       crops: {Flatten layer: ((top, bottom), (left, right))} of the map
         positions cropped before it (`crop_inputs`); {} for none.
       latency: for a latency target, the record `latency.search` returns
-        (before_ms, after_ms, speedup, every trial); else None.
+        (before_ms, after_ms, speedup, num_threads, every trial), updated by
+        `latency.grow_back` when widths grew back (the widths reached, and
+        grow_back_timings); else None.
       round_to: {"multiple": the widths' multiple, "from": "user", "default"
         or "auto: <why>" (`rounding.resolve`)}.
       search: how a target's widths were found, None for `fraction` and
