@@ -16,6 +16,8 @@ _CASES = (  # fft_length, step, samples: steps below, equal to and above the fra
     ("short_frames", 16, 5, 101),
     ("step_equals_frame", 64, 64, 1000),
     ("step_above_frame", 32, 50, 777),
+    # The compressed FSDD DS-CNN's frames: 16 ms windows every 32 ms at 8 kHz.
+    ("fsdd_compressed", 128, 256, 8000),
     ("rectangular_factors", 128, 48, 3001),
     ("longest", 512, 160, 4000),
 )
