@@ -87,6 +87,12 @@ class CountedTargetTest(tf.test.TestCase):
         self.assertEqual(_widths(again), _widths(grown))
         self.assertEqual(again.search, grown.search)
 
+    def test_rebuilds_are_bounded(self):
+        with mock.patch.object(shrink.structured, "GROW_REBUILDS", 1):
+            result = shrink.shrink(self.model, target_macs=0.5, round_to=8)
+        # Four widenings to count, one allowed: the uniform cut stays.
+        self.assertEqual((result.search["judged"], result.search["steps"]), (0, []))
+
     def test_params_target_grows_by_parameters(self):
         grown = shrink.shrink(self.model, target_params=0.4, round_to=8)
         self.assertEqual(grown.search["cost"], "params")
