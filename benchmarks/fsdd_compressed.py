@@ -21,9 +21,8 @@ import os
 from absl import app
 from absl import flags
 
-from tensorflow.lite.tools import flatbuffer_utils
-
 from tfcompress import evaluate
+from tfcompress.evaluate import file_parts
 
 _REFERENCE = flags.DEFINE_string(
     "reference", None, "The reference's `tfcompress quantize --mode=int8` output folder.",
@@ -36,32 +35,6 @@ _THREADS = flags.DEFINE_integer("threads", 1, "LiteRT threads.")
 
 # The target (issue 26).
 MIN_SMALLER, MIN_FASTER, MAX_POINTS_LOST = 3.0, 2.0, 1.0
-
-
-def _bytes(flatbuffer):
-    """{part: bytes} of a .tflite flatbuffer: float and int constants, quantization
-    parameters, tensor names, the rest (tables), the split fsdd_frontend_cost.py
-    reports (its module defines flags, so it is not imported here)."""
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
-    parts = {"float constants": 0, "int constants": 0, "quantization params": 0,
-             "tensor names": 0}
-    seen = set()
-    for graph in model.subgraphs:
-        for tensor in graph.tensors:
-            parts["tensor names"] += len(tensor.name or b"")
-            data = model.buffers[tensor.buffer].data if tensor.buffer else None
-            if data is not None and len(data) and tensor.buffer not in seen:
-                seen.add(tensor.buffer)
-                kind = "float" if tensor.type in (0, 1) else "int"  # FLOAT32, FLOAT16
-                parts[f"{kind} constants"] += len(data)
-            q = tensor.quantization
-            if q is not None:
-                parts["quantization params"] += sum(
-                    len(v) * size for v, size in ((q.scale, 4), (q.zeroPoint, 8),
-                                                  (q.min, 4), (q.max, 4)) if v is not None)
-    parts["rest"] = len(flatbuffer) - sum(parts.values())
-    parts["total"] = len(flatbuffer)
-    return parts
 
 
 def _summary(folder):
@@ -117,7 +90,7 @@ def main(argv):
           "| ms | faster | float consts | int consts | quant params | names | rest | target |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, row in rows.items():
-        parts = _bytes(row["file"])
+        parts = file_parts.bytes_by_part(row["file"])
         ms = times[name]["median_ms"]
         smaller, faster = base_bytes / parts["total"], base_ms / ms
         lost, lost_int8 = 100 * (base_accuracy - row["int8"]), 100 * (base_int8 - row["int8"])

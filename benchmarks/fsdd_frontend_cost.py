@@ -43,12 +43,12 @@ import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
-from tensorflow.lite.tools import flatbuffer_utils
 
 import tfcompress
 from tfcompress import evaluate
 from tfcompress import models
 from tfcompress._keras import keras
+from tfcompress.evaluate import file_parts
 from tfcompress.export import converter
 from tfcompress.export import float_frontend
 from tfcompress.models import spectrogram
@@ -169,30 +169,6 @@ def _ds_cnn(filters):
                          num_classes=10)
 
 
-def _bytes(flatbuffer):
-    """{part: bytes} of a .tflite flatbuffer (see the module docstring)."""
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
-    parts = {"float constants": 0, "int constants": 0, "quantization params": 0,
-             "tensor names": 0}
-    seen = set()
-    for graph in model.subgraphs:
-        for tensor in graph.tensors:
-            parts["tensor names"] += len(tensor.name or b"")
-            data = model.buffers[tensor.buffer].data if tensor.buffer else None
-            if data is not None and len(data) and tensor.buffer not in seen:
-                seen.add(tensor.buffer)
-                kind = "float" if tensor.type in (0, 1) else "int"  # FLOAT32, FLOAT16
-                parts[f"{kind} constants"] += len(data)
-            q = tensor.quantization
-            if q is not None:
-                parts["quantization params"] += sum(
-                    len(v) * size for v, size in ((q.scale, 4), (q.zeroPoint, 8),
-                                                  (q.min, 4), (q.max, 4)) if v is not None)
-    parts["rest"] = len(flatbuffer) - sum(parts.values())
-    parts["total"] = len(flatbuffer)
-    return parts
-
-
 def _clips(split, per_digit=None):
     x, y = [], []
     for digit in range(10):
@@ -261,7 +237,7 @@ def main(argv):
           "before:\n")
     rows = []
     for name, flatbuffer in files.items():
-        parts = _bytes(flatbuffer)
+        parts = file_parts.bytes_by_part(flatbuffer)
         t = times[name]["median_ms"]
         rows.append([name, f"{t:.4f}", f"{base[0] / t:.2f}x", parts["total"],
                      f"{base[1] / parts['total']:.2f}x", parts["float constants"],

@@ -12,6 +12,9 @@ from tfcompress import data
 from tfcompress import evaluate
 from tfcompress import export
 from tfcompress import models
+from tfcompress._keras import keras
+from tfcompress.evaluate import file_parts
+from tfcompress.shrink import latency
 from tfcompress.jobs import evaluate_tflite
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
@@ -182,3 +185,22 @@ class EvaluateJobTest(tf.test.TestCase):
                                     r"of shape \(28, 28, 1\)"):
             run(dataset="mnist")
         self.assertEqual(self._listing(), ["data.npz", "model.tflite"])
+
+
+class FilePartsTest(tf.test.TestCase):
+
+    def test_bytes_split_into_parts_that_add_up(self):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((8, 8, 1))
+        x = keras.layers.Conv2D(32, 3, name="conv")(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
+        weights = 3 * 3 * 32 + 32 * 4  # kernels; biases 32 + 4
+        parts = {fmt: file_parts.bytes_by_part(latency.tflite_bytes(model, fmt))
+                 for fmt in ("float", "int8")}
+        for split in parts.values():
+            self.assertEqual(sum(v for k, v in split.items() if k != "total"), split["total"])
+        self.assertGreaterEqual(parts["float"]["float constants"], 4 * weights)
+        self.assertEqual(parts["float"]["quantization params"], 0)
+        self.assertGreaterEqual(parts["int8"]["int constants"], weights + 4 * 36)
+        self.assertGreater(parts["int8"]["quantization params"], 32 * 12)  # per channel
+        self.assertLess(parts["int8"]["float constants"], weights)
