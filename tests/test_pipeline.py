@@ -251,6 +251,7 @@ class PipelineEndToEndTest(tf.test.TestCase):
         self.assertEqual(report["settings"], {
             "dataset": "mnist", "train_split": "train[:2000]",
             "val_split": "train[2000:2500]", "test_split": "test[:500]",
+            "normalize": "unit", "augment": "none",
             "quantization": {"mode": "pqat", "applied_mode": "pqat", "file": "int8"},
             "latency_threads": 2, "tfcompress_version": tfcompress.__version__})
 

@@ -266,8 +266,10 @@ class LatencyTargetTest(tf.test.TestCase, parameterized.TestCase):
         self.assertLessEqual(len(record["trials"]), 2 + latency.STEPS + timings)
         self.assertLessEqual(timings, latency.GROW_TIMINGS)
         self.assertGreater(result.fraction, 0.0)
+        # Grow-back may give a group all of its width back if the target holds.
         for group in result.groups:
-            self.assertLess(group.after, group.before, group)
+            self.assertLessEqual(group.after, group.before, group)
+        self.assertTrue(any(g.after < g.before for g in result.groups), result.groups)
         self.assertEqual(result.to_json()["latency"], record)
 
 
