@@ -1,12 +1,14 @@
 """The latency lookup table: layers measured once, models predicted from them.
 
 A stand-in timer (milliseconds from a file's size) makes the arithmetic
-exact; benchmarks measure the real prediction error.
+exact; files are converted for real, so predicted bytes are checked against
+real files; benchmarks measure the real latency error.
 """
 
 import json
 
 import tensorflow as tf
+from absl.testing import parameterized
 
 from tfcompress import shrink
 from tfcompress._keras import keras
@@ -37,7 +39,7 @@ def _cnn():
     return keras.Model(inputs, keras.layers.Dense(5, name="logits")(x), name="cnn")
 
 
-class LatencyTableTest(tf.test.TestCase):
+class LatencyTableTest(tf.test.TestCase, parameterized.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -60,23 +62,60 @@ class LatencyTableTest(tf.test.TestCase):
     def test_prediction_is_the_entries_plus_the_rest_of_the_full_model(self):
         with self.assertRaisesRegex(ValueError, "call `calibrate`"):
             self.table.predict(self.model)
+        with self.assertRaisesRegex(ValueError, "call `calibrate`"):
+            self.table.predict_bytes(self.model)
         measured = self.table.calibrate(self.model)
-        self.assertAllClose(self.table.predict(self.model), measured)
+        # The full file and its four layers' files, timed in one call.
+        self.assertEqual([len(names) for names, _, _ in self.timer.calls], [5])
+        self.assertAllClose(self.table.predict(self.model), measured["ms"])
+        self.assertEqual(self.table.predict_bytes(self.model), measured["bytes"])
         narrower = shrink.shrink(self.model, widths={"conv_1": 8}).model
         predicted = self.table.predict(narrower)  # measures its new layers
-        entries = sum(self.table.entries[latency_table.layer_key(layer)]
+        entries = sum(self.table.entries[latency_table.layer_key(layer)]["ms"]
                       for layer in latency_table.timed_layers(narrower))
         self.assertAllClose(predicted, entries + self.table.rest_ms)
-        self.assertLess(predicted, measured)
+        self.assertLess(predicted, measured["ms"])
 
-    def test_check_reports_each_models_error(self):
+    @parameterized.parameters("float", "int8")
+    def test_predicted_bytes_are_within_one_percent_of_the_file(self, latency_format):
+        table = LatencyTable(latency_format=latency_format, timer=self.timer)
+        table.calibrate(self.model)
+        narrower = [shrink.shrink(self.model, widths=widths).model
+                    for widths in ({"conv_1": 8}, {"conv_1": 4, "conv_2": 24})]
+        for row in table.check(narrower)["models"]:
+            self.assertLess(row["measured_bytes"], 0.9 * len(
+                shrink.latency.tflite_bytes(self.model, latency_format)))
+            self.assertAllClose(row["bytes_error"],
+                                row["predicted_bytes"] / row["measured_bytes"] - 1)
+            self.assertLess(abs(row["bytes_error"]), 0.01, row)
+
+    def test_an_entrys_bytes_are_its_weights_not_the_files_fixed_tables(self):
+        self.table.add(self.model)
+        conv_1 = self.model.get_layer("conv_1")
+        entry = self.table.entries[latency_table.layer_key(conv_1)]["bytes"]
+        weights = 4 * conv_1.count_params()  # float32
+        file = len(shrink.latency.tflite_bytes(latency_table.layer_alone(conv_1), "float"))
+        self.assertBetween(entry, weights, weights + 500)
+        self.assertGreater(file - entry, 500)
+
+    def test_check_times_every_whole_file_in_one_call(self):
         self.table.calibrate(self.model)
+        self.timer.calls.clear()
         narrower = shrink.shrink(self.model, widths={"conv_2": 8}).model
         report = self.table.check([self.model, narrower])
+        # One call: both whole files and narrower's two new layers (conv_2, logits).
+        self.assertLen(self.timer.calls, 1)
+        names = self.timer.calls[0][0]
+        self.assertLen(names, 4)
+        self.assertEqual(sorted(n for n in names if n.startswith("model ")),
+                         ["model 0: cnn", f"model 1: {narrower.name}"])
         full, small = report["models"]
         self.assertAllClose(full["error"], 0.0)
+        self.assertEqual(full["bytes_error"], 0.0)
         self.assertAllClose(small["error"], small["predicted_ms"] / small["measured_ms"] - 1)
         self.assertAllClose(report["max_abs_error"], abs(small["error"]))
+        self.assertAllClose(report["max_abs_bytes_error"], abs(small["bytes_error"]))
+        self.assertAllClose(report["mean_abs_bytes_error"], abs(small["bytes_error"]) / 2)
 
     def test_a_table_read_back_predicts_without_timing_again(self):
         self.table.calibrate(self.model)
@@ -84,7 +123,18 @@ class LatencyTableTest(tf.test.TestCase):
         timer = _Timer()
         again = LatencyTable.from_json(record, timer=timer)
         self.assertEqual(again.predict(self.model), self.table.predict(self.model))
+        self.assertEqual(again.predict_bytes(self.model),
+                         self.table.predict_bytes(self.model))
+        self.assertEqual(again.to_json(), self.table.to_json())
         self.assertEqual(timer.calls, [])
+
+    def test_a_record_without_bytes_is_refused(self):
+        self.table.calibrate(self.model)
+        record = self.table.to_json()
+        del record["rest_bytes"]
+        record["entries"] = {key: entry["ms"] for key, entry in record["entries"].items()}
+        with self.assertRaisesRegex(ValueError, "without file bytes.*build the table again"):
+            LatencyTable.from_json(record)
 
     def test_int8_entries_time_int8_files(self):
         seen = []

@@ -1,4 +1,4 @@
-"""A model's LiteRT latency predicted from its layers' measured latencies.
+"""A model's LiteRT latency and file size predicted from its layers' measured ones.
 
 NetAdapt (Yang et al. 2018, arXiv:1804.03230, section 3.2) predicts a
 network's latency on a device as the sum of its layers' latencies, each
@@ -14,13 +14,27 @@ invoke itself) is the model's `rest`: its measured file less the sum of its
 entries, measured once at full width and assumed the same at other widths
 (`check` says how far that holds).
 
+File size is predicted the same way. An entry's bytes are its file's less
+those of an empty file (input straight to output) of the same input and
+format, so the flatbuffer's fixed tables are not counted once per layer;
+what remains is nearly all the layer's weights and quantization parameters.
+Widths change neither how many layers a model has nor their kinds, so
+across a width search this subtraction leaves the prediction as it was
+(`rest_bytes` absorbs any per-layer constant; measured: the same to the
+byte on ResNet-8 and issue 26's CNN); it makes an entry the layer's own
+share and `rest_bytes` small (a few hundred bytes; in int8 it is negative,
+as each layer's file has its own QUANTIZE/DEQUANTIZE pair and float ends).
+The full model's file and its layers' files are timed in one interleaved
+call (`calibrate`), as are the whole files `check` compares.
+
 Entries are keyed by the layer's class, config (less its name) and input
 shape, so width sets that share a layer's widths share its entry.
 
-Hand-written: no library builds LiteRT latency tables of Keras layers.
+Hand-written: no library builds LiteRT lookup tables of Keras layers.
 """
 
 import dataclasses
+import functools
 import json
 
 from tfcompress import graph
@@ -31,7 +45,7 @@ from tfcompress.shrink import latency as shrink_latency
 FORMATS = shrink_latency.FORMATS
 TIMED_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
                 keras.layers.SeparableConv2D, keras.layers.Dense)
-# Every table file is timed in the same interleaved rounds (the machine
+# Every file of a call is timed in the same interleaved rounds (the machine
 # drifts); short rounds suffice for single layers of microseconds.
 ROUNDS, REPEATS = 3, 200
 
@@ -55,23 +69,37 @@ def layer_alone(layer):
     return keras.Model(inputs, copy(inputs))
 
 
+@functools.lru_cache(maxsize=None)
+def empty_bytes(input_shape, latency_format):
+    """Bytes of a file passing an input of `input_shape` (no batch) straight out."""
+    inputs = keras.Input(input_shape)
+    return len(shrink_latency.tflite_bytes(
+        keras.Model(inputs, keras.layers.Identity()(inputs)), latency_format))
+
+
 def _time_files(files, latency_format, num_threads):
     timed = compare_latency(files, rounds=ROUNDS, repeats=REPEATS, batch_size=1,
                             num_threads=num_threads, xnnpack=True)
     return {name: result["median_ms"] for name, result in timed.items()}
 
 
+def _relative_error(predicted, measured):
+    return predicted / measured - 1
+
+
 @dataclasses.dataclass
 class LatencyTable:
-    """Measured layer latencies, and a model's latency predicted from them.
+    """Measured layer latencies and sizes, and a model's predicted from them.
 
     Attributes:
       latency_format: "float" or "int8": the file each entry and model is
-        timed as (`shrink.latency.tflite_bytes`).
+        converted to (`shrink.latency.tflite_bytes`).
       num_threads: LiteRT threads.
-      entries: layer key -> milliseconds.
+      entries: layer key -> {"ms": milliseconds, "bytes": the layer's file
+        less an empty file's}.
       rest_ms: the reference model's measured file less its entries' sum
         (`calibrate`); None before.
+      rest_bytes: the same for the file's bytes.
       timer: fn({name: tflite bytes}, latency_format, num_threads) ->
         {name: ms}; the default times them in interleaved LiteRT rounds.
     """
@@ -80,6 +108,7 @@ class LatencyTable:
     num_threads: int = 1
     entries: dict = dataclasses.field(default_factory=dict)
     rest_ms: float = None
+    rest_bytes: int = None
     timer: object = _time_files
 
     def __post_init__(self):
@@ -87,66 +116,134 @@ class LatencyTable:
             raise ValueError(f"`latency_format` must be one of {FORMATS}, got "
                              f"{self.latency_format!r}.")
 
-    def add(self, *models):
-        """Measures the layers of `models` the table lacks; returns how many were new."""
-        missing = {}
+    def _new_layers(self, models):
+        """{key: layer} of the layers of `models` the table lacks."""
+        layers = {}
         for model in models:
             for layer in timed_layers(model):
                 key = layer_key(layer)
-                if key not in self.entries and key not in missing:
-                    missing[key] = layer
-        if missing:
-            files = {key: shrink_latency.tflite_bytes(layer_alone(layer), self.latency_format)
-                     for key, layer in missing.items()}
-            self.entries.update(self.timer(files, self.latency_format, self.num_threads))
-        return len(missing)
+                if key not in self.entries and key not in layers:
+                    layers[key] = layer
+        return layers
+
+    def _file(self, model):
+        return shrink_latency.tflite_bytes(model, self.latency_format)
+
+    def _store(self, layers, files, timed):
+        """Enters `layers` with their files' bytes and their milliseconds in `timed`."""
+        for key, layer in layers.items():
+            empty = empty_bytes(tuple(layer.input_shape[1:]), self.latency_format)
+            self.entries[key] = {"ms": timed[key], "bytes": len(files[key]) - empty}
+
+    def _measure(self, layers_of, models=()):
+        """Converts `models` and the layers of `layers_of` the table lacks, times
+        them all in one interleaved call and enters the new layers.
+
+        Returns:
+          (how many layers were new, [(file, ms)] of `models` in order).
+        """
+        layers = self._new_layers(layers_of)
+        files = {key: self._file(layer_alone(layer)) for key, layer in layers.items()}
+        # Layer keys are JSON lists ("[..."): these names cannot collide.
+        whole = {f"model {i}: {model.name}": self._file(model)
+                 for i, model in enumerate(models)}
+        timed = {}
+        if files or whole:
+            timed = self.timer({**files, **whole}, self.latency_format, self.num_threads)
+        self._store(layers, files, timed)
+        return len(layers), [(data, timed[name]) for name, data in whole.items()]
+
+    def add(self, *models):
+        """Measures the layers of `models` the table lacks; returns how many were new."""
+        return self._measure(models)[0]
 
     def layers_ms(self, model):
-        """The sum of `model`'s layer entries (measured first where missing)."""
-        self.add(model)
-        return sum(self.entries[layer_key(layer)] for layer in timed_layers(model))
+        """The sum of `model`'s layer entries' ms (measured first where missing)."""
+        return self._layers_sum(model, "ms")
 
-    def measure(self, model):
-        """`model`'s whole file, timed as the entries are."""
-        file = shrink_latency.tflite_bytes(model, self.latency_format)
-        return self.timer({"model": file}, self.latency_format, self.num_threads)["model"]
+    def layers_bytes(self, model):
+        """The sum of `model`'s layer entries' bytes (measured first where missing)."""
+        return self._layers_sum(model, "bytes")
+
+    def _layers_sum(self, model, field):
+        self.add(model)
+        return sum(self.entries[layer_key(layer)][field] for layer in timed_layers(model))
 
     def calibrate(self, model):
-        """Sets `rest_ms` from `model` (the full-width one); returns its measured ms."""
-        measured = self.measure(model)
+        """Sets `rest_ms` and `rest_bytes` from `model` (the full-width one).
+
+        Its file and its missing layers are timed in the same interleaved call.
+
+        Returns:
+          {"ms", "bytes"}: `model`'s measured file.
+        """
+        _, ((data, measured),) = self._measure([model], [model])
         self.rest_ms = measured - self.layers_ms(model)
-        return measured
+        self.rest_bytes = len(data) - self.layers_bytes(model)
+        return {"ms": measured, "bytes": len(data)}
+
+    def _check_calibrated(self):
+        if self.rest_ms is None or self.rest_bytes is None:
+            raise ValueError("The table has no `rest_ms` and `rest_bytes` yet: call "
+                             "`calibrate` with the full-width model first.")
 
     def predict(self, model):
         """`model`'s predicted milliseconds: its entries' sum plus `rest_ms`."""
-        if self.rest_ms is None:
-            raise ValueError("The table has no `rest_ms` yet: call `calibrate` with the "
-                             "full-width model first.")
+        self._check_calibrated()
         return self.layers_ms(model) + self.rest_ms
 
+    def predict_bytes(self, model):
+        """`model`'s predicted file bytes: its entries' sum plus `rest_bytes`."""
+        self._check_calibrated()
+        return self.layers_bytes(model) + self.rest_bytes
+
     def check(self, models):
-        """Each of `models` predicted and measured as whole files.
+        """Each of `models` predicted, and measured as a whole file.
+
+        Every model is converted first, then all their files (and any layer
+        the table lacks) are timed in one interleaved call, so the machine's
+        drift falls on all of them alike.
 
         Returns:
-          {"models": [{"name", "predicted_ms", "measured_ms", "error"}],
-          "mean_abs_error", "max_abs_error"}, error = predicted / measured - 1.
+          {"models": [{"name", "predicted_ms", "measured_ms", "error",
+          "predicted_bytes", "measured_bytes", "bytes_error"}],
+          "mean_abs_error", "max_abs_error", "mean_abs_bytes_error",
+          "max_abs_bytes_error"}; error = predicted / measured - 1.
         """
+        self._check_calibrated()
         rows = []
-        for model in models:
-            predicted, measured = self.predict(model), self.measure(model)
+        for model, (data, measured) in zip(models, self._measure(models, models)[1]):
+            predicted, predicted_bytes = self.predict(model), self.predict_bytes(model)
             rows.append({"name": model.name, "predicted_ms": predicted,
-                         "measured_ms": measured, "error": predicted / measured - 1})
-        errors = [abs(row["error"]) for row in rows]
-        return {"models": rows, "mean_abs_error": sum(errors) / max(1, len(errors)),
-                "max_abs_error": max(errors, default=0.0)}
+                         "measured_ms": measured,
+                         "error": _relative_error(predicted, measured),
+                         "predicted_bytes": predicted_bytes, "measured_bytes": len(data),
+                         "bytes_error": _relative_error(predicted_bytes, len(data))})
+        report = {"models": rows}
+        for name, field in (("", "error"), ("_bytes", "bytes_error")):
+            errors = [abs(row[field]) for row in rows]
+            report[f"mean_abs{name}_error"] = sum(errors) / max(1, len(errors))
+            report[f"max_abs{name}_error"] = max(errors, default=0.0)
+        return report
 
     def to_json(self):
         return {"latency_format": self.latency_format, "num_threads": self.num_threads,
-                "entries": dict(self.entries), "rest_ms": self.rest_ms}
+                "entries": {key: dict(entry) for key, entry in self.entries.items()},
+                "rest_ms": self.rest_ms, "rest_bytes": self.rest_bytes}
 
     @classmethod
     def from_json(cls, record, timer=_time_files):
-        """A table written by `to_json` (a resumed run reuses its measurements)."""
+        """A table written by `to_json` (a resumed run reuses its measurements).
+
+        Raises:
+          ValueError: `record` was written before entries held bytes.
+        """
+        entries = record["entries"]
+        if "rest_bytes" not in record or any(
+                not isinstance(entry, dict) for entry in entries.values()):
+            raise ValueError("`record` is a latency table without file bytes (written "
+                             "by an older tfcompress): build the table again.")
         return cls(latency_format=record["latency_format"],
-                   num_threads=record["num_threads"], entries=dict(record["entries"]),
-                   rest_ms=record["rest_ms"], timer=timer)
+                   num_threads=record["num_threads"],
+                   entries={key: dict(entry) for key, entry in entries.items()},
+                   rest_ms=record["rest_ms"], rest_bytes=record["rest_bytes"], timer=timer)
