@@ -39,6 +39,8 @@ from tfcompress import shrink
 from tfcompress.export import tflite
 from tfcompress.runtime import kernel_tiles
 
+from cifar_models import cifar_cnn  # benchmarks/, this script's directory
+
 _THREADS = flags.DEFINE_integer("threads", 1, "LiteRT threads.", lower_bound=1)
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "Interleaved rounds.", lower_bound=1)
 _REPEATS = flags.DEFINE_integer("repeats", 300, "Invokes per file per round.",
@@ -64,16 +66,6 @@ def one_conv(width):
     inputs = keras.Input((16, 16, width))
     outputs = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(inputs)
     return keras.Model(inputs, outputs, name=f"conv_{width}")
-
-
-def cifar_cnn(widths):
-    inputs = keras.Input((32, 32, 3))
-    x = inputs
-    for filters in widths:
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-        x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
 def files_of(model, int8_io_too=False):

@@ -1,13 +1,16 @@
-"""How well a latency lookup table predicts whole LiteRT files (issue 27).
+"""How well a lookup table predicts whole LiteRT files' latency and size (issue 27).
 
 Builds a `budget.LatencyTable` (each conv, depthwise conv and dense layer
-timed alone) for ResNet-8 (CIFAR-10's MLPerf Tiny reference) and for issue
-26's 16/32/64 CNN, calibrates it on the full-width model, then predicts
-and measures narrower width sets (`shrink.shrink(model, widths=...)`,
-untrained: time does not depend on the weights), float and int8, batch 1,
-at `--threads`. Prints one markdown table per model and format: predicted
-and measured milliseconds and the error, and the table's size and build
-time.
+converted and timed alone) for ResNet-8 (CIFAR-10's MLPerf Tiny reference)
+and for issue 26's 16/32/64 CNN, calibrates it on the full-width model
+(its file timed with its layers' files in one interleaved call), then
+predicts narrower width sets (`shrink.shrink(model, widths=...)`,
+untrained: neither time nor size depends on the weights' values) and
+measures their whole files, all timed in one interleaved call (`check`),
+float and int8, batch 1, at `--threads`. Prints one markdown table per
+model and format: predicted and measured milliseconds and bytes and their
+errors, and the byte error had entries kept their files' fixed tables
+(not less an empty file's bytes), the table's size and build time.
 
     .venv/bin/python benchmarks/latency_table.py --threads=1
 """
@@ -21,11 +24,14 @@ from tfcompress import quiet
 from tfcompress import shrink
 from tfcompress._keras import keras
 from tfcompress.budget import LatencyTable
+from tfcompress.budget import latency_table
 from tfcompress.models import zoo
+
+from cifar_models import cifar_cnn  # benchmarks/, this script's directory
 
 _THREADS = flags.DEFINE_integer("threads", 1, "LiteRT threads.", lower_bound=1)
 _FORMATS = flags.DEFINE_list("formats", ["float", "int8"], "File formats.")
-
+_MODELS = flags.DEFINE_list("models", ["resnet8", "cifar_cnn"], "Models to predict.")
 
 
 def _resnet8_widths(first, second, third):
@@ -35,26 +41,17 @@ def _resnet8_widths(first, second, third):
 
 
 # Width sets: {name: {a producer layer of the group: width}}; other groups stay.
-_RESNET8_WIDTHS = {f"{a}/{b}/{c}": _resnet8_widths(a, b, c) for a, b, c in (
-    (16, 16, 32), (16, 32, 32), (8, 16, 32), (8, 24, 48), (11, 22, 45))}
-_CNN_WIDTHS = {
-    "16/16/48": {"conv_2": 16, "conv_3": 48},
-    "16/16/32": {"conv_2": 16, "conv_3": 32},
-    "11/22/45": {"conv_1": 11, "conv_2": 22, "conv_3": 45},
-    "8/16/32": {"conv_1": 8, "conv_2": 16, "conv_3": 32},
+_WIDTHS = {
+    "resnet8": {f"{a}/{b}/{c}": _resnet8_widths(a, b, c) for a, b, c in (
+        (16, 16, 32), (16, 32, 32), (8, 16, 32), (8, 24, 48), (11, 22, 45))},
+    "cifar_cnn": {
+        "16/16/48": {"conv_2": 16, "conv_3": 48},
+        "16/16/32": {"conv_2": 16, "conv_3": 32},
+        "11/22/45": {"conv_1": 11, "conv_2": 22, "conv_3": 45},
+        "8/16/32": {"conv_1": 8, "conv_2": 16, "conv_3": 32},
+    },
 }
-
-
-def _issue_cnn():
-    """Issue 26's CIFAR-10 CNN: 3x3 convs of 16/32/64, each then 2x2 max pooling."""
-    inputs = keras.Input((32, 32, 3))
-    x = inputs
-    for i, width in enumerate((16, 32, 64), start=1):
-        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu",
-                                name=f"conv_{i}")(x)
-        x = keras.layers.MaxPooling2D(name=f"pool_{i}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    return keras.Model(inputs, keras.layers.Dense(10, name="logits")(x), name="issue_cnn")
+_BUILD = {"resnet8": zoo.resnet8, "cifar_cnn": cifar_cnn}
 
 
 def _producers(model, widths):
@@ -67,10 +64,18 @@ def _producers(model, widths):
     return named
 
 
+def _with_fixed_tables(table, model):
+    """`model`'s entries' bytes had each entry kept its file's fixed tables."""
+    return sum(table.entries[latency_table.layer_key(layer)]["bytes"]
+               + latency_table.empty_bytes(tuple(layer.input_shape[1:]),
+                                           table.latency_format)
+               for layer in latency_table.timed_layers(model))
+
+
 def _report(model, widths, latency_format):
     started = time.perf_counter()
     table = LatencyTable(latency_format=latency_format, num_threads=_THREADS.value)
-    full_ms = table.calibrate(model)
+    full = table.calibrate(model)
     variants = []
     for name, chosen in widths.items():
         variant = shrink.shrink(model, widths=_producers(model, chosen)).model
@@ -78,23 +83,30 @@ def _report(model, widths, latency_format):
         variants.append(variant)
     check = table.check(variants)
     seconds = time.perf_counter() - started
+    full_tables = full["bytes"] - _with_fixed_tables(table, model)
     print(f"\n{model.name}, {latency_format}, {_THREADS.value} thread(s): full width "
-          f"{full_ms:.4f} ms (rest {table.rest_ms:.4f} ms); {len(table.entries)} layer "
-          f"entries; {seconds:.0f} s in all")
-    print("| widths | predicted ms | measured ms | error |")
-    print("|---|---|---|---|")
-    for row in check["models"]:
+          f"{full['ms']:.4f} ms, {full['bytes']} bytes (rest {table.rest_ms:.4f} ms, "
+          f"{table.rest_bytes} bytes); {len(table.entries)} layer entries; "
+          f"{seconds:.0f} s in all")
+    print("| widths | predicted ms | measured ms | error | predicted bytes | "
+          "measured bytes | error | error, entries with fixed tables |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row, variant in zip(check["models"], variants):
+        kept = (_with_fixed_tables(table, variant) + full_tables) / row["measured_bytes"] - 1
         print(f"| {row['name']} | {row['predicted_ms']:.4f} | {row['measured_ms']:.4f} | "
-              f"{row['error']:+.1%} |")
-    print(f"mean |error| {check['mean_abs_error']:.1%}, max {check['max_abs_error']:.1%}")
+              f"{row['error']:+.1%} | {row['predicted_bytes']} | {row['measured_bytes']} | "
+              f"{row['bytes_error']:+.2%} | {kept:+.2%} |")
+    print(f"ms: mean |error| {check['mean_abs_error']:.1%}, max "
+          f"{check['max_abs_error']:.1%}; bytes: mean |error| "
+          f"{check['mean_abs_bytes_error']:.2%}, max {check['max_abs_bytes_error']:.2%}")
 
 
 def main(argv):
     del argv
     keras.utils.set_random_seed(0)
     for latency_format in _FORMATS.value:
-        _report(zoo.resnet8(), _RESNET8_WIDTHS, latency_format)
-        _report(_issue_cnn(), _CNN_WIDTHS, latency_format)
+        for name in _MODELS.value:
+            _report(_BUILD[name](), _WIDTHS[name], latency_format)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,11 @@ from absl import flags
 
 from tfcompress import evaluate
 from tfcompress import shrink
-from tfcompress._keras import keras
 from tfcompress.evaluate import macs as macs_lib
 from tfcompress.export import tflite
 from tfcompress.models import zoo
+
+from cifar_models import cifar_cnn  # benchmarks/, this script's directory
 
 _THREADS = flags.DEFINE_integer("threads", 1, "LiteRT threads.", lower_bound=1)
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "Interleaved rounds.", lower_bound=1)
@@ -65,17 +66,6 @@ RESNET_WIDTHS = {
     "16/8 16/16 32/32": (16, 8, 16, 16, 32, 32),
     "8/16 16/16 32/32": (8, 16, 16, 16, 32, 32),
 }
-
-
-def cifar_cnn(widths):
-    """The issue's CNN (as benchmarks/cnn_widths.py builds it)."""
-    inputs = keras.Input((32, 32, 3))
-    x = inputs
-    for filters in widths:
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-        x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
 def files_of(model):
