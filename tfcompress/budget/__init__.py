@@ -2,8 +2,16 @@
 
 `latency_table.LatencyTable`: a model's LiteRT latency predicted from its
 layers' measured latencies (NetAdapt's lookup table).
+`targets.Targets`: the user's budget (latency, size, accuracy drop), checked,
+and compared with what a model measured.
+`floor`: the smallest model of an input and output, measured; a target
+below it is refused (`check_reachable`).
 """
 
+from tfcompress.budget.floor import check_reachable
+from tfcompress.budget.floor import measure_floor
+from tfcompress.budget.floor import minimal_model
 from tfcompress.budget.latency_table import LatencyTable
+from tfcompress.budget.targets import Targets
 
-__all__ = ["LatencyTable"]
+__all__ = ["LatencyTable", "Targets", "check_reachable", "measure_floor", "minimal_model"]
