@@ -219,9 +219,36 @@ class ShrinkJobTest(tf.test.TestCase):
         self.assertEqual(shrink_job.parse_target("macs:0.25"), {"target_macs": 0.25})
         self.assertEqual(shrink_job.parse_target("latency_ms:0.005"),
                          {"target_latency_ms": 0.005})
+        self.assertEqual(shrink_job.parse_target("widths:stem=8"), {"widths": "stem=8"})
         with self.assertRaisesRegex(ValueError, r"`shrink_target` must be one of "
                                     r"fraction, params, macs, latency_ms .*got 'flops:2'"):
             shrink_job.parse_target("flops:2")
+
+    def test_given_widths_are_the_shrunk_model_and_another_run_reuses_them(self):
+        summary = self._run("out", widths="stem=8,hidden=16")
+        # The stem's group (it adds to the projection) is named by its first producer.
+        self.assertEqual(summary["shrink"]["widths"], {"project": 8, "hidden": 16})
+        rows = {row["name"]: row for row in summary["shrink"]["layers"]}
+        self.assertEqual(rows["logits"]["params_after"], (16 + 1) * 10)
+        self.assertEqual(rows["stem"]["params_after"], 3 * 3 * 8)
+        plan = os.path.join(self.root, "out", shrink_job.PLAN_FILE)
+        self.assertEqual(shrink_job.parse_widths(plan), {"project": 8, "hidden": 16})
+
+    def test_bad_widths_are_named(self):
+        out = os.path.join(self.root, "bad")
+        for widths, message in (
+                ("stem8", r"`widths` must be layer=width pairs, e.g. 'conv1=8,dense=32', or "
+                          r"a .json file of them \(a shrink run's shrink_plan.json\), got "
+                          r"'stem8'"),
+                ("stem=eight", r"`widths` must be layer=width pairs.*got 'stem=eight'"),
+                (os.path.join(self.root, "none.json"), r"`widths` '.*none.json' cannot be "
+                                                       r"read as a JSON file of widths"),
+                ("stem=8,nothing=3", r"`widths` names \['nothing'\]"),
+                ("stem=99", r"`widths\['stem'\]` must be an int in \[1, 16\]")):
+            with self.subTest(widths=widths), self.assertRaisesRegex(ValueError, message):
+                runner.prepare(shrink_job.ShrinkJob(model=self.model_path, widths=widths),
+                               job_helpers.mnist_training(out))
+        self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
 
 
 @pytest.mark.mnist

@@ -26,23 +26,59 @@ from tfcompress.jobs import options
 from tfcompress.jobs import runner
 
 PLAN_FILE = "shrink_plan.json"
-TARGETS = ("fraction", "target_params", "target_macs", "target_latency_ms")
+TARGETS = ("fraction", "target_params", "target_macs", "target_latency_ms", "widths")
 LATENCY_FORMATS = shrink.latency.FORMATS
 # Batches of training data the "taylor" criterion and a crop score on.
 _SCORING_BATCHES = 8
 
 
 def parse_target(text):
-    """"macs:0.5" -> {"target_macs": 0.5}; also params:, fraction:, latency_ms:."""
+    """"macs:0.5" -> {"target_macs": 0.5}; also params:, fraction:, latency_ms:,
+    and widths:W (W as `parse_widths` reads it)."""
     names = {"fraction": "fraction", "params": "target_params", "macs": "target_macs",
              "latency_ms": "target_latency_ms"}
     kind, _, value = str(text).partition(":")
+    if kind == "widths" and value:
+        return {"widths": value}
     try:
         return {names[kind]: float(value)}
     except (KeyError, ValueError):
         raise ValueError(f"`shrink_target` must be one of {', '.join(names)} with a "
-                         f"number, e.g. 'macs:0.5' or 'latency_ms:0.005', got "
+                         f"number, e.g. 'macs:0.5' or 'latency_ms:0.005', or widths: "
+                         f"with widths, e.g. 'widths:conv1=8,dense=32', got "
                          f"{text!r}.") from None
+
+
+def parse_widths(text):
+    """{producer layer name: width} from "conv1=8,dense=32" or a JSON file.
+
+    The file holds that mapping, or a shrink job's shrink_plan.json (its
+    "widths"), so one run's widths can be given to another.
+
+    Raises:
+      ValueError: neither form, naming `widths` and the value.
+    """
+    text = str(text)
+    if text.endswith(".json"):
+        try:
+            with open(text, encoding="utf-8") as f:
+                record = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"`widths` {text!r} cannot be read as a JSON file of widths: "
+                             f"{e}") from None
+        widths = record.get("widths", record) if isinstance(record, dict) else record
+    else:
+        try:
+            widths = {name.strip(): int(width) for name, width in (
+                item.split("=") for item in text.split(",") if item.strip())}
+        except ValueError:
+            widths = None
+    if not isinstance(widths, dict) or not widths or not all(
+            isinstance(w, int) and not isinstance(w, bool) for w in widths.values()):
+        raise ValueError(f"`widths` must be layer=width pairs, e.g. 'conv1=8,dense=32', "
+                         f"or a .json file of them (a shrink run's {PLAN_FILE}), got "
+                         f"{text!r}.")
+    return widths
 
 
 @dataclasses.dataclass
@@ -50,9 +86,10 @@ class ShrinkJob(runner.Job):
     """Removes whole units, filters and channels, then fine-tunes the smaller model.
 
     Give one target: `fraction` (of every group's channels), `target_params`
-    or `target_macs` (fraction of the model's to keep) or
+    or `target_macs` (fraction of the model's to keep),
     `target_latency_ms` (the exported `latency_format` file's batch-1 LiteRT
-    latency on this machine).
+    latency on this machine) or `widths` (each group's width, chosen
+    elsewhere: by `tfcompress optimize`, or an earlier run's plan).
 
     Writes the smaller model (model.keras), saved_model/, model.tflite,
     shrink_plan.json (the widths) and summary.json, whose `shrink` section
@@ -77,6 +114,10 @@ class ShrinkJob(runner.Job):
     target_latency_ms: float = options.option(
         None, "Target: the exported file's batch-1 LiteRT latency on this machine, in ms "
         "(measured while searching).")
+    widths: str = options.option(
+        None, "Target: these widths, as layer=width pairs ('conv1=8,dense=32', a layer "
+        f"standing for the channels it shares with others) or a .json file of them (a "
+        f"shrink run's {PLAN_FILE}); layers not named keep theirs.")
     latency_format: str = options.option(
         "float", "The file a latency target times, and whose kernels an automatic round_to "
         "follows: float, or int8 (as `tfcompress quantize` would export it).",
@@ -160,12 +201,14 @@ class ShrinkJob(runner.Job):
         (name, value), = self._target.items()
         shrink.check_search(self.search)
         check_positive_int("latency_threads", self.latency_threads)
-        if self.search is not None and name == "fraction":
+        if self.search is not None and name in ("fraction", "widths"):
             raise ValueError(f"`search`={self.search!r} applies to target_params, "
-                             "target_macs and target_latency_ms, not fraction: leave it "
+                             f"target_macs and target_latency_ms, not {name}: leave it "
                              "out.")
         if name == "target_latency_ms":
             shrink.latency.check(value, self.latency_format)
+        elif name == "widths":
+            shrink.shrink(model, widths=parse_widths(value), **self._options())
         else:
             shrink.check_fraction(name, value)
         shrink.shrink(model, fraction=0.5, **{**self._options(), "criterion": "l2"}
@@ -195,6 +238,8 @@ class ShrinkJob(runner.Job):
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
         target = {**self._target, "latency_format": self.latency_format}
+        if "widths" in target:
+            target["widths"] = parse_widths(target["widths"])
         if "target_latency_ms" in target:
             run.log(f"Searching for widths whose {self.latency_format} TFLite file runs "
                     f"in {target['target_latency_ms']} ms at batch 1 (measured).")

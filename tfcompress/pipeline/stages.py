@@ -104,7 +104,8 @@ class PipelineOptions:
         "macs:0.25", "Shrink stage target: macs:F or params:F (keep that fraction), "
         "fraction:F (remove that fraction of every layer's channels) or latency_ms:MS "
         "(the --shrink_latency_format file, measured; its widths are rounded to this "
-        "machine's kernel tile unless --shrink_round_to says otherwise).")
+        "machine's kernel tile unless --shrink_round_to says otherwise) or widths:W (given "
+        "widths: layer=width pairs joined by commas, or a shrink run's shrink_plan.json).")
     prune_with_teacher: bool = option(
         True, "Fine-tune the pruned model by distilling from the teacher, when there is "
         "one.")
