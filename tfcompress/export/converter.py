@@ -7,6 +7,7 @@ from tfcompress import quiet
 from tfcompress.data import inputs
 from tfcompress.export import float_frontend
 from tfcompress.export import recurrent
+from tfcompress.export import static_reshapes
 from tfcompress.export import tensor_names
 from tfcompress.export import validation
 from tfcompress.models import spectrogram
@@ -90,8 +91,10 @@ def convert(model, **options):
     """`model` as TFLite flatbuffer bytes (`make_converter`'s options).
 
     An unrolled recurrent file loses its activation tensors' names, half its
-    size (`tensor_names`). A calibrated int8 file keeps an audio frontend,
-    and what comes before it, in float (`float_frontend`).
+    size (`tensor_names`). A Keras Reshape's shape is a constant, not three
+    ops computing the batch size (`static_reshapes`). A calibrated int8 file
+    keeps an audio frontend, and what comes before it, in float
+    (`float_frontend`).
     """
     form = recurrent_form_of(model, options.get("quantization", "none"),
                              options.pop("recurrent_form", None))
@@ -109,7 +112,7 @@ def convert(model, **options):
             flatbuffer = converter.convert()
     if form == "unrolled":
         flatbuffer = tensor_names.drop_activation_names(flatbuffer)
-    return flatbuffer
+    return static_reshapes.fold_batch_reshapes(flatbuffer)
 
 
 def _calibrated_float_layers(model, quantization):
