@@ -6,15 +6,19 @@ and for issue 26's 16/32/64 CNN, calibrates it on the full-width model
 (its file timed with its layers' files in one interleaved call), then
 predicts narrower width sets (`shrink.shrink(model, widths=...)`,
 untrained: neither time nor size depends on the weights' values) and
-measures their whole files, all timed in one interleaved call (`check`),
-float and int8, batch 1, at `--threads`. Prints one markdown table per
-model and format: predicted and measured milliseconds and bytes and their
-errors, and the byte error had entries kept their files' fixed tables
-(not less an empty file's bytes), the table's size and build time.
+measures their whole files with the full-width one's again, all timed in
+one interleaved call (`check`), float and int8, batch 1, at `--threads`.
+Prints one markdown table per model and format: predicted and measured
+milliseconds and bytes and their errors; the full-width row's ms error is
+the machine's drift between the two calls, so the ratio error (predicted
+over measured, each relative to the full width's) is the table's own; the
+byte error had entries kept their files' fixed tables (not less an empty
+file's bytes); the table's size and build time.
 
     .venv/bin/python benchmarks/latency_table.py --threads=1
 """
 
+import functools
 import time
 
 from absl import app
@@ -32,6 +36,8 @@ from cifar_models import cifar_cnn  # benchmarks/, this script's directory
 _THREADS = flags.DEFINE_integer("threads", 1, "LiteRT threads.", lower_bound=1)
 _FORMATS = flags.DEFINE_list("formats", ["float", "int8"], "File formats.")
 _MODELS = flags.DEFINE_list("models", ["resnet8", "cifar_cnn"], "Models to predict.")
+_ROUNDS = flags.DEFINE_integer("rounds", latency_table.ROUNDS, "Interleaved rounds of "
+                               "each timer call.", lower_bound=1)
 
 
 def _resnet8_widths(first, second, third):
@@ -74,9 +80,11 @@ def _with_fixed_tables(table, model):
 
 def _report(model, widths, latency_format):
     started = time.perf_counter()
-    table = LatencyTable(latency_format=latency_format, num_threads=_THREADS.value)
+    timer = functools.partial(latency_table.time_files, rounds=_ROUNDS.value)
+    table = LatencyTable(latency_format=latency_format, num_threads=_THREADS.value,
+                         timer=timer)
     full = table.calibrate(model)
-    variants = []
+    variants = [model]  # its name kept: names are part of a file's bytes
     for name, chosen in widths.items():
         variant = shrink.shrink(model, widths=_producers(model, chosen)).model
         variant._name = name  # pylint: disable=protected-access
@@ -87,18 +95,29 @@ def _report(model, widths, latency_format):
     print(f"\n{model.name}, {latency_format}, {_THREADS.value} thread(s): full width "
           f"{full['ms']:.4f} ms, {full['bytes']} bytes (rest {table.rest_ms:.4f} ms, "
           f"{table.rest_bytes} bytes); {len(table.entries)} layer entries; "
-          f"{seconds:.0f} s in all")
-    print("| widths | predicted ms | measured ms | error | predicted bytes | "
+          f"{seconds:.0f} s in all; {_ROUNDS.value} rounds per call")
+    print("| widths | predicted ms | measured ms | error | ratio error | predicted bytes | "
           "measured bytes | error | error, entries with fixed tables |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
+    reference = check["models"][0]
+    ratio_errors = []
     for row, variant in zip(check["models"], variants):
+        ratio = (row["predicted_ms"] / reference["predicted_ms"]) / (
+            row["measured_ms"] / reference["measured_ms"]) - 1
+        if variant is not model:
+            ratio_errors.append(abs(ratio))
         kept = (_with_fixed_tables(table, variant) + full_tables) / row["measured_bytes"] - 1
-        print(f"| {row['name']} | {row['predicted_ms']:.4f} | {row['measured_ms']:.4f} | "
-              f"{row['error']:+.1%} | {row['predicted_bytes']} | {row['measured_bytes']} | "
-              f"{row['bytes_error']:+.2%} | {kept:+.2%} |")
-    print(f"ms: mean |error| {check['mean_abs_error']:.1%}, max "
-          f"{check['max_abs_error']:.1%}; bytes: mean |error| "
-          f"{check['mean_abs_bytes_error']:.2%}, max {check['max_abs_bytes_error']:.2%}")
+        name = "full width" if variant is model else row["name"]
+        print(f"| {name} | {row['predicted_ms']:.4f} | {row['measured_ms']:.4f} | "
+              f"{row['error']:+.1%} | {ratio:+.1%} | {row['predicted_bytes']} | "
+              f"{row['measured_bytes']} | {row['bytes_error']:+.2%} | {kept:+.2%} |")
+    errors = [abs(row["error"]) for row in check["models"][1:]]
+    bytes_errors = [abs(row["bytes_error"]) for row in check["models"][1:]]
+    print(f"narrower widths: ms |error| mean {sum(errors) / len(errors):.1%}, max "
+          f"{max(errors):.1%}; ratio |error| mean "
+          f"{sum(ratio_errors) / len(ratio_errors):.1%}, max {max(ratio_errors):.1%}; "
+          f"bytes |error| mean {sum(bytes_errors) / len(bytes_errors):.2%}, max "
+          f"{max(bytes_errors):.2%}")
 
 
 def main(argv):

@@ -16,14 +16,16 @@ entries, measured once at full width and assumed the same at other widths
 
 File size is predicted the same way. An entry's bytes are its file's less
 those of an empty file (input straight to output) of the same input and
-format, so the flatbuffer's fixed tables are not counted once per layer;
-what remains is nearly all the layer's weights and quantization parameters.
-Widths change neither how many layers a model has nor their kinds, so
-across a width search this subtraction leaves the prediction as it was
-(`rest_bytes` absorbs any per-layer constant; measured: the same to the
-byte on ResNet-8 and issue 26's CNN); it makes an entry the layer's own
-share and `rest_bytes` small (a few hundred bytes; in int8 it is negative,
-as each layer's file has its own QUANTIZE/DEQUANTIZE pair and float ends).
+format, so the flatbuffer's fixed tables (about 550 bytes) are not counted
+once per layer: an entry is the layer's own share (its weights, its
+quantization parameters, its op and tensors). Widths change neither how
+many layers a model has nor their kinds, so across a width search the
+subtraction leaves the prediction as it was (`rest_bytes` would absorb any
+per-layer constant; benchmarks/latency_table.py shows both, the same to
+the byte); it matters when the layer count differs. `rest_bytes` then
+holds the untimed layers' ops and tensors and the file's own tables, less,
+in int8, each layer file's QUANTIZE/DEQUANTIZE pair and float ends (-3.2
+to +1.4 KB on ResNet-8 and issue 26's CNN, float and int8).
 The full model's file and its layers' files are timed in one interleaved
 call (`calibrate`), as are the whole files `check` compares.
 
@@ -46,8 +48,11 @@ FORMATS = shrink_latency.FORMATS
 TIMED_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
                 keras.layers.SeparableConv2D, keras.layers.Dense)
 # Every file of a call is timed in the same interleaved rounds (the machine
-# drifts); short rounds suffice for single layers of microseconds.
-ROUNDS, REPEATS = 3, 200
+# drifts); short rounds suffice for single layers of microseconds. 7 rounds
+# rather than 3: on the loaded 2-core machine, 3 left a call's medians off by
+# up to 47% (a slow phase over most of the call), and cost only a second or
+# two less per table (converting the files takes most of its time).
+ROUNDS, REPEATS = 7, 200
 
 
 def timed_layers(model):
@@ -77,8 +82,14 @@ def empty_bytes(input_shape, latency_format):
         keras.Model(inputs, keras.layers.Identity()(inputs)), latency_format))
 
 
-def _time_files(files, latency_format, num_threads):
-    timed = compare_latency(files, rounds=ROUNDS, repeats=REPEATS, batch_size=1,
+def time_files(files, latency_format, num_threads, rounds=ROUNDS, repeats=REPEATS):
+    """The default timer: {name: median ms} of `files`, in interleaved LiteRT rounds.
+
+    `latency_format` is unused (the files are already converted); a timer
+    that keeps results per format may use it.
+    """
+    del latency_format
+    timed = compare_latency(files, rounds=rounds, repeats=repeats, batch_size=1,
                             num_threads=num_threads, xnnpack=True)
     return {name: result["median_ms"] for name, result in timed.items()}
 
@@ -109,7 +120,7 @@ class LatencyTable:
     entries: dict = dataclasses.field(default_factory=dict)
     rest_ms: float = None
     rest_bytes: int = None
-    timer: object = _time_files
+    timer: object = time_files
 
     def __post_init__(self):
         if self.latency_format not in FORMATS:
@@ -202,7 +213,9 @@ class LatencyTable:
 
         Every model is converted first, then all their files (and any layer
         the table lacks) are timed in one interleaved call, so the machine's
-        drift falls on all of them alike.
+        drift falls on all of them alike. The entries and `rest_ms` were
+        timed in earlier calls, though: include the calibrated model in
+        `models` and its error is the drift since (compare ratios to it).
 
         Returns:
           {"models": [{"name", "predicted_ms", "measured_ms", "error",
@@ -232,7 +245,7 @@ class LatencyTable:
                 "rest_ms": self.rest_ms, "rest_bytes": self.rest_bytes}
 
     @classmethod
-    def from_json(cls, record, timer=_time_files):
+    def from_json(cls, record, timer=time_files):
         """A table written by `to_json` (a resumed run reuses its measurements).
 
         Raises:
