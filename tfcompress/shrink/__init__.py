@@ -25,13 +25,15 @@ from tfcompress.shrink.rules import ChannelRule
 from tfcompress.shrink.rules import register
 from tfcompress.shrink.scores import CRITERIA
 from tfcompress.shrink.structured import SEARCHES
+from tfcompress.shrink.structured import Narrowing
 from tfcompress.shrink.structured import ShrinkResult
 from tfcompress.shrink.structured import check_fraction
 from tfcompress.shrink.structured import check_search
 from tfcompress.shrink.structured import describe_search
+from tfcompress.shrink.structured import narrowing
 from tfcompress.shrink.structured import shrink
 
-__all__ = ["CRITERIA", "PENALTIES", "SEARCHES", "ChannelRule", "ShrinkResult",
+__all__ = ["CRITERIA", "PENALTIES", "SEARCHES", "ChannelRule", "Narrowing", "ShrinkResult",
            "UnfollowableLayersError", "check_fraction", "check_search", "crop",
-           "dependency_graph", "describe_search", "growback", "latency", "penalties",
-           "register", "rounding", "rules", "shrink"]
+           "dependency_graph", "describe_search", "growback", "latency", "narrowing",
+           "penalties", "register", "rounding", "rules", "shrink"]

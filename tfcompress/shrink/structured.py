@@ -162,6 +162,70 @@ def _kept(groups, ranking, widths):
     return kept
 
 
+@dataclasses.dataclass
+class Narrowing:
+    """A model's prunable channel groups, and the model rebuilt at any of their widths.
+
+    What a width search needs, inside `shrink` or outside it
+    (`budget.search`): each group's name and size, and a rebuild that keeps
+    each group's most important channels.
+
+    Attributes:
+      graph: the model's `dependency.DependencyGraph`.
+      groups: its prunable `ChannelGroup`s, in the graph's order.
+      ranking: {id(group): channel indices, most important first}.
+      crops: {Flatten layer: crop box} applied by every rebuild (`crop`).
+    """
+    graph: object
+    groups: list
+    ranking: dict
+    crops: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def names(self):
+        """Each group's name: its first producer layer (`widths` keys)."""
+        return [group.producers[0] for group in self.groups]
+
+    @property
+    def sizes(self):
+        return tuple(group.size for group in self.groups)
+
+    def build(self, group_widths):
+        """The model with these widths, one per group in `groups` order."""
+        chosen = {id(g): w for g, w in zip(self.groups, group_widths)}
+        return surgery.rebuild_smaller(self.graph, _kept(self.groups, self.ranking, chosen),
+                                       self.crops)
+
+    def widths_at(self, fraction, round_to=1, min_width=1):
+        """The widths after removing `fraction` of every group (rounded, at least
+        `min_width`)."""
+        return tuple(_widths(self.groups, fraction, round_to, min_width).values())
+
+
+@accepts_keras3("model")
+def narrowing(model, *, criterion="l2", data=None, pinned=(), on_unknown="error"):
+    """`Narrowing` of `model`: its groups, ranked by `criterion` (see `shrink`).
+
+    Raises:
+      ValueError: nothing can shrink, or a bad argument.
+      dependency.UnfollowableLayersError: a layer the graph does not know.
+    """
+    require_keras2_model(model)
+    graph = dependency.build(model, pinned=pinned, on_unknown=on_unknown)
+    groups = _prunable_groups(graph, model)
+    batches = data_inputs.as_batches(data, arg_name="data") if data is not None else None
+    return Narrowing(graph, groups, _order(_importance(graph, groups, criterion, batches)))
+
+
+def _prunable_groups(graph, model):
+    groups = graph.prunable_groups()
+    if not groups:
+        raise ValueError(f"Nothing of {model.name!r} can shrink: every group of channels "
+                         "is pinned (model outputs, pinned layers, or layers the graph "
+                         "cannot see through).")
+    return groups
+
+
 def _check_widths(widths, groups, model_name):
     """{id(group): width} from {producer layer: width}."""
     if not isinstance(widths, dict) or not widths:
@@ -298,24 +362,17 @@ def shrink(model, *, fraction=None, target_params=None, target_macs=None,
     round_to, round_to_from = rounding.resolve(round_to, target_latency_ms is not None,
                                                latency_format)
     graph = dependency.build(model, pinned=pinned, on_unknown=on_unknown)
-    groups = graph.prunable_groups()
-    if not groups:
-        raise ValueError(f"Nothing of {model.name!r} can shrink: every group of channels "
-                         "is pinned (model outputs, pinned layers, or layers the graph "
-                         "cannot see through).")
+    groups = _prunable_groups(graph, model)
     chosen = _check_widths(widths, groups, model.name) if widths is not None else None
     batches = data_inputs.as_batches(data, arg_name="data") if data is not None else None
     crops = crop.plan(graph, crop_inputs, batches)
     importance = _importance(graph, groups, criterion, batches)
     ranking = _order(importance)
-
-    def build_widths(group_widths):
-        """The model with these widths, one per group in `groups` order."""
-        chosen = {id(g): w for g, w in zip(groups, group_widths)}
-        return surgery.rebuild_smaller(graph, _kept(groups, ranking, chosen), crops)
+    narrow = Narrowing(graph, groups, ranking, crops)
+    build_widths = narrow.build
 
     def widths_at(uniform):
-        return tuple(_widths(groups, uniform, round_to, min_width).values())
+        return narrow.widths_at(uniform, round_to, min_width)
 
     def build(uniform):
         return build_widths(widths_at(uniform))
