@@ -6,12 +6,16 @@ layers' measured latencies (NetAdapt's lookup table).
 and compared with what a model measured.
 `floor`: the smallest model of an input and output, measured; a target
 below it is refused (`check_reachable`).
+`search`: the plan (widths and file format) predicted to meet the targets
+(NetAdapt's narrowing path on the tables and sensitivities).
 """
 
+from tfcompress.budget import search
 from tfcompress.budget.floor import check_reachable
 from tfcompress.budget.floor import measure_floor
 from tfcompress.budget.floor import minimal_model
 from tfcompress.budget.latency_table import LatencyTable
 from tfcompress.budget.targets import Targets
 
-__all__ = ["LatencyTable", "Targets", "check_reachable", "measure_floor", "minimal_model"]
+__all__ = ["LatencyTable", "Targets", "check_reachable", "measure_floor", "minimal_model",
+           "search"]

@@ -1,0 +1,127 @@
+"""The budget search's plan (`budget.search`): NetAdapt's narrowing path on predictions.
+
+What users rely on: the path starts at the full model and narrows one group
+by one tile per step, the least accurate-loss per cost saved first; it stops
+as soon as the predicted costs meet the targets (or, for an accuracy budget
+alone, before the predicted drop exceeds it); the chosen plan is the least
+predicted drop among those meeting the targets; a miss tightens the target
+by how far the file exceeded its prediction.
+"""
+
+import tensorflow as tf
+
+from tfcompress import budget
+from tfcompress import evaluate
+from tfcompress import shrink
+from tfcompress._keras import keras
+from tfcompress.budget import search
+
+L = keras.layers
+
+
+def _cnn():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = L.Conv2D(32, 3, padding="same", activation="relu", name="a")(inputs)
+    x = L.Conv2D(32, 3, padding="same", activation="relu", name="b")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(10, name="logits")(x))
+
+
+def _predict(model):
+    """A stand-in for the lookup tables: 1 ms per MMAC, 4 bytes a parameter."""
+    return {"latency_ms": evaluate.count_macs(model)["total"] / 1e6,
+            "size_bytes": 4 * evaluate.count_params(model)["total"]}
+
+
+def _loss(sensitive):
+    """Points lost per 8 channels removed: 16 from `sensitive`, 2 from another group."""
+    def loss_of(widths):
+        return sum((8.0 if name == sensitive else 1.0) * (32 - width) / 4
+                   for name, width in widths.items())
+    return loss_of
+
+
+class NarrowingPathTest(tf.test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.narrow = shrink.narrowing(_cnn())
+        self.full = _predict(_cnn())
+
+    def test_narrows_the_insensitive_group_first_one_tile_a_step_until_met(self):
+        targets = budget.Targets(latency_ms=0.6 * self.full["latency_ms"])
+        path = search.narrowing_path(self.narrow, _predict, _loss("a"), targets, "float",
+                                     step=8)
+        self.assertEqual(path[0].widths, {"a": 32, "b": 32})
+        self.assertEqual(path[0].predicted["accuracy_drop"], 0.0)
+        for before, after in zip(path, path[1:]):
+            changed = {n for n in before.widths if before.widths[n] != after.widths[n]}
+            self.assertEqual(len(changed), 1)
+            (name,) = changed
+            self.assertEqual(before.widths[name] - after.widths[name], 8)
+        # A tile of "b" costs 2 points, one of "a" 16: b goes first.
+        self.assertEqual(path[1].widths, {"a": 32, "b": 24})
+        self.assertLessEqual(path[-1].predicted["latency_ms"], targets.latency_ms)
+        self.assertGreater(path[-2].predicted["latency_ms"], targets.latency_ms)
+        self.assertEqual([p.step for p in path], list(range(len(path))))
+
+    def test_size_and_latency_together_stop_when_the_worse_is_met(self):
+        targets = budget.Targets(latency_ms=0.9 * self.full["latency_ms"],
+                                 size_kb=0.5 * self.full["size_bytes"] / 1000)
+        path = search.narrowing_path(self.narrow, _predict, _loss("a"), targets, "int8",
+                                     step=8)
+        last = path[-1].predicted
+        self.assertLessEqual(last["size_bytes"], 1000 * targets.size_kb)
+        self.assertLessEqual(last["latency_ms"], targets.latency_ms)
+        self.assertTrue(all(p.latency_format == "int8" for p in path))
+
+    def test_accuracy_budget_alone_narrows_while_within_it(self):
+        targets = budget.Targets(max_accuracy_drop=5.0)
+        path = search.narrowing_path(self.narrow, _predict, _loss("a"), targets, "float",
+                                     step=8)
+        # b down to 16 costs 4 points; the next step would cost 6 (b) or 20 (a).
+        self.assertEqual(path[-1].widths, {"a": 32, "b": 16})
+        self.assertEqual(path[-1].predicted["accuracy_drop"], 4.0)
+        self.assertEqual(search.choose([path], targets), path[-1])
+
+    def test_unreachable_target_ends_at_the_narrowest(self):
+        targets = budget.Targets(latency_ms=1e-6)
+        path = search.narrowing_path(self.narrow, _predict, _loss("a"), targets, "float",
+                                     step=8)
+        self.assertEqual(path[-1].widths, {"a": 8, "b": 8})
+        self.assertIsNone(search.choose([path], targets))
+        self.assertEqual(search.closest([path], targets), path[-1])
+
+
+class ChooseTest(tf.test.TestCase):
+
+    def _plan(self, fmt, ms, size, drop):
+        return search.Plan(fmt, {"a": 1}, {"latency_ms": ms, "size_bytes": size,
+                                           "accuracy_drop": drop})
+
+    def test_least_drop_among_plans_meeting_the_costs(self):
+        targets = budget.Targets(latency_ms=1.0, max_accuracy_drop=0.5)
+        float_path = [self._plan("float", 2.0, 9000, 0.0), self._plan("float", 0.9, 5000, 4.0)]
+        int8_path = [self._plan("int8", 1.2, 3000, 0.3), self._plan("int8", 0.8, 2000, 1.5)]
+        # The predicted drop (before recovery) ranks; the budget is judged on the trained file.
+        self.assertEqual(search.choose([float_path, int8_path], targets), int8_path[1])
+
+    def test_plan_round_trips_json(self):
+        plan = self._plan("int8", 0.8, 2000, 1.5)
+        self.assertEqual(search.Plan.from_json(plan.to_json()), plan)
+
+
+class TightenedTest(tf.test.TestCase):
+
+    def test_scaled_by_the_miss_only_where_the_file_exceeded_its_prediction(self):
+        targets = budget.Targets(latency_ms=1.0, size_kb=10.0, max_accuracy_drop=1.0)
+        tighter = search.tightened(targets, {"latency_ms": 0.9, "size_bytes": 9000},
+                                   {"latency_ms": 1.2, "size_bytes": 8000})
+        self.assertAllClose(tighter.latency_ms, 0.75)
+        self.assertEqual(tighter.size_kb, 10.0)
+        self.assertEqual(tighter.max_accuracy_drop, 1.0)
+
+
+if __name__ == "__main__":
+    tf.test.main()

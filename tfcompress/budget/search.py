@@ -1,0 +1,177 @@
+"""The plan for a budget: widths and a file format, chosen from predictions alone.
+
+NetAdapt's search (Yang et al. 2018, arXiv:1804.03230, algorithm 1): start
+from the full model and narrow one group at a time by one kernel tile,
+each step taking the narrowing that loses the least accuracy per unit of
+cost saved, until the predicted costs meet the targets. Costs come from
+lookup tables (`LatencyTable`: a file's latency and bytes as the sum of
+its layers'), accuracy from per-group sensitivity (`loss_of`), so
+thousands of width sets are judged without training, converting or
+timing any of them. Every step is kept: the path is the predicted
+frontier of that file format, which `frontier.json` records.
+
+NetAdapt fine-tunes briefly after each step; here the steps are judged on
+the sensitivity measured once, and the chosen plan alone is trained
+(recovery by distillation) and then verified by measuring its file. A
+miss is corrected by searching again against a tightened target
+(`tightened`). Hand-written: no library searches Keras channel groups
+against LiteRT lookup tables.
+"""
+
+import dataclasses
+
+# A narrowing that saves no cost (the kernels pad to the tile) is taken
+# only when nothing saves any: it then counts as saving this share.
+_NO_SAVING = 1e-9
+
+
+@dataclasses.dataclass
+class Plan:
+    """Widths and a file format, with what they are predicted to cost.
+
+    Attributes:
+      latency_format: "float" or "int8", the file the plan exports.
+      widths: {group name (its first producer layer): width}.
+      predicted: {"latency_ms", "size_bytes", "accuracy_drop"} (points).
+      step: the step of its format's path (0: the full model).
+    """
+    latency_format: str
+    widths: dict
+    predicted: dict
+    step: int = 0
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, record):
+        return cls(**record)
+
+
+def _narrower(width, step, least):
+    """The next multiple of `step` below `width`, at least `least`; None below that."""
+    narrower = (width - 1) // step * step
+    return narrower if narrower >= least and narrower >= 1 else None
+
+
+def _worst_ratio(predicted, targets):
+    """The largest predicted/target over the latency and size targets (1 or below: met)."""
+    ratios = []
+    if targets.latency_ms is not None:
+        ratios.append(predicted["latency_ms"] / targets.latency_ms)
+    if targets.size_kb is not None:
+        ratios.append(predicted["size_bytes"] / (1000 * targets.size_kb))
+    return max(ratios) if ratios else None
+
+
+def narrowing_path(narrow, predict, loss_of, targets, latency_format, *, step,
+                   min_width=None, max_steps=1000):
+    """The path of `latency_format` plans from the full model, one narrowing per step.
+
+    Args:
+      narrow: `shrink.Narrowing` of the model.
+      predict: fn(model) -> {"latency_ms", "size_bytes"} of its
+        `latency_format` file (the lookup tables).
+      loss_of: fn({group name: width}) -> predicted accuracy drop, points,
+        of the model at those widths in this format (sensitivity, plus the
+        format's own cost).
+      targets: `Targets`. With a latency or size target, the path narrows
+        until the worse of the two predicted ratios is met, each step saving
+        the most of it per point lost; with the accuracy drop alone, it
+        narrows while the drop stays within the budget, saving latency.
+      step: the tile every width is a multiple of (a group narrower than it
+        stays whole).
+      min_width: no group below this (default: `step`).
+      max_steps: a bound on the narrowings.
+
+    Returns:
+      [Plan], the full model first; the last plan meets the predicted cost
+      targets if any plan on the path does.
+    """
+    least = min_width or step
+    names = narrow.names
+    cache = {}
+
+    def judge(widths):
+        if widths not in cache:
+            by_name = dict(zip(names, widths))
+            cost = predict(narrow.build(widths))
+            cache[widths] = {"latency_ms": float(cost["latency_ms"]),
+                             "size_bytes": int(round(cost["size_bytes"])),
+                             "accuracy_drop": float(loss_of(by_name))}
+        return cache[widths]
+
+    def cost_of(predicted):
+        ratio = _worst_ratio(predicted, targets)
+        return predicted["latency_ms"] if ratio is None else ratio
+
+    widths = tuple(narrow.sizes)
+    path = [Plan(latency_format, dict(zip(names, widths)), judge(widths), 0)]
+    cost_only = targets.latency_ms is not None or targets.size_kb is not None
+    for number in range(1, max_steps + 1):
+        current = path[-1].predicted
+        if cost_only and cost_of(current) <= 1.0:
+            break
+        best = None
+        for index, width in enumerate(widths):
+            narrower = _narrower(width, step, least)
+            if narrower is None:
+                continue
+            candidate = widths[:index] + (narrower,) + widths[index + 1:]
+            predicted = judge(candidate)
+            saved = max(cost_of(current) - cost_of(predicted), _NO_SAVING)
+            lost = max(predicted["accuracy_drop"] - current["accuracy_drop"], 0.0)
+            value = (lost / saved, -saved)  # least lost per cost saved; ties: most saved
+            if best is None or value < best[0]:
+                best = (value, candidate, predicted)
+        if best is None:
+            break
+        _, candidate, predicted = best
+        if not cost_only and predicted["accuracy_drop"] > targets.max_accuracy_drop:
+            break
+        widths = candidate
+        path.append(Plan(latency_format, dict(zip(names, widths)), predicted, number))
+    return path
+
+
+def choose(paths, targets):
+    """The plan to train, or None if no plan is predicted to meet the targets.
+
+    With a latency or size target: of the plans predicted to meet them, the
+    one of least predicted accuracy drop (then the fastest). The drop is
+    predicted before recovery, so an accuracy target is judged on the
+    trained file, not here. With the accuracy drop alone: the fastest plan
+    predicted within it.
+
+    `paths`: [[Plan]] (one path per file format).
+    """
+    plans = [plan for path in paths for plan in path]
+    if targets.latency_ms is None and targets.size_kb is None:
+        within = [p for p in plans if p.predicted["accuracy_drop"] <= targets.max_accuracy_drop]
+        return min(within, key=lambda p: (p.predicted["latency_ms"],
+                                          p.predicted["accuracy_drop"]), default=None)
+    meeting = [p for p in plans if _worst_ratio(p.predicted, targets) <= 1.0]
+    return min(meeting, key=lambda p: (p.predicted["accuracy_drop"],
+                                       p.predicted["latency_ms"]), default=None)
+
+
+def closest(paths, targets):
+    """The plan nearest to meeting the predicted cost targets (the last of the best path)."""
+    ends = [path[-1] for path in paths if path]
+    return min(ends, key=lambda p: (_worst_ratio(p.predicted, targets) or 0.0,
+                                    p.predicted["accuracy_drop"]))
+
+
+def tightened(targets, predicted, measured):
+    """`targets` with latency and size scaled by how far a measured file
+    exceeded its prediction, so the next search aims where the file will land
+    (NetAdapt's correction; a prediction that was high leaves a target as is).
+    """
+    changes = {}
+    if targets.latency_ms is not None and measured["latency_ms"] > predicted["latency_ms"]:
+        changes["latency_ms"] = targets.latency_ms * predicted["latency_ms"] / measured[
+            "latency_ms"]
+    if targets.size_kb is not None and measured["size_bytes"] > predicted["size_bytes"]:
+        changes["size_kb"] = targets.size_kb * predicted["size_bytes"] / measured[
+            "size_bytes"]
+    return dataclasses.replace(targets, **changes)
