@@ -48,10 +48,12 @@ FORMATS = shrink_latency.FORMATS
 TIMED_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
                 keras.layers.SeparableConv2D, keras.layers.Dense)
 # Every file of a call is timed in the same interleaved rounds (the machine
-# drifts); short rounds suffice for single layers of microseconds. 7 rounds
-# rather than 3: on the loaded 2-core machine, 3 left a call's medians off by
-# up to 47% (a slow phase over most of the call), and cost only a second or
-# two less per table (converting the files takes most of its time).
+# drifts); short rounds suffice for single layers of microseconds. More
+# rounds give a slow phase less weight in each median, for a second or two
+# per table (converting takes most of its time): on the loaded 2-core
+# machine the full-width file timed again drifted by over 10% in 2 of 4
+# tables at 3 rounds, 4 of 16 at 7. Slow phases of 10 s or more still get
+# through (benchmarks/latency_table.py shows them).
 ROUNDS, REPEATS = 7, 200
 
 
