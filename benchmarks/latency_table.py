@@ -7,13 +7,14 @@ and for issue 26's 16/32/64 CNN, calibrates it on the full-width model
 predicts narrower width sets (`shrink.shrink(model, widths=...)`,
 untrained: neither time nor size depends on the weights' values) and
 measures their whole files with the full-width one's again, all timed in
-one interleaved call (`check`), float and int8, batch 1, at `--threads`.
-Prints one markdown table per model and format: predicted and measured
-milliseconds and bytes and their errors; the full-width row's ms error is
-the machine's drift between the two calls, so the ratio error (predicted
-over measured, each relative to the full width's) is the table's own; the
-byte error had entries kept their files' fixed tables (not less an empty
-file's bytes); the table's size and build time.
+one interleaved call (`check(..., reference=full)`), float and int8, batch
+1, at `--threads`. Prints one markdown table per model and format:
+predicted and measured milliseconds and bytes and their errors; the
+full-width row's ms error is the machine's drift between the two calls,
+which the ratio error (predicted over measured, each relative to the full
+width's) leaves out (not drift within one call); the byte error had
+entries kept their files' fixed tables (not less an empty file's bytes);
+the table's size and build time.
 
     .venv/bin/python benchmarks/latency_table.py --threads=1
 """
@@ -84,12 +85,12 @@ def _report(model, widths, latency_format):
     table = LatencyTable(latency_format=latency_format, num_threads=_THREADS.value,
                          timer=timer)
     full = table.calibrate(model)
-    variants = [model]  # its name kept: names are part of a file's bytes
+    variants = []
     for name, chosen in widths.items():
         variant = shrink.shrink(model, widths=_producers(model, chosen)).model
         variant._name = name  # pylint: disable=protected-access
         variants.append(variant)
-    check = table.check(variants)
+    check = table.check(variants, reference=model)
     seconds = time.perf_counter() - started
     full_tables = full["bytes"] - _with_fixed_tables(table, model)
     print(f"\n{model.name}, {latency_format}, {_THREADS.value} thread(s): full width "
@@ -99,25 +100,18 @@ def _report(model, widths, latency_format):
     print("| widths | predicted ms | measured ms | error | ratio error | predicted bytes | "
           "measured bytes | error | error, entries with fixed tables |")
     print("|---|---|---|---|---|---|---|---|---|")
-    reference = check["models"][0]
-    ratio_errors = []
-    for row, variant in zip(check["models"], variants):
-        ratio = (row["predicted_ms"] / reference["predicted_ms"]) / (
-            row["measured_ms"] / reference["measured_ms"]) - 1
-        if variant is not model:
-            ratio_errors.append(abs(ratio))
-        kept = (_with_fixed_tables(table, variant) + full_tables) / row["measured_bytes"] - 1
+    for row, variant in [(check["reference"], model), *zip(check["models"], variants)]:
         name = "full width" if variant is model else row["name"]
+        kept = (_with_fixed_tables(table, variant) + full_tables) / row["measured_bytes"] - 1
         print(f"| {name} | {row['predicted_ms']:.4f} | {row['measured_ms']:.4f} | "
-              f"{row['error']:+.1%} | {ratio:+.1%} | {row['predicted_bytes']} | "
-              f"{row['measured_bytes']} | {row['bytes_error']:+.2%} | {kept:+.2%} |")
-    errors = [abs(row["error"]) for row in check["models"][1:]]
-    bytes_errors = [abs(row["bytes_error"]) for row in check["models"][1:]]
-    print(f"narrower widths: ms |error| mean {sum(errors) / len(errors):.1%}, max "
-          f"{max(errors):.1%}; ratio |error| mean "
-          f"{sum(ratio_errors) / len(ratio_errors):.1%}, max {max(ratio_errors):.1%}; "
-          f"bytes |error| mean {sum(bytes_errors) / len(bytes_errors):.2%}, max "
-          f"{max(bytes_errors):.2%}")
+              f"{row['error']:+.1%} | {row.get('ratio_error', 0):+.1%} | "
+              f"{row['predicted_bytes']} | {row['measured_bytes']} | "
+              f"{row['bytes_error']:+.2%} | {kept:+.2%} |")
+    print(f"narrower widths: ms |error| mean {check['mean_abs_error']:.1%}, max "
+          f"{check['max_abs_error']:.1%}; ratio |error| mean "
+          f"{check['mean_abs_ratio_error']:.1%}, max {check['max_abs_ratio_error']:.1%}; "
+          f"bytes |error| mean {check['mean_abs_bytes_error']:.2%}, max "
+          f"{check['max_abs_bytes_error']:.2%}")
 
 
 def main(argv):

@@ -102,20 +102,41 @@ class LatencyTableTest(tf.test.TestCase, parameterized.TestCase):
         self.table.calibrate(self.model)
         self.timer.calls.clear()
         narrower = shrink.shrink(self.model, widths={"conv_2": 8}).model
-        report = self.table.check([self.model, narrower])
-        # One call: both whole files and narrower's two new layers (conv_2, logits).
+        narrowest = shrink.shrink(self.model, widths={"conv_1": 4, "conv_2": 8}).model
+        report = self.table.check([self.model, narrower, narrowest])
+        # One call: the three whole files and the new layers (conv_2 and logits
+        # at 8 wide; conv_1 at 4, depthwise, conv_2 reading 4 channels).
         self.assertLen(self.timer.calls, 1)
         names = self.timer.calls[0][0]
-        self.assertLen(names, 4)
-        self.assertEqual(sorted(n for n in names if n.startswith("model ")),
-                         ["model 0: cnn", f"model 1: {narrower.name}"])
-        full, small = report["models"]
+        self.assertEqual([n for n in names if n.startswith("model ")],
+                         ["model 0: cnn", f"model 1: {narrower.name}",
+                          f"model 2: {narrowest.name}"])
+        self.assertLen(names, 3 + 5)
+        full, small, smallest = report["models"]
         self.assertAllClose(full["error"], 0.0)
         self.assertEqual(full["bytes_error"], 0.0)
         self.assertAllClose(small["error"], small["predicted_ms"] / small["measured_ms"] - 1)
-        self.assertAllClose(report["max_abs_error"], abs(small["error"]))
-        self.assertAllClose(report["max_abs_bytes_error"], abs(small["bytes_error"]))
-        self.assertAllClose(report["mean_abs_bytes_error"], abs(small["bytes_error"]) / 2)
+        self.assertEqual(small["measured_bytes"], len(
+            shrink.latency.tflite_bytes(narrower, "float")))
+        errors = [abs(row["error"]) for row in report["models"]]
+        self.assertAllClose(report["max_abs_error"], max(errors))
+        self.assertAllClose(report["mean_abs_error"], sum(errors) / 3)
+        bytes_errors = [abs(row["bytes_error"]) for row in report["models"]]
+        self.assertAllClose(report["max_abs_bytes_error"], max(bytes_errors))
+        self.assertNotIn("reference", report)
+
+    def test_check_times_the_reference_with_the_models_and_reports_ratios(self):
+        self.table.calibrate(self.model)
+        self.timer.calls.clear()
+        narrower = shrink.shrink(self.model, widths={"conv_2": 8}).model
+        report = self.table.check([narrower], reference=self.model)
+        self.assertLen(self.timer.calls, 1)
+        self.assertIn("model 1: cnn", self.timer.calls[0][0])
+        ref, (row,) = report["reference"], report["models"]
+        self.assertEqual(ref["name"], "cnn")
+        self.assertAllClose(row["ratio_error"], (row["predicted_ms"] / ref["predicted_ms"])
+                            / (row["measured_ms"] / ref["measured_ms"]) - 1)
+        self.assertAllClose(report["max_abs_ratio_error"], abs(row["ratio_error"]))
 
     def test_a_table_read_back_predicts_without_timing_again(self):
         self.table.calibrate(self.model)

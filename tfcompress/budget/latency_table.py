@@ -210,35 +210,53 @@ class LatencyTable:
         self._check_calibrated()
         return self.layers_bytes(model) + self.rest_bytes
 
-    def check(self, models):
+    def check(self, models, reference=None):
         """Each of `models` predicted, and measured as a whole file.
 
         Every model is converted first, then all their files (and any layer
         the table lacks) are timed in one interleaved call, so the machine's
         drift falls on all of them alike. The entries and `rest_ms` were
-        timed in earlier calls, though: include the calibrated model in
-        `models` and its error is the drift since (compare ratios to it).
+        timed in earlier calls, though: pass the calibrated model as
+        `reference` and it is timed in the same call, its error is the
+        drift since, and each model's ratio error (its predicted over
+        measured ms, each relative to the reference's) leaves that out.
+
+        Args:
+          models: tf_keras models (e.g. narrower width sets).
+          reference: optional model timed with them (the calibrated one).
 
         Returns:
           {"models": [{"name", "predicted_ms", "measured_ms", "error",
-          "predicted_bytes", "measured_bytes", "bytes_error"}],
+          "predicted_bytes", "measured_bytes", "bytes_error"[, "ratio_error"]}],
           "mean_abs_error", "max_abs_error", "mean_abs_bytes_error",
-          "max_abs_bytes_error"}; error = predicted / measured - 1.
+          "max_abs_bytes_error"[, "mean_abs_ratio_error", "max_abs_ratio_error",
+          "reference": its row]}; error = predicted / measured - 1.
         """
         self._check_calibrated()
+        models = list(models)
+        timed = models + ([reference] if reference is not None else [])
         rows = []
-        for model, (data, measured) in zip(models, self._measure(models, models)[1]):
+        for model, (data, measured) in zip(timed, self._measure(timed, timed)[1]):
             predicted, predicted_bytes = self.predict(model), self.predict_bytes(model)
             rows.append({"name": model.name, "predicted_ms": predicted,
                          "measured_ms": measured,
                          "error": _relative_error(predicted, measured),
                          "predicted_bytes": predicted_bytes, "measured_bytes": len(data),
                          "bytes_error": _relative_error(predicted_bytes, len(data))})
-        report = {"models": rows}
-        for name, field in (("", "error"), ("_bytes", "bytes_error")):
+        report = {}
+        fields = ["error", "bytes_error"]
+        if reference is not None:
+            report["reference"] = ref = rows.pop()
+            for row in rows:
+                row["ratio_error"] = _relative_error(
+                    row["predicted_ms"] / ref["predicted_ms"],
+                    row["measured_ms"] / ref["measured_ms"])
+            fields.append("ratio_error")
+        report["models"] = rows
+        for field in fields:
             errors = [abs(row[field]) for row in rows]
-            report[f"mean_abs{name}_error"] = sum(errors) / max(1, len(errors))
-            report[f"max_abs{name}_error"] = max(errors, default=0.0)
+            report[f"mean_abs_{field}"] = sum(errors) / max(1, len(errors))
+            report[f"max_abs_{field}"] = max(errors, default=0.0)
         return report
 
     def to_json(self):
