@@ -1,11 +1,11 @@
 """The budget search's plan (`budget.search`): NetAdapt's narrowing path on predictions.
 
 What users rely on: the path starts at the full model and narrows one group
-by one tile per step, the least accurate-loss per cost saved first; it stops
+by one tile per step, the least accuracy lost per cost saved first; it stops
 as soon as the predicted costs meet the targets (or, for an accuracy budget
 alone, before the predicted drop exceeds it); the chosen plan is the least
-predicted drop among those meeting the targets; a miss tightens the target
-by how far the file exceeded its prediction.
+predicted drop among those meeting the targets; a miss scales the target by
+how far the file landed from its prediction.
 """
 
 import tensorflow as tf
@@ -112,15 +112,22 @@ class ChooseTest(tf.test.TestCase):
         self.assertEqual(search.Plan.from_json(plan.to_json()), plan)
 
 
-class TightenedTest(tf.test.TestCase):
+class CorrectedTest(tf.test.TestCase):
 
-    def test_scaled_by_the_miss_only_where_the_file_exceeded_its_prediction(self):
+    def test_scaled_by_how_far_the_file_landed_from_its_prediction(self):
         targets = budget.Targets(latency_ms=1.0, size_kb=10.0, max_accuracy_drop=1.0)
-        tighter = search.tightened(targets, {"latency_ms": 0.9, "size_bytes": 9000},
-                                   {"latency_ms": 1.2, "size_bytes": 8000})
-        self.assertAllClose(tighter.latency_ms, 0.75)
-        self.assertEqual(tighter.size_kb, 10.0)
-        self.assertEqual(tighter.max_accuracy_drop, 1.0)
+        aim = search.corrected(targets, {"latency_ms": 0.9, "size_bytes": 9000},
+                               {"latency_ms": 1.2, "size_bytes": 7500})
+        self.assertAllClose(aim.latency_ms, 0.75)  # slower than predicted: tighter
+        self.assertAllClose(aim.size_kb, 12.0)  # smaller than predicted: looser
+        self.assertEqual(aim.max_accuracy_drop, 1.0)
+
+    def test_a_target_not_given_stays_none(self):
+        aim = search.corrected(budget.Targets(latency_ms=1.0),
+                               {"latency_ms": 1.0, "size_bytes": 100},
+                               {"latency_ms": 2.0, "size_bytes": 200})
+        self.assertIsNone(aim.size_kb)
+        self.assertAllClose(aim.latency_ms, 0.5)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ frontier of that file format, which `frontier.json` records.
 NetAdapt fine-tunes briefly after each step; here the steps are judged on
 the sensitivity measured once, and the chosen plan alone is trained
 (recovery by distillation) and then verified by measuring its file. A
-miss is corrected by searching again against a tightened target
-(`tightened`). Hand-written: no library searches Keras channel groups
+miss is corrected by searching again against a target scaled by how far
+the file landed from its prediction (`corrected`). Hand-written: no library searches Keras channel groups
 against LiteRT lookup tables.
 """
 
@@ -162,16 +162,17 @@ def closest(paths, targets):
                                     p.predicted["accuracy_drop"]))
 
 
-def tightened(targets, predicted, measured):
-    """`targets` with latency and size scaled by how far a measured file
-    exceeded its prediction, so the next search aims where the file will land
-    (NetAdapt's correction; a prediction that was high leaves a target as is).
+def corrected(targets, predicted, measured):
+    """`targets` with latency and size scaled by how far a measured file landed
+    from its prediction (NetAdapt's correction), so the next search aims where
+    its file will land: tighter after a file slower or larger than predicted,
+    looser after one faster or smaller (room for a wider, more accurate plan).
     """
     changes = {}
-    if targets.latency_ms is not None and measured["latency_ms"] > predicted["latency_ms"]:
+    if targets.latency_ms is not None:
         changes["latency_ms"] = targets.latency_ms * predicted["latency_ms"] / measured[
             "latency_ms"]
-    if targets.size_kb is not None and measured["size_bytes"] > predicted["size_bytes"]:
+    if targets.size_kb is not None:
         changes["size_kb"] = targets.size_kb * predicted["size_bytes"] / measured[
             "size_bytes"]
     return dataclasses.replace(targets, **changes)
