@@ -52,7 +52,7 @@ TIMED_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Depthwise
 # rounds give a slow phase less weight in each median, for a second or two
 # per table (converting takes most of its time): on the loaded 2-core
 # machine the full-width file timed again drifted by over 10% in 2 of 4
-# tables at 3 rounds, 4 of 16 at 7. Slow phases of 10 s or more still get
+# tables at 3 rounds, 6 of 28 at 7. Slow phases of 10 s or more still get
 # through (benchmarks/latency_table.py shows them).
 ROUNDS, REPEATS = 7, 200
 
