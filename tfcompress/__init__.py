@@ -52,6 +52,7 @@ _EXPORTS = {
     "evaluate_classifier": "tfcompress.evaluate",
     "evaluate_tflite": "tfcompress.evaluate",
     "measure_latency": "tfcompress.evaluate",
+    "optimize": "tfcompress.jobs.optimize",
     "ExportValidationError": "tfcompress.export",
     "export_saved_model": "tfcompress.export",
     "export_tflite": "tfcompress.export",

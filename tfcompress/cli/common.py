@@ -102,7 +102,7 @@ def run_job_from_flags(job_class, argv, output_name):
 
 
 def run_job(job, training_settings, argv, custom_objects=()):
-    """Checks a job's inputs (bad ones: a usage error), then runs it.
+    """Checks a job's inputs (bad ones: a usage error), then runs it; returns its summary.
 
     Args:
       job: a `runner.Job`.
@@ -117,7 +117,7 @@ def run_job(job, training_settings, argv, custom_objects=()):
     except (ValueError, TypeError, OSError) as e:  # bad input: one line, no traceback
         raise app.UsageError(str(e)) from None
     try:
-        runner.execute(prepared)
+        return runner.execute(prepared)
     except checkpoints.NonFiniteLossError as e:  # the message says how to go on
         print(f"Error: {e}", file=sys.stderr)
         sys.exit(1)

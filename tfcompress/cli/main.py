@@ -22,6 +22,8 @@ COMMANDS = {
                  "Quantize (or cluster) a trained model into a checked TFLite file."),
     "evaluate": ("tfcompress.cli.evaluate",
                  "Accuracy, size and latency of a .tflite file."),
+    "optimize": ("tfcompress.cli.optimize",
+                 "Give a budget (latency, size, accuracy), get the best model meeting it."),
     "pipeline": ("tfcompress.cli.pipeline",
                  "Teacher, distill, prune, quantize, export, evaluate, and a report."),
     "report": ("tfcompress.cli.report", "Rebuild a pipeline run's report: report RUN_DIR."),

@@ -1,0 +1,144 @@
+"""`tfcompress optimize` (`jobs.optimize`): a budget in, the best model meeting it out.
+
+What users rely on: a reachable target is met and verified on the written
+file; an impossible one still writes the best attempt, says which target it
+missed and by how much, and the command exits non-zero; bad targets are
+refused before any work; a resumed run reuses its measurements; and
+frontier.json names files that are on disk with the bytes it reports.
+"""
+
+import json
+import os
+from unittest import mock
+
+import pytest
+import tensorflow as tf
+
+import helpers
+import job_helpers
+import tfcompress
+from tfcompress import budget
+from tfcompress._keras import keras
+from tfcompress.jobs import optimize
+from tfcompress.jobs import runner
+
+
+def _mlp():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(128, activation="relu", name="h1")(x)
+    x = keras.layers.Dense(64, activation="relu", name="h2")(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="logits")(x))
+
+
+class _DieAtFirstAttempt(optimize.OptimizeJob):
+    """Killed as the first attempt starts: after every measurement was written."""
+
+    def _attempt(self, run, number, plan):
+        raise KeyboardInterrupt("killed")
+
+
+def _quiet(*_):
+    pass
+
+
+@pytest.mark.mnist
+class OptimizeTest(tf.test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.create_tempdir().full_path
+        self.model_path = os.path.join(self.root, "model.keras")
+        _mlp().save(self.model_path)
+
+    def _training(self, name, **changes):
+        return job_helpers.mnist_training(os.path.join(self.root, name),
+                                          **{"epochs": 1, **changes})
+
+    def test_size_target_met_verified_on_the_written_file(self):
+        out = os.path.join(self.root, "out")
+        summary = tfcompress.optimize(self.model_path, "mnist", output_dir=out,
+                                      target_size_kb=40, epochs=1, verbose=0, log=_quiet,
+                                      **job_helpers.MNIST_SLICE)
+        own = summary["optimize"]
+        self.assertTrue(own["met"], own["miss"])
+        self.assertIsNone(own["miss"])
+        written = os.path.join(out, "model.tflite")
+        self.assertLessEqual(os.path.getsize(written), 40_000)
+        self.assertEqual(own["chosen"]["measured"]["size_bytes"], os.path.getsize(written))
+        # Smaller than the input's own files.
+        self.assertLess(os.path.getsize(written), own["inputs"]["int8"]["size_bytes"])
+        with open(os.path.join(out, optimize.FRONTIER_FILE), encoding="utf-8") as f:
+            frontier = json.load(f)
+        self.assertEqual(len(frontier["attempts"]), len(own["attempts"]))
+        for attempt in frontier["attempts"]:
+            path = os.path.join(out, attempt["file"])
+            self.assertEqual(os.path.getsize(path), attempt["measured"]["size_bytes"])
+        with open(os.path.join(out, frontier["attempts"][-1]["file"]), "rb") as f:
+            chosen_bytes = f.read()
+        with open(written, "rb") as f:
+            self.assertEqual(f.read(), chosen_bytes)
+        # Every plan the search judged is listed, the full model first.
+        plans = frontier["searches"][0]["plans"]
+        self.assertEqual(plans[0]["widths"], {"h1": 128, "h2": 64})
+        self.assertIn(frontier["searches"][0]["chosen"], plans)
+
+    def test_bad_targets_refused_before_any_work(self):
+        out = os.path.join(self.root, "bad")
+        for kwargs, message in (
+                ({}, r"No target given: give at least one of `target_latency_ms`"),
+                ({"target_latency_ms": -1.0}, r"`target_latency_ms` must be a positive "
+                                              r"number of milliseconds, got -1.0"),
+                ({"target_size_kb": 0.5}, r"`target_size_kb` 0.5 is below the smallest "
+                                          r"file a model of this input and output takes "
+                                          r"here"),
+                ({"target_size_kb": 50, "formats": ("int4",)}, r"`formats` must be float, "
+                                                               r"int8 or both")):
+            with self.subTest(kwargs=kwargs), self.assertRaisesRegex(ValueError, message):
+                runner.prepare(optimize.OptimizeJob(model=self.model_path, **kwargs),
+                               self._training("bad"), log=_quiet)
+        self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
+
+    def test_resume_after_a_kill_reuses_the_measurements(self):
+        job = dict(model=self.model_path, target_size_kb=40)
+        with self.assertRaises(KeyboardInterrupt):
+            runner.run(_DieAtFirstAttempt(**job), self._training("run"), log=_quiet)
+        partial = os.path.join(self.root, "run.partial")
+        with open(os.path.join(partial, optimize.MEASUREMENTS_FILE), encoding="utf-8") as f:
+            measured = json.load(f)
+        lines = []
+        with mock.patch.object(budget.LatencyTable, "calibrate",
+                               side_effect=AssertionError("measured again")):
+            summary = runner.run(optimize.OptimizeJob(**job),
+                                 self._training("run", resume=True), log=lines.append)
+        self.assertIn("Measurements: read back from the stopped run.", lines)
+        self.assertEqual(summary["optimize"]["inputs"], measured["inputs"])
+        self.assertTrue(summary["optimize"]["met"])
+
+
+@pytest.mark.mnist
+class OptimizeCommandTest(helpers.CliTestCase):
+
+    def test_impossible_budget_writes_the_best_attempt_and_exits_non_zero(self):
+        root = self.create_tempdir().full_path
+        model_path = os.path.join(root, "model.keras")
+        _mlp().save(model_path)
+        out = os.path.join(root, "out")
+        # Above the smallest model's file (about 1.2 KB), below any MLP of this shape.
+        result = helpers.run_cli_in_process(
+            "optimize", f"--model={model_path}", "--target_size_kb=2", "--max_attempts=1",
+            "--epochs=1", "--verbose=0", f"--output_dir={out}",
+            *(f"--{name}={value}" for name, value in job_helpers.MNIST_SLICE.items()))
+        self.assertEqual(result.returncode, 1, result.stderr[-2000:])
+        self.assertRegex(result.stderr, r"tfcompress optimize: best attempt written to "
+                                        r".*out, but it missed target_size_kb=2 \(measured")
+        self.assertTrue(os.path.isfile(os.path.join(out, "model.tflite")))
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            own = json.load(f)["optimize"]
+        self.assertFalse(own["met"])
+        self.assertGreater(own["misses"]["target_size_kb"]["over_by"], 0)
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -1,0 +1,422 @@
+"""The `tfcompress optimize` job: give a budget, get the best model that meets it.
+
+    measure (cached in the run) -> search -> attempt -> verify -> correct
+    and retry while time remains -> the best attempt
+
+- Measure: the input model's float and int8 files (a `quantize` run: their
+  size and test accuracy), their latency, lookup tables of every layer's
+  latency and bytes in both formats (`budget.LatencyTable`), and each
+  channel group's sensitivity (`budget.sensitivity`). All of it is written
+  to the run's folder as it is measured, so `--resume` reuses it.
+- Search: NetAdapt's narrowing path per file format on those predictions
+  (`budget.search`); the plan is the least predicted loss that meets the
+  predicted targets.
+- Attempt: a `shrink` run to the plan's widths, recovering by distillation
+  from the input model (or `teacher`), then for an int8 plan a `quantize`
+  run. Each is a job of its own under attempts/N/, resumable.
+- Verify: the attempt's file timed against the input's in interleaved
+  rounds, its bytes and test accuracy measured. A miss aims the next search
+  by how far the file landed from its prediction (`budget.search.corrected`).
+
+The run never ends empty-handed: the best attempt is written even when it
+misses, and the summary says which target it missed and by how much.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+from tfcompress import _atomic
+from tfcompress import budget
+from tfcompress import evaluate
+from tfcompress import export
+from tfcompress import shrink
+from tfcompress._checks import check_positive_int
+from tfcompress.budget import sensitivity as sensitivity_lib
+from tfcompress.jobs import artifacts
+from tfcompress.jobs import logits
+from tfcompress.jobs import options
+from tfcompress.jobs import run_dir
+from tfcompress.jobs import runner
+from tfcompress.jobs import settings
+from tfcompress.jobs import shrink as shrink_job
+from tfcompress.jobs import quantize as quantize_job
+
+MEASUREMENTS_FILE = "measurements.json"
+FRONTIER_FILE = "frontier.json"
+INPUT_DIR = "input"
+ATTEMPTS_DIR = "attempts"
+ATTEMPT_FILE = "attempt.json"
+FORMATS = shrink.latency.FORMATS
+# Validation batches each group's sensitivity is measured on.
+_SENSITIVITY_BATCHES = 8
+# Interleaved rounds a verification times the attempt and input files in.
+VERIFY_ROUNDS = 7
+
+
+@dataclasses.dataclass
+class OptimizeJob(runner.Job):
+    """Finds, trains and verifies the model that best meets a budget.
+
+    Give at least one target: `target_latency_ms` (the file's median batch-1
+    LiteRT invoke on this machine at `latency_threads`), `target_size_kb`
+    (the .tflite file's bytes / 1000) or `max_accuracy_drop` (points of
+    test accuracy lost against the input model's own float file). The run's
+    --epochs are each attempt's recovery epochs.
+
+    Writes model.tflite (the chosen attempt's file), summary.json (the
+    targets, what was measured, each attempt, met or missed and by how
+    much), frontier.json (every plan searched, predicted and, for those
+    trained, measured), measurements.json, and the jobs of each attempt
+    under attempts/.
+    """
+
+    model: str = options.option(
+        help="Trained model to compress: a .keras file (Keras 3 or tf_keras) or a job's "
+        "output folder.", record=artifacts.abspath_of_model)
+    target_latency_ms: float = options.option(
+        None, "Target: the file's median batch-1 LiteRT latency on this machine, in ms, at "
+        "--latency_threads.")
+    target_size_kb: float = options.option(
+        None, "Target: the .tflite file's size in KB (1 KB = 1,000 bytes).")
+    max_accuracy_drop: float = options.option(
+        None, "Target: the most points of test accuracy lost against the input model's "
+        "own float .tflite file (1.0 = one point).")
+    teacher: str = options.option(
+        None, "Recover by distilling from this model (default: the input model).",
+        record=lambda path: path and artifacts.abspath_of_model(path, "teacher"))
+    latency_threads: int = options.option(
+        1, "LiteRT threads every latency is measured at: the thread count the model will "
+        "run with.", lower_bound=1)
+    time_budget_min: float = options.option(
+        None, "Start no new attempt after this many minutes of the run (default: no "
+        "limit; --max_attempts still applies).", lower_bound=0.0)
+    max_attempts: int = options.option(
+        3, "Attempts (train, export, verify) at most.", lower_bound=1)
+    formats: tuple = options.option(
+        ("float", "int8"), "File formats the search considers: float, int8.", record=list)
+    round_to: str = options.option(
+        None, "Widths are multiples of this: a number, or auto (this machine's kernel "
+        "tile for each format: 16 on AVX-512). Default: auto.")
+    name = "optimize"
+
+    def phases(self):
+        return ()  # each attempt's jobs train, under attempts/
+
+    @property
+    def targets(self):
+        return budget.Targets(latency_ms=self.target_latency_ms, size_kb=self.target_size_kb,
+                              max_accuracy_drop=self.max_accuracy_drop)
+
+    def _step(self, latency_format):
+        multiple, _ = shrink.rounding.resolve(
+            shrink.rounding.check("round_to", self.round_to) or "auto", True, latency_format)
+        return multiple
+
+    def check(self, run):
+        targets = self.targets
+        formats = tuple(self.formats)
+        if not formats or any(f not in FORMATS for f in formats) or len(
+                set(formats)) != len(formats):
+            raise ValueError(f"`formats` must be float, int8 or both, each once, got "
+                             f"{list(formats)!r}.")
+        check_positive_int("max_attempts", self.max_attempts)
+        check_positive_int("latency_threads", self.latency_threads)
+        shrink.rounding.check("round_to", self.round_to)
+        model = run.load_model(self.model)
+        logits.require_logits(model, self.model)
+        if self.teacher:
+            run.load_model(self.teacher, "teacher")
+        shrink.narrowing(model)  # refuses a model of which nothing can shrink
+        if run.training.resume and os.path.exists(self._measurements_path(run.output_dir)):
+            return  # measured (and checked) before the run stopped
+        floor = budget.measure_floor(model, formats=formats,
+                                     num_threads=self.latency_threads)
+        budget.check_reachable(targets, floor)
+        self._floor = floor
+
+    @staticmethod
+    def _measurements_path(output_dir):
+        return os.path.join(run_dir.staging_dir(output_dir), MEASUREMENTS_FILE)
+
+    # Measuring ---------------------------------------------------------------
+
+    def _sub_run(self, run, job, folder, epochs=None):
+        """The summary of `job` run in `folder` of the staging folder (read back when done)."""
+        out = os.path.join(run.staging, folder)
+        summary_path = os.path.join(out, artifacts.SUMMARY_FILE)
+        if not os.path.exists(summary_path):
+            sub_training = run.training.replace(
+                output_dir=out, epochs=epochs or run.training.epochs, log_dir=None,
+                resume=os.path.isdir(run_dir.staging_dir(out)), overwrite=False)
+            # Indented: the attempt's own jobs, inside the optimize run's log.
+            runner.run(job, sub_training, log=lambda text: run.log(_indented(text)))
+        with open(summary_path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def _measure(self, run, model):
+        """What the search needs, measured once per run (kept in measurements.json)."""
+        path = os.path.join(run.staging, MEASUREMENTS_FILE)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                run.log("Measurements: read back from the stopped run.")
+                return json.load(f)
+        started = time.monotonic()
+        run.log("Measuring the input model: its float and int8 files (a quantize run).")
+        quantized = self._sub_run(run, quantize_job.QuantizeJob(model=self.model, mode="int8"),
+                                  INPUT_DIR)
+        files = self._input_files(run)
+        timed = evaluate.compare_latency(files, rounds=VERIFY_ROUNDS, batch_size=1,
+                                         num_threads=self.latency_threads)
+        inputs = {
+            "float": {"size_bytes": quantized["float_reference"]["bytes"],
+                      "test_accuracy": quantized["float_reference"]["test_accuracy"],
+                      "latency_ms": timed["float"]["median_ms"]},
+            "int8": {"size_bytes": quantized["tflite"]["bytes"],
+                     "test_accuracy": quantized["tflite"]["test_accuracy"],
+                     "latency_ms": timed["int8"]["median_ms"]}}
+        run.log("Input files: " + "; ".join(
+            f"{fmt} {m['size_bytes']:,} bytes, {m['latency_ms']:.4f} ms, "
+            f"{m['test_accuracy']:.2%}" for fmt, m in inputs.items()))
+        tables = {}
+        for fmt in self.formats:
+            run.log(f"Lookup table of {fmt} layer latencies and bytes "
+                    f"({self.latency_threads} thread(s)).")
+            table = budget.LatencyTable(latency_format=fmt, num_threads=self.latency_threads)
+            table.calibrate(model)
+            tables[fmt] = table.to_json()
+        run.log("Sensitivity of each channel group (validation accuracy, no retraining).")
+        data = (run.validation() or run.train_batches()).take(_SENSITIVITY_BATCHES)
+        groups = sensitivity_lib.measure_groups(
+            shrink.narrowing(model), data, step=min(self._step(f) for f in self.formats),
+            log=run.log)
+        measured = {"inputs": inputs, "tables": tables, "sensitivity": groups.to_json(),
+                    "floor": getattr(self, "_floor", None),
+                    "seconds": round(time.monotonic() - started, 1)}
+        _atomic.write_json(path, measured)
+        return measured
+
+    def _input_files(self, run):
+        folder = os.path.join(run.staging, INPUT_DIR)
+        return {"float": os.path.join(folder, "float_reference.tflite"),
+                "int8": os.path.join(folder, artifacts.TFLITE_FILE)}
+
+    # Searching and attempting -------------------------------------------------
+
+    def _paths(self, narrow, tables, measured, aim):
+        """Each format's narrowing path toward `aim`; `tables` gain the entries it needs."""
+        groups = sensitivity_lib.GroupSensitivity.from_json(measured["sensitivity"])
+        float_accuracy = measured["inputs"]["float"]["test_accuracy"]
+        paths = []
+        for fmt in self.formats:
+            table = tables[fmt]
+            format_cost = 100 * (float_accuracy - measured["inputs"][fmt]["test_accuracy"])
+
+            def predict(candidate, table=table):
+                return {"latency_ms": table.predict(candidate),
+                        "size_bytes": table.predict_bytes(candidate)}
+
+            def loss_of(widths, format_cost=format_cost):
+                return groups.loss_of(widths) + max(0.0, format_cost)
+
+            paths.append(budget.search.narrowing_path(narrow, predict, loss_of, aim, fmt,
+                                                      step=self._step(fmt)))
+        return paths
+
+    def _attempt(self, run, number, plan):
+        """Trains, exports and verifies `plan`: its record (attempts/N/attempt.json)."""
+        folder = os.path.join(ATTEMPTS_DIR, str(number))
+        record_path = os.path.join(run.staging, folder, ATTEMPT_FILE)
+        if os.path.exists(record_path):
+            with open(record_path, encoding="utf-8") as f:
+                return json.load(f)
+        os.makedirs(os.path.join(run.staging, folder), exist_ok=True)
+        widths_path = os.path.join(run.staging, folder, "widths.json")
+        _atomic.write_json(widths_path, plan.widths)
+        run.log(f"Attempt {number}: {plan.latency_format} file, widths "
+                f"{_widths_text(plan.widths)}; predicted {_predicted_text(plan.predicted)}; "
+                f"recovering for {run.training.epochs} epochs.")
+        shrunk = os.path.join(folder, "shrink")
+        self._sub_run(run, shrink_job.ShrinkJob(
+            model=self.model, widths=widths_path, teacher=self.teacher,
+            latency_format=plan.latency_format, latency_threads=self.latency_threads), shrunk)
+        final = shrunk
+        if plan.latency_format == "int8":
+            final = os.path.join(folder, "int8")
+            self._sub_run(run, quantize_job.QuantizeJob(
+                model=os.path.join(run.staging, shrunk), mode="int8"), final)
+        record = {"number": number, "plan": plan.to_json(),
+                  "file": os.path.join(final, artifacts.TFLITE_FILE),
+                  "measured": self._verify(run, os.path.join(run.staging, final),
+                                           plan.latency_format)}
+        _atomic.write_json(record_path, record)
+        return record
+
+    def _verify(self, run, folder, latency_format):
+        """The attempt's file against the input's: latency (interleaved), bytes, accuracy."""
+        with open(os.path.join(folder, artifacts.SUMMARY_FILE), encoding="utf-8") as f:
+            summary = json.load(f)
+        path = os.path.join(folder, artifacts.TFLITE_FILE)
+        files = {**self._input_files(run), "attempt": path}
+        timed = evaluate.compare_latency(files, rounds=VERIFY_ROUNDS, batch_size=1,
+                                         num_threads=self.latency_threads)
+        inputs = self._measured_inputs
+        accuracy = summary["tflite"]["test_accuracy"]
+        return {"latency_ms": timed["attempt"]["median_ms"],
+                "input_latency_ms": timed["float"]["median_ms"],
+                "speedup": timed["float"]["median_ms"] / timed["attempt"]["median_ms"],
+                "size_bytes": os.path.getsize(path), "test_accuracy": accuracy,
+                "accuracy_drop": 100 * (inputs["float"]["test_accuracy"] - accuracy)}
+
+    # The run -------------------------------------------------------------------
+
+    def finish(self, run):
+        started = time.monotonic()
+        targets = self.targets
+        model = run.load_model(self.model)
+        measured = self._measure(run, model)
+        self._measured_inputs = measured["inputs"]
+        narrow = shrink.narrowing(model)
+        # Kept for the whole run: entries measured for one search serve the next.
+        tables = {fmt: budget.LatencyTable.from_json(measured["tables"][fmt])
+                  for fmt in self.formats}
+        aim, attempts, frontier = targets, [], []
+        for number in range(1, self.max_attempts + 1):
+            paths = self._paths(narrow, tables, measured, aim)
+            plan = budget.search.choose(paths, aim)
+            if plan is None:
+                plan = budget.search.closest(paths, aim)
+                run.log(f"No plan is predicted to meet {_aim_text(aim)}: trying the "
+                        "closest.")
+            frontier.append({"attempt": number, "aim": aim.to_json(),
+                             "plans": [p.to_json() for path in paths for p in path],
+                             "chosen": plan.to_json()})
+            if any(a["plan"]["widths"] == plan.widths
+                   and a["plan"]["latency_format"] == plan.latency_format for a in attempts):
+                run.log("The corrected search chose a plan already tried: stopping.")
+                break
+            record = self._attempt(run, number, plan)
+            attempts.append(record)
+            misses = targets.misses(record["measured"])
+            run.log(f"Attempt {number}: {_measured_text(record['measured'])}; "
+                    + ("every target met." if not misses else targets.describe_miss(misses)))
+            if not misses:
+                break
+            minutes = (time.monotonic() - started) / 60
+            if self.time_budget_min is not None and minutes >= self.time_budget_min:
+                run.log(f"Time budget of {self.time_budget_min:g} min spent "
+                        f"({minutes:.1f} min): no further attempt.")
+                break
+            aim = budget.search.corrected(aim, plan.predicted, record["measured"])
+        best = _best(attempts, targets)
+        shutil.copyfile(os.path.join(run.staging, best["file"]),
+                        os.path.join(run.staging, artifacts.TFLITE_FILE))
+        _atomic.write_json(os.path.join(run.staging, FRONTIER_FILE),
+                           _frontier_record(frontier, attempts))
+        misses = targets.misses(best["measured"])
+        return {"optimize": {
+            "targets": targets.to_json(), "met": not misses, "misses": misses,
+            "miss": targets.describe_miss(misses) if misses else None,
+            "chosen": best, "attempts": attempts, "inputs": measured["inputs"],
+            "floor": measured.get("floor"), "measure_seconds": measured["seconds"],
+            "seconds": round(time.monotonic() - started, 1)}}
+
+    def describe(self, summary, output_dir):
+        own = summary["optimize"]
+        chosen = own["chosen"]
+        lines = [f"Chosen: attempt {chosen['number']} ({chosen['plan']['latency_format']}), "
+                 f"{_measured_text(chosen['measured'])}.",
+                 "Every target met." if own["met"] else f"Not every target met: {own['miss']}.",
+                 f"Output: {output_dir}"]
+        return "\n".join(lines)
+
+
+def _best(attempts, targets):
+    """The most accurate attempt that meets every target; else the one missing least."""
+    met = [a for a in attempts if not targets.misses(a["measured"])]
+    if met:
+        return max(met, key=lambda a: a["measured"]["test_accuracy"])
+
+    def shortfall(attempt):
+        misses = targets.misses(attempt["measured"])
+        return sum(m["over_by_ratio"] if m["over_by_ratio"] is not None
+                   else m["over_by"] / 100 for m in misses.values())
+    return min(attempts, key=shortfall)
+
+
+def _frontier_record(searches, attempts):
+    """frontier.json: every plan searched, with the measured result of those trained."""
+    return {"searches": searches,
+            "attempts": [{"number": a["number"], "plan": a["plan"], "file": a["file"],
+                          "measured": a["measured"]} for a in attempts]}
+
+
+def _indented(text):
+    return "\n".join(f"  {line}" if line else line for line in str(text).split("\n"))
+
+
+def _widths_text(widths):
+    return ", ".join(f"{name} {width}" for name, width in widths.items())
+
+
+def _predicted_text(predicted):
+    return (f"{predicted['latency_ms']:.4f} ms, {predicted['size_bytes']:,} bytes, "
+            f"{predicted['accuracy_drop']:.2f} points lost before recovery")
+
+
+def _measured_text(measured):
+    return (f"{measured['latency_ms']:.4f} ms ({measured['speedup']:.2f}x the input "
+            f"file's speed), {measured['size_bytes']:,} bytes, "
+            f"{measured['test_accuracy']:.2%} ({measured['accuracy_drop']:.2f} points lost)")
+
+
+def _aim_text(aim):
+    return ", ".join(f"{name} {value:g}" for name, value in aim.to_json().items()
+                     if value is not None)
+
+
+def optimize(model, dataset, *, output_dir, target_latency_ms=None, target_size_kb=None,
+             max_accuracy_drop=None, teacher=None, epochs=10, log=print, **options_and_training):
+    """`tfcompress optimize` from Python: the best model within a budget.
+
+    Args:
+      model: a trained model (Keras 3 or tf_keras), or the path of its
+        .keras file or job folder. A model object is saved first, beside the
+        output, as `<output_dir>.input.keras` (kept, so that `resume=True`
+        finds the same input).
+      dataset: as `--dataset`: a TFDS name, "npz:PATH", "dir:PATH" or "tsv:PATH".
+      output_dir: the run's folder (written only when the run is complete).
+      target_latency_ms, target_size_kb, max_accuracy_drop: the budget; at
+        least one (see `OptimizeJob`).
+      teacher: recover by distilling from this model path (default: `model`).
+      epochs: each attempt's recovery epochs.
+      log: fn(line) for progress.
+      **options_and_training: `OptimizeJob`'s other options (latency_threads,
+        time_budget_min, max_attempts, formats, round_to) and
+        `settings.Training`'s (seed, batch_size, resume, ...).
+
+    Returns:
+      The summary (also in `output_dir/summary.json`); `summary["optimize"]`
+      says whether every target was met (`met`), and if not which and by how
+      much (`miss`). Missing a target does not raise: the best attempt is
+      written all the same.
+
+    Raises:
+      ValueError: bad targets or inputs, or a target below what the smallest
+        model of this input and output takes (before any work).
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        path = f"{os.path.normpath(output_dir)}.input.keras"
+        export.save_keras_model(model, path)
+        model = path
+    own = {f.name for f, _ in options.declared(OptimizeJob)}
+    job = OptimizeJob(model=os.fspath(model), target_latency_ms=target_latency_ms,
+                      target_size_kb=target_size_kb, max_accuracy_drop=max_accuracy_drop,
+                      teacher=teacher, **{k: v for k, v in options_and_training.items()
+                                          if k in own})
+    training = settings.Training(output_dir=output_dir, dataset=dataset, epochs=epochs,
+                                 **{k: v for k, v in options_and_training.items()
+                                    if k not in own})
+    return runner.run(job, training, log=log)
