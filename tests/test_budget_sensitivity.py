@@ -13,9 +13,11 @@ import json
 import numpy as np
 import tensorflow as tf
 
+from tfcompress import budget
 from tfcompress import evaluate
 from tfcompress import shrink
 from tfcompress._keras import keras
+from tfcompress.budget import search
 from tfcompress.budget import sensitivity
 from tfcompress.budget.sensitivity import GroupSensitivity
 
@@ -120,6 +122,19 @@ class MeasureGroupsTest(tf.test.TestCase):
         self.assertEqual(again.accuracy, self.measured.accuracy)
         self.assertEqual(again.drops, {"a": {8: self.measured.drops["a"][8]},
                                        "b": {8: self.measured.drops["b"][8]}})
+
+    def test_search_path_predicts_each_plans_drop_with_loss_of(self):
+        def predict(model):  # a stand-in for the lookup tables: 1 ms per MMAC
+            return {"latency_ms": evaluate.count_macs(model)["total"] / 1e6,
+                    "size_bytes": 4 * evaluate.count_params(model)["total"]}
+
+        full = predict(self.model)["latency_ms"]
+        path = search.narrowing_path(self.narrow, predict, self.measured.loss_of,
+                                     budget.Targets(latency_ms=0.5 * full), "float", step=4)
+        self.assertGreater(len(path), 1)
+        for plan in path:
+            self.assertEqual(plan.predicted["accuracy_drop"],
+                             self.measured.loss_of(plan.widths))
 
 
 class CandidateWidthsTest(tf.test.TestCase):
