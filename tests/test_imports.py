@@ -29,7 +29,8 @@ _PACKAGE = _REPO / "tfcompress"
 _LAYERS = (
     ("_atomic", "_checks", "_keras", "_tfmot_wrappers", "_version", "quiet", "runtime"),
     ("data", "models", "graph", "keras3"),
-    ("budget", "distill", "evaluate", "export", "prune", "quantize", "shrink", "training"),
+    ("budget", "charts", "distill", "evaluate", "export", "prune", "quantize", "shrink",
+     "training"),
     ("jobs", "pipeline"),
     ("cli",),
     ("__init__",),

@@ -1,7 +1,6 @@
 """The report's pictures (matplotlib, PNG), each from files in the run folder."""
 
 import json
-import math
 import os
 
 import matplotlib
@@ -9,10 +8,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
-import matplotlib.transforms  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfcompress import _atomic  # noqa: E402
+from tfcompress import charts  # noqa: E402
 from tfcompress.jobs import artifacts  # noqa: E402
 from tfcompress.pipeline import stages as stages_lib  # noqa: E402
 
@@ -20,66 +18,6 @@ ACCURACY_VS_SIZE = "accuracy_vs_size.png"
 SPARSITY = "layer_sparsity.png"
 WEIGHTS = "weight_histograms.png"
 SENSITIVITY = "sensitivity.png"
-
-
-def _save(fig, path):
-    with _atomic.atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
-def _size_ticks(low, high):
-    """Round sizes between `low` and `high` for a log axis, labelled in full.
-
-    Matplotlib's own log ticks label minor ticks as "2x10^1", "3x10^1", ...
-    when the sizes span less than a decade, and those labels run together.
-    """
-    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    most = 8 if len(_size_label(high)) <= 5 else 5  # long labels need more room
-    for mantissas, fewest in (((1, 2, 5), 3), ((1,), 3), ((1, 1.5, 2, 3, 4, 5, 6, 8), 2)):
-        ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in mantissas
-                 if low <= m * 10.0 ** e <= high]
-        if fewest <= len(ticks) <= most:
-            return ticks
-    # A range too narrow for a round grid: three sizes inside it, 2 digits each.
-    return sorted({float(f"{t:.2g}") for t in np.geomspace(low, high, 5)[1:4]})
-
-
-def _size_label(kib, _=None):
-    return f"{kib:,.0f}" if kib >= 10 else f"{kib:g}"
-
-
-# Where a point's name may go, in order of preference: (offset in points, alignment).
-_LABEL_PLACES = (((5, 5), "left"), ((5, -13), "left"), ((-5, 5), "right"),
-                 ((-5, -13), "right"))
-
-
-def _name_points(ax, points):
-    """Writes each point's name beside it, where it covers no other name or point
-    and stays inside the axes (else in the first place)."""
-    ax.figure.canvas.draw()  # settles the limits and layout the boxes are measured in
-    renderer = ax.figure.canvas.get_renderer()
-    frame = ax.get_window_extent(renderer)
-    taken = []
-    for x, y in points:  # each marker, as a small box
-        cx, cy = ax.transData.transform((x, y))
-        taken.append(matplotlib.transforms.Bbox.from_extents(cx - 4, cy - 4, cx + 4,
-                                                             cy + 4))
-    for (x, y), name in points.items():
-        for offset, align in _LABEL_PLACES:
-            text = ax.annotate(name, (x, y), textcoords="offset points", xytext=offset,
-                               ha=align)
-            box = text.get_window_extent(renderer)
-            inside = (frame.x0 <= box.x0 and box.x1 <= frame.x1
-                      and frame.y0 <= box.y0 and box.y1 <= frame.y1)
-            if inside and not any(box.overlaps(other) for other in taken):
-                break
-            text.remove()
-        else:
-            offset, align = _LABEL_PLACES[0]
-            text = ax.annotate(name, (x, y), textcoords="offset points", xytext=offset,
-                               ha=align)
-        taken.append(text.get_window_extent(renderer))
 
 
 def accuracy_vs_size_figure(report):
@@ -97,8 +35,8 @@ def accuracy_vs_size_figure(report):
     low, high = min(sizes) / 1.25, max(sizes) * 1.25
     ax.set_xlim(low, high)
     ax.margins(y=0.1)
-    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(_size_ticks(low, high)))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_size_label))
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(charts.size_ticks(low, high)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(charts.size_label))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("TFLite file, gzipped (KiB, log scale)")
     ax.set_ylabel("test accuracy (%)")
@@ -109,12 +47,12 @@ def accuracy_vs_size_figure(report):
     for size, acc, row in zip(sizes, accuracy, rows, strict=True):
         key = (float(f"{size:.3g}"), round(acc, 2))
         points[key] = f"{points[key]}, {row['stage']}" if key in points else row["stage"]
-    _name_points(ax, points)
+    charts.name_points(ax, points)
     return fig
 
 
 def _accuracy_vs_size(report, path):
-    _save(accuracy_vs_size_figure(report), path)
+    charts.save_png(accuracy_vs_size_figure(report), path)
 
 
 def _layer_sparsity(prune_report, path):
@@ -132,7 +70,7 @@ def _layer_sparsity(prune_report, path):
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
         label.set_rotation_mode("anchor")
-    _save(fig, path)
+    charts.save_png(fig, path)
 
 
 def _kernel_values(model_path):
@@ -156,7 +94,7 @@ def _weight_histograms(before_path, after_path, path):
     ax.set_ylabel("count (log scale)")
     ax.set_title("Kernel weights before and after pruning")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)  # off the bars
-    _save(fig, path)
+    charts.save_png(fig, path)
 
 
 def _sensitivity(analysis, path):
@@ -171,7 +109,7 @@ def _sensitivity(analysis, path):
     ax.set_title("Pruning sensitivity, one layer at a time (no retraining)")
     ax.legend()
     ax.grid(True, alpha=0.3)
-    _save(fig, path)
+    charts.save_png(fig, path)
 
 
 def write_plots(run_dir, report):
