@@ -79,10 +79,28 @@ class OptimizeTest(tf.test.TestCase):
             chosen_bytes = f.read()
         with open(written, "rb") as f:
             self.assertEqual(f.read(), chosen_bytes)
+        with open(os.path.join(out, "report.md"), encoding="utf-8") as f:
+            report = f.read()
+        self.assertIn("**Every target met.** Written: `model.tflite`, from attempt 1", report)
+        self.assertIn("![accuracy against latency](pareto.png)", report)
+        self.assertRegex(report, r"- smallest: attempt 1 \(int8\)")
+        self.assertGreater(os.path.getsize(os.path.join(out, "pareto.png")), 5000)
         # Every plan the search judged is listed, the full model first.
         plans = frontier["searches"][0]["plans"]
         self.assertEqual(plans[0]["widths"], {"h1": 128, "h2": 64})
         self.assertIn(frontier["searches"][0]["chosen"], plans)
+
+    def test_a_budget_the_input_int8_file_meets_takes_it_without_training(self):
+        out = os.path.join(self.root, "loose")
+        summary = runner.run(optimize.OptimizeJob(model=self.model_path, target_size_kb=150),
+                             self._training("loose"), log=_quiet)
+        own = summary["optimize"]
+        self.assertTrue(own["met"])
+        self.assertEqual(own["chosen"]["file"], os.path.join("input", "model.tflite"))
+        self.assertEqual(own["chosen"]["plan"]["widths"], {"h1": 128, "h2": 64})
+        self.assertFalse(os.path.exists(os.path.join(out, "attempts", "1", "shrink")))
+        self.assertEqual(own["chosen"]["measured"]["test_accuracy"],
+                         own["inputs"]["int8"]["test_accuracy"])
 
     def test_bad_targets_refused_before_any_work(self):
         out = os.path.join(self.root, "bad")

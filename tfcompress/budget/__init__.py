@@ -1,7 +1,7 @@
 """Compression to a budget: what a search for the best model within it measures.
 
-`latency_table.LatencyTable`: a model's LiteRT latency predicted from its
-layers' measured latencies (NetAdapt's lookup table).
+`latency_table.LatencyTable`: a model's LiteRT latency and file bytes
+predicted from its layers' measured ones (NetAdapt's lookup table).
 `targets.Targets`: the user's budget (latency, size, accuracy drop), checked,
 and compared with what a model measured.
 `floor`: the smallest model of an input and output, measured; a target

@@ -37,6 +37,7 @@ from tfcompress._checks import check_positive_int
 from tfcompress.budget import sensitivity as sensitivity_lib
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import logits
+from tfcompress.jobs import optimize_report
 from tfcompress.jobs import options
 from tfcompress.jobs import run_dir
 from tfcompress.jobs import runner
@@ -66,9 +67,9 @@ class OptimizeJob(runner.Job):
     test accuracy lost against the input model's own float file). The run's
     --epochs are each attempt's recovery epochs.
 
-    Writes model.tflite (the chosen attempt's file), summary.json (the
-    targets, what was measured, each attempt, met or missed and by how
-    much), frontier.json (every plan searched, predicted and, for those
+    Writes model.tflite (the chosen attempt's file), report.md (with
+    pareto.png and three picks), summary.json (the targets, what was
+    measured, each attempt, met or missed and by how much), frontier.json (every plan searched, predicted and, for those
     trained, measured), measurements.json, and the jobs of each attempt
     under attempts/.
     """
@@ -235,35 +236,44 @@ class OptimizeJob(runner.Job):
         os.makedirs(os.path.join(run.staging, folder), exist_ok=True)
         widths_path = os.path.join(run.staging, folder, "widths.json")
         _atomic.write_json(widths_path, plan.widths)
-        run.log(f"Attempt {number}: {plan.latency_format} file, widths "
-                f"{_widths_text(plan.widths)}; predicted {_predicted_text(plan.predicted)}; "
-                f"recovering for {run.training.epochs} epochs.")
-        shrunk = os.path.join(folder, "shrink")
-        self._sub_run(run, shrink_job.ShrinkJob(
-            model=self.model, widths=widths_path, teacher=self.teacher,
-            latency_format=plan.latency_format, latency_threads=self.latency_threads), shrunk)
-        final = shrunk
-        if plan.latency_format == "int8":
-            final = os.path.join(folder, "int8")
-            self._sub_run(run, quantize_job.QuantizeJob(
-                model=os.path.join(run.staging, shrunk), mode="int8"), final)
+        began = time.monotonic()
+        full_width = plan.step == 0
+        run.log(f"Attempt {number} of at most {self.max_attempts}: {plan.latency_format} "
+                f"file, widths {_widths_text(plan.widths)}; predicted "
+                f"{_predicted_text(plan.predicted)}; "
+                + ("the input model's own file, no training." if full_width
+                   else f"recovering for {run.training.epochs} epochs."))
+        if full_width:  # the input's own file, measured with the input's files
+            file = self._input_files(run)[plan.latency_format]
+            accuracy = self._measured_inputs[plan.latency_format]["test_accuracy"]
+        else:
+            shrunk = os.path.join(folder, "shrink")
+            self._sub_run(run, shrink_job.ShrinkJob(
+                model=self.model, widths=widths_path, teacher=self.teacher,
+                latency_format=plan.latency_format, latency_threads=self.latency_threads),
+                shrunk)
+            final = shrunk
+            if plan.latency_format == "int8":
+                final = os.path.join(folder, "int8")
+                self._sub_run(run, quantize_job.QuantizeJob(
+                    model=os.path.join(run.staging, shrunk), mode="int8"), final)
+            file = os.path.join(run.staging, final, artifacts.TFLITE_FILE)
+            with open(os.path.join(run.staging, final, artifacts.SUMMARY_FILE),
+                      encoding="utf-8") as f:
+                accuracy = json.load(f)["tflite"]["test_accuracy"]
         record = {"number": number, "plan": plan.to_json(),
-                  "file": os.path.join(final, artifacts.TFLITE_FILE),
-                  "measured": self._verify(run, os.path.join(run.staging, final),
-                                           plan.latency_format)}
+                  "file": os.path.relpath(file, run.staging),
+                  "measured": self._verify(run, file, accuracy),
+                  "seconds": round(time.monotonic() - began, 1)}
         _atomic.write_json(record_path, record)
         return record
 
-    def _verify(self, run, folder, latency_format):
+    def _verify(self, run, path, accuracy):
         """The attempt's file against the input's: latency (interleaved), bytes, accuracy."""
-        with open(os.path.join(folder, artifacts.SUMMARY_FILE), encoding="utf-8") as f:
-            summary = json.load(f)
-        path = os.path.join(folder, artifacts.TFLITE_FILE)
         files = {**self._input_files(run), "attempt": path}
         timed = evaluate.compare_latency(files, rounds=VERIFY_ROUNDS, batch_size=1,
                                          num_threads=self.latency_threads)
         inputs = self._measured_inputs
-        accuracy = summary["tflite"]["test_accuracy"]
         return {"latency_ms": timed["attempt"]["median_ms"],
                 "input_latency_ms": timed["float"]["median_ms"],
                 "speedup": timed["float"]["median_ms"] / timed["attempt"]["median_ms"],
@@ -300,7 +310,8 @@ class OptimizeJob(runner.Job):
             record = self._attempt(run, number, plan)
             attempts.append(record)
             misses = targets.misses(record["measured"])
-            run.log(f"Attempt {number}: {_measured_text(record['measured'])}; "
+            run.log(f"Attempt {number} ({record['seconds']:.0f} s): "
+                    f"{_measured_text(record['measured'])}; "
                     + ("every target met." if not misses else targets.describe_miss(misses)))
             if not misses:
                 break
@@ -316,12 +327,13 @@ class OptimizeJob(runner.Job):
         _atomic.write_json(os.path.join(run.staging, FRONTIER_FILE),
                            _frontier_record(frontier, attempts))
         misses = targets.misses(best["measured"])
-        return {"optimize": {
-            "targets": targets.to_json(), "met": not misses, "misses": misses,
-            "miss": targets.describe_miss(misses) if misses else None,
-            "chosen": best, "attempts": attempts, "inputs": measured["inputs"],
-            "floor": measured.get("floor"), "measure_seconds": measured["seconds"],
-            "seconds": round(time.monotonic() - started, 1)}}
+        own = {"targets": targets.to_json(), "met": not misses, "misses": misses,
+               "miss": targets.describe_miss(misses) if misses else None,
+               "chosen": best, "attempts": attempts, "inputs": measured["inputs"],
+               "floor": measured.get("floor"), "measure_seconds": measured["seconds"],
+               "seconds": round(time.monotonic() - started, 1)}
+        optimize_report.write(run.staging, own, targets, self.latency_threads)
+        return {"optimize": own}
 
     def describe(self, summary, output_dir):
         own = summary["optimize"]
