@@ -209,18 +209,18 @@ class OptimizeJob(runner.Job):
     def _paths(self, narrow, tables, measured, aim):
         """Each format's narrowing path toward `aim`; `tables` gain the entries it needs."""
         groups = sensitivity_lib.GroupSensitivity.from_json(measured["sensitivity"])
-        float_accuracy = measured["inputs"]["float"]["test_accuracy"]
+        costs = budget.format_costs({fmt: record["test_accuracy"]
+                                     for fmt, record in measured["inputs"].items()})
         paths = []
         for fmt in self.formats:
             table = tables[fmt]
-            format_cost = 100 * (float_accuracy - measured["inputs"][fmt]["test_accuracy"])
 
             def predict(candidate, table=table):
                 return {"latency_ms": table.predict(candidate),
                         "size_bytes": table.predict_bytes(candidate)}
 
-            def loss_of(widths, format_cost=format_cost):
-                return groups.loss_of(widths) + max(0.0, format_cost)
+            def loss_of(widths, format_cost=costs[fmt]):
+                return groups.loss_of(widths) + format_cost
 
             paths.append(budget.search.narrowing_path(narrow, predict, loss_of, aim, fmt,
                                                       step=self._step(fmt)))
