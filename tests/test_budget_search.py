@@ -4,8 +4,8 @@ What users rely on: the path starts at the full model and narrows one group
 by one tile per step, the least accuracy lost per cost saved first; it stops
 as soon as the predicted costs meet the targets (or, for an accuracy budget
 alone, before the predicted drop exceeds it); the chosen plan is the least
-predicted drop among those meeting the targets; a miss scales the target by
-how far the file landed from its prediction.
+predicted drop among those meeting the targets; after a miss, the target is
+mapped through the files measured so far.
 """
 
 import tensorflow as tf
@@ -112,22 +112,43 @@ class ChooseTest(tf.test.TestCase):
         self.assertEqual(search.Plan.from_json(plan.to_json()), plan)
 
 
-class CorrectedTest(tf.test.TestCase):
+class AimedTest(tf.test.TestCase):
 
-    def test_scaled_by_how_far_the_file_landed_from_its_prediction(self):
+    def test_one_measured_file_scales_the_target_by_its_error(self):
         targets = budget.Targets(latency_ms=1.0, size_kb=10.0, max_accuracy_drop=1.0)
-        aim = search.corrected(targets, {"latency_ms": 0.9, "size_bytes": 9000},
-                               {"latency_ms": 1.2, "size_bytes": 7500})
+        aim = search.aimed(targets, [({"latency_ms": 0.9, "size_bytes": 9000},
+                                      {"latency_ms": 1.2, "size_bytes": 7500})])
         self.assertAllClose(aim.latency_ms, 0.75)  # slower than predicted: tighter
         self.assertAllClose(aim.size_kb, 12.0)  # smaller than predicted: looser
         self.assertEqual(aim.max_accuracy_drop, 1.0)
 
-    def test_a_target_not_given_stays_none(self):
-        aim = search.corrected(budget.Targets(latency_ms=1.0),
-                               {"latency_ms": 1.0, "size_bytes": 100},
-                               {"latency_ms": 2.0, "size_bytes": 200})
+    def test_two_files_bracketing_the_target_give_the_secant_point(self):
+        # Predicted 1.8 measured 4.1 (too slow); predicted 1.6 measured 1.4 (fast enough).
+        pairs = [({"latency_ms": 1.8, "size_bytes": 1}, {"latency_ms": 4.1, "size_bytes": 1}),
+                 ({"latency_ms": 1.6, "size_bytes": 1}, {"latency_ms": 1.4, "size_bytes": 1})]
+        aim = search.aimed(budget.Targets(latency_ms=2.0), pairs)
+        self.assertAllClose(aim.latency_ms, 1.6 + (2.0 - 1.4) * 0.2 / 2.7)
+        # Between the two predictions, where one plan the ratio rule would skip lies.
+        self.assertGreater(aim.latency_ms, 1.6)
+        self.assertLess(aim.latency_ms, 1.8)
+
+    def test_no_measurement_and_targets_not_given(self):
+        targets = budget.Targets(latency_ms=1.0)
+        self.assertIs(search.aimed(targets, []), targets)
+        aim = search.aimed(targets, [({"latency_ms": 1.0, "size_bytes": 100},
+                                      {"latency_ms": 2.0, "size_bytes": 200})])
         self.assertIsNone(aim.size_kb)
         self.assertAllClose(aim.latency_ms, 0.5)
+
+    def test_choose_judges_each_format_against_its_own_aim(self):
+        plan = lambda fmt, ms: search.Plan(fmt, {"a": 1}, {  # noqa: E731
+            "latency_ms": ms, "size_bytes": 1, "accuracy_drop": 0.0})
+        paths = [[plan("float", 0.9)], [plan("int8", 0.5)]]
+        aims = {"float": budget.Targets(latency_ms=0.8), "int8": budget.Targets(latency_ms=0.6)}
+        self.assertEqual(search.choose(paths, aims).latency_format, "int8")
+        aims["float"] = budget.Targets(latency_ms=1.0)
+        # Both meet their aims at no predicted drop: the faster.
+        self.assertEqual(search.choose(paths, aims).latency_format, "int8")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ frontier of that file format, which `frontier.json` records.
 NetAdapt fine-tunes briefly after each step; here the steps are judged on
 the sensitivity measured once, and the chosen plan alone is trained
 (recovery by distillation) and then verified by measuring its file. A
-miss is corrected by searching again against a target scaled by how far
-the file landed from its prediction (`corrected`). Hand-written: no library searches Keras channel groups
+miss is corrected by searching again against the targets mapped through
+the files measured so far (`aimed`). Hand-written: no library searches Keras channel groups
 against LiteRT lookup tables.
 """
 
@@ -134,8 +134,12 @@ def narrowing_path(narrow, predict, loss_of, targets, latency_format, *, step,
     return path
 
 
-def choose(paths, targets):
-    """The plan to train, or None if no plan is predicted to meet the targets.
+def _aim_of(aims, plan):
+    return aims[plan.latency_format] if isinstance(aims, dict) else aims
+
+
+def choose(paths, aims):
+    """The plan to train, or None if no plan is predicted to meet its aim.
 
     With a latency or size target: of the plans predicted to meet them, the
     one of least predicted accuracy drop (then the fastest). The drop is
@@ -143,36 +147,68 @@ def choose(paths, targets):
     trained file, not here. With the accuracy drop alone: the fastest plan
     predicted within it.
 
-    `paths`: [[Plan]] (one path per file format).
+    Args:
+      paths: [[Plan]] (one path per file format).
+      aims: `Targets`, or {format: Targets} (`aimed`: each format's targets
+        in its tables' terms).
     """
     plans = [plan for path in paths for plan in path]
-    if targets.latency_ms is None and targets.size_kb is None:
-        within = [p for p in plans if p.predicted["accuracy_drop"] <= targets.max_accuracy_drop]
+    if all(_aim_of(aims, p).latency_ms is None and _aim_of(aims, p).size_kb is None
+           for p in plans):
+        within = [p for p in plans
+                  if p.predicted["accuracy_drop"] <= _aim_of(aims, p).max_accuracy_drop]
         return min(within, key=lambda p: (p.predicted["latency_ms"],
                                           p.predicted["accuracy_drop"]), default=None)
-    meeting = [p for p in plans if _worst_ratio(p.predicted, targets) <= 1.0]
+    meeting = [p for p in plans if _worst_ratio(p.predicted, _aim_of(aims, p)) <= 1.0]
     return min(meeting, key=lambda p: (p.predicted["accuracy_drop"],
                                        p.predicted["latency_ms"]), default=None)
 
 
-def closest(paths, targets):
-    """The plan nearest to meeting the predicted cost targets (the last of the best path)."""
+def closest(paths, aims):
+    """The plan nearest to meeting its predicted cost aim (the last of the best path)."""
     ends = [path[-1] for path in paths if path]
-    return min(ends, key=lambda p: (_worst_ratio(p.predicted, targets) or 0.0,
+    return min(ends, key=lambda p: (_worst_ratio(p.predicted, _aim_of(aims, p)) or 0.0,
                                     p.predicted["accuracy_drop"]))
 
 
-def corrected(targets, predicted, measured):
-    """`targets` with latency and size scaled by how far a measured file landed
-    from its prediction (NetAdapt's correction), so the next search aims where
-    its file will land: tighter after a file slower or larger than predicted,
-    looser after one faster or smaller (room for a wider, more accurate plan).
+def _predicted_at(target, pairs):
+    """The predicted value whose file would measure `target`, from (predicted,
+    measured) pairs: between the two pairs that bracket it, on the line through
+    them (a secant step); outside them, scaled by the nearest pair's ratio."""
+    pairs = sorted(pairs, key=lambda pair: pair[1])
+    below = [pair for pair in pairs if pair[1] <= target]
+    above = [pair for pair in pairs if pair[1] > target]
+    if below and above:
+        (p_low, m_low), (p_high, m_high) = below[-1], above[0]
+        if m_high > m_low and p_high > p_low:
+            return p_low + (target - m_low) * (p_high - p_low) / (m_high - m_low)
+    predicted, measured = below[-1] if below else above[0]
+    return target * predicted / measured
+
+
+def aimed(targets, pairs):
+    """`targets` in one format's predicted terms, from its files measured so far.
+
+    The tables' predictions are off by a factor that varies with the widths
+    (a microsecond-scale file is mostly invoke overhead the layer sums miss).
+    NetAdapt corrects its target by the last measurement's error; with two or
+    more files of the format measured, the target is mapped through the two
+    that bracket it instead, so the next plan lands between known points
+    rather than overshooting to the narrowest.
+
+    Args:
+      targets: the user's `Targets`.
+      pairs: [(predicted, measured)] of this format's attempts, each a dict
+        with "latency_ms" and "size_bytes".
     """
+    if not pairs:
+        return targets
     changes = {}
     if targets.latency_ms is not None:
-        changes["latency_ms"] = targets.latency_ms * predicted["latency_ms"] / measured[
-            "latency_ms"]
+        changes["latency_ms"] = _predicted_at(
+            targets.latency_ms, [(p["latency_ms"], m["latency_ms"]) for p, m in pairs])
     if targets.size_kb is not None:
-        changes["size_kb"] = targets.size_kb * predicted["size_bytes"] / measured[
-            "size_bytes"]
+        changes["size_kb"] = _predicted_at(
+            1000 * targets.size_kb,
+            [(p["size_bytes"], m["size_bytes"]) for p, m in pairs]) / 1000
     return dataclasses.replace(targets, **changes)

@@ -15,8 +15,9 @@
   from the input model (or `teacher`), then for an int8 plan a `quantize`
   run. Each is a job of its own under attempts/N/, resumable.
 - Verify: the attempt's file timed against the input's in interleaved
-  rounds, its bytes and test accuracy measured. A miss aims the next search
-  by how far the file landed from its prediction (`budget.search.corrected`).
+  rounds, its bytes and test accuracy measured. After a miss, the next
+  search aims at the targets mapped through the files measured so far
+  (`budget.search.aimed`).
 
 The run never ends empty-handed: the best attempt is written even when it
 misses, and the summary says which target it missed and by how much.
@@ -206,8 +207,8 @@ class OptimizeJob(runner.Job):
 
     # Searching and attempting -------------------------------------------------
 
-    def _paths(self, narrow, tables, measured, aim):
-        """Each format's narrowing path toward `aim`; `tables` gain the entries it needs."""
+    def _paths(self, narrow, tables, measured, aims):
+        """Each format's narrowing path toward its aim; `tables` gain the entries it needs."""
         groups = sensitivity_lib.GroupSensitivity.from_json(measured["sensitivity"])
         costs = budget.format_costs({fmt: record["test_accuracy"]
                                      for fmt, record in measured["inputs"].items()})
@@ -222,7 +223,7 @@ class OptimizeJob(runner.Job):
             def loss_of(widths, format_cost=costs[fmt]):
                 return groups.loss_of(widths) + format_cost
 
-            paths.append(budget.search.narrowing_path(narrow, predict, loss_of, aim, fmt,
+            paths.append(budget.search.narrowing_path(narrow, predict, loss_of, aims[fmt], fmt,
                                                       step=self._step(fmt)))
         return paths
 
@@ -292,15 +293,18 @@ class OptimizeJob(runner.Job):
         # Kept for the whole run: entries measured for one search serve the next.
         tables = {fmt: budget.LatencyTable.from_json(measured["tables"][fmt])
                   for fmt in self.formats}
-        aim, attempts, frontier = targets, [], []
+        attempts, frontier = [], []
+        pairs = {fmt: [] for fmt in self.formats}  # (predicted, measured) per format
         for number in range(1, self.max_attempts + 1):
-            paths = self._paths(narrow, tables, measured, aim)
-            plan = budget.search.choose(paths, aim)
+            aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self.formats}
+            paths = self._paths(narrow, tables, measured, aims)
+            plan = budget.search.choose(paths, aims)
             if plan is None:
-                plan = budget.search.closest(paths, aim)
-                run.log(f"No plan is predicted to meet {_aim_text(aim)}: trying the "
+                plan = budget.search.closest(paths, aims)
+                run.log(f"No plan is predicted to meet {_aim_text(aims)}: trying the "
                         "closest.")
-            frontier.append({"attempt": number, "aim": aim.to_json(),
+            frontier.append({"attempt": number,
+                             "aims": {fmt: aim.to_json() for fmt, aim in aims.items()},
                              "plans": [p.to_json() for path in paths for p in path],
                              "chosen": plan.to_json()})
             if any(a["plan"]["widths"] == plan.widths
@@ -309,6 +313,7 @@ class OptimizeJob(runner.Job):
                 break
             record = self._attempt(run, number, plan)
             attempts.append(record)
+            pairs[plan.latency_format].append((plan.predicted, record["measured"]))
             misses = targets.misses(record["measured"])
             run.log(f"Attempt {number} ({record['seconds']:.0f} s): "
                     f"{_measured_text(record['measured'])}; "
@@ -320,7 +325,6 @@ class OptimizeJob(runner.Job):
                 run.log(f"Time budget of {self.time_budget_min:g} min spent "
                         f"({minutes:.1f} min): no further attempt.")
                 break
-            aim = budget.search.corrected(aim, plan.predicted, record["measured"])
         best = _best(attempts, targets)
         shutil.copyfile(os.path.join(run.staging, best["file"]),
                         os.path.join(run.staging, artifacts.TFLITE_FILE))
@@ -384,9 +388,15 @@ def _measured_text(measured):
             f"{measured['test_accuracy']:.2%} ({measured['accuracy_drop']:.2f} points lost)")
 
 
-def _aim_text(aim):
-    return ", ".join(f"{name} {value:g}" for name, value in aim.to_json().items()
-                     if value is not None)
+def _aim_text(aims):
+    """"the aim (int8: target_latency_ms 0.0009, ...)" in the tables' terms."""
+    parts = []
+    for fmt, aim in aims.items():
+        goals = ", ".join(f"{budget.targets.FLAGS.get(name, name)} {value:.4g}"
+                          for name, value in dataclasses.asdict(aim).items()
+                          if value is not None)
+        parts.append(f"{fmt}: {goals}")
+    return "the aim (" + "; ".join(parts) + ", as the tables predict)"
 
 
 def optimize(model, dataset, *, output_dir, target_latency_ms=None, target_size_kb=None,
