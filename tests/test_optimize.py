@@ -18,6 +18,7 @@ import helpers
 import job_helpers
 import tfcompress
 from tfcompress import budget
+from tfcompress import pipeline
 from tfcompress._keras import keras
 from tfcompress.jobs import optimize
 from tfcompress.jobs import runner
@@ -85,6 +86,14 @@ class OptimizeTest(tf.test.TestCase):
         self.assertIn("![accuracy against latency](pareto.png)", report)
         self.assertRegex(report, r"- smallest: attempt 1 \(int8\)")
         self.assertGreater(os.path.getsize(os.path.join(out, "pareto.png")), 5000)
+        # `tfcompress report` and `compare` read the run as they read a pipeline's.
+        report = pipeline.build_report(out)
+        self.assertEqual([r["stage"] for r in report["stages"]],
+                         ["input float", "input int8", "attempt 1 (int8)"])
+        self.assertEqual(report["result"], "attempt 1 (int8)")
+        self.assertEqual(report["stages"][-1]["tflite_bytes"], os.path.getsize(written))
+        self.assertIn("| attempt 1 (int8) | b |",
+                      pipeline.format_comparison(report, report, "a", "b"))
         # Every plan the search judged is listed, the full model first.
         plans = frontier["searches"][0]["plans"]
         self.assertEqual(plans[0]["widths"], {"h1": 128, "h2": 64})

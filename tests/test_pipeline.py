@@ -139,7 +139,7 @@ class PipelineUsageErrorTest(helpers.CliTestCase):
 
     def test_compare_needs_two_runs(self):
         self.assertUsageError(_run_in_process("compare", "only_one"),
-                              "Give two pipeline run folders")
+                              "Give two pipeline or optimize run folders")
 
 
 def _png_shape(path):

@@ -1,4 +1,4 @@
-"""`tfcompress compare RUN_A RUN_B`: two pipeline runs side by side."""
+"""`tfcompress compare RUN_A RUN_B`: two pipeline or optimize runs side by side."""
 
 import os
 
@@ -9,7 +9,7 @@ from tfcompress import pipeline
 
 def main(argv):
     if len(argv) != 3:
-        raise app.UsageError("Give two pipeline run folders: tfcompress compare RUN_A "
+        raise app.UsageError("Give two pipeline or optimize run folders: tfcompress compare RUN_A "
                              "RUN_B.")
     reports = []
     for run_dir in argv[1:]:

@@ -26,9 +26,10 @@ COMMANDS = {
                  "Give a budget (latency, size, accuracy), get the best model meeting it."),
     "pipeline": ("tfcompress.cli.pipeline",
                  "Teacher, distill, prune, quantize, export, evaluate, and a report."),
-    "report": ("tfcompress.cli.report", "Rebuild a pipeline run's report: report RUN_DIR."),
+    "report": ("tfcompress.cli.report",
+               "Rebuild a pipeline or optimize run's report: report RUN_DIR."),
     "compare": ("tfcompress.cli.compare",
-                "Two pipeline runs side by side: compare RUN_A RUN_B."),
+                "Two pipeline or optimize runs side by side: compare RUN_A RUN_B."),
 }
 
 

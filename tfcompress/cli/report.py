@@ -1,4 +1,4 @@
-"""`tfcompress report RUN_DIR`: rebuild a pipeline run's report from its files."""
+"""`tfcompress report RUN_DIR`: rebuild a pipeline or optimize run's report from its files."""
 
 import os
 
@@ -9,7 +9,7 @@ from tfcompress import pipeline
 
 def main(argv):
     if len(argv) != 2:
-        raise app.UsageError("Give one pipeline run folder: tfcompress report RUN_DIR.")
+        raise app.UsageError("Give one pipeline or optimize run folder: tfcompress report RUN_DIR.")
     run_dir = argv[1]
     if not os.path.isdir(run_dir):
         raise app.UsageError(f"RUN_DIR {run_dir!r} is not a folder.")

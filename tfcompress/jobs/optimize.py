@@ -35,6 +35,7 @@ from tfcompress import evaluate
 from tfcompress import export
 from tfcompress import shrink
 from tfcompress._checks import check_positive_int
+from tfcompress._version import __version__
 from tfcompress.budget import sensitivity as sensitivity_lib
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import logits
@@ -332,6 +333,7 @@ class OptimizeJob(runner.Job):
                            _frontier_record(frontier, attempts))
         misses = targets.misses(best["measured"])
         own = {"targets": targets.to_json(), "met": not misses, "misses": misses,
+               "tfcompress_version": __version__,
                "miss": targets.describe_miss(misses) if misses else None,
                "chosen": best, "attempts": attempts, "inputs": measured["inputs"],
                "floor": measured.get("floor"), "measure_seconds": measured["seconds"],

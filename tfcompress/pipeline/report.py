@@ -12,6 +12,7 @@ from tfcompress import _atomic
 from tfcompress.evaluate import ratios as ratio_words
 from tfcompress.jobs import artifacts
 from tfcompress.pipeline import findings
+from tfcompress.pipeline import optimize_runs
 from tfcompress.pipeline import plots
 from tfcompress.pipeline import run_settings
 from tfcompress.pipeline import stages as stages_lib
@@ -81,7 +82,11 @@ def _f1_fields(summary):
 
 
 def build_report(run_dir):
-    """The report dict of a run folder (raises FileNotFoundError if empty)."""
+    """The report dict of a run folder, a pipeline's or an optimize run's
+    (raises FileNotFoundError if empty)."""
+    optimized = optimize_runs.summary_of(run_dir)
+    if optimized is not None:
+        return optimize_runs.build(run_dir, optimized)
     pipeline = (_maybe(os.path.join(run_dir, stages_lib.PIPELINE_FILE))
                 or {"stage_seconds": {}})
     evaluation = _maybe(os.path.join(stages_lib.stage_dir(run_dir, "evaluate"),
@@ -179,7 +184,13 @@ def _f1_note(report):
 
 
 def write_report(run_dir):
-    """Writes report.json, report.md and the plots; returns the report."""
+    """Writes report.json, report.md and the plots; returns the report.
+
+    An optimize run's report.md and chart are its own (`optimize_runs.write`).
+    """
+    optimized = optimize_runs.summary_of(run_dir)
+    if optimized is not None:
+        return optimize_runs.write(run_dir, optimized)
     report = build_report(run_dir)
     images = plots.write_plots(run_dir, report)
     report["plots"] = images
@@ -210,7 +221,8 @@ def write_report(run_dir):
 
 
 def format_comparison(report_a, report_b, name_a, name_b):
-    """Two runs' stage tables side by side (one row per stage and run)."""
+    """Two runs' stage tables side by side (one row per stage and run; an
+    optimize run's rows are its input's files and its attempts')."""
     keys = ("tflite_gzip_bytes", "tflite_accuracy", "latency_ms", "sparsity")
     columns = [c for c in _COLUMNS if c[0] in keys]
     lines = ["| stage | run | " + " | ".join(c[1] for c in columns) + " |",
@@ -219,8 +231,11 @@ def format_comparison(report_a, report_b, name_a, name_b):
     for name, report in ((name_a, report_a), (name_b, report_b)):
         for record in report["stages"]:
             by_stage.setdefault(record["stage"], []).append((name, record))
-    for stage in stages_lib.MODEL_STAGES:
-        for name, record in by_stage.get(stage, []):
+    # A pipeline's stages in their order, then an optimize run's files.
+    order = [s for s in stages_lib.MODEL_STAGES if s in by_stage]
+    order += [s for s in by_stage if s not in order]
+    for stage in order:
+        for name, record in by_stage[stage]:
             lines.append(f"| {stage} | {name} | "
                          + " | ".join(_cell(record, c) for c in columns) + " |")
     lines += ["", f"| setting | {name_a} | {name_b} |", "|---|---|---|"]
