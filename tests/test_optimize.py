@@ -127,13 +127,16 @@ class OptimizeTest(tf.test.TestCase):
                                self._training("bad"), log=_quiet)
         self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
 
-    def test_resume_after_a_kill_reuses_the_measurements(self):
+    def test_resume_after_a_kill_reuses_the_measurements_and_the_search(self):
         job = dict(model=self.model_path, target_size_kb=40)
         with self.assertRaises(KeyboardInterrupt):
             runner.run(_DieAtFirstAttempt(**job), self._training("run"), log=_quiet)
         partial = os.path.join(self.root, "run.partial")
         with open(os.path.join(partial, optimize.MEASUREMENTS_FILE), encoding="utf-8") as f:
             measured = json.load(f)
+        with open(os.path.join(partial, optimize.ATTEMPTS_DIR, "1", optimize.SEARCH_FILE),
+                  encoding="utf-8") as f:
+            searched = json.load(f)
         lines = []
         with mock.patch.object(budget.LatencyTable, "calibrate",
                                side_effect=AssertionError("measured again")):
@@ -141,6 +144,8 @@ class OptimizeTest(tf.test.TestCase):
                                  self._training("run", resume=True), log=lines.append)
         self.assertIn("Measurements: read back from the stopped run.", lines)
         self.assertEqual(summary["optimize"]["inputs"], measured["inputs"])
+        # The plan searched before the kill is the one trained after it.
+        self.assertEqual(summary["optimize"]["attempts"][0]["plan"], searched["chosen"])
         self.assertTrue(summary["optimize"]["met"])
 
 

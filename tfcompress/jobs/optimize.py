@@ -52,6 +52,7 @@ FRONTIER_FILE = "frontier.json"
 INPUT_DIR = "input"
 ATTEMPTS_DIR = "attempts"
 ATTEMPT_FILE = "attempt.json"
+SEARCH_FILE = "search.json"
 FORMATS = shrink.latency.FORMATS
 # Validation batches each group's sensitivity is measured on.
 _SENSITIVITY_BATCHES = 8
@@ -228,6 +229,30 @@ class OptimizeJob(runner.Job):
                                                       step=self._step(fmt)))
         return paths
 
+    def _search(self, run, number, narrow, tables, measured, targets, pairs):
+        """Attempt `number`'s search: its aims, every plan judged, the one chosen.
+
+        Kept in attempts/N/search.json before the attempt trains: a resumed
+        run takes the same plan (a search again would time new table
+        entries, and timings vary).
+        """
+        path = os.path.join(run.staging, ATTEMPTS_DIR, str(number), SEARCH_FILE)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self.formats}
+        paths = self._paths(narrow, tables, measured, aims)
+        plan = budget.search.choose(paths, aims)
+        if plan is None:
+            plan = budget.search.closest(paths, aims)
+            run.log(f"No plan is predicted to meet {_aim_text(aims)}: trying the closest.")
+        search = {"attempt": number, "aims": {fmt: aim.to_json() for fmt, aim in aims.items()},
+                  "plans": [p.to_json() for path in paths for p in path],
+                  "chosen": plan.to_json()}
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _atomic.write_json(path, search)
+        return search
+
     def _attempt(self, run, number, plan):
         """Trains, exports and verifies `plan`: its record (attempts/N/attempt.json)."""
         folder = os.path.join(ATTEMPTS_DIR, str(number))
@@ -297,17 +322,9 @@ class OptimizeJob(runner.Job):
         attempts, frontier = [], []
         pairs = {fmt: [] for fmt in self.formats}  # (predicted, measured) per format
         for number in range(1, self.max_attempts + 1):
-            aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self.formats}
-            paths = self._paths(narrow, tables, measured, aims)
-            plan = budget.search.choose(paths, aims)
-            if plan is None:
-                plan = budget.search.closest(paths, aims)
-                run.log(f"No plan is predicted to meet {_aim_text(aims)}: trying the "
-                        "closest.")
-            frontier.append({"attempt": number,
-                             "aims": {fmt: aim.to_json() for fmt, aim in aims.items()},
-                             "plans": [p.to_json() for path in paths for p in path],
-                             "chosen": plan.to_json()})
+            search = self._search(run, number, narrow, tables, measured, targets, pairs)
+            frontier.append(search)
+            plan = budget.search.Plan.from_json(search["chosen"])
             if any(a["plan"]["widths"] == plan.widths
                    and a["plan"]["latency_format"] == plan.latency_format for a in attempts):
                 run.log("The corrected search chose a plan already tried: stopping.")
