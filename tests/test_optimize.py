@@ -21,6 +21,7 @@ from tfcompress import budget
 from tfcompress import pipeline
 from tfcompress._keras import keras
 from tfcompress.jobs import optimize
+from tfcompress.jobs import optimize_report
 from tfcompress.jobs import runner
 
 
@@ -82,21 +83,25 @@ class OptimizeTest(tf.test.TestCase):
             self.assertEqual(f.read(), chosen_bytes)
         with open(os.path.join(out, "report.md"), encoding="utf-8") as f:
             report = f.read()
-        self.assertIn("**Every target met.** Written: `model.tflite`, from attempt 1", report)
+        chosen = optimize_report.attempt_name(own["chosen"])  # "attempt 1 (int8)"
+        self.assertIn(f"**Every target met.** Written: `model.tflite`, from {chosen}.", report)
         self.assertIn("![accuracy against latency](pareto.png)", report)
-        self.assertRegex(report, r"- smallest: attempt 1 \(int8\)")
+        self.assertIn(f"- smallest: {chosen} (", report)
         self.assertGreater(os.path.getsize(os.path.join(out, "pareto.png")), 5000)
         # `tfcompress report` and `compare` read the run as they read a pipeline's.
         report = pipeline.build_report(out)
         self.assertEqual([r["stage"] for r in report["stages"]],
-                         ["input float", "input int8", "attempt 1 (int8)"])
-        self.assertEqual(report["result"], "attempt 1 (int8)")
+                         ["input float", "input int8", chosen])
+        self.assertEqual(report["result"], chosen)
         self.assertEqual(report["stages"][-1]["tflite_bytes"], os.path.getsize(written))
-        self.assertIn("| attempt 1 (int8) | b |",
-                      pipeline.format_comparison(report, report, "a", "b"))
-        # Every plan the search judged is listed, the full model first.
+        self.assertIn(f"| {chosen} | b |", pipeline.format_comparison(report, report, "a", "b"))
+        # Every plan the search judged is listed, the full model first. A size
+        # budget steps by SIZE_STEP channels, not the kernel tile, and times nothing.
         plans = frontier["searches"][0]["plans"]
         self.assertEqual(plans[0]["widths"], {"h1": 128, "h2": 64})
+        self.assertIn(4, {abs(a["widths"]["h1"] - b["widths"]["h1"])
+                          for a, b in zip(plans, plans[1:])})
+        self.assertTrue(all(p["predicted"]["latency_ms"] == 0.0 for p in plans))
         self.assertIn(frontier["searches"][0]["chosen"], plans)
 
     def test_a_budget_the_input_int8_file_meets_takes_it_without_training(self):

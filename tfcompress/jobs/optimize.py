@@ -58,6 +58,8 @@ FORMATS = shrink.latency.FORMATS
 _SENSITIVITY_BATCHES = 8
 # Interleaved rounds a verification times the attempt and input files in.
 VERIFY_ROUNDS = 7
+# The widths' multiple of a size budget without latency (see `_step`).
+SIZE_STEP = 4
 
 
 @dataclasses.dataclass
@@ -114,10 +116,29 @@ class OptimizeJob(runner.Job):
         return budget.Targets(latency_ms=self.target_latency_ms, size_kb=self.target_size_kb,
                               max_accuracy_drop=self.max_accuracy_drop)
 
+    @property
+    def _timed(self):
+        """Whether the search needs latency: a latency target, or the accuracy
+        drop alone (the fastest plan within it). A size budget needs bytes only."""
+        return self.target_latency_ms is not None or self.target_size_kb is None
+
     def _step(self, latency_format):
-        multiple, _ = shrink.rounding.resolve(
-            shrink.rounding.check("round_to", self.round_to) or "auto", True, latency_format)
+        """The widths' multiple: `round_to`; else the kernel tile when the search
+        times files (speed steps with the tile), else `SIZE_STEP` (bytes grow with
+        every channel, so finer steps leave less of a size budget unspent)."""
+        round_to = shrink.rounding.check("round_to", self.round_to)
+        if round_to is None and not self._timed:
+            return SIZE_STEP
+        multiple, _ = shrink.rounding.resolve(round_to or "auto", True, latency_format)
         return multiple
+
+    def _table(self, latency_format, record=None):
+        """A lookup table (from `record` if given) that times its files only if needed."""
+        timer = budget.latency_table.time_files if self._timed else _untimed
+        if record is not None:
+            return budget.LatencyTable.from_json(record, timer=timer)
+        return budget.LatencyTable(latency_format=latency_format,
+                                   num_threads=self.latency_threads, timer=timer)
 
     def check(self, run):
         targets = self.targets
@@ -186,9 +207,10 @@ class OptimizeJob(runner.Job):
             f"{m['test_accuracy']:.2%}" for fmt, m in inputs.items()))
         tables = {}
         for fmt in self.formats:
-            run.log(f"Lookup table of {fmt} layer latencies and bytes "
-                    f"({self.latency_threads} thread(s)).")
-            table = budget.LatencyTable(latency_format=fmt, num_threads=self.latency_threads)
+            run.log(f"Lookup table of {fmt} layer "
+                    + (f"latencies and bytes ({self.latency_threads} thread(s))."
+                       if self._timed else "bytes (a size budget: nothing timed)."))
+            table = self._table(fmt)
             table.calibrate(model)
             tables[fmt] = table.to_json()
         run.log("Sensitivity of each channel group (validation accuracy, no retraining).")
@@ -317,8 +339,7 @@ class OptimizeJob(runner.Job):
         self._measured_inputs = measured["inputs"]
         narrow = shrink.narrowing(model)
         # Kept for the whole run: entries measured for one search serve the next.
-        tables = {fmt: budget.LatencyTable.from_json(measured["tables"][fmt])
-                  for fmt in self.formats}
+        tables = {fmt: self._table(fmt, measured["tables"][fmt]) for fmt in self.formats}
         attempts, frontier = [], []
         pairs = {fmt: [] for fmt in self.formats}  # (predicted, measured) per format
         for number in range(1, self.max_attempts + 1):
@@ -366,6 +387,12 @@ class OptimizeJob(runner.Job):
                  "Every target met." if own["met"] else f"Not every target met: {own['miss']}.",
                  f"Output: {output_dir}"]
         return "\n".join(lines)
+
+
+def _untimed(files, latency_format, num_threads):
+    """A lookup table's timer for a size budget: no file is timed (0 ms each)."""
+    del latency_format, num_threads
+    return {name: 0.0 for name in files}
 
 
 def _best(attempts, targets):
