@@ -37,7 +37,7 @@ def _mlp():
 class _DieAtFirstAttempt(optimize.OptimizeJob):
     """Killed as the first attempt starts: after every measurement was written."""
 
-    def _attempt(self, run, number, plan):
+    def _attempt(self, run, number, plan, epochs):
         raise KeyboardInterrupt("killed")
 
 
@@ -115,6 +115,24 @@ class OptimizeTest(tf.test.TestCase):
         self.assertFalse(os.path.exists(os.path.join(out, "attempts", "1", "shrink")))
         self.assertEqual(own["chosen"]["measured"]["test_accuracy"],
                          own["inputs"]["int8"]["test_accuracy"])
+
+    def test_a_plan_that_met_the_costs_but_not_the_accuracy_recovers_longer(self):
+        # The file's costs as predicted (the aim stays), its accuracy 5 points short.
+        def verify(job, run, path, accuracy):
+            return {"latency_ms": 0.001, "input_latency_ms": 0.002, "speedup": 2.0,
+                    "size_bytes": os.path.getsize(path), "test_accuracy": accuracy,
+                    "accuracy_drop": 5.0}
+
+        with mock.patch.object(optimize.OptimizeJob, "_verify", verify), \
+                mock.patch.object(budget.search, "aimed", lambda targets, pairs: targets):
+            summary = runner.run(
+                optimize.OptimizeJob(model=self.model_path, target_size_kb=40,
+                                     max_accuracy_drop=1.0, max_attempts=2),
+                self._training("longer"), log=_quiet)
+        first, second = summary["optimize"]["attempts"]
+        self.assertEqual(second["plan"]["widths"], first["plan"]["widths"])
+        self.assertEqual((first["epochs"], second["epochs"]), (1, 2))
+        self.assertFalse(summary["optimize"]["met"])
 
     def test_bad_targets_refused_before_any_work(self):
         out = os.path.join(self.root, "bad")
