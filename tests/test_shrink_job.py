@@ -187,7 +187,7 @@ class ShrinkJobTest(tf.test.TestCase):
         out = os.path.join(self.root, "bad")
         cases = [
             (dict(), r"Give exactly one of `fraction`, `target_params`, `target_macs`, "
-                     r"`target_latency_ms`, got none"),
+                     r"`target_latency_ms`, `widths`, got none"),
             (dict(fraction=0.5, target_macs=0.5), r"got \['fraction', 'target_macs'\]"),
             (dict(fraction=0.5, rounds=3), r"`rounds` \(3\) must be at most `epochs` "
                                            r"\(2\)"),
