@@ -61,7 +61,7 @@ def measure_latency(tflite_model, *, batch_size=1, num_threads=2, xnnpack=True,
             "xnnpack": xnnpack, "repeats": repeats}
 
 
-def compare_latency(files, *, rounds=5, progress=None, **options):
+def compare_latency(files, *, rounds=5, progress=None, file_options=None, **options):
     """Latency of several .tflite files, measured in interleaved rounds.
 
     Each round times every file in turn (`measure_latency` with `options`);
@@ -75,16 +75,24 @@ def compare_latency(files, *, rounds=5, progress=None, **options):
       files: {name: path or bytes}.
       rounds: positive int.
       progress: optional callable run after each measurement (a progress bar).
+      file_options: {name: {option: value}} overriding `options` for one file
+        (e.g. xnnpack=False for a file XNNPACK cannot run).
       **options: `measure_latency` arguments (batch_size, num_threads, ...).
 
     Returns:
       {name: {"median_ms", "rounds_ms": [per-round medians], **settings}}.
     """
     check_positive_int("rounds", rounds)
+    file_options = file_options or {}
+    unknown = sorted(set(file_options) - set(files))
+    if unknown:
+        raise ValueError(f"`file_options` must name files of `files` ({sorted(files)}), "
+                         f"got {unknown!r}.")
     results = {name: [] for name in files}
     for round_index in range(rounds):
         for name, path in files.items():
-            results[name].append(measure_latency(path, seed=round_index, **options))
+            results[name].append(measure_latency(
+                path, seed=round_index, **{**options, **file_options.get(name, {})}))
             if progress:
                 progress()
     summary = {}

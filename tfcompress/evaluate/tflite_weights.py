@@ -10,23 +10,59 @@ from ai_edge_litert import schema_py_generated as schema
 from tfcompress.runtime import load_interpreter
 
 
-def _not_weights(tflite_model):
-    """Indices of the main graph's tensors that hold no weights.
+# The stored value types of sparse-encoded weights (schema TensorType).
+_SPARSE_DTYPES = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.FLOAT16: np.float16,
+                  schema.TensorType.INT8: np.int8}
+
+
+def _read(tflite_model):
+    if isinstance(tflite_model, (bytes, bytearray)):
+        return bytes(tflite_model)
+    with open(tflite_model, "rb") as f:
+        return f.read()
+
+
+def _not_weights(flatbuffer):
+    """Indices of the main graph's tensors that hold no weights to read.
 
     Read from the flatbuffer (LiteRT's interpreter does not say): variables
-    (a fused LSTM's state) and op intermediates; tensors the interpreter
-    adds past the file's own (scratch buffers) are not in the file at all.
+    (a fused LSTM's state), op intermediates and sparse-encoded constants
+    (LiteRT hands back only their stored values: `_sparse_weights`); tensors
+    the interpreter adds past the file's own (scratch buffers) are not in
+    the file at all.
     """
-    if not isinstance(tflite_model, (bytes, bytearray)):
-        with open(tflite_model, "rb") as f:
-            tflite_model = f.read()
-    graph = schema.Model.GetRootAsModel(tflite_model, 0).Subgraphs(0)
-    skipped = {i for i in range(graph.TensorsLength()) if graph.Tensors(i).IsVariable()}
+    graph = schema.Model.GetRootAsModel(flatbuffer, 0).Subgraphs(0)
+    skipped = {i for i in range(graph.TensorsLength())
+               if graph.Tensors(i).IsVariable() or graph.Tensors(i).Sparsity() is not None}
     for j in range(graph.OperatorsLength()):
         op = graph.Operators(j)
         if op.IntermediatesLength():
             skipped.update(int(i) for i in op.IntermediatesAsNumpy())
     return skipped, graph.TensorsLength()
+
+
+def _sparse_weights(flatbuffer):
+    """Stats of the sparse-encoded weights, read from the file's buffers.
+
+    The encoding stores only the non-zero values (CSR): every weight it
+    leaves out is a zero (zero point 0: TFLite's int8 weights are symmetric).
+    """
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    graph = model.Subgraphs(0)
+    stats = {}
+    for i in range(graph.TensorsLength()):
+        tensor = graph.Tensors(i)
+        if tensor.Sparsity() is None or tensor.Type() not in _SPARSE_DTYPES:
+            continue
+        stored = np.frombuffer(model.Buffers(tensor.Buffer()).DataAsNumpy().tobytes(),
+                               dtype=_SPARSE_DTYPES[tensor.Type()])
+        size = int(np.prod(tensor.ShapeAsNumpy()))
+        zeros = size - int(np.count_nonzero(stored))
+        stats[tensor.Name().decode()] = {
+            "size": size, "zeros": zeros,
+            "distinct_values": int(np.unique(stored[stored != 0]).size) + (zeros > 0),
+            "dtype": np.dtype(stored.dtype).name, "sparse_encoding": True}
+    return stats
 
 
 def _zeros(values, quantization):
@@ -49,11 +85,12 @@ def weight_stats(tflite_model):
     Returns:
       {tensor name: {"size", "zeros", "distinct_values", "dtype"}}, "zeros"
       counting the values that stand for 0.0 (a quantized tensor's zero
-      point). Tensors in TFLite's sparse encoding cannot be read back and
-      are left out.
+      point). Tensors in TFLite's sparse encoding are read from the file and
+      also have "sparse_encoding": True.
     """
-    not_weights, in_file = _not_weights(tflite_model)
-    interpreter = load_interpreter(tflite_model, xnnpack=False)
+    flatbuffer = _read(tflite_model)
+    not_weights, in_file = _not_weights(flatbuffer)
+    interpreter = load_interpreter(flatbuffer, xnnpack=False)
     interpreter.allocate_tensors()
     # LiteRT has no public "is constant" flag: a constant is a tensor that no
     # op produces and that is not a model input.
@@ -73,4 +110,5 @@ def weight_stats(tflite_model):
             "size": int(values.size), "zeros": _zeros(values, detail["quantization_parameters"]),
             "distinct_values": int(np.unique(values).size),
             "dtype": np.dtype(values.dtype).name}
+    stats.update(_sparse_weights(flatbuffer))
     return stats
