@@ -28,6 +28,11 @@ setuptools.setup(
         "absl-py~=1.2",
         # tf.lite.Interpreter is deprecated; LiteRT runs our .tflite files.
         "ai-edge-litert>=2.0,<3",
+        # int4 Dense weights (export.int4_weights), which the converter cannot
+        # write. It pins ai-edge-litert exactly (2.3.0 for 0.10.0) and needs no
+        # TensorFlow; it installed beside these pins without a change
+        # (BENCHMARKS.md, "ai-edge-quantizer").
+        "ai-edge-quantizer==0.10.0",
         "numpy>=1.26,<3",
         # The pipeline report's plots.
         "matplotlib>=3.8,<4",

@@ -143,8 +143,8 @@ class PostTrainingQuantizationTest(parameterized.TestCase, tf.test.TestCase):
 
     def test_unknown_mode(self):
         with self.assertRaisesRegex(ValueError, r"`quantization` must be one of .*"
-                                    r"got 'int4'"):
-            export.export_tflite(self.model, "unused.tflite", quantization="int4")
+                                    r"got 'int2'"):
+            export.export_tflite(self.model, "unused.tflite", quantization="int2")
 
     def test_int8_io_needs_int8(self):
         with self.assertRaisesRegex(ValueError, "`int8_io` needs quantization='int8', "
@@ -409,3 +409,10 @@ class CompareLatencyTest(tf.test.TestCase):
             self.assertEqual(result[name]["median_ms"],
                              sorted(result[name]["rounds_ms"])[1])
             self.assertEqual(result[name]["num_threads"], 1)
+        # One file without XNNPACK (a sparse int8 file needs that), the other with it.
+        result = evaluate.compare_latency(files, rounds=1, repeats=5, warmup=1,
+                                          file_options={"b": {"xnnpack": False}})
+        self.assertEqual((result["a"]["xnnpack"], result["b"]["xnnpack"]), (True, False))
+        with self.assertRaisesRegex(ValueError, r"`file_options` must name files of "
+                                                r"`files` \(\['a', 'b'\]\), got \['c'\]"):
+            evaluate.compare_latency(files, file_options={"c": {"xnnpack": False}})

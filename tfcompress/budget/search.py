@@ -20,6 +20,8 @@ against LiteRT lookup tables.
 
 import dataclasses
 
+from tfcompress.budget import sparse_plan
+
 # A narrowing that saves no cost (the kernels pad to the tile) is taken
 # only when nothing saves any: it then counts as saving this share.
 _NO_SAVING = 1e-9
@@ -27,18 +29,26 @@ _NO_SAVING = 1e-9
 
 @dataclasses.dataclass
 class Plan:
-    """Widths and a file format, with what they are predicted to cost.
+    """Widths, zeros and a file format, with what they are predicted to cost.
 
     Attributes:
       latency_format: "float" or "int8", the file the plan exports.
       widths: {group name (its first producer layer): width}.
       predicted: {"latency_ms", "size_bytes", "accuracy_drop"} (points).
-      step: the step of its format's path (0: the full model).
+      step: the step of its format's path (0: the full widths).
+      sparsity: {layer path: sparsity} pruned after narrowing, the file
+        written in TFLite's sparse encoding ({}: dense).
     """
     latency_format: str
     widths: dict
     predicted: dict
     step: int = 0
+    sparsity: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def is_input(self):
+        """Whether the plan is the input model itself (full widths, dense)."""
+        return self.step == 0 and not self.sparsity
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -134,6 +144,44 @@ def narrowing_path(narrow, predict, loss_of, targets, latency_format, *, step,
     return path
 
 
+def sparse_path(path, sensitivity, kernels_of, aims, value_bytes):
+    """The plans of `path` over their size aim, each completed with per-layer zeros.
+
+    For each plan whose predicted bytes exceed the aim's `size_kb`, the
+    per-layer sparsities that save the rest (`sparse_plan.plan`), their
+    points added to the plan's predicted drop: a wide plan with zeros may
+    lose less than a narrower dense one. Latency is left as the dense
+    plan's: sparse files are for size budgets without a latency target
+    (LiteRT runs them without XNNPACK).
+
+    Args:
+      path: [Plan] of one format (`narrowing_path`).
+      sensitivity: `prune.sensitivity.Sensitivity` of the input model.
+      kernels_of: fn(widths) -> `sparse_plan.kernels` of the model at them.
+      aims: `Targets` or {format: Targets}, with a `size_kb`.
+      value_bytes: bytes per stored weight in the format (int8: 1).
+
+    Returns:
+      [Plan] with `sparsity`, in the path's order; plans no sparsity
+      brings under the aim are left out.
+    """
+    completed = []
+    for plan in path:
+        aim = _aim_of(aims, plan)
+        over = plan.predicted["size_bytes"] - 1000 * aim.size_kb
+        if over <= 0:
+            continue
+        planned = sparse_plan.plan(sensitivity, kernels_of(plan.widths), over, value_bytes)
+        if planned is None:
+            continue
+        sparsities, saved, lost = planned
+        predicted = {**plan.predicted,
+                     "size_bytes": int(plan.predicted["size_bytes"] - saved),
+                     "accuracy_drop": plan.predicted["accuracy_drop"] + lost}
+        completed.append(dataclasses.replace(plan, predicted=predicted, sparsity=sparsities))
+    return completed
+
+
 def _aim_of(aims, plan):
     return aims[plan.latency_format] if isinstance(aims, dict) else aims
 
@@ -142,7 +190,8 @@ def choose(paths, aims):
     """The plan to train, or None if no plan is predicted to meet its aim.
 
     With a latency or size target: of the plans predicted to meet them, the
-    one of least predicted accuracy drop (then the fastest). The drop is
+    one of least predicted accuracy drop (then the fastest, then the fewest
+    narrowings and pruned layers). The drop is
     predicted before recovery, so an accuracy target is judged on the
     trained file, not here. With the accuracy drop alone: the fastest plan
     predicted within it.
@@ -160,8 +209,10 @@ def choose(paths, aims):
         return min(within, key=lambda p: (p.predicted["latency_ms"],
                                           p.predicted["accuracy_drop"]), default=None)
     meeting = [p for p in plans if _worst_ratio(p.predicted, _aim_of(aims, p)) <= 1.0]
-    return min(meeting, key=lambda p: (p.predicted["accuracy_drop"],
-                                       p.predicted["latency_ms"]), default=None)
+    # Ties (an untimed size search predicts 0 ms): the fewest changes, so the
+    # input's own file when it meets the aim (nothing to train).
+    return min(meeting, key=lambda p: (p.predicted["accuracy_drop"], p.predicted["latency_ms"],
+                                       p.step, len(p.sparsity)), default=None)
 
 
 def closest(paths, aims):

@@ -6,6 +6,7 @@ from tfcompress import _tfmot_wrappers
 from tfcompress import quiet
 from tfcompress.data import inputs
 from tfcompress.export import float_frontend
+from tfcompress.export import int4_weights
 from tfcompress.export import recurrent
 from tfcompress.export import static_reshapes
 from tfcompress.export import tensor_names
@@ -15,8 +16,9 @@ from tfcompress.quantize import calibration
 
 # "none": float32; "dynamic": int8 weights, float activations; "float16":
 # float16 weights; "int8": int8 weights and activations (calibrated, or from
-# quantization-aware training).
-QUANTIZATION_MODES = ("none", "dynamic", "float16", "int8")
+# quantization-aware training); "int4": int4 Dense weights, int8 others,
+# float activations (`int4_weights`, after the converter).
+QUANTIZATION_MODES = ("none", "dynamic", "float16", "int8", "int4")
 
 
 def check_options(model, quantization, representative_data, int8_io):
@@ -94,8 +96,16 @@ def convert(model, **options):
     size (`tensor_names`). A Keras Reshape's shape is a constant, not three
     ops computing the batch size (`static_reshapes`). A calibrated int8 file
     keeps an audio frontend, and what comes before it, in float
-    (`float_frontend`).
+    (`float_frontend`). An int4 file is the float file quantized by
+    ai-edge-quantizer (`int4_weights`).
     """
+    int4 = options.get("quantization") == "int4"
+    if int4:
+        check_options(model, "int4", None, options.get("int8_io", False))
+        if options.get("sparse"):
+            raise ValueError("`sparse`: the int4 weights ai-edge-quantizer writes have no "
+                             "sparse encoding: pass sparse=False, or quantization 'int8'.")
+        options = {**options, "quantization": "none"}
     form = recurrent_form_of(model, options.get("quantization", "none"),
                              options.pop("recurrent_form", None))
     keep_float = _calibrated_float_layers(model, options.get("quantization", "none"))
@@ -112,7 +122,8 @@ def convert(model, **options):
             flatbuffer = converter.convert()
     if form == "unrolled":
         flatbuffer = tensor_names.drop_activation_names(flatbuffer)
-    return static_reshapes.fold_batch_reshapes(flatbuffer)
+    flatbuffer = static_reshapes.fold_batch_reshapes(flatbuffer)
+    return int4_weights.quantize(flatbuffer) if int4 else flatbuffer
 
 
 def _calibrated_float_layers(model, quantization):

@@ -26,6 +26,11 @@ def convert(model, **options):
     return converter_lib.convert(model, **options)
 
 
+_INT4_ADVICE = ("int4 weights (no calibration, no QAT) lose more than int8: use "
+                "quantization 'int8', or lower `min_agreement` if the file's own test "
+                "accuracy is enough.")
+
+
 def _describe(quantization, sparse, int8_io):
     parts = [{"none": "float"}.get(quantization, quantization)]
     if int8_io:
@@ -89,9 +94,11 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
     Args:
       model: single-input, single-output tf_keras model (QAT models too).
       path: output file, usually ending in .tflite; replaced if it exists.
-      quantization: "none" (float32), "dynamic" (int8 weights), "float16"
-        or "int8" (weights and activations; calibrated on
-        `representative_data` unless the model is quantization-aware).
+      quantization: "none" (float32), "dynamic" (int8 weights), "float16",
+        "int8" (weights and activations; calibrated on
+        `representative_data` unless the model is quantization-aware) or
+        "int4" (int4 Dense weights, int8 others, float activations; written
+        by ai-edge-quantizer, `export.int4_weights`).
       representative_data: calibration inputs for "int8": a NumPy array, an
         (x, y) tuple of arrays or a `tf.data.Dataset` of (x, y) batches, e.g.
         the training split.
@@ -139,6 +146,7 @@ def export_tflite(model, path, *, quantization="none", representative_data=None,
             worst = validation.worst_class_agreement(expected, actual)
         else:
             agreement, worst = validation.check_agreement(
-                expected, actual, min_agreement, f"The {what} TFLite model")
+                expected, actual, min_agreement, f"The {what} TFLite model",
+                **({"advice": _INT4_ADVICE} if quantization == "int4" else {}))
             diff = float(np.max(np.abs(expected - actual.astype(np.float32))))
     return validation.ExportResult(str(path), diff, len(batch), agreement, worst)

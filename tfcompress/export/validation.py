@@ -214,14 +214,21 @@ def worst_class_agreement(expected, actual, min_examples=MIN_CLASS_EXAMPLES):
     return min(rates, default=1.0)
 
 
+_ADVICE = ("Calibrate on more or more representative data, or fine-tune with "
+           "quantization-aware training.")
+
+
 def check_agreement(expected, actual, min_agreement, what,
-                    min_class_agreement=MIN_CLASS_AGREEMENT):
+                    min_class_agreement=MIN_CLASS_AGREEMENT, advice=_ADVICE):
     """Top-1 agreement of two output arrays, overall and per class.
 
     Raises if it is under `min_agreement` overall, or under
     `min_class_agreement` (never more than `min_agreement`) within any class
     Keras gives to at least MIN_CLASS_EXAMPLES examples (a file that
     answers one class for all).
+
+    Args:
+      advice: what to do instead, said after "Nothing was written."
 
     Returns:
       (overall agreement, worst class's agreement).
@@ -231,8 +238,7 @@ def check_agreement(expected, actual, min_agreement, what,
     worst = worst_class_agreement(expected, actual)
     per_class = ", ".join(f"class {c}: {agree}/{count}" for c, (agree, count)
                           in class_agreement(expected, actual).items())
-    advice = ("Nothing was written. Calibrate on more or more representative data, "
-              "or fine-tune with quantization-aware training.")
+    advice = f"Nothing was written. {advice}"
     if agreement < min_agreement:
         raise ExportValidationError(
             f"{what} disagrees with the Keras model: same top-1 class on "

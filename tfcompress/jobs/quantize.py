@@ -23,12 +23,13 @@ from tfcompress.models import spectrogram
 # quantization-aware training (qat), sparsity-preserving QAT (pqat), weight
 # clustering (cluster, a float file whose kernels share few values) and
 # cluster-preserving QAT (cqat: cluster, then QAT keeping the clusters).
-POST_TRAINING_MODES = ("int8", "dynamic", "float16")
+POST_TRAINING_MODES = ("int8", "dynamic", "float16", "int4")
 FINE_TUNING_MODES = ("qat", "pqat", "cluster", "cqat")
 MODES = POST_TRAINING_MODES + FINE_TUNING_MODES
 
 # What each mode's TFLite file is converted with.
 _EXPORT_QUANTIZATION = {"int8": "int8", "dynamic": "dynamic", "float16": "float16",
+                        "int4": "int4",
                         "qat": "int8", "pqat": "int8", "cluster": "none", "cqat": "int8",
                         "cluster_int8": "int8"}
 # The trainings of each mode, in order.
@@ -70,8 +71,8 @@ class QuantizeJob(runner.Job):
         help="Trained model: a .keras file or a `tfcompress train`, `distill` or `prune` "
         "output folder.", record=artifacts.abspath_of_model)
     mode: str = options.option(
-        "int8", "int8 (calibrated full-integer), dynamic (int8 weights), float16: "
-        "post-training; qat, pqat (keeps a pruned model's zeros), cluster (shared weight "
+        "int8", "int8 (calibrated full-integer), dynamic (int8 weights), float16, int4 "
+        "(int4 Dense weights, int8 others, by ai-edge-quantizer): post-training; qat, pqat (keeps a pruned model's zeros), cluster (shared weight "
         "values, float file), cqat (cluster, then QAT keeping clusters): fine-tune "
         "--epochs first.", choices=MODES)
     clusters: int = options.option(16, "Shared values per kernel (cluster, cqat).",

@@ -49,6 +49,14 @@ class Sensitivity:
                 "accuracy": {layer: {str(s): a for s, a in curve.items()}
                              for layer, curve in self.accuracy.items()}}
 
+    @classmethod
+    def from_json(cls, record):
+        """The `Sensitivity` `to_json` wrote (sparsities numbers again)."""
+        return cls(baseline=float(record["baseline"]),
+                   params={layer: int(n) for layer, n in record["params"].items()},
+                   accuracy={layer: {float(s): float(a) for s, a in curve.items()}
+                             for layer, curve in record["accuracy"].items()})
+
 
 def prunable_kernels(model):
     """Paths of the layers `prune` would thin (Dense, Conv, LSTM, Embedding, ...).
