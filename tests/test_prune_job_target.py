@@ -117,6 +117,33 @@ class PruneJobTargetTest(tf.test.TestCase):
         self.assertIn(f"Sparsity target missed by more than 1 point in {len(short)} "
                       f"layer", log)
 
+    def test_layer_sparsity_from_a_file_prunes_those_layers_alone(self):
+        path = os.path.join(self.root, "targets.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"dense_1": 0.8}, f)  # mlp:32's hidden layer
+        summary, log, kernels, targets = self._prune("given", layer_sparsity=path)
+        self.assertEqual(targets, {"dense_1": 0.8})
+        self.assertAllClose(kernels["dense_1"], 0.8, atol=0.001)
+        self.assertEqual(kernels["logits"], 0.0)
+        self.assertTrue(summary["sparsity_target"]["reached"])
+        self.assertIn("Pruning mlp to per-layer targets (dense_1 80%)", log)
+
+
+class LayerSparsityTest(tf.test.TestCase):
+
+    def test_pairs_and_files_are_read(self):
+        self.assertEqual(prune.parse_layer_sparsity("a=0.9, b=0.5"), {"a": 0.9, "b": 0.5})
+        path = os.path.join(self.create_tempdir().full_path, "sensitivity.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"baseline": 0.9, "plan": {"a": 0.7}}, f)
+        self.assertEqual(prune.parse_layer_sparsity(path), {"a": 0.7})
+
+    def test_bad_values_are_refused_by_name(self):
+        for text in ("a=1.0", "a=x", "a", "missing.json"):
+            with self.subTest(text=text), self.assertRaisesRegex(
+                    ValueError, rf"`layer_sparsity` .*{text!r}"):
+                prune.parse_layer_sparsity(text)
+
 
 if __name__ == "__main__":
     tf.test.main()

@@ -10,6 +10,7 @@ are all made from these fields, so adding an option touches one place:
 """
 
 import dataclasses
+import json
 
 _KEY = "tfcompress.option"
 
@@ -75,3 +76,31 @@ def record(job):
     """The job's options as its run's config records them."""
     return {f.name: o.record(getattr(job, f.name)) if o.record else getattr(job, f.name)
             for f, o in declared(job)}
+
+
+def read_pairs(text, arg_name, convert, file_key, what):
+    """{name: convert(value)} from "a=1,b=2", or from a .json file of that mapping.
+
+    A file may instead hold a run's record with the mapping under
+    `file_key` (a shrink run's plan "widths", a prune run's "plan"), so one
+    run's choice can be given to another. Returns None when the text's pairs
+    do not parse; the caller checks the values and words the error.
+
+    Raises:
+      ValueError: a .json file that cannot be read, naming `arg_name` and
+        saying it should hold `what`.
+    """
+    text = str(text)
+    if text.endswith(".json"):
+        try:
+            with open(text, encoding="utf-8") as f:
+                record = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"`{arg_name}` {text!r} cannot be read as a JSON file of "
+                             f"{what}: {e}") from None
+        return record.get(file_key, record) if isinstance(record, dict) else record
+    try:
+        return {name.strip(): convert(value) for name, value in (
+            item.split("=") for item in text.split(",") if item.strip())}
+    except ValueError:
+        return None

@@ -35,6 +35,27 @@ def parse_m_by_n(text):
     return zeros, group
 
 
+def parse_layer_sparsity(text):
+    """{layer path: sparsity} from "dense_1=0.9,dense_2=0.8" or a JSON file of it.
+
+    The file holds that mapping, or a prune run's sensitivity.json (its
+    "plan"), so one run's per-layer targets can be given to another.
+
+    Raises:
+      ValueError: neither form, or a sparsity outside [0, 1), naming
+        `layer_sparsity` and the value.
+    """
+    targets = options.read_pairs(text, "layer_sparsity", float, "plan",
+                                 "per-layer sparsities")
+    if not isinstance(targets, dict) or not targets or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1
+            for v in targets.values()):
+        raise ValueError(f"`layer_sparsity` must be layer=sparsity pairs with sparsities "
+                         f"in [0, 1), e.g. 'dense_1=0.9,dense_2=0.8', or a .json file of "
+                         f"them (a prune run's {SENSITIVITY_FILE}), got {text!r}.")
+    return {name: float(value) for name, value in targets.items()}
+
+
 @dataclasses.dataclass
 class PruneJob(runner.Job):
     """Prunes a trained model to `sparsity` while fine-tuning it.
@@ -76,6 +97,9 @@ class PruneJob(runner.Job):
         None, "N:M structured sparsity, e.g. 2:4 (overrides --sparsity).")
     sensitivity: bool = options.option(
         False, "Per-layer targets from a one-shot sensitivity analysis.")
+    layer_sparsity: str = options.option(
+        None, "Per-layer targets instead of --sparsity: layer=sparsity pairs "
+        "('dense_1=0.9,dense_2=0.8') or a .json file of them; other layers stay dense.")
     teacher: str = options.option(
         None, "Fine-tune by distilling from this model (e.g. the unpruned one).",
         record=lambda path: path and artifacts.abspath_of_model(path, "teacher"))
@@ -101,19 +125,30 @@ class PruneJob(runner.Job):
             raise ValueError("`sensitivity` plans unstructured per-layer targets on the "
                              "validation split: it needs `val_split` and no `m_by_n`.")
         m_by_n = parse_m_by_n(self.m_by_n)
+        if self.layer_sparsity is not None and (self.sensitivity or m_by_n):
+            raise ValueError("`layer_sparsity` gives the per-layer targets itself: leave "
+                             "`sensitivity` and `m_by_n` unset.")
         logits.require_logits(run.load_model(self.model), self.model)
         # Any valid ramp will do: this only checks the model and the arguments.
         pruned = prune.prune(run.load_model(self.model),
-                             sparsity=None if m_by_n else self.sparsity,
+                             sparsity=None if m_by_n else self._given_targets(),
                              schedule=self.schedule, m_by_n=m_by_n, end_step=2,
                              frequency=1)
         if self.teacher:
             distilling.distiller(run, pruned.model, self.teacher, self)
 
+    def _given_targets(self):
+        """`sparsity`, or the per-layer targets of `layer_sparsity`."""
+        if self.layer_sparsity is not None:
+            return parse_layer_sparsity(self.layer_sparsity)
+        return self.sparsity
+
     def _targets(self, run, dense):
         """The sparsity target(s): one number, or a per-layer plan (kept on resume)."""
         if self.m_by_n:
             return None
+        if self.layer_sparsity is not None:
+            return parse_layer_sparsity(self.layer_sparsity)
         if not self.sensitivity:
             return self.sparsity
         path = os.path.join(run.staging, SENSITIVITY_FILE)
@@ -165,7 +200,9 @@ class PruneJob(runner.Job):
                                         learning_rate=run.learning_rate())
             trainee = loop.Trainee(self._result.model, **kept)
         updates = "" if self.m_by_n else f", masks updated every {frequency} steps"
-        run.log(f"Pruning {self._dense.name} to {self.sparsity:.0%} ({self.schedule}, "
+        aim = (f"{self.sparsity:.0%}" if self.layer_sparsity is None else "per-layer targets ("
+               + ", ".join(f"{k} {v:.0%}" for k, v in self._result.targets.items()) + ")")
+        run.log(f"Pruning {self._dense.name} to {aim} ({self.schedule}, "
                 f"target by epoch {ramp_end} of {run.training.epochs}{updates})"
                 f"{' with distillation' if self.teacher else ''}.")
         return trainee

@@ -58,21 +58,7 @@ def parse_widths(text):
     Raises:
       ValueError: neither form, naming `widths` and the value.
     """
-    text = str(text)
-    if text.endswith(".json"):
-        try:
-            with open(text, encoding="utf-8") as f:
-                record = json.load(f)
-        except (OSError, ValueError) as e:
-            raise ValueError(f"`widths` {text!r} cannot be read as a JSON file of widths: "
-                             f"{e}") from None
-        widths = record.get("widths", record) if isinstance(record, dict) else record
-    else:
-        try:
-            widths = {name.strip(): int(width) for name, width in (
-                item.split("=") for item in text.split(",") if item.strip())}
-        except ValueError:
-            widths = None
+    widths = options.read_pairs(text, "widths", int, "widths", "widths")
     if not isinstance(widths, dict) or not widths or not all(
             isinstance(w, int) and not isinstance(w, bool) for w in widths.values()):
         raise ValueError(f"`widths` must be layer=width pairs, e.g. 'conv1=8,dense=32', "
