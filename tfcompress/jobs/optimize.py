@@ -6,14 +6,18 @@
 - Measure: the input model's float and int8 files (a `quantize` run: their
   size and test accuracy), their latency, lookup tables of every layer's
   latency and bytes in both formats (`budget.LatencyTable`), and each
-  channel group's sensitivity (`budget.sensitivity`). All of it is written
-  to the run's folder as it is measured, so `--resume` reuses it.
+  channel group's sensitivity (`budget.sensitivity`). For a size budget
+  without a latency target, also its int4 file (`budget.Int4Bytes`) and
+  each layer's sensitivity to zeros (`prune.sensitivity`). All of it is
+  written to the run's folder as it is measured, so `--resume` reuses it.
 - Search: NetAdapt's narrowing path per file format on those predictions
-  (`budget.search`); the plan is the least predicted loss that meets the
-  predicted targets.
+  (`budget.search`), and for size the int8 plans completed with per-layer
+  zeros (`budget.search.sparse_path`); the plan is the least predicted loss
+  that meets the predicted targets.
 - Attempt: a `shrink` run to the plan's widths, recovering by distillation
-  from the input model (or `teacher`), then for an int8 plan a `quantize`
-  run. Each is a job of its own under attempts/N/, resumable.
+  from the input model (or `teacher`), a `prune` run for a plan with zeros,
+  then for an int8 or int4 plan a `quantize` run. Each is a job of its own
+  under attempts/N/, resumable.
 - Verify: the attempt's file timed against the input's in interleaved
   rounds, its bytes and test accuracy measured. After a miss, the next
   search aims at the targets mapped through the files measured so far
@@ -33,6 +37,7 @@ from tfcompress import _atomic
 from tfcompress import budget
 from tfcompress import evaluate
 from tfcompress import export
+from tfcompress import prune
 from tfcompress import shrink
 from tfcompress._checks import check_positive_int
 from tfcompress._version import __version__
@@ -44,16 +49,20 @@ from tfcompress.jobs import options
 from tfcompress.jobs import run_dir
 from tfcompress.jobs import runner
 from tfcompress.jobs import settings
+from tfcompress.jobs import prune as prune_job
 from tfcompress.jobs import shrink as shrink_job
 from tfcompress.jobs import quantize as quantize_job
 
 MEASUREMENTS_FILE = "measurements.json"
 FRONTIER_FILE = "frontier.json"
 INPUT_DIR = "input"
+INPUT_INT4_DIR = "input_int4"
 ATTEMPTS_DIR = "attempts"
 ATTEMPT_FILE = "attempt.json"
 SEARCH_FILE = "search.json"
-FORMATS = shrink.latency.FORMATS
+# int4 (int4 Dense weights, `export.int4_weights`) only for a size budget
+# without a latency target: it has no latency table, bytes only (`budget.Int4Bytes`).
+FORMATS = (*shrink.latency.FORMATS, "int4")
 # Validation batches each group's sensitivity is measured on.
 _SENSITIVITY_BATCHES = 8
 # Interleaved rounds a verification times the attempt and input files in.
@@ -103,7 +112,8 @@ class OptimizeJob(runner.Job):
     max_attempts: int = options.option(
         3, "Attempts (train, export, verify) at most.", lower_bound=1)
     formats: tuple = options.option(
-        ("float", "int8"), "File formats the search considers: float, int8.", record=list)
+        FORMATS, "File formats the search considers: float, int8, int4 (int4 Dense "
+        "weights; weighed for a size budget without a latency target only).", record=list)
     round_to: str = options.option(
         None, "Widths are multiples of this: a number, or auto (this machine's kernel "
         "tile for each format: 16 on AVX-512). Default: auto.")
@@ -118,6 +128,28 @@ class OptimizeJob(runner.Job):
                               max_accuracy_drop=self.max_accuracy_drop)
 
     @property
+    def _size_only(self):
+        """A size budget without a latency target: files need bytes, not timing."""
+        return self.target_size_kb is not None and self.target_latency_ms is None
+
+    @property
+    def _searched(self):
+        """The formats searched: `formats`, int4 only for a size-only budget."""
+        return tuple(f for f in self.formats if f != "int4" or self._size_only)
+
+    @property
+    def _tabled(self):
+        """The formats with a lookup table: the searched ones, int8 for int4's bytes."""
+        needed = set(self._searched) | ({"int8"} if "int4" in self._searched else set())
+        return tuple(f for f in shrink.latency.FORMATS if f in needed)
+
+    @property
+    def _sparse(self):
+        """Whether plans may prune too: a size budget without a latency target
+        (sparse int8 files are smaller but run without XNNPACK), int8 searched."""
+        return self._size_only and "int8" in self.formats
+
+    @property
     def _timed(self):
         """Whether the search needs latency: a latency target, or the accuracy
         drop alone (the fastest plan within it). A size budget needs bytes only."""
@@ -130,7 +162,9 @@ class OptimizeJob(runner.Job):
         round_to = shrink.rounding.check("round_to", self.round_to)
         if round_to is None and not self._timed:
             return SIZE_STEP
-        multiple, _ = shrink.rounding.resolve(round_to or "auto", True, latency_format)
+        # int4 files run their convolutions in int8 kernels.
+        tiled = "int8" if latency_format == "int4" else latency_format
+        multiple, _ = shrink.rounding.resolve(round_to or "auto", True, tiled)
         return multiple
 
     def _table(self, latency_format, record=None):
@@ -146,8 +180,11 @@ class OptimizeJob(runner.Job):
         formats = tuple(self.formats)
         if not formats or any(f not in FORMATS for f in formats) or len(
                 set(formats)) != len(formats):
-            raise ValueError(f"`formats` must be float, int8 or both, each once, got "
-                             f"{list(formats)!r}.")
+            raise ValueError(f"`formats` must be some of float, int8 and int4, each once, "
+                             f"got {list(formats)!r}.")
+        if not self._searched:
+            raise ValueError("`formats` int4 is weighed only for a size budget without a "
+                             "latency target (it has no latency table): add float or int8.")
         check_positive_int("max_attempts", self.max_attempts)
         check_positive_int("latency_threads", self.latency_threads)
         shrink.rounding.check("round_to", self.round_to)
@@ -158,7 +195,8 @@ class OptimizeJob(runner.Job):
         shrink.narrowing(model)  # refuses a model of which nothing can shrink
         if run.training.resume and os.path.exists(self._measurements_path(run.output_dir)):
             return  # measured (and checked) before the run stopped
-        floor = budget.measure_floor(model, formats=formats,
+        # int4's floor is int8's: the smallest model's one Dense is a few bytes.
+        floor = budget.measure_floor(model, formats=self._tabled,
                                      num_threads=self.latency_threads)
         budget.check_reachable(targets, floor)
         self._floor = floor
@@ -193,6 +231,9 @@ class OptimizeJob(runner.Job):
         run.log("Measuring the input model: its float and int8 files (a quantize run).")
         quantized = self._sub_run(run, quantize_job.QuantizeJob(model=self.model, mode="int8"),
                                   INPUT_DIR)
+        int4 = None
+        if "int4" in self._searched:
+            int4 = self._measure_int4(run)
         files = self._input_files(run)
         timed = evaluate.compare_latency(files, rounds=VERIFY_ROUNDS, batch_size=1,
                                          num_threads=self.latency_threads)
@@ -203,11 +244,15 @@ class OptimizeJob(runner.Job):
             "int8": {"size_bytes": quantized["tflite"]["bytes"],
                      "test_accuracy": quantized["tflite"]["test_accuracy"],
                      "latency_ms": timed["int8"]["median_ms"]}}
+        if int4:
+            inputs["int4"] = {"size_bytes": int4["tflite"]["bytes"],
+                              "test_accuracy": int4["tflite"]["test_accuracy"],
+                              "latency_ms": timed["int4"]["median_ms"]}
         run.log("Input files: " + "; ".join(
             f"{fmt} {m['size_bytes']:,} bytes, {m['latency_ms']:.4f} ms, "
             f"{m['test_accuracy']:.2%}" for fmt, m in inputs.items()))
         tables = {}
-        for fmt in self.formats:
+        for fmt in self._tabled:
             run.log(f"Lookup table of {fmt} layer "
                     + (f"latencies and bytes ({self.latency_threads} thread(s))."
                        if self._timed else "bytes (a size budget: nothing timed)."))
@@ -217,18 +262,47 @@ class OptimizeJob(runner.Job):
         run.log("Sensitivity of each channel group (validation accuracy, no retraining).")
         data = (run.validation() or run.train_batches()).take(_SENSITIVITY_BATCHES)
         groups = sensitivity_lib.measure_groups(
-            shrink.narrowing(model), data, step=min(self._step(f) for f in self.formats),
+            shrink.narrowing(model), data, step=min(self._step(f) for f in self._searched),
             log=run.log)
+        unstructured = None
+        if self._sparse:
+            run.log("Sensitivity of each layer to zeros (one-shot, for sparse plans).")
+            analysis = prune.sensitivity.analyze(model, data, verbose=0)
+            run.log(prune.sensitivity.format_table(analysis))
+            unstructured = analysis.to_json()
+        int4_offset = None
+        if int4:
+            int4_bytes = budget.Int4Bytes(self._table("int8", tables["int8"]))
+            int4_bytes.calibrate(model, inputs["int4"]["size_bytes"])
+            int4_offset = int4_bytes.offset
         measured = {"inputs": inputs, "tables": tables, "sensitivity": groups.to_json(),
-                    "floor": getattr(self, "_floor", None),
+                    "int4_offset": int4_offset,
+                    "unstructured": unstructured, "floor": getattr(self, "_floor", None),
                     "seconds": round(time.monotonic() - started, 1)}
         _atomic.write_json(path, measured)
         return measured
 
+    def _measure_int4(self, run):
+        """The input's int4 quantize run's summary; None (logged) if its file
+        fails the export check: int4 is then left out of the search."""
+        run.log("Measuring the input model's int4 file (a quantize run).")
+        try:
+            return self._sub_run(run, quantize_job.QuantizeJob(model=self.model, mode="int4"),
+                                 INPUT_INT4_DIR)
+        except export.ExportValidationError as failure:
+            shutil.rmtree(run_dir.staging_dir(os.path.join(run.staging, INPUT_INT4_DIR)),
+                          ignore_errors=True)
+            run.log(f"int4 left out of the search: {failure}")
+            return None
+
     def _input_files(self, run):
         folder = os.path.join(run.staging, INPUT_DIR)
-        return {"float": os.path.join(folder, "float_reference.tflite"),
-                "int8": os.path.join(folder, artifacts.TFLITE_FILE)}
+        files = {"float": os.path.join(folder, "float_reference.tflite"),
+                 "int8": os.path.join(folder, artifacts.TFLITE_FILE)}
+        int4 = os.path.join(run.staging, INPUT_INT4_DIR, artifacts.TFLITE_FILE)
+        if os.path.exists(int4):
+            files["int4"] = int4
+        return files
 
     # Searching and attempting -------------------------------------------------
 
@@ -238,8 +312,11 @@ class OptimizeJob(runner.Job):
         costs = budget.format_costs({fmt: record["test_accuracy"]
                                      for fmt, record in measured["inputs"].items()})
         paths = []
-        for fmt in self.formats:
-            table = tables[fmt]
+        for fmt in self._searched:
+            if fmt == "int4" and measured.get("int4_offset") is None:
+                continue  # measured by a run that did not weigh int4
+            table = (budget.Int4Bytes(tables["int8"], measured["int4_offset"])
+                     if fmt == "int4" else tables[fmt])
 
             def predict(candidate, table=table):
                 return {"latency_ms": table.predict(candidate),
@@ -250,6 +327,15 @@ class OptimizeJob(runner.Job):
 
             paths.append(budget.search.narrowing_path(narrow, predict, loss_of, aims[fmt], fmt,
                                                       step=self._step(fmt)))
+        if self._sparse and measured.get("unstructured"):
+            unstructured = prune.sensitivity.Sensitivity.from_json(measured["unstructured"])
+            int8_path = next(path for path in paths if path[0].latency_format == "int8")
+
+            def kernels_of(widths):
+                return budget.sparse_plan.kernels(narrow.build(tuple(widths.values())))
+
+            paths.append(budget.search.sparse_path(int8_path, unstructured, kernels_of, aims,
+                                                   value_bytes=1))
         return paths
 
     def _search(self, run, number, narrow, tables, measured, targets, pairs):
@@ -263,7 +349,7 @@ class OptimizeJob(runner.Job):
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
-        aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self.formats}
+        aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self._searched}
         paths = self._paths(narrow, tables, measured, aims)
         plan = budget.search.choose(paths, aims)
         if plan is None:
@@ -288,43 +374,73 @@ class OptimizeJob(runner.Job):
         widths_path = os.path.join(run.staging, folder, "widths.json")
         _atomic.write_json(widths_path, plan.widths)
         began = time.monotonic()
-        full_width = plan.step == 0
+        is_input = plan.is_input  # its own file: nothing to train
         run.log(f"Attempt {number} of at most {self.max_attempts}: {plan.latency_format} "
-                f"file, widths {_widths_text(plan.widths)}; predicted "
+                f"file, {_plan_text(plan)}; predicted "
                 f"{_predicted_text(plan.predicted)}; "
-                + ("the input model's own file, no training." if full_width
+                + ("the input model's own file, no training." if is_input
                    else f"recovering for {epochs} epochs."))
-        if full_width:  # the input's own file, measured with the input's files
+        if is_input:  # the input's own file, measured with the input's files
             file = self._input_files(run)[plan.latency_format]
             accuracy = self._measured_inputs[plan.latency_format]["test_accuracy"]
         else:
-            shrunk = os.path.join(folder, "shrink")
-            self._sub_run(run, shrink_job.ShrinkJob(
-                model=self.model, widths=widths_path, teacher=self.teacher,
-                latency_format=plan.latency_format, latency_threads=self.latency_threads),
-                shrunk, epochs=epochs)
-            final = shrunk
-            if plan.latency_format == "int8":
-                final = os.path.join(folder, "int8")
-                self._sub_run(run, quantize_job.QuantizeJob(
-                    model=os.path.join(run.staging, shrunk), mode="int8"), final)
+            final = self._trained(run, folder, plan, widths_path, epochs)
             file = os.path.join(run.staging, final, artifacts.TFLITE_FILE)
             with open(os.path.join(run.staging, final, artifacts.SUMMARY_FILE),
                       encoding="utf-8") as f:
                 accuracy = json.load(f)["tflite"]["test_accuracy"]
         record = {"number": number, "plan": plan.to_json(),
-                  "epochs": 0 if full_width else epochs,
+                  "epochs": 0 if is_input else epochs,
                   "file": os.path.relpath(file, run.staging),
-                  "measured": self._verify(run, file, accuracy),
+                  "measured": self._verify(run, file, accuracy, sparse=bool(plan.sparsity)),
                   "seconds": round(time.monotonic() - began, 1)}
         _atomic.write_json(record_path, record)
         return record
 
-    def _verify(self, run, path, accuracy):
-        """The attempt's file against the input's: latency (interleaved), bytes, accuracy."""
+    def _trained(self, run, folder, plan, widths_path, epochs):
+        """The folder (in the staging folder) of the job that wrote `plan`'s file.
+
+        A `shrink` run to the plan's widths (unless they are the full ones),
+        then for zeros a `prune` run to the plan's per-layer sparsities,
+        each recovering for `epochs` by distillation; then for an int8 or
+        int4 plan a `quantize` run, sparse-encoded when pruned (XNNPACK
+        cannot run sparse int8 weights: LiteRT's own kernels check it).
+        """
+        source, final = self.model, None
+        if plan.step != 0:
+            final = os.path.join(folder, "shrink")
+            # An int4 file's convolutions are int8 (`export.int4_weights`).
+            kernels = "int8" if plan.latency_format == "int4" else plan.latency_format
+            self._sub_run(run, shrink_job.ShrinkJob(
+                model=self.model, widths=widths_path, teacher=self.teacher,
+                latency_format=kernels, latency_threads=self.latency_threads),
+                final, epochs=epochs)
+            source = os.path.join(run.staging, final)
+        if plan.sparsity:
+            sparsity_path = os.path.join(run.staging, folder, "sparsity.json")
+            _atomic.write_json(sparsity_path, plan.sparsity)
+            final = os.path.join(folder, "prune")
+            self._sub_run(run, prune_job.PruneJob(
+                model=source, layer_sparsity=sparsity_path,
+                teacher=self.teacher or self.model), final, epochs=epochs)
+            source = os.path.join(run.staging, final)
+        if plan.latency_format in ("int8", "int4"):
+            final = os.path.join(folder, plan.latency_format)
+            sparse = bool(plan.sparsity)
+            self._sub_run(run, quantize_job.QuantizeJob(
+                model=source, mode=plan.latency_format, sparse=sparse, xnnpack=not sparse),
+                final)
+        return final
+
+    def _verify(self, run, path, accuracy, sparse=False):
+        """The attempt's file against the input's: latency (interleaved), bytes, accuracy.
+
+        A sparse-encoded file is timed as LiteRT runs it, on its own kernels.
+        """
         files = {**self._input_files(run), "attempt": path}
-        timed = evaluate.compare_latency(files, rounds=VERIFY_ROUNDS, batch_size=1,
-                                         num_threads=self.latency_threads)
+        timed = evaluate.compare_latency(
+            files, rounds=VERIFY_ROUNDS, batch_size=1, num_threads=self.latency_threads,
+            file_options={"attempt": {"xnnpack": False}} if sparse else None)
         inputs = self._measured_inputs
         return {"latency_ms": timed["attempt"]["median_ms"],
                 "input_latency_ms": timed["float"]["median_ms"],
@@ -342,19 +458,20 @@ class OptimizeJob(runner.Job):
         self._measured_inputs = measured["inputs"]
         narrow = shrink.narrowing(model)
         # Kept for the whole run: entries measured for one search serve the next.
-        tables = {fmt: self._table(fmt, measured["tables"][fmt]) for fmt in self.formats}
+        tables = {fmt: self._table(fmt, record) for fmt, record in measured["tables"].items()}
         attempts, frontier = [], []
-        pairs = {fmt: [] for fmt in self.formats}  # (predicted, measured) per format
+        pairs = {fmt: [] for fmt in self._searched}  # (predicted, measured) per format
         for number in range(1, self.max_attempts + 1):
             search = self._search(run, number, narrow, tables, measured, targets, pairs)
             frontier.append(search)
             plan = budget.search.Plan.from_json(search["chosen"])
             epochs = run.training.epochs
             tried = [a for a in attempts if a["plan"]["widths"] == plan.widths
-                     and a["plan"]["latency_format"] == plan.latency_format]
+                     and a["plan"]["latency_format"] == plan.latency_format
+                     and a["plan"].get("sparsity", {}) == plan.sparsity]
             if tried:
                 last = tried[-1]
-                if plan.step == 0 or set(targets.misses(last["measured"])) != {
+                if plan.is_input or set(targets.misses(last["measured"])) != {
                         "max_accuracy_drop"}:
                     run.log("The corrected search chose a plan already tried: stopping.")
                     break
@@ -436,6 +553,15 @@ def _indented(text):
 
 def _widths_text(widths):
     return ", ".join(f"{name} {width}" for name, width in widths.items())
+
+
+def _plan_text(plan):
+    """"widths a 8, b 16" and, if it prunes, "; zeros a 90%, ..." (sparse file)."""
+    text = f"widths {_widths_text(plan.widths)}"
+    if plan.sparsity:
+        text += "; zeros " + ", ".join(f"{name} {value:.0%}"
+                                       for name, value in plan.sparsity.items())
+    return text
 
 
 def _predicted_text(predicted):

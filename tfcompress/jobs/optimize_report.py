@@ -1,7 +1,7 @@
 """An optimize run's report.md, with its Pareto chart and three picks.
 
 Every file the run measured is a point: the input model's float and int8
-files, and each attempt's. The picks are made among those within the
+(and int4) files, and each attempt's. The picks are made among those within the
 budget: the most accurate, the smallest, and a balanced one (the point
 nearest to the ideal corner, best accuracy at least latency, each axis
 scaled to the range of the points within the budget).
@@ -24,7 +24,7 @@ def points(inputs, attempts):
     found = [{"name": f"input {fmt}", **{k: inputs[fmt][k] for k in (
         "latency_ms", "size_bytes", "test_accuracy")},
         "accuracy_drop": 100 * (float_accuracy - inputs[fmt]["test_accuracy"])}
-        for fmt in ("float", "int8") if fmt in inputs]
+        for fmt in ("float", "int8", "int4") if fmt in inputs]
     for attempt in attempts:
         measured = attempt["measured"]
         found.append({"name": attempt_name(attempt),
@@ -34,9 +34,13 @@ def points(inputs, attempts):
 
 
 def attempt_name(attempt):
-    """"attempt 2 (int8)"; a full-width plan is the input's own file."""
-    own = ", the input's file" if attempt["plan"]["step"] == 0 else ""
-    return f"attempt {attempt['number']} ({attempt['plan']['latency_format']}{own})"
+    """"attempt 2 (int8)", "attempt 3 (int8, sparse)"; a full-width dense plan
+    is the input's own file."""
+    plan = attempt["plan"]
+    sparse = plan.get("sparsity")
+    own = ", the input's file" if plan["step"] == 0 and not sparse else ""
+    return (f"attempt {attempt['number']} ({plan['latency_format']}"
+            f"{', sparse' if sparse else ''}{own})")
 
 
 def picks(candidates, targets):

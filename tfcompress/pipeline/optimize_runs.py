@@ -50,7 +50,7 @@ def _row(stage, summary, quantized, latency_ms):
 def _quantize_summary(run_dir, own, source):
     """The quantize job's summary of the chosen file (None for a float file)."""
     chosen = own["chosen"]
-    if chosen["plan"]["latency_format"] != "int8":
+    if chosen["plan"]["latency_format"] == "float":
         return None
     folder = os.path.dirname(chosen["file"])
     return source if folder == optimize.INPUT_DIR else _read(
@@ -66,15 +66,20 @@ def build(run_dir, summary):
              "tflite_bytes": reference["bytes"], "tflite_gzip_bytes": reference["gzip_bytes"],
              "tflite_accuracy": reference["test_accuracy"]},
             _row("input int8", source, True, own["inputs"]["int8"]["latency_ms"])]
+    if "int4" in own["inputs"]:
+        rows.append(_row("input int4", _read(os.path.join(
+            run_dir, optimize.INPUT_INT4_DIR, artifacts.SUMMARY_FILE)), True,
+            own["inputs"]["int4"]["latency_ms"]))
     result = None
     for attempt in own["attempts"]:
         name = optimize_report.attempt_name(attempt)
         folder = os.path.dirname(attempt["file"])
-        if folder == optimize.INPUT_DIR:  # the input's own file: its row is above
-            row = dict(rows[0 if attempt["plan"]["latency_format"] == "float" else 1])
+        fmt = attempt["plan"]["latency_format"]
+        if folder in (optimize.INPUT_DIR, optimize.INPUT_INT4_DIR):  # its row is above
+            row = dict(next(r for r in rows if r["stage"] == f"input {fmt}"))
         else:
             row = _row(name, _read(os.path.join(run_dir, folder, artifacts.SUMMARY_FILE)),
-                       attempt["plan"]["latency_format"] == "int8", None)
+                       fmt != "float", None)
         row.update(stage=name, latency_ms=attempt["measured"]["latency_ms"],
                    seconds=attempt.get("seconds"))
         rows.append(row)
