@@ -85,6 +85,8 @@ def main(argv):
         measured, plan = chosen["measured"], chosen["plan"]
         goals = ", ".join(f"{k}={v:g}" for k, v in own["targets"].items() if v is not None)
         widths = "/".join(str(w) for w in plan["widths"].values())
+        if plan.get("sparsity"):  # a sparse-encoded file
+            widths += ", zeros " + "/".join(f"{s:.0%}" for s in plan["sparsity"].values())
         rows.append(
             f"| {name} | {goals} | {'met' if own['met'] else 'missed: ' + own['miss']} | "
             f"{plan['latency_format']} {widths} | {measured['latency_ms']:.4f} "
