@@ -209,6 +209,18 @@ class OptimizeTest(tf.test.TestCase):
         predicted = own["chosen"]["plan"]["predicted"]["size_bytes"]
         self.assertLess(abs(predicted - os.path.getsize(written)), 0.02 * predicted)
 
+    def test_a_spent_time_budget_starts_no_further_attempt(self):
+        lines = []
+        summary = runner.run(
+            optimize.OptimizeJob(model=self.model_path, target_size_kb=2,  # never met
+                                 formats=("int8",), max_attempts=3, time_budget_min=0.0),
+            self._training("timed"), log=lines.append)
+        own = summary["optimize"]
+        self.assertLen(own["attempts"], 1)
+        spent = (own["measure_seconds"] + own["attempts"][0]["seconds"]) / 60
+        self.assertIn(f"Time budget of 0 min spent ({spent:.1f} min): no further attempt.",
+                      lines)
+
     def test_bad_targets_refused_before_any_work(self):
         out = os.path.join(self.root, "bad")
         for kwargs, message in (

@@ -107,8 +107,9 @@ class OptimizeJob(runner.Job):
         1, "LiteRT threads every latency is measured at: the thread count the model will "
         "run with.", lower_bound=1)
     time_budget_min: float = options.option(
-        None, "Start no new attempt after this many minutes of the run (default: no "
-        "limit; --max_attempts still applies).", lower_bound=0.0)
+        None, "Start no new attempt after this many minutes of the run's work "
+        "(measuring and attempts, before a resume too; default: no limit; "
+        "--max_attempts still applies).", lower_bound=0.0)
     max_attempts: int = options.option(
         3, "Attempts (train, export, verify) at most.", lower_bound=1)
     formats: tuple = options.option(
@@ -118,6 +119,7 @@ class OptimizeJob(runner.Job):
         None, "Widths are multiples of this: a number, or auto (this machine's kernel "
         "tile for each format: 16 on AVX-512). Default: auto.")
     name = "optimize"
+    _floor = None  # measured by `check` before a first start
 
     def phases(self):
         return ()  # each attempt's jobs train, under attempts/
@@ -277,7 +279,7 @@ class OptimizeJob(runner.Job):
             int4_offset = int4_bytes.offset
         measured = {"inputs": inputs, "tables": tables, "sensitivity": groups.to_json(),
                     "int4_offset": int4_offset,
-                    "unstructured": unstructured, "floor": getattr(self, "_floor", None),
+                    "unstructured": unstructured, "floor": self._floor,
                     "seconds": round(time.monotonic() - started, 1)}
         _atomic.write_json(path, measured)
         return measured
@@ -491,7 +493,9 @@ class OptimizeJob(runner.Job):
                     + ("every target met." if not misses else targets.describe_miss(misses)))
             if not misses:
                 break
-            minutes = (time.monotonic() - started) / 60
+            # The run's work so far, kept in its records: a resumed run counts
+            # the time spent before it stopped too.
+            minutes = (measured["seconds"] + sum(a["seconds"] for a in attempts)) / 60
             if self.time_budget_min is not None and minutes >= self.time_budget_min:
                 run.log(f"Time budget of {self.time_budget_min:g} min spent "
                         f"({minutes:.1f} min): no further attempt.")
