@@ -127,16 +127,23 @@ def write(folder, own, targets, latency_threads):
                   f"bytes, {p['test_accuracy']:.2%})" for label, p in chosen_picks.items()]
     else:
         lines += ["No file measured is within the budget."]
-    lines += ["", "Attempts (predicted before training, measured after):", "",
-              "| attempt | format | widths | predicted ms | predicted bytes | measured ms | "
-              "measured bytes |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "Attempts (predicted before training, measured after; a size budget "
+              "times no plan while searching):", "",
+              "| attempt | format | widths | zeros | predicted ms | predicted bytes | "
+              "measured ms | measured bytes |", "|---|---|---|---|---|---|---|---|"]
     for attempt in own["attempts"]:
         plan, measured = attempt["plan"], attempt["measured"]
         widths = ", ".join(f"{k} {v}" for k, v in plan["widths"].items())
+        zeros = ", ".join(f"{k} {v:.0%}" for k, v in plan.get("sparsity", {}).items())
+        predicted_ms = plan["predicted"]["latency_ms"]
         lines.append(f"| {attempt['number']} | {plan['latency_format']} | {widths} | "
-                     f"{plan['predicted']['latency_ms']:.4f} | "
+                     f"{zeros or '-'} | {f'{predicted_ms:.4f}' if predicted_ms else '-'} | "
                      f"{plan['predicted']['size_bytes']:,} | {measured['latency_ms']:.4f} | "
                      f"{measured['size_bytes']:,} |")
+    if any(a["plan"].get("sparsity") for a in own["attempts"]):
+        lines += ["", "A sparse file (zeros in TFLite's sparse encoding) runs on LiteRT's "
+                  "own kernels: XNNPACK cannot run sparse int8 weights, so it is timed "
+                  "without it, as a device would run it."]
     lines += ["", f"Measuring took {own['measure_seconds']:.0f} s; the whole run "
               f"{own['seconds']:.0f} s. Every plan searched: `frontier.json`.", ""]
     with open(os.path.join(folder, REPORT_MD), "w", encoding="utf-8") as f:
