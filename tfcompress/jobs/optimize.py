@@ -570,7 +570,8 @@ def _plan_text(plan):
 
 def _predicted_text(predicted):
     return (f"{predicted['latency_ms']:.4f} ms, {predicted['size_bytes']:,} bytes, "
-            f"{predicted['accuracy_drop']:.2f} points lost before recovery")
+            f"loss score {predicted['accuracy_drop']:.2f} (points each narrowing, zero and "
+            f"format lost alone, before recovery, summed: it ranks plans)")
 
 
 def _measured_text(measured):
