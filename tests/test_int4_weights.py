@@ -98,22 +98,26 @@ class Int4BytesTest(tf.test.TestCase):
 
     def test_a_narrower_models_int4_file_is_predicted_from_the_int8_table(self):
         folder = self.create_tempdir().full_path
-        wide, narrow = _cnn(64), _cnn(24)
+        models = {"wide": _cnn(64), "half": _cnn(32), "narrow": _cnn(24)}
         table = budget.LatencyTable(latency_format="int8",
                                     timer=lambda files, fmt, threads: dict.fromkeys(files, 0.0))
-        table.calibrate(wide)
+        table.calibrate(models["wide"])
         inputs = np.random.default_rng(0).random((32, 12, 12, 3), dtype=np.float32)
         sizes = {}
-        for name, model in (("wide", wide), ("narrow", narrow)):
+        for name, model in models.items():
             path = os.path.join(folder, f"{name}.tflite")
             export.export_tflite(model, path, quantization="int4", check_inputs=inputs,
                                  min_agreement=0.5)
             sizes[name] = os.path.getsize(path)
         predictor = budget.Int4Bytes(table)
-        predictor.calibrate(wide, sizes["wide"])
-        self.assertAllClose(predictor.predict_bytes(wide), sizes["wide"])
-        self.assertAllClose(predictor.predict_bytes(narrow), sizes["narrow"], rtol=0.03)
-        self.assertEqual(predictor.predict(narrow), 0.0)
+        predictor.calibrate([(models[name], sizes[name]) for name in ("wide", "half")])
+        self.assertAllClose(predictor.predict_bytes(models["wide"]), sizes["wide"], rtol=0.005)
+        self.assertAllClose(predictor.predict_bytes(models["narrow"]), sizes["narrow"],
+                            rtol=0.02)
+        self.assertEqual(predictor.predict(models["narrow"]), 0.0)
+        restored = budget.Int4Bytes(table, **predictor.to_json())
+        self.assertEqual(restored.predict_bytes(models["narrow"]),
+                         predictor.predict_bytes(models["narrow"]))
 
 
 if __name__ == "__main__":

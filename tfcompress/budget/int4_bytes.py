@@ -1,14 +1,16 @@
 """An int4 file's bytes, predicted from the int8 lookup table.
 
-An int4 file (`export.int4_weights`: int4 Dense weights, int8 others) is
-the int8 file less half a byte per Dense weight, less the int8 file's
-scale and zero point of each int32 bias value (12 bytes per output
-channel: the dynamic-range file keeps biases float, 4 bytes as int32's),
-give or take what else the two store differently (activation scales,
-QUANTIZE ops): a constant, measured once on the input model's own int4
-file (`calibrate`). ai-edge-quantizer packs two
-int4 weights a byte: LeNet-300-100's dynamic int8 file less its int4 file
-is 133,176 bytes for 266,200 Dense weights (BENCHMARKS.md).
+An int4 file (`export.int4_weights`: int4 Dense weights, int8 others,
+float activations) is the int8 file less half a byte per Dense weight
+(ai-edge-quantizer packs two int4 weights a byte: LeNet-300-100's dynamic
+int8 file less its int4 file is 133,176 bytes for 266,200 Dense weights,
+BENCHMARKS.md), less some bytes per output channel of each Dense and
+convolution (the full-integer file's int32 bias, with a scale and zero
+point per value, where the dynamic-range file keeps a float bias; a conv
+followed by batch norm gets one when folded), plus a constant (activation
+scales, QUANTIZE ops). The constant and the bytes per channel are fitted on
+two measured int4 files (`calibrate`): the input model's own and a
+narrower one.
 
 Bytes only: int4 plans are for size budgets without a latency target, so
 `predict` (latency) is 0, as an untimed table's.
@@ -19,10 +21,11 @@ import dataclasses
 from tfcompress import graph
 from tfcompress._keras import keras
 
-# An int8 file's float32 scale and int64 zero point of one bias value.
+# Before a second file is measured: an int8 file's float32 scale and int64
+# zero point of one bias value.
 BIAS_QUANTIZATION_BYTES = 12
-_WITH_BIAS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
-              keras.layers.DepthwiseConv2D)
+_CHANNELS_OF = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
+                keras.layers.DepthwiseConv2D)
 
 
 def dense_weights(model):
@@ -32,37 +35,57 @@ def dense_weights(model):
                if isinstance(layer, keras.layers.Dense))
 
 
-def biased_channels(model):
-    """Output channels of the Dense and convolution layers with a bias."""
+def output_channels(model):
+    """Output channels of the Dense and convolution layers (each has a bias in
+    the file, batch norm folded into those without one)."""
     total = 0
     for _, layer in graph.walk(model, models_only=True):
-        if isinstance(layer, _WITH_BIAS) and getattr(layer, "use_bias", False):
-            total += int(layer.bias.shape.num_elements())
+        if isinstance(layer, _CHANNELS_OF):
+            total += int(layer.compute_output_shape(layer.input_shape)[-1])
     return total
 
 
 @dataclasses.dataclass
 class Int4Bytes:
-    """int4 file bytes as the int8 table's less half a byte per Dense weight.
+    """int4 file bytes as the int8 table's, less half a byte per Dense weight and
+    `per_channel` bytes per output channel, plus `offset`.
 
     Attributes:
       int8_table: the int8 `LatencyTable`, calibrated.
-      offset: bytes the int4 file of the calibrating model had beyond that.
+      offset: bytes the int4 files have beyond that.
+      per_channel: bytes the int4 file saves per output channel.
     """
     int8_table: object
     offset: float = 0.0
+    per_channel: float = BIAS_QUANTIZATION_BYTES
 
-    def calibrate(self, model, measured_bytes):
-        """Sets `offset` from `model`'s measured int4 file."""
-        self.offset = float(measured_bytes) - self._halved(model)
+    def calibrate(self, measured):
+        """Fits `offset` (one file) or `offset` and `per_channel` (two or more
+        files of different channel counts) by least squares.
+
+        Args:
+          measured: [(model, int4 file bytes)].
+        """
+        rows = [(float(size) - self._halved(model), output_channels(model))
+                for model, size in measured]
+        channels = {c for _, c in rows}
+        if len(channels) > 1:
+            mean_c = sum(c for _, c in rows) / len(rows)
+            mean_r = sum(r for r, _ in rows) / len(rows)
+            slope = (sum((c - mean_c) * (r - mean_r) for r, c in rows)
+                     / sum((c - mean_c) ** 2 for _, c in rows))
+            self.per_channel = -slope
+        self.offset = sum(r + self.per_channel * c for r, c in rows) / len(rows)
 
     def _halved(self, model):
-        return (self.int8_table.predict_bytes(model) - dense_weights(model) / 2
-                - BIAS_QUANTIZATION_BYTES * biased_channels(model))
+        return self.int8_table.predict_bytes(model) - dense_weights(model) / 2
 
     def predict_bytes(self, model):
-        return self._halved(model) + self.offset
+        return self._halved(model) - self.per_channel * output_channels(model) + self.offset
 
     def predict(self, model):
         del model
         return 0.0
+
+    def to_json(self):
+        return {"offset": self.offset, "per_channel": self.per_channel}

@@ -37,6 +37,7 @@ from tfcompress import _atomic
 from tfcompress import budget
 from tfcompress import evaluate
 from tfcompress import export
+from tfcompress.export import tflite as export_tflite
 from tfcompress import prune
 from tfcompress import shrink
 from tfcompress._checks import check_positive_int
@@ -272,17 +273,25 @@ class OptimizeJob(runner.Job):
             analysis = prune.sensitivity.analyze(model, data, verbose=0)
             run.log(prune.sensitivity.format_table(analysis))
             unstructured = analysis.to_json()
-        int4_offset = None
+        int4_bytes = None
         if int4:
-            int4_bytes = budget.Int4Bytes(self._table("int8", tables["int8"]))
-            int4_bytes.calibrate(model, inputs["int4"]["size_bytes"])
-            int4_offset = int4_bytes.offset
+            int4_bytes = self._int4_bytes(model, tables["int8"], inputs["int4"]["size_bytes"])
         measured = {"inputs": inputs, "tables": tables, "sensitivity": groups.to_json(),
-                    "int4_offset": int4_offset,
+                    "int4_bytes": int4_bytes,
                     "unstructured": unstructured, "floor": self._floor,
                     "seconds": round(time.monotonic() - started, 1)}
         _atomic.write_json(path, measured)
         return measured
+
+    def _int4_bytes(self, model, int8_table, input_bytes):
+        """`budget.Int4Bytes` fitted on the input's int4 file and that of the
+        model at half its widths (converted, not trained: bytes only)."""
+        narrow = shrink.narrowing(model)
+        half = narrow.build(narrow.widths_at(0.5))
+        predictor = budget.Int4Bytes(self._table("int8", int8_table))
+        predictor.calibrate([(model, input_bytes),
+                             (half, len(export_tflite.convert(half, quantization="int4")))])
+        return predictor.to_json()
 
     def _measure_int4(self, run):
         """The input's int4 quantize run's summary; None (logged) if its file
@@ -315,9 +324,9 @@ class OptimizeJob(runner.Job):
                                      for fmt, record in measured["inputs"].items()})
         paths = []
         for fmt in self._searched:
-            if fmt == "int4" and measured.get("int4_offset") is None:
+            if fmt == "int4" and not measured.get("int4_bytes"):
                 continue  # measured by a run that did not weigh int4
-            table = (budget.Int4Bytes(tables["int8"], measured["int4_offset"])
+            table = (budget.Int4Bytes(tables["int8"], **measured["int4_bytes"])
                      if fmt == "int4" else tables[fmt])
 
             def predict(candidate, table=table):
