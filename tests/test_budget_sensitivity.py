@@ -137,6 +137,23 @@ class MeasureGroupsTest(tf.test.TestCase):
                              self.measured.loss_of(plan.widths))
 
 
+    def test_each_model_is_tuned_before_it_is_measured(self):
+        tuned = []
+
+        def tune(model):
+            tuned.append(tuple(model.get_layer(name).filters for name in ("a", "b")))
+            model.get_layer("logits").bias.assign([0.0, 0.0, 100.0])  # answers 2 for all
+
+        measured = sensitivity.measure_groups(self.narrow, self.data, step=4, tune=tune)
+        widths = sensitivity.candidate_widths(self.narrow, 4)
+        self.assertEqual(tuned[0], (16, 12))  # the full model first
+        self.assertLen(tuned, 1 + sum(len(w) for w in widths.values()))
+        share = float(np.mean(self.data[1] == 2))
+        self.assertAllClose(measured.accuracy, share)
+        for curve in measured.drops.values():  # every tuned model answers alike
+            for points in curve.values():
+                self.assertAllClose(points, 0.0)
+
 class CandidateWidthsTest(tf.test.TestCase):
 
     def test_group_narrower_than_two_steps_gives_at_most_one_width(self):
