@@ -32,7 +32,7 @@ class Plan:
     """Widths, zeros and a file format, with what they are predicted to cost.
 
     Attributes:
-      latency_format: "float" or "int8", the file the plan exports.
+      latency_format: "float", "int8" or "int4", the file the plan exports.
       widths: {group name (its first producer layer): width}.
       predicted: {"latency_ms", "size_bytes", "accuracy_drop"} (points).
       step: the step of its format's path (0: the full widths).
