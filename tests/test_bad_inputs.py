@@ -222,8 +222,8 @@ ROWS = [
      r"`pruning_end_epoch` \(3\) must be at most `epochs` \(1\)"),
     # Quantization arguments.
     ("quantize_mode_unknown",
-     _prepare(lambda: quantize.QuantizeJob(model=_P.mlp10, mode="int4")), ValueError,
-     r"`mode` must be one of \('int8', .*\), got 'int4'"),
+     _prepare(lambda: quantize.QuantizeJob(model=_P.mlp10, mode="int2")), ValueError,
+     r"`mode` must be one of \('int8', .*\), got 'int2'"),
     ("export_int8_without_representative_data",
      lambda: export.export_tflite(_P.model, os.path.join(_P.root, "m.tflite"),
                                   quantization="int8"),
