@@ -270,8 +270,9 @@ class OptimizeJob(runner.Job):
         run.log(f"Sensitivity of each channel group (validation accuracy after "
                 f"{_TUNE_STEPS} training steps).")
         data = (run.validation() or run.train_batches()).take(_SENSITIVITY_BATCHES)
+        narrow = shrink.narrowing(model)
         groups = sensitivity_lib.measure_groups(
-            shrink.narrowing(model), data, step=min(self._step(f) for f in self._searched),
+            narrow, data, step=min(self._step(f) for f in self._searched),
             log=run.log, tune=self._brief_tuning(run))
         unstructured = None
         if self._sparse:
@@ -281,7 +282,8 @@ class OptimizeJob(runner.Job):
             unstructured = analysis.to_json()
         int4_bytes = None
         if int4:
-            int4_bytes = self._int4_bytes(model, tables["int8"], inputs["int4"]["size_bytes"])
+            int4_bytes = self._int4_bytes(model, narrow, tables["int8"],
+                                          inputs["int4"]["size_bytes"])
         measured = {"inputs": inputs, "tables": tables, "sensitivity": groups.to_json(),
                     "int4_bytes": int4_bytes,
                     "unstructured": unstructured, "floor": self._floor,
@@ -302,10 +304,9 @@ class OptimizeJob(runner.Job):
             model.fit(batches, epochs=1, verbose=0)
         return tune
 
-    def _int4_bytes(self, model, int8_table, input_bytes):
+    def _int4_bytes(self, model, narrow, int8_table, input_bytes):
         """`budget.Int4Bytes` fitted on the input's int4 file and that of the
         model at half its widths (converted, not trained: bytes only)."""
-        narrow = shrink.narrowing(model)
         half = narrow.build(narrow.widths_at(0.5))
         predictor = budget.Int4Bytes(self._table("int8", int8_table))
         predictor.calibrate([(model, input_bytes),
@@ -467,7 +468,9 @@ class OptimizeJob(runner.Job):
 
         A sparse-encoded file is timed as LiteRT runs it, on its own kernels.
         """
-        files = {**self._input_files(run), "attempt": path}
+        # The input's float file is the reference; its int4 file is not timed again.
+        inputs_timed = {k: v for k, v in self._input_files(run).items() if k != "int4"}
+        files = {**inputs_timed, "attempt": path}
         timed = evaluate.compare_latency(
             files, rounds=VERIFY_ROUNDS, batch_size=1, num_threads=self.latency_threads,
             file_options={"attempt": {"xnnpack": False}} if sparse else None)
