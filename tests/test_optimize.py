@@ -26,6 +26,7 @@ from tfcompress import pipeline
 from tfcompress._keras import keras
 from tfcompress.export import int4_weights
 from tfcompress.jobs import optimize
+from tfcompress.jobs import optimize_measure
 from tfcompress.jobs import optimize_report
 from tfcompress.jobs import runner
 
@@ -157,7 +158,7 @@ class OptimizeTest(tf.test.TestCase):
         self.assertTrue(own["met"], own["miss"])
         self.assertEqual(own["chosen"]["plan"]["latency_format"], "int4")
         self.assertEqual(own["chosen"]["file"],
-                         os.path.join(optimize.INPUT_INT4_DIR, "model.tflite"))
+                         os.path.join(optimize_measure.INPUT_INT4_DIR, "model.tflite"))
         self.assertEqual(own["chosen"]["epochs"], 0)
         with open(os.path.join(out, "model.tflite"), "rb") as f:
             self.assertEqual(int4_weights.dense_weights_not_int4(f.read()), [])
@@ -245,7 +246,7 @@ class OptimizeTest(tf.test.TestCase):
         with self.assertRaises(KeyboardInterrupt):
             runner.run(_DieAtFirstAttempt(**job), self._training("run"), log=_quiet)
         partial = os.path.join(self.root, "run.partial")
-        with open(os.path.join(partial, optimize.MEASUREMENTS_FILE), encoding="utf-8") as f:
+        with open(os.path.join(partial, optimize_measure.MEASUREMENTS_FILE), encoding="utf-8") as f:
             measured = json.load(f)
         with open(os.path.join(partial, optimize.ATTEMPTS_DIR, "1", optimize.SEARCH_FILE),
                   encoding="utf-8") as f:

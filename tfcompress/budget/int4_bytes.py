@@ -20,12 +20,11 @@ import dataclasses
 
 from tfcompress import graph
 from tfcompress._keras import keras
+from tfcompress.budget import sparse_plan
 
 # Before a second file is measured: an int8 file's float32 scale and int64
 # zero point of one bias value.
 BIAS_QUANTIZATION_BYTES = 12
-_CHANNELS_OF = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
-                keras.layers.DepthwiseConv2D)
 
 
 def dense_weights(model):
@@ -37,12 +36,10 @@ def dense_weights(model):
 
 def output_channels(model):
     """Output channels of the Dense and convolution layers (each has a bias in
-    the file, batch norm folded into those without one)."""
-    total = 0
-    for _, layer in graph.walk(model, models_only=True):
-        if isinstance(layer, _CHANNELS_OF):
-            total += int(layer.compute_output_shape(layer.input_shape)[-1])
-    return total
+    the file, batch norm folded into those without one), counted as the
+    sparse plans count them (`sparse_plan.kernels`)."""
+    return sum(channels for shapes in sparse_plan.kernels(model).values()
+               for _, _, channels in shapes)
 
 
 @dataclasses.dataclass

@@ -3,13 +3,10 @@
     measure (cached in the run) -> search -> attempt -> verify -> correct
     and retry while time remains -> the best attempt
 
-- Measure: the input model's float and int8 files (a `quantize` run: their
-  size and test accuracy), their latency, lookup tables of every layer's
-  latency and bytes in both formats (`budget.LatencyTable`), and each
-  channel group's sensitivity (`budget.sensitivity`). For a size budget
-  without a latency target, also its int4 file (`budget.Int4Bytes`) and
-  each layer's sensitivity to zeros (`prune.sensitivity`). All of it is
-  written to the run's folder as it is measured, so `--resume` reuses it.
+- Measure (`optimize_measure`): the input model's files, lookup tables of
+  every layer's latency and bytes, each channel group's sensitivity and,
+  for sparse plans, each layer's sensitivity to zeros; kept in the run's
+  folder, so `--resume` reuses it.
 - Search: NetAdapt's narrowing path per file format on those predictions
   (`budget.search`), and for size the int8 plans completed with per-layer
   zeros (`budget.search.sparse_path`); the plan is the least predicted loss
@@ -37,16 +34,14 @@ from tfcompress import _atomic
 from tfcompress import budget
 from tfcompress import evaluate
 from tfcompress import export
-from tfcompress.export import tflite as export_tflite
 from tfcompress import prune
 from tfcompress import shrink
-from tfcompress import training
 from tfcompress._checks import check_positive_int
-from tfcompress._keras import keras
 from tfcompress._version import __version__
 from tfcompress.budget import sensitivity as sensitivity_lib
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import logits
+from tfcompress.jobs import optimize_measure
 from tfcompress.jobs import optimize_report
 from tfcompress.jobs import options
 from tfcompress.jobs import run_dir
@@ -56,23 +51,13 @@ from tfcompress.jobs import prune as prune_job
 from tfcompress.jobs import shrink as shrink_job
 from tfcompress.jobs import quantize as quantize_job
 
-MEASUREMENTS_FILE = "measurements.json"
 FRONTIER_FILE = "frontier.json"
-INPUT_DIR = "input"
-INPUT_INT4_DIR = "input_int4"
 ATTEMPTS_DIR = "attempts"
 ATTEMPT_FILE = "attempt.json"
 SEARCH_FILE = "search.json"
 # int4 (int4 Dense weights, `export.int4_weights`) only for a size budget
 # without a latency target: it has no latency table, bytes only (`budget.Int4Bytes`).
 FORMATS = (*shrink.latency.FORMATS, "int4")
-# Validation batches each group's sensitivity is measured on.
-_SENSITIVITY_BATCHES = 8
-# Training batches each narrowed model is fine-tuned on before it is measured
-# (`_brief_tuning`): a few seconds each for LeNet-300-100 here.
-_TUNE_STEPS = 50
-# Interleaved rounds a verification times the attempt and input files in.
-VERIFY_ROUNDS = 7
 # The widths' multiple of a size budget without latency (see `_step`).
 SIZE_STEP = 4
 
@@ -125,7 +110,7 @@ class OptimizeJob(runner.Job):
         None, "Widths are multiples of this: a number, or auto (this machine's kernel "
         "tile for each format: 16 on AVX-512). Default: auto.")
     name = "optimize"
-    _floor = None  # measured by `check` before a first start
+    floor = None  # measured by `check` before a first start
 
     def phases(self):
         return ()  # each attempt's jobs train, under attempts/
@@ -136,48 +121,48 @@ class OptimizeJob(runner.Job):
                               max_accuracy_drop=self.max_accuracy_drop)
 
     @property
-    def _size_only(self):
+    def size_only(self):
         """A size budget without a latency target: files need bytes, not timing."""
         return self.target_size_kb is not None and self.target_latency_ms is None
 
     @property
-    def _searched(self):
+    def searched_formats(self):
         """The formats searched: `formats`, int4 only for a size-only budget."""
-        return tuple(f for f in self.formats if f != "int4" or self._size_only)
+        return tuple(f for f in self.formats if f != "int4" or self.size_only)
 
     @property
-    def _tabled(self):
+    def tabled_formats(self):
         """The formats with a lookup table: the searched ones, int8 for int4's bytes."""
-        needed = set(self._searched) | ({"int8"} if "int4" in self._searched else set())
+        needed = set(self.searched_formats) | ({"int8"} if "int4" in self.searched_formats else set())
         return tuple(f for f in shrink.latency.FORMATS if f in needed)
 
     @property
-    def _sparse(self):
+    def sparse_plans(self):
         """Whether plans may prune too: a size budget without a latency target
         (sparse int8 files are smaller but run without XNNPACK), int8 searched."""
-        return self._size_only and "int8" in self.formats
+        return self.size_only and "int8" in self.formats
 
     @property
-    def _timed(self):
+    def timed(self):
         """Whether the search needs latency: a latency target, or the accuracy
         drop alone (the fastest plan within it). A size budget needs bytes only."""
         return self.target_latency_ms is not None or self.target_size_kb is None
 
-    def _step(self, latency_format):
+    def step(self, latency_format):
         """The widths' multiple: `round_to`; else the kernel tile when the search
         times files (speed steps with the tile), else `SIZE_STEP` (bytes grow with
         every channel, so finer steps leave less of a size budget unspent)."""
         round_to = shrink.rounding.check("round_to", self.round_to)
-        if round_to is None and not self._timed:
+        if round_to is None and not self.timed:
             return SIZE_STEP
         # int4 files run their convolutions in int8 kernels.
         tiled = "int8" if latency_format == "int4" else latency_format
         multiple, _ = shrink.rounding.resolve(round_to or "auto", True, tiled)
         return multiple
 
-    def _table(self, latency_format, record=None):
+    def table(self, latency_format, record=None):
         """A lookup table (from `record` if given) that times its files only if needed."""
-        timer = budget.latency_table.time_files if self._timed else _untimed
+        timer = budget.latency_table.time_files if self.timed else _untimed
         if record is not None:
             return budget.LatencyTable.from_json(record, timer=timer)
         return budget.LatencyTable(latency_format=latency_format,
@@ -190,7 +175,7 @@ class OptimizeJob(runner.Job):
                 set(formats)) != len(formats):
             raise ValueError(f"`formats` must be some of float, int8 and int4, each once, "
                              f"got {list(formats)!r}.")
-        if not self._searched:
+        if not self.searched_formats:
             raise ValueError("`formats` int4 is weighed only for a size budget without a "
                              "latency target (it has no latency table): add float or int8.")
         check_positive_int("max_attempts", self.max_attempts)
@@ -201,139 +186,14 @@ class OptimizeJob(runner.Job):
         if self.teacher:
             run.load_model(self.teacher, "teacher")
         shrink.narrowing(model)  # refuses a model of which nothing can shrink
-        if run.training.resume and os.path.exists(self._measurements_path(run.output_dir)):
+        measurements = optimize_measure.path_in(run_dir.staging_dir(run.output_dir))
+        if run.training.resume and os.path.exists(measurements):
             return  # measured (and checked) before the run stopped
         # int4's floor is int8's: the smallest model's one Dense is a few bytes.
-        floor = budget.measure_floor(model, formats=self._tabled,
+        floor = budget.measure_floor(model, formats=self.tabled_formats,
                                      num_threads=self.latency_threads)
         budget.check_reachable(targets, floor)
-        self._floor = floor
-
-    @staticmethod
-    def _measurements_path(output_dir):
-        return os.path.join(run_dir.staging_dir(output_dir), MEASUREMENTS_FILE)
-
-    # Measuring ---------------------------------------------------------------
-
-    def _sub_run(self, run, job, folder, epochs=None):
-        """The summary of `job` run in `folder` of the staging folder (read back when done)."""
-        out = os.path.join(run.staging, folder)
-        summary_path = os.path.join(out, artifacts.SUMMARY_FILE)
-        if not os.path.exists(summary_path):
-            sub_training = run.training.replace(
-                output_dir=out, epochs=epochs or run.training.epochs, log_dir=None,
-                resume=os.path.isdir(run_dir.staging_dir(out)), overwrite=False)
-            # Indented: the attempt's own jobs, inside the optimize run's log.
-            runner.run(job, sub_training, log=lambda text: run.log(_indented(text)))
-        with open(summary_path, encoding="utf-8") as f:
-            return json.load(f)
-
-    def _measure(self, run, model):
-        """What the search needs, measured once per run (kept in measurements.json)."""
-        path = os.path.join(run.staging, MEASUREMENTS_FILE)
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                run.log("Measurements: read back from the stopped run.")
-                return json.load(f)
-        started = time.monotonic()
-        run.log("Measuring the input model: its float and int8 files (a quantize run).")
-        quantized = self._sub_run(run, quantize_job.QuantizeJob(model=self.model, mode="int8"),
-                                  INPUT_DIR)
-        int4 = None
-        if "int4" in self._searched:
-            int4 = self._measure_int4(run)
-        files = self._input_files(run)
-        timed = evaluate.compare_latency(files, rounds=VERIFY_ROUNDS, batch_size=1,
-                                         num_threads=self.latency_threads)
-        inputs = {
-            "float": {"size_bytes": quantized["float_reference"]["bytes"],
-                      "test_accuracy": quantized["float_reference"]["test_accuracy"],
-                      "latency_ms": timed["float"]["median_ms"]},
-            "int8": {"size_bytes": quantized["tflite"]["bytes"],
-                     "test_accuracy": quantized["tflite"]["test_accuracy"],
-                     "latency_ms": timed["int8"]["median_ms"]}}
-        if int4:
-            inputs["int4"] = {"size_bytes": int4["tflite"]["bytes"],
-                              "test_accuracy": int4["tflite"]["test_accuracy"],
-                              "latency_ms": timed["int4"]["median_ms"]}
-        run.log("Input files: " + "; ".join(
-            f"{fmt} {m['size_bytes']:,} bytes, {m['latency_ms']:.4f} ms, "
-            f"{m['test_accuracy']:.2%}" for fmt, m in inputs.items()))
-        tables = {}
-        for fmt in self._tabled:
-            run.log(f"Lookup table of {fmt} layer "
-                    + (f"latencies and bytes ({self.latency_threads} thread(s))."
-                       if self._timed else "bytes (a size budget: nothing timed)."))
-            table = self._table(fmt)
-            table.calibrate(model)
-            tables[fmt] = table.to_json()
-        run.log(f"Sensitivity of each channel group (validation accuracy after "
-                f"{_TUNE_STEPS} training steps).")
-        data = (run.validation() or run.train_batches()).take(_SENSITIVITY_BATCHES)
-        narrow = shrink.narrowing(model)
-        groups = sensitivity_lib.measure_groups(
-            narrow, data, step=min(self._step(f) for f in self._searched),
-            log=run.log, tune=self._brief_tuning(run))
-        unstructured = None
-        if self._sparse:
-            run.log("Sensitivity of each layer to zeros (one-shot, for sparse plans).")
-            analysis = prune.sensitivity.analyze(model, data, verbose=0)
-            run.log(prune.sensitivity.format_table(analysis))
-            unstructured = analysis.to_json()
-        int4_bytes = None
-        if int4:
-            int4_bytes = self._int4_bytes(model, narrow, tables["int8"],
-                                          inputs["int4"]["size_bytes"])
-        measured = {"inputs": inputs, "tables": tables, "sensitivity": groups.to_json(),
-                    "int4_bytes": int4_bytes,
-                    "unstructured": unstructured, "floor": self._floor,
-                    "seconds": round(time.monotonic() - started, 1)}
-        _atomic.write_json(path, measured)
-        return measured
-
-    @staticmethod
-    def _brief_tuning(run):
-        """fn(model) training it for `_TUNE_STEPS` batches of the training split
-        on its labels (the sensitivity's short-term fine-tune), seeded."""
-        batches = run.train_batches().take(_TUNE_STEPS).cache()
-
-        def tune(model):
-            keras.utils.set_random_seed(run.training.seed)
-            training.compile_classifier(model, optimizer=run.training.optimizer,
-                                        learning_rate=run.training.learning_rate)
-            model.fit(batches, epochs=1, verbose=0)
-        return tune
-
-    def _int4_bytes(self, model, narrow, int8_table, input_bytes):
-        """`budget.Int4Bytes` fitted on the input's int4 file and that of the
-        model at half its widths (converted, not trained: bytes only)."""
-        half = narrow.build(narrow.widths_at(0.5))
-        predictor = budget.Int4Bytes(self._table("int8", int8_table))
-        predictor.calibrate([(model, input_bytes),
-                             (half, len(export_tflite.convert(half, quantization="int4")))])
-        return predictor.to_json()
-
-    def _measure_int4(self, run):
-        """The input's int4 quantize run's summary; None (logged) if its file
-        fails the export check: int4 is then left out of the search."""
-        run.log("Measuring the input model's int4 file (a quantize run).")
-        try:
-            return self._sub_run(run, quantize_job.QuantizeJob(model=self.model, mode="int4"),
-                                 INPUT_INT4_DIR)
-        except export.ExportValidationError as failure:
-            shutil.rmtree(run_dir.staging_dir(os.path.join(run.staging, INPUT_INT4_DIR)),
-                          ignore_errors=True)
-            run.log(f"int4 left out of the search: {failure}")
-            return None
-
-    def _input_files(self, run):
-        folder = os.path.join(run.staging, INPUT_DIR)
-        files = {"float": os.path.join(folder, "float_reference.tflite"),
-                 "int8": os.path.join(folder, artifacts.TFLITE_FILE)}
-        int4 = os.path.join(run.staging, INPUT_INT4_DIR, artifacts.TFLITE_FILE)
-        if os.path.exists(int4):
-            files["int4"] = int4
-        return files
+        self.floor = floor
 
     # Searching and attempting -------------------------------------------------
 
@@ -343,7 +203,7 @@ class OptimizeJob(runner.Job):
         costs = budget.format_costs({fmt: record["test_accuracy"]
                                      for fmt, record in measured["inputs"].items()})
         paths = []
-        for fmt in self._searched:
+        for fmt in self.searched_formats:
             if fmt == "int4" and not measured.get("int4_bytes"):
                 continue  # measured by a run that did not weigh int4
             table = (budget.Int4Bytes(tables["int8"], **measured["int4_bytes"])
@@ -357,8 +217,8 @@ class OptimizeJob(runner.Job):
                 return groups.loss_of(widths) + format_cost
 
             paths.append(budget.search.narrowing_path(narrow, predict, loss_of, aims[fmt], fmt,
-                                                      step=self._step(fmt)))
-        if self._sparse and measured.get("unstructured"):
+                                                      step=self.step(fmt)))
+        if self.sparse_plans and measured.get("unstructured"):
             unstructured = prune.sensitivity.Sensitivity.from_json(measured["unstructured"])
             int8_path = next(path for path in paths if path[0].latency_format == "int8")
 
@@ -380,7 +240,7 @@ class OptimizeJob(runner.Job):
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
-        aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self._searched}
+        aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self.searched_formats}
         paths = self._paths(narrow, tables, measured, aims)
         plan = budget.search.choose(paths, aims)
         if plan is None:
@@ -412,7 +272,7 @@ class OptimizeJob(runner.Job):
                 + ("the input model's own file, no training." if is_input
                    else f"recovering for {epochs} epochs."))
         if is_input:  # the input's own file, measured with the input's files
-            file = self._input_files(run)[plan.latency_format]
+            file = optimize_measure.input_files(run.staging)[plan.latency_format]
             accuracy = self._measured_inputs[plan.latency_format]["test_accuracy"]
         else:
             final = self._trained(run, folder, plan, widths_path, epochs)
@@ -442,7 +302,7 @@ class OptimizeJob(runner.Job):
             final = os.path.join(folder, "shrink")
             # An int4 file's convolutions are int8 (`export.int4_weights`).
             kernels = "int8" if plan.latency_format == "int4" else plan.latency_format
-            self._sub_run(run, shrink_job.ShrinkJob(
+            optimize_measure.sub_run(run, shrink_job.ShrinkJob(
                 model=self.model, widths=widths_path, teacher=self.teacher,
                 latency_format=kernels, latency_threads=self.latency_threads),
                 final, epochs=epochs)
@@ -451,14 +311,14 @@ class OptimizeJob(runner.Job):
             sparsity_path = os.path.join(run.staging, folder, "sparsity.json")
             _atomic.write_json(sparsity_path, plan.sparsity)
             final = os.path.join(folder, "prune")
-            self._sub_run(run, prune_job.PruneJob(
+            optimize_measure.sub_run(run, prune_job.PruneJob(
                 model=source, layer_sparsity=sparsity_path,
                 teacher=self.teacher or self.model), final, epochs=epochs)
             source = os.path.join(run.staging, final)
         if plan.latency_format in ("int8", "int4"):
             final = os.path.join(folder, plan.latency_format)
             sparse = bool(plan.sparsity)
-            self._sub_run(run, quantize_job.QuantizeJob(
+            optimize_measure.sub_run(run, quantize_job.QuantizeJob(
                 model=source, mode=plan.latency_format, sparse=sparse, xnnpack=not sparse),
                 final)
         return final
@@ -469,10 +329,12 @@ class OptimizeJob(runner.Job):
         A sparse-encoded file is timed as LiteRT runs it, on its own kernels.
         """
         # The input's float file is the reference; its int4 file is not timed again.
-        inputs_timed = {k: v for k, v in self._input_files(run).items() if k != "int4"}
+        inputs_timed = {k: v for k, v in optimize_measure.input_files(run.staging).items()
+                        if k != "int4"}
         files = {**inputs_timed, "attempt": path}
         timed = evaluate.compare_latency(
-            files, rounds=VERIFY_ROUNDS, batch_size=1, num_threads=self.latency_threads,
+            files, rounds=optimize_measure.TIMING_ROUNDS, batch_size=1,
+            num_threads=self.latency_threads,
             file_options={"attempt": {"xnnpack": False}} if sparse else None)
         inputs = self._measured_inputs
         return {"latency_ms": timed["attempt"]["median_ms"],
@@ -487,13 +349,13 @@ class OptimizeJob(runner.Job):
         started = time.monotonic()
         targets = self.targets
         model = run.load_model(self.model)
-        measured = self._measure(run, model)
-        self._measured_inputs = measured["inputs"]
         narrow = shrink.narrowing(model)
+        measured = optimize_measure.measure(self, run, model, narrow)
+        self._measured_inputs = measured["inputs"]
         # Kept for the whole run: entries measured for one search serve the next.
-        tables = {fmt: self._table(fmt, record) for fmt, record in measured["tables"].items()}
+        tables = {fmt: self.table(fmt, record) for fmt, record in measured["tables"].items()}
         attempts, frontier = [], []
-        pairs = {fmt: [] for fmt in self._searched}  # (predicted, measured) per format
+        pairs = {fmt: [] for fmt in self.searched_formats}  # (predicted, measured) per format
         for number in range(1, self.max_attempts + 1):
             search = self._search(run, number, narrow, tables, measured, targets, pairs)
             frontier.append(search)
@@ -580,10 +442,6 @@ def _frontier_record(searches, attempts):
     return {"searches": searches,
             "attempts": [{"number": a["number"], "plan": a["plan"], "file": a["file"],
                           "measured": a["measured"]} for a in attempts]}
-
-
-def _indented(text):
-    return "\n".join(f"  {line}" if line else line for line in str(text).split("\n"))
 
 
 def _widths_text(widths):

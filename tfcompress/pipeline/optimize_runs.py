@@ -11,7 +11,7 @@ import os
 
 from tfcompress import budget
 from tfcompress.jobs import artifacts
-from tfcompress.jobs import optimize
+from tfcompress.jobs import optimize_measure
 from tfcompress.jobs import optimize_report
 from tfcompress.pipeline import run_settings
 
@@ -53,14 +53,14 @@ def _quantize_summary(run_dir, own, source):
     if chosen["plan"]["latency_format"] == "float":
         return None
     folder = os.path.dirname(chosen["file"])
-    return source if folder == optimize.INPUT_DIR else _read(
+    return source if folder == optimize_measure.INPUT_DIR else _read(
         os.path.join(run_dir, folder, artifacts.SUMMARY_FILE))
 
 
 def build(run_dir, summary):
     """The report dict `pipeline.build_report` gives, for an optimize run."""
     own = summary["optimize"]
-    source = _read(os.path.join(run_dir, optimize.INPUT_DIR, artifacts.SUMMARY_FILE))
+    source = _read(os.path.join(run_dir, optimize_measure.INPUT_DIR, artifacts.SUMMARY_FILE))
     reference = source["float_reference"]
     rows = [{**_row("input float", source, True, own["inputs"]["float"]["latency_ms"]),
              "tflite_bytes": reference["bytes"], "tflite_gzip_bytes": reference["gzip_bytes"],
@@ -68,14 +68,15 @@ def build(run_dir, summary):
             _row("input int8", source, True, own["inputs"]["int8"]["latency_ms"])]
     if "int4" in own["inputs"]:
         rows.append(_row("input int4", _read(os.path.join(
-            run_dir, optimize.INPUT_INT4_DIR, artifacts.SUMMARY_FILE)), True,
+            run_dir, optimize_measure.INPUT_INT4_DIR, artifacts.SUMMARY_FILE)), True,
             own["inputs"]["int4"]["latency_ms"]))
     result = None
     for attempt in own["attempts"]:
         name = optimize_report.attempt_name(attempt)
         folder = os.path.dirname(attempt["file"])
         fmt = attempt["plan"]["latency_format"]
-        if folder in (optimize.INPUT_DIR, optimize.INPUT_INT4_DIR):  # its row is above
+        # Their rows are above.
+        if folder in (optimize_measure.INPUT_DIR, optimize_measure.INPUT_INT4_DIR):
             row = dict(next(r for r in rows if r["stage"] == f"input {fmt}"))
         else:
             row = _row(name, _read(os.path.join(run_dir, folder, artifacts.SUMMARY_FILE)),
