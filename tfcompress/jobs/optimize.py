@@ -425,7 +425,14 @@ def _untimed(files, latency_format, num_threads):
 
 
 def _best(attempts, targets):
-    """The most accurate attempt that meets every target; else the one missing least."""
+    """The most accurate attempt that meets every target; else the one missing least.
+
+    Misses are summed as fractions over their targets; a point of accuracy
+    beyond the allowed drop counts as 1% over a cost target (a drop has no
+    ratio of its own: `budget.Targets.misses`). An exchange rate chosen
+    here; report.md lists every attempt measured, and each file stays under
+    attempts/, for a user who weighs otherwise.
+    """
     met = [a for a in attempts if not targets.misses(a["measured"])]
     if met:
         return max(met, key=lambda a: a["measured"]["test_accuracy"])
