@@ -13,6 +13,7 @@ import os
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
+from tensorflow.lite.tools import flatbuffer_utils
 
 from tfcompress import budget
 from tfcompress import export
@@ -81,6 +82,22 @@ class Int4ExportTest(tf.test.TestCase):
                      for i in range(graph.TensorsLength())
                      if graph.Tensors(i).Type() == schema.TensorType.INT4)
         self.assertEqual(stored, budget.int4_bytes.dense_weights(self.model) // 2)
+
+    def test_a_file_with_unnamed_tensors_is_written(self):
+        # A Keras Reshape's shape becomes an unnamed constant in the file
+        # (`static_reshapes`); ai-edge-quantizer crashed on it (FSDD's DS-CNN).
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((12, 12, 3))
+        x = keras.layers.Reshape((12, 36))(inputs)
+        x = keras.layers.Conv1D(8, 3, name="conv")(x)
+        x = keras.layers.Reshape((80,))(x)
+        self.model = keras.Model(inputs, keras.layers.Dense(10, name="logits")(x))
+        float_file = export.tflite.convert(self.model)
+        unnamed = [t for t in flatbuffer_utils.read_model_from_bytearray(
+            bytearray(float_file)).subgraphs[0].tensors if not t.name]
+        self.assertNotEmpty(unnamed)
+        with open(self._export("int4").path, "rb") as f:
+            self.assertEqual(int4_weights.dense_weights_not_int4(f.read()), [])
 
     def test_a_float_file_is_seen_as_not_int4(self):
         path = self._export("none").path

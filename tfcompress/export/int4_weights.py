@@ -15,12 +15,16 @@ so the file's weight types are checked: a FULLY_CONNECTED op with constant
 weights that are not int4 is refused, by name.
 """
 
+import contextlib
+import io
+
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_quantizer import qtyping
 from ai_edge_quantizer import quantizer
 from ai_edge_quantizer import recipe
 
 from tfcompress import quiet
+from tfcompress.export import tensor_names
 
 
 def quantize(float_flatbuffer):
@@ -30,14 +34,17 @@ def quantize(float_flatbuffer):
       ValueError: a Dense layer's weights that AEQ left other than int4.
     """
     operations = qtyping.TFLOperationName
-    recipe_of = quantizer.Quantizer(bytes(float_flatbuffer))
+    recipe_of = quantizer.Quantizer(tensor_names.name_unnamed(float_flatbuffer))
     recipe_of.add_dynamic_config(regex=".*", operation_name=operations.ALL_SUPPORTED,
                                  num_bits=8)
     # Added last: the last config matching an op wins.
     recipe_of.add_dynamic_config(regex=".*", operation_name=operations.FULLY_CONNECTED,
                                  num_bits=4, algorithm_key=recipe.AlgorithmName.OCTAV)
-    with quiet.native_notices_hidden():
-        quantized = bytes(recipe_of.quantize(enable_progress_report=False).quantized_model)
+    # AEQ 0.10.0 shows a tqdm bar on stderr for files of 100 tensors or more
+    # (its model modifier drops enable_progress_bar): kept out of the log.
+    with quiet.native_notices_hidden(), contextlib.redirect_stderr(io.StringIO()):
+        quantized = bytes(recipe_of.quantize(enable_progress_report=False,
+                                             enable_progress_bar=False).quantized_model)
     missed = dense_weights_not_int4(quantized)
     if missed:
         raise ValueError(f"ai-edge-quantizer left the weights of {', '.join(missed)} "

@@ -40,3 +40,22 @@ def _unnamed(flatbuffer, drops_name):
             if index not in keep and drops_name(model, tensor):
                 tensor.name = None
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def name_unnamed(flatbuffer):
+    """`flatbuffer` with every unnamed tensor named "tensor_<index>" (unique).
+
+    ai-edge-quantizer reads every tensor's name and fails on one without
+    (`static_reshapes`' shape constants, and the names dropped above).
+    """
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    for number, graph in enumerate(model.subgraphs):
+        taken = {tensor.name for tensor in graph.tensors if tensor.name}
+        for index, tensor in enumerate(graph.tensors):
+            if not tensor.name:
+                name = f"tensor_{number}_{index}".encode()
+                while name in taken:
+                    name += b"_"
+                tensor.name = name
+                taken.add(name)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
