@@ -38,17 +38,25 @@ class Plan:
       step: the step of its format's path (0: the full widths).
       sparsity: {layer path: sparsity} pruned after narrowing, the file
         written in TFLite's sparse encoding ({}: dense).
+      variant: {spec keyword: value} of a zoo model's variant
+        (`models.variants`), built before narrowing ({}: the model's own
+        settings); its widths are the variant's groups'.
     """
     latency_format: str
     widths: dict
     predicted: dict
     step: int = 0
     sparsity: dict = dataclasses.field(default_factory=dict)
+    variant: dict = dataclasses.field(default_factory=dict)
 
     @property
     def is_input(self):
-        """Whether the plan is the input model itself (full widths, dense)."""
-        return self.step == 0 and not self.sparsity
+        """Whether the plan is the input model itself (own settings, full widths, dense)."""
+        return self.step == 0 and not self.sparsity and not self.variant
+
+    def changes(self):
+        """How many changes the plan makes: narrowings, pruned layers, variant settings."""
+        return self.step + len(self.sparsity) + len(self.variant)
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -191,13 +199,13 @@ def choose(paths, aims):
 
     With a latency or size target: of the plans predicted to meet them, the
     one of least predicted accuracy drop (then the fastest, then the fewest
-    narrowings and pruned layers). The drop is
+    changes). The drop is
     predicted before recovery, so an accuracy target is judged on the
     trained file, not here. With the accuracy drop alone: the fastest plan
     predicted within it.
 
     Args:
-      paths: [[Plan]] (one path per file format).
+      paths: [[Plan]] (one path per file format and variant).
       aims: `Targets`, or {format: Targets} (`aimed`: each format's targets
         in its tables' terms).
     """
@@ -212,7 +220,7 @@ def choose(paths, aims):
     # Ties (an untimed size search predicts 0 ms): the fewest changes, so the
     # input's own file when it meets the aim (nothing to train).
     return min(meeting, key=lambda p: (p.predicted["accuracy_drop"], p.predicted["latency_ms"],
-                                       p.step, len(p.sparsity)), default=None)
+                                       p.changes()), default=None)
 
 
 def closest(paths, aims):

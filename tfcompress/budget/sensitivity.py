@@ -215,6 +215,58 @@ def measure_groups(narrow, data, *, step, fractions=DEFAULT_FRACTIONS, log=None,
                             drops=drops)
 
 
+def measure_variants(variants, trained, data, *, accuracy, tune=None, log=None):
+    """Each variant axis' accuracy drop at each of its cheaper values, alone.
+
+    As `measure_groups` for architecture settings (`models.variants`): the
+    model with one axis moved (the others as trained) takes the trained
+    weights, is tuned by `tune` and measured on `data`. A plan's predicted
+    loss adds its axes' drops to its groups' (`variant_loss`).
+
+    Args:
+      variants: `models.variants.Variants` of `trained`.
+      trained: the trained model.
+      data: as `measure_groups`'s (the same batches, so drops compare).
+      accuracy: the full model's accuracy on `data` after the same tuning
+        (`GroupSensitivity.accuracy`), in [0, 1].
+      tune: as `measure_groups`'s.
+      log: fn(str) given one line per axis, or None.
+
+    Returns:
+      {keyword: {value: points lost}}, JSON-able as it is except for keys
+      (`variant_loss` reads values either way).
+    """
+    data = data_inputs.as_batches(data, arg_name="data").cache()
+    log = log or (lambda message: None)
+    drops = {}
+    for keyword, values in variants.moves().items():
+        began = time.monotonic()
+        drops[keyword] = {}
+        for value in values:
+            model = variants.build_from({keyword: value}, trained)
+            if tune is not None:
+                tune(model)
+            measured = evaluate_classifier(model, data)["accuracy"]
+            drops[keyword][value] = 100.0 * (accuracy - measured)
+        log(f"Sensitivity of {keyword} (from {variants.own[keyword]:g}): points lost at "
+            + ", ".join(f"{value:g}: {points:+.2f}" for value, points in drops[keyword].items())
+            + f" in {time.monotonic() - began:.1f} s.")
+    return drops
+
+
+def variant_loss(drops, variant):
+    """Predicted points lost by `variant` ({keyword: value}): the sum of its
+    axes' measured drops (gains count as 0), as `GroupSensitivity.loss_of`."""
+    total = 0.0
+    for keyword, value in variant.items():
+        curve = {float(v): points for v, points in drops[keyword].items()}
+        if float(value) not in curve:
+            raise ValueError(f"`variant` {keyword}={value!r} was not measured: "
+                             f"measured {sorted(curve)}.")
+        total += max(0.0, curve[float(value)])
+    return total
+
+
 def _progress_line(index, names, size, curve, began, start, done, todo):
     now = time.monotonic()
     measured = ", ".join(f"{width}: {points:+.2f}" for width, points in curve.items())

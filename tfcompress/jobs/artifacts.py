@@ -1,5 +1,6 @@
 """The artifacts every job leaves: .keras, SavedModel and TFLite, all checked."""
 
+import json
 import os
 
 from tfcompress import data
@@ -12,7 +13,6 @@ KERAS_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
 TFLITE_FILE = "model.tflite"
 SUMMARY_FILE = "summary.json"
-
 
 
 def model_path(path, arg_name="model"):
@@ -146,3 +146,17 @@ def format_summary(summary, output_dir):
         lines.append(f"  {name:<14} {size['bytes'] / 1024:9.1f} KiB   "
                      f"gzipped {size['gzip_bytes'] / 1024:9.1f} KiB")
     return "\n".join(lines)
+
+
+def spec_of_model(path):
+    """The zoo spec the job that wrote `path`'s model trained it from
+    (`train`'s model_spec, `distill`'s student_spec), or None: a bare .keras
+    file, or a job that changed the model (shrink, prune, ...)."""
+    folder = os.path.dirname(model_path(path))
+    summary_path = os.path.join(folder, SUMMARY_FILE)
+    if not os.path.isfile(summary_path):
+        return None
+    with open(summary_path, encoding="utf-8") as f:
+        config = json.load(f).get("config", {})
+    return {"train": config.get("model_spec"),
+            "distill": config.get("student_spec")}.get(config.get("job"))

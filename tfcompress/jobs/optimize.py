@@ -8,10 +8,13 @@
   for sparse plans, each layer's sensitivity to zeros; kept in the run's
   folder, so `--resume` reuses it.
 - Search: NetAdapt's narrowing path per file format on those predictions
-  (`budget.search`), and for size the int8 plans completed with per-layer
-  zeros (`budget.search.sparse_path`); the plan is the least predicted loss
+  (`budget.search`), from the model and, for a zoo model trained by a job,
+  from each of its variants (cheaper settings that keep its weights:
+  `models.variants`); for size, the int8 plans completed with per-layer
+  zeros (`budget.search.sparse_path`). The plan is the least predicted loss
   that meets the predicted targets.
-- Attempt: a `shrink` run to the plan's widths, recovering by distillation
+- Attempt: a variant's model with the input's weights, a `shrink` run to
+  the plan's widths, recovering by distillation
   from the input model (or `teacher`), a `prune` run for a plan with zeros,
   then for an int8 or int4 plan a `quantize` run. Each is a job of its own
   under attempts/N/, resumable.
@@ -50,6 +53,7 @@ from tfcompress.jobs import settings
 from tfcompress.jobs import prune as prune_job
 from tfcompress.jobs import shrink as shrink_job
 from tfcompress.jobs import quantize as quantize_job
+from tfcompress.models import variants as model_variants
 
 FRONTIER_FILE = "frontier.json"
 ATTEMPTS_DIR = "attempts"
@@ -197,30 +201,63 @@ class OptimizeJob(runner.Job):
 
     # Searching and attempting -------------------------------------------------
 
-    def _paths(self, narrow, tables, measured, aims):
-        """Each format's narrowing path toward its aim; `tables` gain the entries it needs."""
+    def _spaces(self, narrow, tables, measured, variants):
+        """[(variant, narrowing, tables)]: the model's own first, then each
+        variant measured (its narrowing built from the variant's layers)."""
+        spaces = [({}, narrow, tables)]
+        record = measured.get("variants")
+        if variants is None or not record:
+            return spaces
+        for variant in record["combinations"]:
+            own_tables = {fmt: self.table(fmt, table) for fmt, table
+                          in record["tables"][model_variants.label(variant)].items()}
+            spaces.append((variant, shrink.narrowing(variants.build(variant)), own_tables))
+        return spaces
+
+    def _paths(self, spaces, measured, aims):
+        """Each format's and variant's narrowing path toward its aim; the
+        tables gain the entries they need. A variant whose full-width plan
+        another beats on every count (drop, latency, bytes) keeps that plan
+        alone: narrowing it is not searched."""
         groups = sensitivity_lib.GroupSensitivity.from_json(measured["sensitivity"])
         costs = budget.format_costs({fmt: record["test_accuracy"]
                                      for fmt, record in measured["inputs"].items()})
+        drops = (measured.get("variants") or {}).get("drops", {})
         paths = []
         for fmt in self.searched_formats:
             if fmt == "int4" and not measured.get("int4_bytes"):
                 continue  # measured by a run that did not weigh int4
-            table = (budget.Int4Bytes(tables["int8"], **measured["int4_bytes"])
-                     if fmt == "int4" else tables[fmt])
+            format_paths = []
+            for variant, narrow, tables in spaces:
+                if fmt not in tables and not (fmt == "int4" and not variant):
+                    continue  # int4 plans keep the model's own settings
+                table = (budget.Int4Bytes(tables["int8"], **measured["int4_bytes"])
+                         if fmt == "int4" else tables[fmt])
 
-            def predict(candidate, table=table):
-                return {"latency_ms": table.predict(candidate),
-                        "size_bytes": table.predict_bytes(candidate)}
+                def predict(candidate, table=table):
+                    return {"latency_ms": table.predict(candidate),
+                            "size_bytes": table.predict_bytes(candidate)}
 
-            def loss_of(widths, format_cost=costs[fmt]):
-                return groups.loss_of(widths) + format_cost
+                def loss_of(widths, cost=costs[fmt] + sensitivity_lib.variant_loss(
+                        drops, variant)):
+                    return groups.loss_of(widths) + cost
 
-            paths.append(budget.search.narrowing_path(narrow, predict, loss_of, aims[fmt], fmt,
-                                                      step=self.step(fmt)))
+                def path_of(max_steps, narrow=narrow, predict=predict, loss_of=loss_of,
+                            variant=variant):
+                    found = budget.search.narrowing_path(
+                        narrow, predict, loss_of, aims[fmt], fmt, step=self.step(fmt),
+                        max_steps=max_steps)
+                    return [dataclasses.replace(plan, variant=dict(variant))
+                            for plan in found]
+                format_paths.append((path_of(0), path_of))
+            fronts = [start[0] for start, _ in format_paths]
+            paths.extend(start if start[0].variant and _dominated(start[0], fronts)
+                         else path_of(1000) for start, path_of in format_paths)
         if self.sparse_plans and measured.get("unstructured"):
             unstructured = prune.sensitivity.Sensitivity.from_json(measured["unstructured"])
-            int8_path = next(path for path in paths if path[0].latency_format == "int8")
+            narrow = spaces[0][1]
+            int8_path = next(path for path in paths if path[0].latency_format == "int8"
+                             and not path[0].variant)
 
             def kernels_of(widths):
                 return budget.sparse_plan.kernels(narrow.build(tuple(widths.values())))
@@ -229,7 +266,7 @@ class OptimizeJob(runner.Job):
                                                    value_bytes=1))
         return paths
 
-    def _search(self, run, number, narrow, tables, measured, targets, pairs):
+    def _search(self, run, number, spaces, measured, targets, pairs):
         """Attempt `number`'s search: its aims, every plan judged, the one chosen.
 
         Kept in attempts/N/search.json before the attempt trains: a resumed
@@ -241,7 +278,7 @@ class OptimizeJob(runner.Job):
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
         aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self.searched_formats}
-        paths = self._paths(narrow, tables, measured, aims)
+        paths = self._paths(spaces, measured, aims)
         plan = budget.search.choose(paths, aims)
         if plan is None:
             plan = budget.search.closest(paths, aims)
@@ -291,19 +328,28 @@ class OptimizeJob(runner.Job):
     def _trained(self, run, folder, plan, widths_path, epochs):
         """The folder (in the staging folder) of the job that wrote `plan`'s file.
 
-        A `shrink` run to the plan's widths (unless they are the full ones),
+        For a variant, the variant with the input's weights (variant.keras).
+        A `shrink` run to the plan's widths (unless they are the input's own),
         then for zeros a `prune` run to the plan's per-layer sparsities,
         each recovering for `epochs` by distillation; then for an int8 or
         int4 plan a `quantize` run, sparse-encoded when pruned (XNNPACK
         cannot run sparse int8 weights: LiteRT's own kernels check it).
         """
         source, final = self.model, None
-        if plan.step != 0:
+        if plan.variant:
+            # The variant with the trained weights, recovered as a narrowing is
+            # (a shrink run, at its full widths if the plan keeps them).
+            source = os.path.join(run.staging, folder, "variant.keras")
+            if not os.path.exists(source):
+                model = run.load_model(self.model)
+                export.save_keras_model(self._variants.build_from(plan.variant, model), source)
+        if plan.step != 0 or plan.variant:
             final = os.path.join(folder, "shrink")
             # An int4 file's convolutions are int8 (`export.int4_weights`).
             kernels = "int8" if plan.latency_format == "int4" else plan.latency_format
             optimize_measure.sub_run(run, shrink_job.ShrinkJob(
-                model=self.model, widths=widths_path, teacher=self.teacher,
+                model=source, widths=widths_path, teacher=self.teacher or (
+                    self.model if plan.variant else None),
                 latency_format=kernels, latency_threads=self.latency_threads),
                 final, epochs=epochs)
             source = os.path.join(run.staging, final)
@@ -345,25 +391,42 @@ class OptimizeJob(runner.Job):
 
     # The run -------------------------------------------------------------------
 
+    def _variants_of(self, run, model):
+        """The input's `models.variants.Variants` (None, logged, if it has none)."""
+        spec = artifacts.spec_of_model(self.model)
+        found = model_variants.of_model(model, spec)
+        if found is not None:
+            run.log(f"Plans include variants of {found.spec} (settings that keep its "
+                    f"weights): " + ", ".join(f"{k} {found.own[k]:g} -> "
+                                              + ", ".join(f"{v:g}" for v in values)
+                                              for k, values in found.moves().items()) + ".")
+        elif spec and model_variants.has_axes(spec):
+            run.log(f"No variants: the model is no longer what its spec {spec!r} builds "
+                    "(shrunk or edited since): widths, zeros and formats only.")
+        return found
+
     def finish(self, run):
         started = time.monotonic()
         targets = self.targets
         model = run.load_model(self.model)
         narrow = shrink.narrowing(model)
-        measured = optimize_measure.measure(self, run, model, narrow)
+        self._variants = self._variants_of(run, model)
+        measured = optimize_measure.measure(self, run, model, narrow, self._variants)
         self._measured_inputs = measured["inputs"]
         # Kept for the whole run: entries measured for one search serve the next.
         tables = {fmt: self.table(fmt, record) for fmt, record in measured["tables"].items()}
+        spaces = self._spaces(narrow, tables, measured, self._variants)
         attempts, frontier = [], []
         pairs = {fmt: [] for fmt in self.searched_formats}  # (predicted, measured) per format
         for number in range(1, self.max_attempts + 1):
-            search = self._search(run, number, narrow, tables, measured, targets, pairs)
+            search = self._search(run, number, spaces, measured, targets, pairs)
             frontier.append(search)
             plan = budget.search.Plan.from_json(search["chosen"])
             epochs = run.training.epochs
             tried = [a for a in attempts if a["plan"]["widths"] == plan.widths
                      and a["plan"]["latency_format"] == plan.latency_format
-                     and a["plan"].get("sparsity", {}) == plan.sparsity]
+                     and a["plan"].get("sparsity", {}) == plan.sparsity
+                     and a["plan"].get("variant", {}) == plan.variant]
             if tried:
                 last = tried[-1]
                 if plan.is_input or set(targets.misses(last["measured"])) != {
@@ -418,6 +481,17 @@ class OptimizeJob(runner.Job):
         return "\n".join(lines)
 
 
+def _dominated(plan, others):
+    """Whether another of `others` predicts no more drop, latency or bytes than
+    `plan`, and less of one."""
+    def counts(p):
+        return (p.predicted["accuracy_drop"], p.predicted["latency_ms"],
+                p.predicted["size_bytes"])
+    mine = counts(plan)
+    return any(all(a <= b for a, b in zip(counts(o), mine)) and counts(o) != mine
+               for o in others if o is not plan)
+
+
 def _untimed(files, latency_format, num_threads):
     """A lookup table's timer for a size budget: no file is timed (0 ms each)."""
     del latency_format, num_threads
@@ -456,8 +530,11 @@ def _widths_text(widths):
 
 
 def _plan_text(plan):
-    """"widths a 8, b 16" and, if it prunes, "; zeros a 90%, ..." (sparse file)."""
+    """"widths a 8, b 16", after "settings stride_ms=32; " for a variant and,
+    if it prunes, "; zeros a 90%, ..." (sparse file)."""
     text = f"widths {_widths_text(plan.widths)}"
+    if plan.variant:
+        text = f"settings {model_variants.label(plan.variant)}; {text}"
     if plan.sparsity:
         text += "; zeros " + ", ".join(f"{name} {value:.0%}"
                                        for name, value in plan.sparsity.items())

@@ -33,6 +33,7 @@ from tfcompress.jobs import artifacts
 from tfcompress.jobs import run_dir
 from tfcompress.jobs import runner
 from tfcompress.jobs import quantize as quantize_job
+from tfcompress.models import variants as model_variants
 
 MEASUREMENTS_FILE = "measurements.json"
 INPUT_DIR = "input"
@@ -44,6 +45,9 @@ _SENSITIVITY_BATCHES = 8
 # Training batches each narrowed model is fine-tuned on before it is measured
 # (`_brief_tuning`): a few seconds each for LeNet-300-100 here.
 TUNE_STEPS = 50
+# The formats variants are searched in: int4 and sparse plans keep the
+# model's own settings.
+VARIANT_FORMATS = ("float", "int8")
 
 
 def path_in(staging):
@@ -75,7 +79,7 @@ def input_files(staging):
     return files
 
 
-def measure(job, run, model, narrow):
+def measure(job, run, model, narrow, variants=None):
     """What `job`'s search needs (`OptimizeJob`), measured once per run.
 
     Args:
@@ -83,10 +87,11 @@ def measure(job, run, model, narrow):
       run: the runner's run (staging folder, data, log).
       model: the loaded input model.
       narrow: `shrink.narrowing(model)`.
+      variants: `models.variants.Variants` of `model`, or None.
 
     Returns:
       The measurements (measurements.json): inputs, tables, sensitivity,
-      int4_bytes, unstructured, floor and the seconds spent.
+      int4_bytes, unstructured, variants, floor and the seconds spent.
     """
     path = path_in(run.staging)
     if os.path.exists(path):
@@ -138,11 +143,43 @@ def measure(job, run, model, narrow):
     if int4:
         int4_bytes = _int4_bytes(job, model, narrow, tables["int8"],
                                  inputs["int4"]["size_bytes"])
+    variant_record = None
+    if variants is not None:
+        variant_record = _measure_variants(job, run, model, variants, data, groups.accuracy)
     measured = {"inputs": inputs, "tables": tables, "sensitivity": groups.to_json(),
                 "int4_bytes": int4_bytes, "unstructured": unstructured,
+                "variants": variant_record,
                 "floor": job.floor, "seconds": round(time.monotonic() - started, 1)}
     _atomic.write_json(path, measured)
     return measured
+
+
+def _measure_variants(job, run, model, variants, data, accuracy):
+    """The variants' record: each axis' sensitivity, and a lookup table per
+    variant and format (`VARIANT_FORMATS`), calibrated on the variant's own
+    file: its frontend and the layers it drops are in no other table."""
+    run.log(f"Sensitivity of the model's settings ({variants.spec}: "
+            + ", ".join(f"{k} {variants.own[k]:g} -> {', '.join(f'{v:g}' for v in values)}"
+                        for k, values in variants.moves().items())
+            + f"; validation accuracy after {TUNE_STEPS} training steps).")
+    drops = sensitivity_lib.measure_variants(variants, model, data, accuracy=accuracy,
+                                             tune=_brief_tuning(run), log=run.log)
+    formats = [f for f in job.tabled_formats if f in VARIANT_FORMATS]
+    combinations = variants.combinations()
+    run.log(f"Lookup tables of {len(combinations)} variants ({', '.join(formats)}).")
+    began, tables = time.monotonic(), {}
+    for variant in combinations:
+        built = variants.build(variant)
+        tables[model_variants.label(variant)] = {}
+        for fmt in formats:
+            table = job.table(fmt)
+            table.calibrate(built)
+            tables[model_variants.label(variant)][fmt] = table.to_json()
+    run.log(f"Variant tables: {time.monotonic() - began:.0f} s.")
+    return {"spec": variants.spec, "own": variants.own,
+            "drops": {k: {str(v): points for v, points in curve.items()}
+                      for k, curve in drops.items()},
+            "combinations": combinations, "tables": tables}
 
 
 def _brief_tuning(run):
@@ -171,13 +208,14 @@ def _int4_bytes(job, model, narrow, int8_table, input_bytes):
 
 
 def _measure_int4(job, run):
-    """The input's int4 quantize run's summary; None (logged) if its file fails
-    the export check: int4 is then left out of the search."""
+    """The input's int4 quantize run's summary; None (logged) if its file cannot
+    be written (ValueError: Dense weights ai-edge-quantizer leaves other than
+    int4) or fails the export check: int4 is then left out of the search."""
     run.log("Measuring the input model's int4 file (a quantize run).")
     try:
         return sub_run(run, quantize_job.QuantizeJob(model=job.model, mode="int4"),
                        INPUT_INT4_DIR)
-    except export.ExportValidationError as failure:
+    except (export.ExportValidationError, ValueError) as failure:
         shutil.rmtree(run_dir.staging_dir(os.path.join(run.staging, INPUT_INT4_DIR)),
                       ignore_errors=True)
         run.log(f"int4 left out of the search: {failure}")

@@ -34,13 +34,15 @@ def points(inputs, attempts):
 
 
 def attempt_name(attempt):
-    """"attempt 2 (int8)", "attempt 3 (int8, sparse)"; a full-width dense plan
-    is the input's own file."""
+    """"attempt 2 (int8)", "attempt 3 (int8, sparse)", "attempt 4 (int8,
+    stride_ms=32)"; a full-width dense plan of the model's own settings is the
+    input's own file."""
     plan = attempt["plan"]
-    sparse = plan.get("sparsity")
-    own = ", the input's file" if plan["step"] == 0 and not sparse else ""
+    sparse, variant = plan.get("sparsity"), plan.get("variant")
+    own = ", the input's file" if plan["step"] == 0 and not sparse and not variant else ""
+    settings = "".join(f", {k}={v:g}" for k, v in sorted((variant or {}).items()))
     return (f"attempt {attempt['number']} ({plan['latency_format']}"
-            f"{', sparse' if sparse else ''}{own})")
+            f"{', sparse' if sparse else ''}{settings}{own})")
 
 
 def picks(candidates, targets):
@@ -129,14 +131,17 @@ def write(folder, own, targets, latency_threads):
         lines += ["No file measured is within the budget."]
     lines += ["", "Attempts (predicted before training, measured after; a size budget "
               "times no plan while searching):", "",
-              "| attempt | format | widths | zeros | predicted ms | predicted bytes | "
-              "measured ms | measured bytes |", "|---|---|---|---|---|---|---|---|"]
+              "| attempt | format | settings | widths | zeros | predicted ms | "
+              "predicted bytes | measured ms | measured bytes |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for attempt in own["attempts"]:
         plan, measured = attempt["plan"], attempt["measured"]
         widths = ", ".join(f"{k} {v}" for k, v in plan["widths"].items())
         zeros = ", ".join(f"{k} {v:.0%}" for k, v in plan.get("sparsity", {}).items())
+        settings = ", ".join(f"{k}={v:g}" for k, v in sorted(plan.get("variant", {}).items()))
         predicted_ms = plan["predicted"]["latency_ms"]
-        lines.append(f"| {attempt['number']} | {plan['latency_format']} | {widths} | "
+        lines.append(f"| {attempt['number']} | {plan['latency_format']} | "
+                     f"{settings or 'own'} | {widths} | "
                      f"{zeros or '-'} | {f'{predicted_ms:.4f}' if predicted_ms else '-'} | "
                      f"{plan['predicted']['size_bytes']:,} | {measured['latency_ms']:.4f} | "
                      f"{measured['size_bytes']:,} |")

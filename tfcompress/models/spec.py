@@ -125,6 +125,11 @@ def parse(spec):
     return name, sizes, keywords
 
 
+def builder_of(name):
+    """The zoo function that builds model `name` (a key of `NAMES`)."""
+    return _BUILDERS[name].builder
+
+
 def _data_arguments(name, input_shape, vocab_size, sequence_length):
     """The builder's data keywords, checked against what the model reads."""
     if _BUILDERS[name].reads_tokens:
