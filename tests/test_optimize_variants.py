@@ -63,6 +63,9 @@ class OptimizeVariantsTest(tf.test.TestCase):
         plan = own["chosen"]["plan"]
         self.assertTrue(plan["variant"], plan)
         self.assertEqual(set(plan["widths"].values()), {8})
+        # The floor is the cheapest variant's: its frontend is the cheapest.
+        self.assertTrue(own["floor"]["model"].endswith(
+            " at blocks=1,stride_ms=40,window_ms=16"), own["floor"])
         self.assertTrue(any(line.startswith("Plans include variants of ds_cnn:8")
                             for line in lines), lines)
         written = os.path.join(out, "optimized", "model.tflite")

@@ -41,6 +41,7 @@ class VariantsTest(tf.test.TestCase):
         self.assertNotIn({}, combinations)
         # Fewest changes first: the 5 single moves.
         self.assertEqual([len(v) for v in combinations[:6]], [1] * 5 + [2])
+        self.assertEqual(found.cheapest(), {"window_ms": 16.0, "stride_ms": 40.0, "blocks": 1})
         self.assertEqual(found.spec_of({"blocks": 2, "window_ms": 16.0}),
                          "ds_cnn:8,stride_ms=32,blocks=2,window_ms=16")
 

@@ -194,8 +194,15 @@ class OptimizeJob(runner.Job):
         if run.training.resume and os.path.exists(measurements):
             return  # measured (and checked) before the run stopped
         # int4's floor is int8's: the smallest model's one Dense is a few bytes.
-        floor = budget.measure_floor(model, formats=self.tabled_formats,
+        # With variants, the floor is the cheapest variant's: its frontend
+        # takes the fewest bytes and the least time.
+        found = model_variants.of_model(model, artifacts.spec_of_model(self.model))
+        cheapest = found.cheapest() if found is not None else {}
+        floor = budget.measure_floor(found.build(cheapest) if cheapest else model,
+                                     formats=self.tabled_formats,
                                      num_threads=self.latency_threads)
+        if cheapest:
+            floor["model"] += f" at {model_variants.label(cheapest)}"
         budget.check_reachable(targets, floor)
         self.floor = floor
 

@@ -98,6 +98,10 @@ class Variants:
                 found.append(variant)
         return sorted(found, key=len)
 
+    def cheapest(self):
+        """The variant with every axis at its cheapest value ({}: none cheaper)."""
+        return {keyword: values[-1] for keyword, values in self.moves().items()}
+
     def spec_of(self, variant):
         """The spec of `variant` ({keyword: value}): the model's with those keywords set."""
         unknown = set(variant) - set(self.own)
