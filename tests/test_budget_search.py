@@ -150,6 +150,22 @@ class AimedTest(tf.test.TestCase):
         # Both meet their aims at no predicted drop: the faster.
         self.assertEqual(search.choose(paths, aims).latency_format, "int8")
 
+    def test_a_variant_is_judged_against_its_own_aim_once_it_has_one(self):
+        def plan(ms, drop, variant=None):
+            return search.Plan("int8", {"a": 1}, {"latency_ms": ms, "size_bytes": 1,
+                                                  "accuracy_drop": drop},
+                               variant=variant or {})
+        own, variant = plan(0.7, 1.0), plan(0.9, 0.0, {"stride_ms": 32.0, "blocks": 2})
+        self.assertEqual(variant.aim_key, "int8 blocks=2,stride_ms=32")
+        self.assertEqual(own.aim_key, "int8")
+        aims = {"int8": budget.Targets(latency_ms=1.0)}
+        # No file of the variant measured: the format's aim; it meets it, losing less.
+        self.assertIs(search.choose([[own], [variant]], aims), variant)
+        # Its file measured slower than predicted: its own aim is tighter.
+        aims[variant.aim_key] = budget.Targets(latency_ms=0.8)
+        self.assertIs(search.choose([[own], [variant]], aims), own)
+        self.assertEqual(search.Plan.from_json(variant.to_json()), variant)
+
 
 if __name__ == "__main__":
     tf.test.main()

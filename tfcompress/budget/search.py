@@ -54,6 +54,17 @@ class Plan:
         """Whether the plan is the input model itself (own settings, full widths, dense)."""
         return self.step == 0 and not self.sparsity and not self.variant
 
+    @property
+    def aim_key(self):
+        """The key of the plan's aim: its format, and its variant's settings if
+        any ("int8", "int8 blocks=2,window_ms=16"). Each variant's file has its
+        own frontend and prediction error, so its aim is corrected by its own
+        measured files only (`aimed`)."""
+        if not self.variant:
+            return self.latency_format
+        return self.latency_format + " " + ",".join(
+            f"{k}={v:g}" for k, v in sorted(self.variant.items()))
+
     def changes(self):
         """How many changes the plan makes: narrowings, pruned layers, variant settings."""
         return self.step + len(self.sparsity) + len(self.variant)
@@ -191,7 +202,10 @@ def sparse_path(path, sensitivity, kernels_of, aims, value_bytes):
 
 
 def _aim_of(aims, plan):
-    return aims[plan.latency_format] if isinstance(aims, dict) else aims
+    """The plan's aim: `aims` itself, or its `aim_key`'s entry, else its format's."""
+    if not isinstance(aims, dict):
+        return aims
+    return aims.get(plan.aim_key, aims[plan.latency_format])
 
 
 def choose(paths, aims):
@@ -206,8 +220,9 @@ def choose(paths, aims):
 
     Args:
       paths: [[Plan]] (one path per file format and variant).
-      aims: `Targets`, or {format: Targets} (`aimed`: each format's targets
-        in its tables' terms).
+      aims: `Targets`, or {aim key: Targets} (`aimed`: each format's, and
+        each variant's, targets in its tables' terms; `Plan.aim_key`, a
+        format's entry for a key not given).
     """
     plans = [plan for path in paths for plan in path]
     if all(_aim_of(aims, p).latency_ms is None and _aim_of(aims, p).size_kb is None

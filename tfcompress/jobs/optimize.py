@@ -249,10 +249,12 @@ class OptimizeJob(runner.Job):
                         drops, variant)):
                     return groups.loss_of(widths) + cost
 
+                key = budget.search.Plan(fmt, {}, {}, variant=variant).aim_key
+
                 def path_of(max_steps, narrow=narrow, predict=predict, loss_of=loss_of,
-                            variant=variant):
+                            variant=variant, aim=aims.get(key, aims[fmt])):
                     found = budget.search.narrowing_path(
-                        narrow, predict, loss_of, aims[fmt], fmt, step=self.step(fmt),
+                        narrow, predict, loss_of, aim, fmt, step=self.step(fmt),
                         max_steps=max_steps)
                     return [dataclasses.replace(plan, variant=dict(variant))
                             for plan in found]
@@ -284,7 +286,9 @@ class OptimizeJob(runner.Job):
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
-        aims = {fmt: budget.search.aimed(targets, pairs[fmt]) for fmt in self.searched_formats}
+        # Each format's aim, and each variant's that has files measured.
+        aims = {key: budget.search.aimed(targets, pairs.get(key, []))
+                for key in (*self.searched_formats, *pairs)}
         paths = self._paths(spaces, measured, aims)
         plan = budget.search.choose(paths, aims)
         if plan is None:
@@ -424,7 +428,7 @@ class OptimizeJob(runner.Job):
         tables = {fmt: self.table(fmt, record) for fmt, record in measured["tables"].items()}
         spaces = self._spaces(narrow, tables, measured, self._variants)
         attempts, frontier = [], []
-        pairs = {fmt: [] for fmt in self.searched_formats}  # (predicted, measured) per format
+        pairs = {}  # (predicted, measured) per aim key: a format, or a variant's
         for number in range(1, self.max_attempts + 1):
             search = self._search(run, number, spaces, measured, targets, pairs)
             frontier.append(search)
@@ -449,7 +453,7 @@ class OptimizeJob(runner.Job):
                         f"{epochs} epochs this time.")
             record = self._attempt(run, number, plan, epochs)
             attempts.append(record)
-            pairs[plan.latency_format].append((plan.predicted, record["measured"]))
+            pairs.setdefault(plan.aim_key, []).append((plan.predicted, record["measured"]))
             misses = targets.misses(record["measured"])
             run.log(f"Attempt {number} ({record['seconds']:.0f} s): "
                     f"{_measured_text(record['measured'])}; "
