@@ -43,8 +43,7 @@ class Axis:
     values: tuple
 
     def cheaper(self, value):
-        """The values after `value` (all values cheaper than one not listed
-        but costlier than the first, none for one beyond the last)."""
+        """The listed values cheaper than `value`, costliest first."""
         order = list(self.values)
         if value in order:
             return tuple(order[order.index(value) + 1:])
@@ -55,7 +54,8 @@ class Axis:
 
 
 # The zoo models with variants, and their axes (FSDD's hand-tuned file used
-# window 16 and stride 32 with 2 blocks; 40 ms halves the frames again).
+# window 16 and stride 32 with 2 blocks; a 40 ms stride gives half the
+# reference's frames).
 AXES = {
     "ds_cnn": (Axis("window_ms", (30.0, 16.0)),
                Axis("stride_ms", (20.0, 32.0, 40.0)),
