@@ -22,6 +22,7 @@ import helpers
 import job_helpers
 import tfcompress
 from tfcompress import budget
+from tfcompress import export
 from tfcompress import pipeline
 from tfcompress._keras import keras
 from tfcompress.export import int4_weights
@@ -221,6 +222,58 @@ class OptimizeTest(tf.test.TestCase):
         spent = (own["measure_seconds"] + own["attempts"][0]["seconds"]) / 60
         self.assertIn(f"Time budget of 0 min spent ({spent:.1f} min): no further attempt.",
                       lines)
+
+    def test_an_attempt_whose_file_fails_its_check_is_left_out_not_fatal(self):
+        # The int8 check of a tiny DS-CNN failed at 93% agreement (FSDD, tight budget).
+        failure = export.ExportValidationError("The int8 TFLite model disagrees.")
+        trained = optimize.OptimizeJob._trained
+        calls = []
+
+        def trained_once_failing(job, run, folder, plan, widths_path, epochs):
+            calls.append(plan)
+            if len(calls) == 1:
+                raise failure
+            return trained(job, run, folder, plan, widths_path, epochs)
+
+        out = os.path.join(self.root, "failing")
+        with mock.patch.object(optimize.OptimizeJob, "_trained", trained_once_failing):
+            summary = runner.run(
+                optimize.OptimizeJob(model=self.model_path, target_size_kb=40,
+                                     formats=("int8",), max_attempts=2),
+                self._training("failing"), log=_quiet)
+        own = summary["optimize"]
+        (failed,) = own["failed_attempts"]
+        self.assertEqual((failed["number"], failed["failed"]),
+                         (1, "The int8 TFLite model disagrees."))
+        (attempt,) = own["attempts"]
+        self.assertEqual(attempt["number"], 2)
+        self.assertNotEqual(attempt["plan"], failed["plan"])  # not tried again
+        self.assertTrue(os.path.exists(os.path.join(out, "model.tflite")))
+        with open(os.path.join(out, optimize.FRONTIER_FILE), encoding="utf-8") as f:
+            self.assertEqual([f["number"] for f in json.load(f)["failed"]], [1])
+        with open(os.path.join(out, "report.md"), encoding="utf-8") as f:
+            self.assertIn("Attempt 1 (int8) wrote no file: The int8 TFLite model disagrees.",
+                          f.read())
+
+    def test_no_attempt_writing_a_file_leaves_the_inputs_own(self):
+        def failing(job, run, folder, plan, widths_path, epochs):
+            raise export.ExportValidationError("disagrees")
+
+        out = os.path.join(self.root, "all_failing")
+        with mock.patch.object(optimize.OptimizeJob, "_trained", failing):
+            summary = runner.run(
+                optimize.OptimizeJob(model=self.model_path, target_size_kb=40,
+                                     formats=("int8",), max_attempts=1),
+                self._training("all_failing"), log=_quiet)
+        own = summary["optimize"]
+        self.assertLen(own["failed_attempts"], 1)
+        self.assertEqual(own["chosen"]["file"],
+                         os.path.join(optimize_measure.INPUT_DIR, "float_reference.tflite"))
+        self.assertFalse(own["met"])
+        self.assertIn("missed target_size_kb=40", own["miss"])
+        with open(os.path.join(out, "model.tflite"), "rb") as written, open(os.path.join(
+                out, optimize_measure.INPUT_DIR, "float_reference.tflite"), "rb") as own_file:
+            self.assertEqual(written.read(), own_file.read())
 
     def test_bad_targets_refused_before_any_work(self):
         out = os.path.join(self.root, "bad")

@@ -275,8 +275,9 @@ class OptimizeJob(runner.Job):
                                                    value_bytes=1))
         return paths
 
-    def _search(self, run, number, spaces, measured, targets, pairs):
-        """Attempt `number`'s search: its aims, every plan judged, the one chosen.
+    def _search(self, run, number, spaces, measured, targets, pairs, failed=()):
+        """Attempt `number`'s search: its aims, every plan judged, the one chosen
+        (None if every plan is one of the `failed`).
 
         Kept in attempts/N/search.json before the attempt trains: a resumed
         run takes the same plan (a search again would time new table
@@ -290,6 +291,12 @@ class OptimizeJob(runner.Job):
         aims = {key: budget.search.aimed(targets, pairs.get(key, []))
                 for key in (*self.searched_formats, *pairs)}
         paths = self._paths(spaces, measured, aims)
+        # Plans whose file failed its export check are not tried again.
+        left_out = {_identity(plan) for plan in failed}
+        paths = [[p for p in path if _identity(p) not in left_out] for path in paths]
+        paths = [path for path in paths if path]
+        if not paths:
+            return None
         plan = budget.search.choose(paths, aims)
         if plan is None:
             plan = budget.search.closest(paths, aims)
@@ -323,7 +330,15 @@ class OptimizeJob(runner.Job):
             file = optimize_measure.input_files(run.staging)[plan.latency_format]
             accuracy = self._measured_inputs[plan.latency_format]["test_accuracy"]
         else:
-            final = self._trained(run, folder, plan, widths_path, epochs)
+            try:
+                final = self._trained(run, folder, plan, widths_path, epochs)
+            except export.ExportValidationError as failure:
+                # The run goes on: the plan is left out of the next searches.
+                record = {"number": number, "plan": plan.to_json(), "epochs": epochs,
+                          "failed": str(failure),
+                          "seconds": round(time.monotonic() - began, 1)}
+                _atomic.write_json(record_path, record)
+                return record
             file = os.path.join(run.staging, final, artifacts.TFLITE_FILE)
             with open(os.path.join(run.staging, final, artifacts.SUMMARY_FILE),
                       encoding="utf-8") as f:
@@ -427,17 +442,19 @@ class OptimizeJob(runner.Job):
         # Kept for the whole run: entries measured for one search serve the next.
         tables = {fmt: self.table(fmt, record) for fmt, record in measured["tables"].items()}
         spaces = self._spaces(narrow, tables, measured, self._variants)
-        attempts, frontier = [], []
+        attempts, failed, frontier = [], [], []
         pairs = {}  # (predicted, measured) per aim key: a format, or a variant's
         for number in range(1, self.max_attempts + 1):
-            search = self._search(run, number, spaces, measured, targets, pairs)
+            search = self._search(run, number, spaces, measured, targets, pairs,
+                                  [budget.search.Plan.from_json(f["plan"]) for f in failed])
+            if search is None:
+                run.log("Every plan searched failed its export check: no further attempt.")
+                break
             frontier.append(search)
             plan = budget.search.Plan.from_json(search["chosen"])
             epochs = run.training.epochs
-            tried = [a for a in attempts if a["plan"]["widths"] == plan.widths
-                     and a["plan"]["latency_format"] == plan.latency_format
-                     and a["plan"].get("sparsity", {}) == plan.sparsity
-                     and a["plan"].get("variant", {}) == plan.variant]
+            tried = [a for a in attempts
+                     if _identity(budget.search.Plan.from_json(a["plan"])) == _identity(plan)]
             if tried:
                 last = tried[-1]
                 if plan.is_input or set(targets.misses(last["measured"])) != {
@@ -452,31 +469,48 @@ class OptimizeJob(runner.Job):
                         f"met the costs but lost too much accuracy: recovering for "
                         f"{epochs} epochs this time.")
             record = self._attempt(run, number, plan, epochs)
-            attempts.append(record)
-            pairs.setdefault(plan.aim_key, []).append((plan.predicted, record["measured"]))
-            misses = targets.misses(record["measured"])
-            run.log(f"Attempt {number} ({record['seconds']:.0f} s): "
-                    f"{_measured_text(record['measured'])}; "
-                    + ("every target met." if not misses else targets.describe_miss(misses)))
-            if not misses:
-                break
+            if record.get("failed"):
+                failed.append(record)
+                run.log(f"Attempt {number} ({record['seconds']:.0f} s) wrote no file: "
+                        f"{record['failed']} Its plan is left out of the next searches.")
+            else:
+                attempts.append(record)
+                pairs.setdefault(plan.aim_key, []).append((plan.predicted,
+                                                           record["measured"]))
+                misses = targets.misses(record["measured"])
+                run.log(f"Attempt {number} ({record['seconds']:.0f} s): "
+                        f"{_measured_text(record['measured'])}; "
+                        + ("every target met." if not misses
+                           else targets.describe_miss(misses)))
+                if not misses:
+                    break
             # The run's work so far, kept in its records: a resumed run counts
             # the time spent before it stopped too.
-            minutes = (measured["seconds"] + sum(a["seconds"] for a in attempts)) / 60
+            minutes = (measured["seconds"]
+                       + sum(a["seconds"] for a in attempts + failed)) / 60
             if self.time_budget_min is not None and minutes >= self.time_budget_min:
                 run.log(f"Time budget of {self.time_budget_min:g} min spent "
                         f"({minutes:.1f} min): no further attempt.")
                 break
+        if not attempts:  # never empty-handed: the input's own float file
+            run.log("No attempt wrote a file: the input's own float file is the result.")
+            inputs = measured["inputs"]["float"]
+            own_plan = budget.search.Plan(
+                "float", dict(zip(narrow.names, map(int, narrow.sizes))),
+                {"latency_ms": inputs["latency_ms"], "size_bytes": inputs["size_bytes"],
+                 "accuracy_drop": 0.0})
+            attempts.append(self._attempt(run, len(failed) + 1, own_plan, 0))
         best = _best(attempts, targets)
         shutil.copyfile(os.path.join(run.staging, best["file"]),
                         os.path.join(run.staging, artifacts.TFLITE_FILE))
         _atomic.write_json(os.path.join(run.staging, FRONTIER_FILE),
-                           _frontier_record(frontier, attempts))
+                           _frontier_record(frontier, attempts, failed))
         misses = targets.misses(best["measured"])
         own = {"targets": targets.to_json(), "met": not misses, "misses": misses,
                "tfcompress_version": __version__,
                "miss": targets.describe_miss(misses) if misses else None,
-               "chosen": best, "attempts": attempts, "inputs": measured["inputs"],
+               "chosen": best, "attempts": attempts, "failed_attempts": failed,
+               "inputs": measured["inputs"],
                "floor": measured.get("floor"), "measure_seconds": measured["seconds"],
                "seconds": round(time.monotonic() - started, 1)}
         optimize_report.write(run.staging, own, targets, self.latency_threads)
@@ -490,6 +524,12 @@ class OptimizeJob(runner.Job):
                  "Every target met." if own["met"] else f"Not every target met: {own['miss']}.",
                  f"Output: {output_dir}"]
         return "\n".join(lines)
+
+
+def _identity(plan):
+    """What makes two plans the same model: format, settings, widths, zeros."""
+    return json.dumps([plan.latency_format, plan.variant, plan.widths, plan.sparsity],
+                      sort_keys=True)
 
 
 def _dominated(plan, others):
@@ -529,11 +569,14 @@ def _best(attempts, targets):
     return min(attempts, key=shortfall)
 
 
-def _frontier_record(searches, attempts):
-    """frontier.json: every plan searched, with the measured result of those trained."""
+def _frontier_record(searches, attempts, failed):
+    """frontier.json: every plan searched, with the measured result of those
+    trained, and the plans whose file failed its export check."""
     return {"searches": searches,
             "attempts": [{"number": a["number"], "plan": a["plan"], "file": a["file"],
-                          "measured": a["measured"]} for a in attempts]}
+                          "measured": a["measured"]} for a in attempts],
+            "failed": [{"number": f["number"], "plan": f["plan"], "failed": f["failed"]}
+                       for f in failed]}
 
 
 def _widths_text(widths):

@@ -145,6 +145,9 @@ def write(folder, own, targets, latency_threads):
                      f"{zeros or '-'} | {f'{predicted_ms:.4f}' if predicted_ms else '-'} | "
                      f"{plan['predicted']['size_bytes']:,} | {measured['latency_ms']:.4f} | "
                      f"{measured['size_bytes']:,} |")
+    for attempt in own.get("failed_attempts", []):
+        lines += ["", f"Attempt {attempt['number']} ({attempt['plan']['latency_format']}) "
+                  f"wrote no file: {attempt['failed']}"]
     if any(a["plan"].get("sparsity") for a in own["attempts"]):
         lines += ["", "A sparse file (zeros in TFLite's sparse encoding) runs on LiteRT's "
                   "own kernels: XNNPACK cannot run sparse int8 weights, so it is timed "
