@@ -267,6 +267,7 @@ class OptimizeTest(tf.test.TestCase):
                 self._training("all_failing"), log=_quiet)
         own = summary["optimize"]
         self.assertLen(own["failed_attempts"], 1)
+        self.assertEqual(own["chosen"]["number"], 0)
         self.assertEqual(own["chosen"]["file"],
                          os.path.join(optimize_measure.INPUT_DIR, "float_reference.tflite"))
         self.assertFalse(own["met"])

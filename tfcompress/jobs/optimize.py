@@ -321,8 +321,10 @@ class OptimizeJob(runner.Job):
         _atomic.write_json(widths_path, plan.widths)
         began = time.monotonic()
         is_input = plan.is_input  # its own file: nothing to train
-        run.log(f"Attempt {number} of at most {self.max_attempts}: {plan.latency_format} "
-                f"file, {_plan_text(plan)}; predicted "
+        # Number 0: the input's own file, when no attempt wrote one.
+        heading = (f"Attempt {number} of at most {self.max_attempts}" if number
+                   else "Attempt 0")
+        run.log(f"{heading}: {plan.latency_format} file, {_plan_text(plan)}; predicted "
                 f"{_predicted_text(plan.predicted)}; "
                 + ("the input model's own file, no training." if is_input
                    else f"recovering for {epochs} epochs."))
@@ -499,7 +501,7 @@ class OptimizeJob(runner.Job):
                 "float", dict(zip(narrow.names, map(int, narrow.sizes))),
                 {"latency_ms": inputs["latency_ms"], "size_bytes": inputs["size_bytes"],
                  "accuracy_drop": 0.0})
-            attempts.append(self._attempt(run, len(failed) + 1, own_plan, 0))
+            attempts.append(self._attempt(run, 0, own_plan, 0))
         best = _best(attempts, targets)
         shutil.copyfile(os.path.join(run.staging, best["file"]),
                         os.path.join(run.staging, artifacts.TFLITE_FILE))
