@@ -21,6 +21,7 @@ against LiteRT lookup tables.
 import dataclasses
 
 from tfcompress.budget import sparse_plan
+from tfcompress.models import variants
 
 # A narrowing that saves no cost (the kernels pad to the tile) is taken
 # only when nothing saves any: it then counts as saving this share.
@@ -60,10 +61,7 @@ class Plan:
         any ("int8", "int8 blocks=2,window_ms=16"). Each variant's file has its
         own frontend and prediction error, so its aim is corrected by its own
         measured files only (`aimed`)."""
-        if not self.variant:
-            return self.latency_format
-        return self.latency_format + " " + ",".join(
-            f"{k}={v:g}" for k, v in sorted(self.variant.items()))
+        return aim_key(self.latency_format, self.variant)
 
     def changes(self):
         """How many changes the plan makes: narrowings, pruned layers, variant settings."""
@@ -75,6 +73,11 @@ class Plan:
     @classmethod
     def from_json(cls, record):
         return cls(**record)
+
+
+def aim_key(latency_format, variant):
+    """`Plan.aim_key` of a plan of this format and variant."""
+    return f"{latency_format} {variants.label(variant)}" if variant else latency_format
 
 
 def _narrower(width, step, least):

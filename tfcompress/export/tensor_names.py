@@ -43,7 +43,8 @@ def _unnamed(flatbuffer, drops_name):
 
 
 def name_unnamed(flatbuffer):
-    """`flatbuffer` with every unnamed tensor named "tensor_<index>" (unique).
+    """`flatbuffer` with every unnamed tensor named "tensor_<subgraph>_<index>"
+    (unique within its subgraph).
 
     ai-edge-quantizer reads every tensor's name and fails on one without
     (`static_reshapes`' shape constants, and the names dropped above).

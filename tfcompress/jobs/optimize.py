@@ -79,9 +79,9 @@ class OptimizeJob(runner.Job):
 
     Writes model.tflite (the chosen attempt's file), report.md (with
     pareto.png and three picks), summary.json (the targets, what was
-    measured, each attempt, met or missed and by how much), frontier.json (every plan searched, predicted and, for those
-    trained, measured), measurements.json, and the jobs of each attempt
-    under attempts/.
+    measured, each attempt, met or missed and by how much), frontier.json
+    (every plan searched, predicted and, for those trained, measured),
+    measurements.json, and the jobs of each attempt under attempts/.
     """
 
     model: str = options.option(
@@ -137,7 +137,9 @@ class OptimizeJob(runner.Job):
     @property
     def tabled_formats(self):
         """The formats with a lookup table: the searched ones, int8 for int4's bytes."""
-        needed = set(self.searched_formats) | ({"int8"} if "int4" in self.searched_formats else set())
+        needed = set(self.searched_formats)
+        if "int4" in needed:
+            needed.add("int8")
         return tuple(f for f in shrink.latency.FORMATS if f in needed)
 
     @property
@@ -236,7 +238,7 @@ class OptimizeJob(runner.Job):
                 continue  # measured by a run that did not weigh int4
             format_paths = []
             for variant, narrow, tables in spaces:
-                if fmt not in tables and not (fmt == "int4" and not variant):
+                if variant and fmt not in tables:
                     continue  # int4 plans keep the model's own settings
                 table = (budget.Int4Bytes(tables["int8"], **measured["int4_bytes"])
                          if fmt == "int4" else tables[fmt])
@@ -249,7 +251,7 @@ class OptimizeJob(runner.Job):
                         drops, variant)):
                     return groups.loss_of(widths) + cost
 
-                key = budget.search.Plan(fmt, {}, {}, variant=variant).aim_key
+                key = budget.search.aim_key(fmt, variant)
 
                 def path_of(max_steps, narrow=narrow, predict=predict, loss_of=loss_of,
                             variant=variant, aim=aims.get(key, aims[fmt])):
@@ -425,9 +427,7 @@ class OptimizeJob(runner.Job):
         found = model_variants.of_model(model, spec)
         if found is not None:
             run.log(f"Plans include variants of {found.spec} (settings that keep its "
-                    f"weights): " + ", ".join(f"{k} {found.own[k]:g} -> "
-                                              + ", ".join(f"{v:g}" for v in values)
-                                              for k, values in found.moves().items()) + ".")
+                    f"weights): {found.describe_moves()}.")
         elif spec and model_variants.has_axes(spec):
             run.log(f"No variants: the model is no longer what its spec {spec!r} builds "
                     "(shrunk or edited since): widths, zeros and formats only.")

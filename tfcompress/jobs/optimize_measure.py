@@ -159,9 +159,8 @@ def _measure_variants(job, run, model, variants, data, accuracy):
     variant and format (`VARIANT_FORMATS`), calibrated on the variant's own
     file: its frontend and the layers it drops are in no other table."""
     run.log(f"Sensitivity of the model's settings ({variants.spec}: "
-            + ", ".join(f"{k} {variants.own[k]:g} -> {', '.join(f'{v:g}' for v in values)}"
-                        for k, values in variants.moves().items())
-            + f"; validation accuracy after {TUNE_STEPS} training steps).")
+            f"{variants.describe_moves()}; validation accuracy after {TUNE_STEPS} "
+            "training steps).")
     drops = sensitivity_lib.measure_variants(variants, model, data, accuracy=accuracy,
                                              tune=_brief_tuning(run), log=run.log)
     formats = [f for f in job.tabled_formats if f in VARIANT_FORMATS]

@@ -86,6 +86,11 @@ class Variants:
         return {axis.keyword: axis.cheaper(self.own[axis.keyword]) for axis in self.axes
                 if axis.cheaper(self.own[axis.keyword])}
 
+    def describe_moves(self):
+        """"window_ms 30 -> 16, blocks 4 -> 3, 2, 1": each axis' own and cheaper values."""
+        return ", ".join(f"{k} {_text(self.own[k])} -> {', '.join(map(_text, values))}"
+                         for k, values in self.moves().items())
+
     def combinations(self):
         """Every variant ({keyword: value}, each axis at its own or a cheaper
         value), the model itself ({}) left out; fewest changes first."""
