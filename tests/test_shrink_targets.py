@@ -266,10 +266,12 @@ class LatencyTargetTest(tf.test.TestCase, parameterized.TestCase):
         self.assertLessEqual(len(record["trials"]), 2 + latency.STEPS + timings)
         self.assertLessEqual(timings, latency.GROW_TIMINGS)
         self.assertGreater(result.fraction, 0.0)
-        # Grow-back may give a group all of its width back if the target holds.
+        # Grow-back may give a group all of its width back if the target holds
+        # there: which widths it keeps depends on this VM's drift (CI once saw
+        # the full LeNet timed under half of its figure here); that it keeps
+        # only widths timed within the target (`chosen` above) does not.
         for group in result.groups:
             self.assertLessEqual(group.after, group.before, group)
-        self.assertTrue(any(g.after < g.before for g in result.groups), result.groups)
         self.assertEqual(result.to_json()["latency"], record)
 
 
