@@ -49,9 +49,12 @@ class NarrowingPathTest(tf.test.TestCase):
         self.narrow = shrink.narrowing(_cnn())
         self.full = _predict(_cnn())
 
+    def predict(self, widths):
+        return _predict(self.narrow.build(widths))
+
     def test_narrows_the_insensitive_group_first_one_tile_a_step_until_met(self):
         targets = budget.Targets(latency_ms=0.6 * self.full["latency_ms"])
-        path = search.narrowing_path(self.narrow, _predict, _loss("a"), targets, "float",
+        path = search.narrowing_path(self.narrow, self.predict, _loss("a"), targets, "float",
                                      step=8)
         self.assertEqual(path[0].widths, {"a": 32, "b": 32})
         self.assertEqual(path[0].predicted["accuracy_drop"], 0.0)
@@ -69,7 +72,7 @@ class NarrowingPathTest(tf.test.TestCase):
     def test_size_and_latency_together_stop_when_the_worse_is_met(self):
         targets = budget.Targets(latency_ms=0.9 * self.full["latency_ms"],
                                  size_kb=0.5 * self.full["size_bytes"] / 1000)
-        path = search.narrowing_path(self.narrow, _predict, _loss("a"), targets, "int8",
+        path = search.narrowing_path(self.narrow, self.predict, _loss("a"), targets, "int8",
                                      step=8)
         last = path[-1].predicted
         self.assertLessEqual(last["size_bytes"], 1000 * targets.size_kb)
@@ -78,7 +81,7 @@ class NarrowingPathTest(tf.test.TestCase):
 
     def test_accuracy_budget_alone_narrows_while_within_it(self):
         targets = budget.Targets(max_accuracy_drop=5.0)
-        path = search.narrowing_path(self.narrow, _predict, _loss("a"), targets, "float",
+        path = search.narrowing_path(self.narrow, self.predict, _loss("a"), targets, "float",
                                      step=8)
         # b down to 16 costs 4 points; the next step would cost 6 (b) or 20 (a).
         self.assertEqual(path[-1].widths, {"a": 32, "b": 16})
@@ -87,7 +90,7 @@ class NarrowingPathTest(tf.test.TestCase):
 
     def test_unreachable_target_ends_at_the_narrowest(self):
         targets = budget.Targets(latency_ms=1e-6)
-        path = search.narrowing_path(self.narrow, _predict, _loss("a"), targets, "float",
+        path = search.narrowing_path(self.narrow, self.predict, _loss("a"), targets, "float",
                                      step=8)
         self.assertEqual(path[-1].widths, {"a": 8, "b": 8})
         self.assertIsNone(search.choose([path], targets))

@@ -124,11 +124,12 @@ class MeasureGroupsTest(tf.test.TestCase):
                                        "b": {8: self.measured.drops["b"][8]}})
 
     def test_search_path_predicts_each_plans_drop_with_loss_of(self):
-        def predict(model):  # a stand-in for the lookup tables: 1 ms per MMAC
+        def predict(widths):  # a stand-in for the lookup tables: 1 ms per MMAC
+            model = self.narrow.build(widths)
             return {"latency_ms": evaluate.count_macs(model)["total"] / 1e6,
                     "size_bytes": 4 * evaluate.count_params(model)["total"]}
 
-        full = predict(self.model)["latency_ms"]
+        full = predict(self.narrow.sizes)["latency_ms"]
         path = search.narrowing_path(self.narrow, predict, self.measured.loss_of,
                                      budget.Targets(latency_ms=0.5 * full), "float", step=4)
         self.assertGreater(len(path), 1)

@@ -5,11 +5,14 @@ exact; files are converted for real, so predicted bytes are checked against
 real files; benchmarks measure the real latency error.
 """
 
+import dataclasses
 import json
 
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tfcompress import budget
+from tfcompress import models
 from tfcompress import shrink
 from tfcompress._keras import keras
 from tfcompress.evaluate import tflite_ops
@@ -190,3 +193,39 @@ class LatencyTableTest(tf.test.TestCase, parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, "`latency_format` must be one of "
                                     r"\('float', 'int8'\), got 'fp16'"):
             LatencyTable(latency_format="fp16")
+
+
+def _mlp():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = keras.layers.Dense(24, activation="relu", name="fc1")(x)
+    x = keras.layers.Dense(16, activation="relu", name="fc2")(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="logits")(x), name="mlp")
+
+
+class LayersAtTest(tf.test.TestCase, parameterized.TestCase):
+    """`layers_at`: a width set's layers as the table sees them, without
+    building the model, are those of the model `Narrowing.build` makes."""
+
+    @parameterized.named_parameters(
+        ("cnn", _cnn, {}),
+        ("mlp_with_a_crop", _mlp, {"flatten": ((1, 2), (0, 3))}),
+        ("resnet8", lambda: models.build("resnet8", input_shape=(16, 16, 3)), {}),
+        ("ds_cnn", lambda: models.build("ds_cnn:16", input_shape=(4000, 1),
+                                        sample_rate=8000), {}))
+    def test_keys_and_predictions_equal_the_built_models(self, make, crops):
+        narrow = dataclasses.replace(shrink.narrowing(make()), crops=crops)
+        table = LatencyTable(latency_format="int8", timer=_Timer())
+        table.calibrate(narrow.build(narrow.sizes))
+        int4 = budget.Int4Bytes(table)
+        sets = [narrow.sizes, tuple(max(1, size // 2) for size in narrow.sizes),
+                tuple(max(1, size - 3 * (i % 2)) for i, size in enumerate(narrow.sizes))]
+        for widths in sets:
+            built = narrow.build(widths)
+            found = latency_table.layers_at(narrow, widths)
+            self.assertEqual([layer.key for layer in found],
+                             [layer.key for layer in latency_table.table_layers(built)])
+            self.assertEqual(table.predict(found), table.predict(built))
+            self.assertEqual(table.predict_bytes(found), table.predict_bytes(built))
+            self.assertAllClose(int4.predict_bytes(found), int4.predict_bytes(built))

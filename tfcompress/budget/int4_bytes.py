@@ -55,6 +55,20 @@ class Int4Bytes:
     int8_table: object
     offset: float = 0.0
     per_channel: float = BIAS_QUANTIZATION_BYTES
+    # {table key: (Dense weights, output channels)} of layers counted alone.
+    _counted: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def _counts(self, model):
+        """(Dense kernel weights, output channels) of `model`, or of its
+        `TableLayer`s (a width search's, `latency_table.layers_at`): each
+        counted alone, once per key."""
+        if not isinstance(model, list):
+            return dense_weights(model), output_channels(model)
+        for layer in model:
+            if layer.key not in self._counted:
+                alone = layer.alone()
+                self._counted[layer.key] = (dense_weights(alone), output_channels(alone))
+        return tuple(sum(self._counted[layer.key][i] for layer in model) for i in (0, 1))
 
     def calibrate(self, measured):
         """Fits `offset` (one file) or `offset` and `per_channel` (two or more
@@ -63,7 +77,7 @@ class Int4Bytes:
         Args:
           measured: [(model, int4 file bytes)].
         """
-        rows = [(float(size) - self._halved(model), output_channels(model))
+        rows = [(float(size) - self._halved(model), self._counts(model)[1])
                 for model, size in measured]
         channels = {c for _, c in rows}
         if len(channels) > 1:
@@ -75,10 +89,11 @@ class Int4Bytes:
         self.offset = sum(r + self.per_channel * c for r, c in rows) / len(rows)
 
     def _halved(self, model):
-        return self.int8_table.predict_bytes(model) - dense_weights(model) / 2
+        return self.int8_table.predict_bytes(model) - self._counts(model)[0] / 2
 
     def predict_bytes(self, model):
-        return self._halved(model) - self.per_channel * output_channels(model) + self.offset
+        """`model`'s (a model, or its `TableLayer`s) predicted int4 file bytes."""
+        return self._halved(model) - self.per_channel * self._counts(model)[1] + self.offset
 
     def predict(self, model):
         del model

@@ -64,30 +64,78 @@ def timed_layers(model):
     return [layer for layer in graph.layers(model) if isinstance(layer, TIMED_LAYERS)]
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class TableLayer:
+    """A layer as the table knows it: its class, config and input shape.
+
+    Made from a built layer (`of`), or from a width set without building the
+    model (`layers_at`): a width search looks up thousands of width sets,
+    and building each model took most of its time.
+
+    Attributes:
+      kind: the layer's class.
+      config: its config.
+      input_shape: its input's shape, without the batch.
+    """
+    kind: type
+    config: dict
+    input_shape: tuple
+
+    @classmethod
+    def of(cls, layer):
+        return cls(type(layer), layer.get_config(), tuple(layer.input_shape[1:]))
+
+    @functools.cached_property
+    def key(self):
+        """The table key: the class, the config less its name, the input shape."""
+        config = {k: v for k, v in self.config.items() if k != "name"}
+        return json.dumps([self.kind.__name__, config, [None, *self.input_shape]],
+                          sort_keys=True, default=str)
+
+    def alone(self):
+        """A model of this layer alone at its input shape, with seeded random weights.
+
+        Not the fresh ones: a bias initialised to zeros is dropped by the
+        converter (or shares one zero buffer), and with it its int32 values
+        and per-channel scales, 16 bytes a unit in an int8 file. A trained
+        model's bias is there, so the entry left those bytes to `rest_bytes`,
+        which does not narrow: LeNet-300-100's int8 file at 16/16 units was
+        predicted 5,888 bytes (35%) too large.
+        """
+        copy = self.kind.from_config(self.config)
+        inputs = keras.Input(self.input_shape)
+        model = keras.Model(inputs, copy(inputs))
+        rng = np.random.default_rng(0)
+        copy.set_weights([rng.standard_normal(w.shape).astype(w.dtype) * 0.1
+                          for w in copy.get_weights()])
+        return model
+
+
+def table_layers(model):
+    """`TableLayer`s of `model`'s timed layers, in its order."""
+    return [TableLayer.of(layer) for layer in timed_layers(model)]
+
+
+def layers_at(narrow, widths):
+    """`TableLayer`s of the model `narrow.build(widths)` makes, in its order,
+    without building it (`shrink.Narrowing.layers_at`); built only when the
+    model nests models (their layers are not the narrowing's to name)."""
+    model = narrow.graph.model
+    names = [layer.name for layer in timed_layers(model)]
+    if not set(names) <= {layer.name for layer in model.layers}:
+        return table_layers(narrow.build(widths))
+    found = narrow.layers_at(widths, names)
+    return [TableLayer(*found[name]) for name in names]
+
+
 def layer_key(layer):
-    """The table key of `layer`: its class, its config less its name, its input shape."""
-    config = {k: v for k, v in layer.get_config().items() if k != "name"}
-    shape = [None, *layer.input_shape[1:]]
-    return json.dumps([type(layer).__name__, config, shape], sort_keys=True, default=str)
+    """The table key of `layer` (`TableLayer.key`)."""
+    return TableLayer.of(layer).key
 
 
 def layer_alone(layer):
-    """A model of `layer` alone at `layer`'s input shape, with seeded random weights.
-
-    Not the fresh ones: a bias initialised to zeros is dropped by the
-    converter (or shares one zero buffer), and with it its int32 values and
-    per-channel scales, 16 bytes a unit in an int8 file. A trained model's
-    bias is there, so the entry left those bytes to `rest_bytes`, which does
-    not narrow: LeNet-300-100's int8 file at 16/16 units was predicted
-    5,888 bytes (35%) too large.
-    """
-    copy = type(layer).from_config(layer.get_config())
-    inputs = keras.Input(layer.input_shape[1:])
-    model = keras.Model(inputs, copy(inputs))
-    rng = np.random.default_rng(0)
-    copy.set_weights([rng.standard_normal(w.shape).astype(w.dtype) * 0.1
-                      for w in copy.get_weights()])
-    return model
+    """`layer` alone (`TableLayer.alone`)."""
+    return TableLayer.of(layer).alone()
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,6 +156,11 @@ def time_files(files, latency_format, num_threads, rounds=ROUNDS, repeats=REPEAT
     timed = compare_latency(files, rounds=rounds, repeats=repeats, batch_size=1,
                             num_threads=num_threads, xnnpack=True)
     return {name: result["median_ms"] for name, result in timed.items()}
+
+
+def _table_layers(model):
+    """`model`'s `TableLayer`s; `model` may be a list of them already (`layers_at`)."""
+    return model if isinstance(model, list) else table_layers(model)
 
 
 def _relative_error(predicted, measured):
@@ -144,13 +197,12 @@ class LatencyTable:
                              f"{self.latency_format!r}.")
 
     def _new_layers(self, models):
-        """{key: layer} of the layers of `models` the table lacks."""
+        """{key: `TableLayer`} of the layers of `models` the table lacks."""
         layers = {}
         for model in models:
-            for layer in timed_layers(model):
-                key = layer_key(layer)
-                if key not in self.entries and key not in layers:
-                    layers[key] = layer
+            for layer in _table_layers(model):
+                if layer.key not in self.entries and layer.key not in layers:
+                    layers[layer.key] = layer
         return layers
 
     def _file(self, model):
@@ -159,7 +211,7 @@ class LatencyTable:
     def _store(self, layers, files, timed):
         """Enters `layers` with their files' bytes and their milliseconds in `timed`."""
         for key, layer in layers.items():
-            empty = empty_bytes(tuple(layer.input_shape[1:]), self.latency_format)
+            empty = empty_bytes(layer.input_shape, self.latency_format)
             self.entries[key] = {"ms": timed[key], "bytes": len(files[key]) - empty}
 
     def _measure(self, layers_of, models=()):
@@ -170,7 +222,7 @@ class LatencyTable:
           (how many layers were new, [(file, ms)] of `models` in order).
         """
         layers = self._new_layers(layers_of)
-        files = {key: self._file(layer_alone(layer)) for key, layer in layers.items()}
+        files = {key: self._file(layer.alone()) for key, layer in layers.items()}
         # Layer keys are JSON lists ("[..."): these names cannot collide.
         whole = {f"model {i}: {model.name}": self._file(model)
                  for i, model in enumerate(models)}
@@ -181,7 +233,8 @@ class LatencyTable:
         return len(layers), [(data, timed[name]) for name, data in whole.items()]
 
     def add(self, *models):
-        """Measures the layers of `models` the table lacks; returns how many were new."""
+        """Measures the layers of `models` (models, or lists of `TableLayer`) the
+        table lacks; returns how many were new."""
         return self._measure(models)[0]
 
     def layers_ms(self, model):
@@ -193,8 +246,9 @@ class LatencyTable:
         return self._layers_sum(model, "bytes")
 
     def _layers_sum(self, model, field):
-        self.add(model)
-        return sum(self.entries[layer_key(layer)][field] for layer in timed_layers(model))
+        layers = _table_layers(model)
+        self.add(layers)
+        return sum(self.entries[layer.key][field] for layer in layers)
 
     def calibrate(self, model):
         """Sets `rest_ms` and `rest_bytes` from `model` (the full-width one).
@@ -215,12 +269,15 @@ class LatencyTable:
                              "`calibrate` with the full-width model first.")
 
     def predict(self, model):
-        """`model`'s predicted milliseconds: its entries' sum plus `rest_ms`."""
+        """`model`'s predicted milliseconds: its entries' sum plus `rest_ms`.
+
+        `model`: a tf_keras model, or its `TableLayer`s (`layers_at`)."""
         self._check_calibrated()
         return self.layers_ms(model) + self.rest_ms
 
     def predict_bytes(self, model):
-        """`model`'s predicted file bytes: its entries' sum plus `rest_bytes`."""
+        """`model`'s predicted file bytes (a model or its `TableLayer`s): its
+        entries' sum plus `rest_bytes`."""
         self._check_calibrated()
         return self.layers_bytes(model) + self.rest_bytes
 

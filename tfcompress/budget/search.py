@@ -102,8 +102,9 @@ def narrowing_path(narrow, predict, loss_of, targets, latency_format, *, step,
 
     Args:
       narrow: `shrink.Narrowing` of the model.
-      predict: fn(model) -> {"latency_ms", "size_bytes"} of its
-        `latency_format` file (the lookup tables).
+      predict: fn(widths, one per group of `narrow`) -> {"latency_ms",
+        "size_bytes"} of that model's `latency_format` file (the lookup
+        tables, on `latency_table.layers_at`: no model is built).
       loss_of: fn({group name: width}) -> predicted accuracy drop, points,
         of the model at those widths in this format (sensitivity, plus the
         format's own cost).
@@ -127,7 +128,7 @@ def narrowing_path(narrow, predict, loss_of, targets, latency_format, *, step,
     def judge(widths):
         if widths not in cache:
             by_name = dict(zip(names, widths))
-            cost = predict(narrow.build(widths))
+            cost = predict(widths)
             cache[widths] = {"latency_ms": float(cost["latency_ms"]),
                              "size_bytes": int(round(cost["size_bytes"])),
                              "accuracy_drop": float(loss_of(by_name))}

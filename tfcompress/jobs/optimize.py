@@ -243,9 +243,10 @@ class OptimizeJob(runner.Job):
                 table = (budget.Int4Bytes(tables["int8"], **measured["int4_bytes"])
                          if fmt == "int4" else tables[fmt])
 
-                def predict(candidate, table=table):
-                    return {"latency_ms": table.predict(candidate),
-                            "size_bytes": table.predict_bytes(candidate)}
+                def predict(widths, table=table, narrow=narrow):
+                    layers = budget.latency_table.layers_at(narrow, widths)
+                    return {"latency_ms": table.predict(layers),
+                            "size_bytes": table.predict_bytes(layers)}
 
                 def loss_of(widths, cost=costs[fmt] + sensitivity_lib.variant_loss(
                         drops, variant)):

@@ -196,6 +196,14 @@ class Narrowing:
         return surgery.rebuild_smaller(self.graph, _kept(self.groups, self.ranking, chosen),
                                        self.crops)
 
+    def layers_at(self, group_widths, names):
+        """The layers `names` as `build(group_widths)` makes them, without
+        building it: {name: (layer class, config, input shape)}
+        (`surgery.smaller_layers`)."""
+        chosen = {id(g): w for g, w in zip(self.groups, group_widths)}
+        return surgery.smaller_layers(self.graph, _kept(self.groups, self.ranking, chosen),
+                                      names, self.crops)
+
     def widths_at(self, fraction, round_to=1, min_width=1):
         """The widths after removing `fraction` of every group (rounded, at least
         `min_width`)."""
