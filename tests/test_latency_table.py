@@ -229,3 +229,55 @@ class LayersAtTest(tf.test.TestCase, parameterized.TestCase):
             self.assertEqual(table.predict(found), table.predict(built))
             self.assertEqual(table.predict_bytes(found), table.predict_bytes(built))
             self.assertAllClose(int4.predict_bytes(found), int4.predict_bytes(built))
+            self.assertEqual(budget.sparse_plan.kernels_at(found, {}),
+                             budget.sparse_plan.kernels(built))
+
+
+class UntimedTableTest(tf.test.TestCase):
+    """A table that times nothing (a size budget) fits new widths' bytes on the
+    files its layers' families measured, and converts what they do not settle."""
+
+    def test_fitted_bytes_are_the_converted_files_and_save_conversions(self):
+        narrow = shrink.narrowing(_cnn())
+        converted = []
+        table = LatencyTable(latency_format="int8", timer=None)
+        table._file = lambda model: converted.append(model) or shrink.latency.tflite_bytes(
+            model, "int8")
+        table.calibrate(narrow.build(narrow.sizes))
+        widths = [(w1, w2) for w1 in (16, 12, 8, 4) for w2 in (32, 24, 16, 8, 4)]
+        for pair in widths:
+            table.predict_bytes(latency_table.layers_at(narrow, pair))
+        fitted = [key for key, entry in table.entries.items() if entry.get("fitted")]
+        self.assertNotEmpty(fitted)
+        self.assertLen(converted, 1 + len(table.entries) - len(fitted))
+        self.assertEqual({entry["ms"] for entry in table.entries.values()}, {0.0})
+        for key in fitted:  # each as its own file gives it, within the tolerance
+            layer = latency_table.TableLayer(*_layer_of_key(key))
+            file = len(shrink.latency.tflite_bytes(layer.alone(), "int8"))
+            empty = latency_table.empty_bytes(layer.input_shape, "int8")
+            self.assertLessEqual(abs(table.entries[key]["bytes"] - (file - empty)),
+                                 budget.layer_bytes.TOLERANCE_BYTES, key)
+        again = LatencyTable.from_json(table.to_json(), timer=None)
+        self.assertEqual(again.to_json(), table.to_json())
+
+    def test_a_family_with_too_few_files_or_a_new_direction_is_not_fitted(self):
+        families = budget.layer_bytes.Families()
+        key = latency_table.layer_key(_cnn().get_layer("conv_2"))
+        self.assertIsNone(families.fitted(key, [8 * 16 + 8, 8, 16]))
+        for cout, cin in ((32, 16), (24, 16), (16, 16), (8, 16)):  # input never varies
+            families.add(key, [cout * cin + cout, cout, cin], 1000 + cout * cin + 28 * cout)
+        self.assertEqual(families.fitted(key, [4 * 16 + 4, 4, 16]), 1000 + 64 + 4 * 28)
+        self.assertIsNone(families.fitted(key, [8 * 12 + 8, 8, 12]))
+
+    def test_an_untimed_table_has_no_latencies_to_check(self):
+        table = LatencyTable(timer=None)
+        model = _cnn()
+        table.calibrate(model)
+        self.assertEqual(table.predict(model), 0.0)
+        with self.assertRaisesRegex(ValueError, r"times nothing \(`timer` None\)"):
+            table.check([model])
+
+
+def _layer_of_key(key):
+    kind, config, shape = json.loads(key)
+    return getattr(keras.layers, kind), config, tuple(shape[1:])

@@ -9,7 +9,8 @@ below it is refused (`check_reachable`).
 `search`: the plan (widths, file format and, for size, per-layer zeros)
 predicted to meet the targets (NetAdapt's narrowing path on the tables and
 sensitivities).
-`Int4Bytes`: an int4 file's bytes, from the int8 table.
+`Int4Bytes`: an int4 file's bytes, from the int8 table; `layer_bytes`: a
+layer's file bytes fitted on those of layers like it (an untimed table's).
 `sparse_bytes`: the file bytes TFLite's sparse encoding gives a pruned
 kernel; `sparse_plan`: per-layer sparsities that save a number of bytes.
 `sensitivity`: each channel group's accuracy drop when narrowed alone
@@ -17,6 +18,7 @@ kernel; `sparse_plan`: per-layer sparsities that save a number of bytes.
 and each file format's cost (`format_costs`).
 """
 
+from tfcompress.budget import layer_bytes
 from tfcompress.budget import search
 from tfcompress.budget import sensitivity
 from tfcompress.budget import sparse_bytes
@@ -32,5 +34,5 @@ from tfcompress.budget.sensitivity import measure_groups
 from tfcompress.budget.targets import Targets
 
 __all__ = ["GroupSensitivity", "Int4Bytes", "LatencyTable", "Targets", "check_reachable", "format_costs",
-           "measure_floor", "measure_groups", "minimal_model", "search", "sensitivity",
+           "layer_bytes", "measure_floor", "measure_groups", "minimal_model", "search", "sensitivity",
            "sparse_bytes", "sparse_plan"]

@@ -43,6 +43,7 @@ import numpy as np
 
 from tfcompress import graph
 from tfcompress._keras import keras
+from tfcompress.budget import layer_bytes
 from tfcompress.evaluate import compare_latency
 from tfcompress.shrink import latency as shrink_latency
 
@@ -182,6 +183,10 @@ class LatencyTable:
       rest_bytes: the same for the file's bytes.
       timer: fn({name: tflite bytes}, latency_format, num_threads) ->
         {name: ms}; the default times them in interleaved LiteRT rounds.
+        None: nothing is timed (a size budget): every ms is 0, and a new
+        layer's bytes are fitted on its family's measured files where they
+        settle them (`layer_bytes`; such entries hold "fitted": True),
+        else converted.
     """
 
     latency_format: str = "float"
@@ -195,6 +200,10 @@ class LatencyTable:
         if self.latency_format not in FORMATS:
             raise ValueError(f"`latency_format` must be one of {FORMATS}, got "
                              f"{self.latency_format!r}.")
+        self._families = layer_bytes.Families()
+        for key, entry in self.entries.items():
+            if "counts" in entry:
+                self._families.add(key, entry["counts"], entry["bytes"])
 
     def _new_layers(self, models):
         """{key: `TableLayer`} of the layers of `models` the table lacks."""
@@ -209,10 +218,26 @@ class LatencyTable:
         return shrink_latency.tflite_bytes(model, self.latency_format)
 
     def _store(self, layers, files, timed):
-        """Enters `layers` with their files' bytes and their milliseconds in `timed`."""
+        """Enters `layers` with their files' bytes and their milliseconds in `timed`
+        (an untimed table's entries hold the layer's counts for the fits)."""
         for key, layer in layers.items():
             empty = empty_bytes(layer.input_shape, self.latency_format)
-            self.entries[key] = {"ms": timed[key], "bytes": len(files[key]) - empty}
+            entry = {"ms": timed[key], "bytes": len(files[key]) - empty}
+            if self.timer is None:
+                entry["counts"] = layer_bytes.counts(layer)
+                self._families.add(key, entry["counts"], entry["bytes"])
+            self.entries[key] = entry
+
+    def _fit(self, layers):
+        """Enters the `layers` whose bytes their families' files settle (an
+        untimed table); returns the others."""
+        if self.timer is None:
+            for key, layer in list(layers.items()):
+                size = self._families.fitted(key, layer_bytes.counts(layer))
+                if size is not None:
+                    self.entries[key] = {"ms": 0.0, "bytes": size, "fitted": True}
+                    del layers[key]
+        return layers
 
     def _measure(self, layers_of, models=()):
         """Converts `models` and the layers of `layers_of` the table lacks, times
@@ -222,15 +247,19 @@ class LatencyTable:
           (how many layers were new, [(file, ms)] of `models` in order).
         """
         layers = self._new_layers(layers_of)
+        new = len(layers)
+        layers = self._fit(layers)
         files = {key: self._file(layer.alone()) for key, layer in layers.items()}
         # Layer keys are JSON lists ("[..."): these names cannot collide.
         whole = {f"model {i}: {model.name}": self._file(model)
                  for i, model in enumerate(models)}
         timed = {}
-        if files or whole:
+        if self.timer is None:
+            timed = {name: 0.0 for name in (*files, *whole)}
+        elif files or whole:
             timed = self.timer({**files, **whole}, self.latency_format, self.num_threads)
         self._store(layers, files, timed)
-        return len(layers), [(data, timed[name]) for name, data in whole.items()]
+        return new, [(data, timed[name]) for name, data in whole.items()]
 
     def add(self, *models):
         """Measures the layers of `models` (models, or lists of `TableLayer`) the
@@ -304,6 +333,9 @@ class LatencyTable:
           "reference": its row]}; error = predicted / measured - 1.
         """
         self._check_calibrated()
+        if self.timer is None:
+            raise ValueError("This table times nothing (`timer` None): it has no "
+                             "latencies to check.")
         models = list(models)
         timed = models + ([reference] if reference is not None else [])
         rows = []

@@ -38,6 +38,21 @@ def kernels(model):
     return found
 
 
+def kernels_at(layers, cache):
+    """`kernels` of a model given as its `latency_table.TableLayer`s (a width
+    search's, `latency_table.layers_at`: no model built), each layer counted
+    alone. `cache`: {layer key: its kernels' shapes}, kept by the caller
+    across width sets (a layer is built once per key; keys leave out names,
+    which the layers alike in a model share)."""
+    found = {}
+    for layer in layers:
+        if layer.key not in cache:
+            cache[layer.key] = list(kernels(layer.alone()).values())
+        if cache[layer.key]:
+            (found[layer.config["name"]],) = cache[layer.key]
+    return found
+
+
 def _saved(shapes, sparsity, value_bytes):
     quantized = value_bytes == 1  # int8: per-channel scales repeated
     return sum(sparse_bytes.saved(count, last, sparsity, value_bytes,

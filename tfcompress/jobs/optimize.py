@@ -168,7 +168,7 @@ class OptimizeJob(runner.Job):
 
     def table(self, latency_format, record=None):
         """A lookup table (from `record` if given) that times its files only if needed."""
-        timer = budget.latency_table.time_files if self.timed else _untimed
+        timer = budget.latency_table.time_files if self.timed else None
         if record is not None:
             return budget.LatencyTable.from_json(record, timer=timer)
         return budget.LatencyTable(latency_format=latency_format,
@@ -271,8 +271,11 @@ class OptimizeJob(runner.Job):
             int8_path = next(path for path in paths if path[0].latency_format == "int8"
                              and not path[0].variant)
 
+            counted = {}  # layer key -> kernels, across the path's width sets
+
             def kernels_of(widths):
-                return budget.sparse_plan.kernels(narrow.build(tuple(widths.values())))
+                layers = budget.latency_table.layers_at(narrow, tuple(widths.values()))
+                return budget.sparse_plan.kernels_at(layers, counted)
 
             paths.append(budget.search.sparse_path(int8_path, unstructured, kernels_of, aims,
                                                    value_bytes=1))
@@ -544,12 +547,6 @@ def _dominated(plan, others):
     mine = counts(plan)
     return any(all(a <= b for a, b in zip(counts(o), mine)) and counts(o) != mine
                for o in others if o is not plan)
-
-
-def _untimed(files, latency_format, num_threads):
-    """A lookup table's timer for a size budget: no file is timed (0 ms each)."""
-    del latency_format, num_threads
-    return {name: 0.0 for name in files}
 
 
 def _best(attempts, targets):
