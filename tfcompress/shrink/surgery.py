@@ -3,7 +3,9 @@
 Each layer is rebuilt from its own config with the new width (units,
 filters, a Reshape's last dimension) and its weights cut along the axes
 that carry removed channels, as its `rules.ChannelRule` says. The graph's
-wiring is `graph.rebuild`'s.
+wiring is `graph.rebuild`'s. `smaller_layers` gives the rebuilt layers'
+configs and input shapes without building the model (what a lookup table
+needs of a width set).
 """
 
 from tfcompress import graph as graph_lib
