@@ -48,7 +48,7 @@ def _built_layers(narrow, widths):
     return budget.latency_table.table_layers(narrow.build(widths))
 
 
-def _search(job, model, narrow, measured, way):
+def _search(job, narrow, measured, way):
     """{plan key: predicted} of the first attempt's paths, and the seconds taken."""
     make_table = job.table
     if way == "built":  # the old way: converts every layer, builds every model
@@ -91,7 +91,7 @@ def main(argv):
     rows = {}
     for number in range(_ROUNDS.value):
         for way in (("built", "direct") if number % 2 == 0 else ("direct", "built")):
-            plans, seconds = _search(job, model, narrow, measured, way)
+            plans, seconds = _search(job, narrow, measured, way)
             rows.setdefault(way, []).append(seconds)
             rows[way + " plans"] = plans
     built, direct = rows["built plans"], rows["direct plans"]

@@ -268,6 +268,8 @@ class UntimedTableTest(tf.test.TestCase):
             families.add(key, [cout * cin + cout, cout, cin], 1000 + cout * cin + 28 * cout)
         self.assertEqual(families.fitted(key, [4 * 16 + 4, 4, 16]), 1000 + 64 + 4 * 28)
         self.assertIsNone(families.fitted(key, [8 * 12 + 8, 8, 12]))
+        families.add(key, [4 * 16 + 4, 4, 16], 1000 + 64 + 4 * 28 + 100)  # off the line
+        self.assertIsNone(families.fitted(key, [4 * 16 + 4, 4, 16]))
 
     def test_an_untimed_table_has_no_latencies_to_check(self):
         table = LatencyTable(timer=None)

@@ -217,26 +217,25 @@ class LatencyTable:
     def _file(self, model):
         return shrink_latency.tflite_bytes(model, self.latency_format)
 
-    def _store(self, layers, files, timed):
+    def _store(self, layers, files, timed, counted):
         """Enters `layers` with their files' bytes and their milliseconds in `timed`
-        (an untimed table's entries hold the layer's counts for the fits)."""
+        (an untimed table's entries hold the layer's `counted` counts for the fits)."""
         for key, layer in layers.items():
             empty = empty_bytes(layer.input_shape, self.latency_format)
             entry = {"ms": timed[key], "bytes": len(files[key]) - empty}
-            if self.timer is None:
-                entry["counts"] = layer_bytes.counts(layer)
+            if key in counted:
+                entry["counts"] = counted[key]
                 self._families.add(key, entry["counts"], entry["bytes"])
             self.entries[key] = entry
 
-    def _fit(self, layers):
-        """Enters the `layers` whose bytes their families' files settle (an
-        untimed table); returns the others."""
-        if self.timer is None:
-            for key, layer in list(layers.items()):
-                size = self._families.fitted(key, layer_bytes.counts(layer))
-                if size is not None:
-                    self.entries[key] = {"ms": 0.0, "bytes": size, "fitted": True}
-                    del layers[key]
+    def _fit(self, layers, counted):
+        """Enters the `layers` whose bytes their families' files settle, given
+        their `counted` counts; returns the others."""
+        for key, layer in list(layers.items()):
+            size = self._families.fitted(key, counted[key])
+            if size is not None:
+                self.entries[key] = {"ms": 0.0, "bytes": size, "fitted": True}
+                del layers[key]
         return layers
 
     def _measure(self, layers_of, models=()):
@@ -248,7 +247,10 @@ class LatencyTable:
         """
         layers = self._new_layers(layers_of)
         new = len(layers)
-        layers = self._fit(layers)
+        counted = {}  # an untimed table's: each new layer's counts, built once
+        if self.timer is None:
+            counted = {key: layer_bytes.counts(layer) for key, layer in layers.items()}
+            layers = self._fit(layers, counted)
         files = {key: self._file(layer.alone()) for key, layer in layers.items()}
         # Layer keys are JSON lists ("[..."): these names cannot collide.
         whole = {f"model {i}: {model.name}": self._file(model)
@@ -258,7 +260,7 @@ class LatencyTable:
             timed = {name: 0.0 for name in (*files, *whole)}
         elif files or whole:
             timed = self.timer({**files, **whole}, self.latency_format, self.num_threads)
-        self._store(layers, files, timed)
+        self._store(layers, files, timed, counted)
         return new, [(data, timed[name]) for name, data in whole.items()]
 
     def add(self, *models):

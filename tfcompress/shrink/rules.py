@@ -94,17 +94,17 @@ class ChannelRule:
         index, axis = self.kernel(1)
         return [(weights[index], axis)] + [(w, -1) for w in weights[len(self.kernels):]]
 
-    def width_changes(self, layer, count):
-        """The config changes of `layer` with `count` output positions."""
+    def width_changes(self, config, count):
+        """The changes to a layer's `config` for `count` output positions."""
         if not self.width:
             return {}
-        old = layer.get_config()[self.width]
+        old = config[self.width]
         return {self.width: (*old[:-1], count) if isinstance(old, (tuple, list)) else count}
 
     def cut_weights(self, layer, keep_in, keep_out):
         """(config changes, weights) of `layer` with only input positions
         `keep_in` and output positions `keep_out`."""
-        changes = self.width_changes(layer, len(keep_out))
+        changes = self.width_changes(layer.get_config(), len(keep_out))
         if self.cut is not None:
             return changes, self.cut(layer, keep_in, keep_out)
         weights, cut = layer.get_weights(), []

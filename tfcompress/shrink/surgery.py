@@ -65,7 +65,7 @@ def smaller_layers(dependency_graph, kept, names, crops=None):
         if rule is not None:
             keep_in = kept_positions(dependency_graph.inputs[name][0])
             keep_out = kept_positions(dependency_graph.outputs[name])
-            config = {**config, **rule.width_changes(layer, len(keep_out))}
+            config = {**config, **rule.width_changes(config, len(keep_out))}
             shape = (*shape[:-1], len(keep_in))
         found[name] = (type(layer), config, shape)
     return found
