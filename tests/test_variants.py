@@ -83,15 +83,23 @@ class VariantSensitivityTest(tf.test.TestCase):
         trained = _ds_cnn()
         found = variants.of_model(trained, "ds_cnn:8")
         x, y = _noise(24), np.arange(24) % 3
-        full = float(np.mean(np.argmax(trained(x), 1) == y))
         tuned, lines = [], []
         drops = budget.sensitivity.measure_variants(
-            found, trained, (x, y), accuracy=full, tune=tuned.append, log=lines.append)
+            found, trained, (x, y), tune=tuned.append, log=lines.append)
         self.assertEqual({k: sorted(v) for k, v in drops.items()},
                          {"window_ms": [16.0], "stride_ms": [32.0, 40.0],
                           "blocks": [1, 2, 3]})
-        self.assertLen(tuned, 6)  # every variant measured was tuned first
-        self.assertLen(lines, 3)  # one line per setting
+        # The model at its own settings is tuned as the variants are, and
+        # each drop is against it.
+        self.assertLen(tuned, 7)
+        self.assertLen(lines, 4)  # the reference's line, then one per setting
+        for mine, theirs in zip(tuned[0].get_weights(), trained.get_weights()):
+            self.assertAllEqual(mine, theirs)
+
+        def accuracy(model):
+            return float(np.mean(np.argmax(model(x), 1) == y))
+        self.assertAlmostEqual(drops["blocks"][2],
+                               100.0 * (accuracy(tuned[0]) - accuracy(tuned[-2])))
         # A variant's loss: its settings' drops summed, gains counting as 0.
         drops = {"blocks": {"2": 3.0}, "stride_ms": {"40.0": -1.0, "32.0": 0.5}}
         self.assertEqual(budget.sensitivity.variant_loss(drops, {"blocks": 2,

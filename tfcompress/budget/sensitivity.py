@@ -215,20 +215,20 @@ def measure_groups(narrow, data, *, step, fractions=DEFAULT_FRACTIONS, log=None,
                             drops=drops)
 
 
-def measure_variants(variants, trained, data, *, accuracy, tune=None, log=None):
+def measure_variants(variants, trained, data, *, tune=None, log=None):
     """Each variant axis' accuracy drop at each of its cheaper values, alone.
 
     As `measure_groups` for architecture settings (`models.variants`): the
     model with one axis moved (the others as trained) takes the trained
-    weights, is tuned by `tune` and measured on `data`. A plan's predicted
-    loss adds its axes' drops to its groups' (`variant_loss`).
+    weights, is tuned by `tune` and measured on `data`, against the model at
+    its own settings tuned alike (so a drop is the setting's, not the
+    tuning's gain). A plan's predicted loss adds its axes' drops to its
+    groups' (`variant_loss`).
 
     Args:
       variants: `models.variants.Variants` of `trained`.
       trained: the trained model.
       data: as `measure_groups`'s (the same batches, so drops compare).
-      accuracy: the full model's accuracy on `data` after the same tuning
-        (`GroupSensitivity.accuracy`), in [0, 1].
       tune: as `measure_groups`'s.
       log: fn(str) given one line per axis, or None.
 
@@ -238,16 +238,21 @@ def measure_variants(variants, trained, data, *, accuracy, tune=None, log=None):
     """
     data = data_inputs.as_batches(data, arg_name="data").cache()
     log = log or (lambda message: None)
+
+    def accuracy_of(variant):
+        model = variants.build_from(variant, trained)
+        if tune is not None:
+            tune(model)
+        return evaluate_classifier(model, data)["accuracy"]
+
+    began = time.monotonic()
+    reference = accuracy_of({})
+    log(f"The model at its own settings: {reference:.2%} in {time.monotonic() - began:.1f} s.")
     drops = {}
     for keyword, values in variants.moves().items():
         began = time.monotonic()
-        drops[keyword] = {}
-        for value in values:
-            model = variants.build_from({keyword: value}, trained)
-            if tune is not None:
-                tune(model)
-            measured = evaluate_classifier(model, data)["accuracy"]
-            drops[keyword][value] = 100.0 * (accuracy - measured)
+        drops[keyword] = {value: 100.0 * (reference - accuracy_of({keyword: value}))
+                          for value in values}
         log(f"Sensitivity of {keyword} (from {variants.own[keyword]:g}): points lost at "
             + ", ".join(f"{value:g}: {points:+.2f}" for value, points in drops[keyword].items())
             + f" in {time.monotonic() - began:.1f} s.")

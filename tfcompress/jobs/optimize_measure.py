@@ -22,6 +22,7 @@ import time
 
 from tfcompress import _atomic
 from tfcompress import budget
+from tfcompress import data as data_lib
 from tfcompress import evaluate
 from tfcompress import export
 from tfcompress import prune
@@ -42,9 +43,15 @@ INPUT_INT4_DIR = "input_int4"
 TIMING_ROUNDS = 7
 # Validation batches each group's sensitivity is measured on.
 _SENSITIVITY_BATCHES = 8
-# Training batches each narrowed model is fine-tuned on before it is measured
+# Training steps each narrowed model is fine-tuned for before it is measured
 # (`_brief_tuning`): a few seconds each for LeNet-300-100 here.
 TUNE_STEPS = 50
+# Training steps each variant (blocks dropped, a new frontend) is fine-tuned
+# for: on FSDD's DS-CNN, 50 steps left 1, 2 and 3 blocks all near chance and
+# in the wrong order (1 block lost the least); after 600 the order was
+# right, 3 and 2 blocks within 1 point of 4 and 1 block 6 points behind
+# (validation accuracy, 2026-12-07). There are few variant axes to tune.
+VARIANT_TUNE_STEPS = 600
 # The formats variants are searched in: int4 and sparse plans keep the
 # model's own settings.
 VARIANT_FORMATS = ("float", "int8")
@@ -145,7 +152,7 @@ def measure(job, run, model, narrow, variants=None):
                                  inputs["int4"]["size_bytes"])
     variant_record = None
     if variants is not None:
-        variant_record = _measure_variants(job, run, model, variants, data, groups.accuracy)
+        variant_record = _measure_variants(job, run, model, variants, data)
     measured = {"inputs": inputs, "tables": tables, "sensitivity": groups.to_json(),
                 "int4_bytes": int4_bytes, "unstructured": unstructured,
                 "variants": variant_record,
@@ -154,15 +161,15 @@ def measure(job, run, model, narrow, variants=None):
     return measured
 
 
-def _measure_variants(job, run, model, variants, data, accuracy):
+def _measure_variants(job, run, model, variants, data):
     """The variants' record: each axis' sensitivity, and a lookup table per
     variant and format (`VARIANT_FORMATS`), calibrated on the variant's own
     file: its frontend and the layers it drops are in no other table."""
     run.log(f"Sensitivity of the model's settings ({variants.spec}: "
-            f"{variants.describe_moves()}; validation accuracy after {TUNE_STEPS} "
+            f"{variants.describe_moves()}; validation accuracy after {VARIANT_TUNE_STEPS} "
             "training steps).")
-    drops = sensitivity_lib.measure_variants(variants, model, data, accuracy=accuracy,
-                                             tune=_brief_tuning(run), log=run.log)
+    drops = sensitivity_lib.measure_variants(
+        variants, model, data, tune=_brief_tuning(run, VARIANT_TUNE_STEPS), log=run.log)
     formats = [f for f in job.tabled_formats if f in VARIANT_FORMATS]
     combinations = variants.combinations()
     run.log(f"Lookup tables of {len(combinations)} variants ({', '.join(formats)}).")
@@ -181,12 +188,17 @@ def _measure_variants(job, run, model, variants, data, accuracy):
             "combinations": combinations, "tables": tables}
 
 
-def _brief_tuning(run):
-    """fn(model) training it for `TUNE_STEPS` batches of the training split on
-    its labels (the sensitivity's short-term fine-tune). Each model starts from
-    the run's seed, so every narrowing is tuned on the same shuffles and
-    initial states; the sub-runs that follow seed themselves again."""
-    batches = run.train_batches().take(TUNE_STEPS).cache()
+def _brief_tuning(run, steps=TUNE_STEPS):
+    """fn(model) training it for `steps` batches of the training split on its
+    labels (the sensitivity's short-term fine-tune), in shuffled epochs as
+    many as the steps need. Each model starts from the run's seed, so every
+    narrowing is tuned on the same batches and initial states; the sub-runs
+    that follow seed themselves again."""
+    epochs = -(-steps // run.steps_per_epoch)
+    batches = data_lib.epoch_batches(
+        run.train_examples(), num_examples=run.num_train_examples,
+        batch_size=run.training.batch_size, seed=run.training.seed, start_epoch=0,
+        end_epoch=epochs).take(steps)
 
     def tune(model):
         keras.utils.set_random_seed(run.training.seed)
