@@ -29,6 +29,7 @@ from tfcompress.export import int4_weights
 from tfcompress.jobs import optimize
 from tfcompress.jobs import optimize_measure
 from tfcompress.jobs import optimize_report
+from tfcompress.jobs import optimize_search
 from tfcompress.jobs import runner
 
 
@@ -302,7 +303,7 @@ class OptimizeTest(tf.test.TestCase):
         partial = os.path.join(self.root, "run.partial")
         with open(os.path.join(partial, optimize_measure.MEASUREMENTS_FILE), encoding="utf-8") as f:
             measured = json.load(f)
-        with open(os.path.join(partial, optimize.ATTEMPTS_DIR, "1", optimize.SEARCH_FILE),
+        with open(os.path.join(partial, optimize.ATTEMPTS_DIR, "1", optimize_search.SEARCH_FILE),
                   encoding="utf-8") as f:
             searched = json.load(f)
         lines = []
