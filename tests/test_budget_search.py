@@ -170,5 +170,34 @@ class AimedTest(tf.test.TestCase):
         self.assertEqual(search.Plan.from_json(variant.to_json()), variant)
 
 
+    def test_proposals_try_each_setting_a_summed_drop_may_misjudge(self):
+        def plan(ms, drop, widths, variant=None, fmt="int8"):
+            return search.Plan(fmt, widths, {"latency_ms": ms, "size_bytes": 1,
+                                             "accuracy_drop": drop}, variant=variant or {})
+        one_block = plan(0.5, 10.0, {"a": 32}, {"blocks": 1})
+        one_block_narrower = plan(0.4, 12.0, {"a": 16}, {"blocks": 1})
+        one_block_float = plan(0.6, 10.5, {"a": 32}, {"blocks": 1}, fmt="float")
+        two_blocks = plan(0.6, 60.0, {"a": 16}, {"blocks": 2})
+        own = plan(0.7, 90.0, {"a": 8})
+        too_slow = plan(2.0, 0.0, {"a": 64}, {"blocks": 3})
+        paths = [[too_slow], [one_block, one_block_narrower, one_block_float], [two_blocks],
+                 [own]]
+        aims = budget.Targets(latency_ms=1.0)
+        # The least summed drop, then the best of each setting (blocks 2 and
+        # the model's own, however large their summed drops), one per model:
+        # the float file of a model already proposed is the same model.
+        self.assertEqual(search.proposals(paths, aims, count=2),
+                         [one_block, two_blocks, own])
+        self.assertEqual(search.proposals(paths, aims, count=4),
+                         [one_block, one_block_narrower, two_blocks, own])
+        self.assertEqual(search.model_key(one_block), search.model_key(one_block_float))
+        # The choice ranks by the score given, leaving out plans without one.
+        tuned = {search.model_key(two_blocks): 1.0, search.model_key(one_block): 9.0}
+        self.assertIs(search.choose(paths, aims,
+                                    score=lambda p: tuned.get(search.model_key(p))),
+                      two_blocks)
+        self.assertIs(search.choose(paths, aims), one_block)
+
+
 if __name__ == "__main__":
     tf.test.main()

@@ -95,6 +95,7 @@ class OptimizeTest(tf.test.TestCase):
         out = os.path.join(self.root, "out")
         summary = tfcompress.optimize(self.model_path, "mnist", output_dir=out,
                                       target_size_kb=40, epochs=1, verbose=0, log=_quiet,
+                                      tune_steps=0,
                                       **job_helpers.MNIST_SLICE)
         own = summary["optimize"]
         self.assertTrue(own["met"], own["miss"])
@@ -140,7 +141,7 @@ class OptimizeTest(tf.test.TestCase):
     def test_a_budget_the_input_int8_file_meets_takes_it_without_training(self):
         out = os.path.join(self.root, "loose")
         summary = runner.run(optimize.OptimizeJob(model=self.model_path, target_size_kb=150,
-                                                  formats=("float", "int8")),
+                                                  formats=("float", "int8"), tune_steps=0),
                              self._training("loose"), log=_quiet)
         own = summary["optimize"]
         self.assertTrue(own["met"])
@@ -154,7 +155,7 @@ class OptimizeTest(tf.test.TestCase):
         # The int8 file is about 117 KB; int4 Dense weights halve its 109,000 weights.
         out = os.path.join(self.root, "int4")
         summary = runner.run(optimize.OptimizeJob(model=self.model_path, target_size_kb=70,
-                                                  formats=("int8", "int4")),
+                                                  formats=("int8", "int4"), tune_steps=0),
                              self._training("int4"), log=_quiet)
         own = summary["optimize"]
         self.assertTrue(own["met"], own["miss"])
@@ -177,7 +178,7 @@ class OptimizeTest(tf.test.TestCase):
         with mock.patch.object(optimize.OptimizeJob, "_verify", verify), \
                 mock.patch.object(budget.search, "aimed", lambda targets, pairs: targets):
             summary = runner.run(
-                optimize.OptimizeJob(model=self.model_path, target_size_kb=40,
+                optimize.OptimizeJob(model=self.model_path, tune_steps=0, target_size_kb=40,
                                      max_accuracy_drop=1.0, max_attempts=2),
                 self._training("longer"), log=_quiet)
         first, second = summary["optimize"]["attempts"]
@@ -190,6 +191,7 @@ class OptimizeTest(tf.test.TestCase):
         out = os.path.join(self.root, "sparse")
         summary = runner.run(optimize.OptimizeJob(model=self.model_path, target_size_kb=60,
                                                   round_to="128", formats=("int8",),
+                                                  tune_steps=0,
                                                   max_attempts=1),
                              self._training("sparse"), log=_quiet)
         own = summary["optimize"]
@@ -215,7 +217,7 @@ class OptimizeTest(tf.test.TestCase):
     def test_a_spent_time_budget_starts_no_further_attempt(self):
         lines = []
         summary = runner.run(
-            optimize.OptimizeJob(model=self.model_path, target_size_kb=2,  # never met
+            optimize.OptimizeJob(model=self.model_path, tune_steps=0, target_size_kb=2,  # never met
                                  formats=("int8",), max_attempts=3, time_budget_min=0.0),
             self._training("timed"), log=lines.append)
         own = summary["optimize"]
@@ -239,7 +241,7 @@ class OptimizeTest(tf.test.TestCase):
         out = os.path.join(self.root, "failing")
         with mock.patch.object(optimize.OptimizeJob, "_trained", trained_once_failing):
             summary = runner.run(
-                optimize.OptimizeJob(model=self.model_path, target_size_kb=40,
+                optimize.OptimizeJob(model=self.model_path, tune_steps=0, target_size_kb=40,
                                      formats=("int8",), max_attempts=2),
                 self._training("failing"), log=_quiet)
         own = summary["optimize"]
@@ -263,7 +265,7 @@ class OptimizeTest(tf.test.TestCase):
         out = os.path.join(self.root, "all_failing")
         with mock.patch.object(optimize.OptimizeJob, "_trained", failing):
             summary = runner.run(
-                optimize.OptimizeJob(model=self.model_path, target_size_kb=40,
+                optimize.OptimizeJob(model=self.model_path, tune_steps=0, target_size_kb=40,
                                      formats=("int8",), max_attempts=1),
                 self._training("all_failing"), log=_quiet)
         own = summary["optimize"]
@@ -288,16 +290,22 @@ class OptimizeTest(tf.test.TestCase):
                                           r"here"),
                 ({"target_size_kb": 50, "formats": ("int2",)}, r"`formats` must be some of "
                                                                r"float, int8 and int4"),
+                ({"target_size_kb": 50, "tune_steps": -1},
+                 r"`tune_steps` must be an int >= 0 \(0: no fine-tune before the choice\), "
+                 r"got -1"),
                 ({"target_latency_ms": 0.01, "formats": ("int4",)},
                  r"`formats` int4 is weighed only for a size budget without a latency "
                  r"target")):
             with self.subTest(kwargs=kwargs), self.assertRaisesRegex(ValueError, message):
-                runner.prepare(optimize.OptimizeJob(model=self.model_path, **kwargs),
-                               self._training("bad"), log=_quiet)
+                job = optimize.OptimizeJob(model=self.model_path,
+                                           **{"tune_steps": 0, **kwargs})
+                runner.prepare(job, self._training("bad"), log=_quiet)
         self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
 
     def test_resume_after_a_kill_reuses_the_measurements_and_the_search(self):
-        job = dict(model=self.model_path, target_size_kb=40)
+        # A few fine-tuning steps: the proposals tuned before the kill are
+        # kept with the search, not tuned again.
+        job = dict(model=self.model_path, target_size_kb=40, tune_steps=8)
         with self.assertRaises(KeyboardInterrupt):
             runner.run(_DieAtFirstAttempt(**job), self._training("run"), log=_quiet)
         partial = os.path.join(self.root, "run.partial")
@@ -312,7 +320,10 @@ class OptimizeTest(tf.test.TestCase):
             summary = runner.run(optimize.OptimizeJob(**job),
                                  self._training("run", resume=True), log=lines.append)
         self.assertIn("Measurements: read back from the stopped run.", lines)
+        self.assertFalse([line for line in lines if line.startswith("Fine-tuning")])
         self.assertEqual(summary["optimize"]["inputs"], measured["inputs"])
+        self.assertGreater(len(searched["proposals"]), 1)
+        self.assertIn("tuned_drop", searched["chosen"]["predicted"])
         # The plan searched before the kill is the one trained after it.
         self.assertEqual(summary["optimize"]["attempts"][0]["plan"], searched["chosen"])
         self.assertTrue(summary["optimize"]["met"])
@@ -329,7 +340,7 @@ class OptimizeCommandTest(helpers.CliTestCase):
         # Above the smallest model's file (about 1.2 KB), below any MLP of this shape.
         result = helpers.run_cli_in_process(
             "optimize", f"--model={model_path}", "--target_size_kb=2", "--max_attempts=1",
-            "--epochs=1", "--verbose=0", f"--output_dir={out}",
+            "--epochs=1", "--verbose=0", "--tune_steps=0", f"--output_dir={out}",
             *(f"--{name}={value}" for name, value in job_helpers.MNIST_SLICE.items()))
         self.assertEqual(result.returncode, 1, result.stderr[-2000:])
         self.assertRegex(result.stderr, r"tfcompress optimize: best attempt written to "

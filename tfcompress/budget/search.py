@@ -19,6 +19,7 @@ against LiteRT lookup tables.
 """
 
 import dataclasses
+import json
 
 from tfcompress.budget import sparse_plan
 from tfcompress.models import variants
@@ -212,7 +213,26 @@ def _aim_of(aims, plan):
     return aims.get(plan.aim_key, aims[plan.latency_format])
 
 
-def choose(paths, aims):
+def _rank(plan, drop=None):
+    """Least drop, then the fastest, then the fewest changes (ties: an untimed
+    size search predicts 0 ms; the input's own file needs nothing trained)."""
+    return (plan.predicted["accuracy_drop"] if drop is None else drop,
+            plan.predicted["latency_ms"], plan.changes())
+
+
+def _meeting(paths, aims):
+    """The plans predicted to meet their cost aims."""
+    return [p for path in paths for p in path
+            if _worst_ratio(p.predicted, _aim_of(aims, p)) <= 1.0]
+
+
+def has_cost_aim(paths, aims):
+    """Whether any plan's aim has a latency or size target."""
+    return any(_aim_of(aims, p).latency_ms is not None or _aim_of(aims, p).size_kb is not None
+               for path in paths for p in path)
+
+
+def choose(paths, aims, score=None):
     """The plan to train, or None if no plan is predicted to meet its aim.
 
     With a latency or size target: of the plans predicted to meet them, the
@@ -227,19 +247,62 @@ def choose(paths, aims):
       aims: `Targets`, or {aim key: Targets} (`aimed`: each format's, and
         each variant's, targets in its tables' terms; `Plan.aim_key`, a
         format's entry for a key not given).
+      score: fn(plan) -> the drop to rank a plan meeting a cost aim by, or
+        None to leave it out (default: its predicted drop).
     """
     plans = [plan for path in paths for plan in path]
-    if all(_aim_of(aims, p).latency_ms is None and _aim_of(aims, p).size_kb is None
-           for p in plans):
+    if not has_cost_aim(paths, aims):
         within = [p for p in plans
                   if p.predicted["accuracy_drop"] <= _aim_of(aims, p).max_accuracy_drop]
         return min(within, key=lambda p: (p.predicted["latency_ms"],
                                           p.predicted["accuracy_drop"]), default=None)
-    meeting = [p for p in plans if _worst_ratio(p.predicted, _aim_of(aims, p)) <= 1.0]
-    # Ties (an untimed size search predicts 0 ms): the fewest changes, so the
-    # input's own file when it meets the aim (nothing to train).
-    return min(meeting, key=lambda p: (p.predicted["accuracy_drop"], p.predicted["latency_ms"],
-                                       p.changes()), default=None)
+    score = score or (lambda plan: plan.predicted["accuracy_drop"])
+    scored = [(p, score(p)) for p in _meeting(paths, aims)]
+    return min(((p, d) for p, d in scored if d is not None),
+               key=lambda pair: _rank(*pair), default=(None, None))[0]
+
+
+def model_key(plan):
+    """The model a plan trains, whatever its file format and zeros: its
+    variant's settings and its widths."""
+    return json.dumps([plan.variant, plan.widths], sort_keys=True)
+
+
+def proposals(paths, aims, count):
+    """The models worth a short fine-tune before the choice: NetAdapt
+    fine-tunes each of its proposals briefly and keeps the most accurate
+    (Yang et al. 2018, section 3.2), since a drop measured before recovery,
+    or summed over groups, ranks deep cuts poorly.
+
+    Of the plans predicted to meet their cost aims (one plan per model,
+    `model_key`), the least predicted drop; then, for each variant setting
+    (`Plan.variant`'s keywords: blocks, window, ...) and each of its values
+    among them (the model's own included), the least predicted drop with
+    that value, so that a setting the summed drops misjudge is still tried;
+    then the next least until `count` models.
+
+    Returns:
+      [Plan], one per model, the least predicted drop first.
+    """
+    first = {}
+    for plan in sorted(_meeting(paths, aims), key=_rank):
+        first.setdefault(model_key(plan), plan)
+    ranked = list(first.values())
+    picked = {}
+    for plan in ranked[:1]:
+        picked[model_key(plan)] = plan
+    for keyword in sorted({k for p in ranked for k in p.variant}):
+        seen = set()
+        for plan in ranked:  # the least drop of each value, None the model's own
+            value = plan.variant.get(keyword)
+            if value not in seen:
+                seen.add(value)
+                picked.setdefault(model_key(plan), plan)
+    for plan in ranked:
+        if len(picked) >= count:
+            break
+        picked.setdefault(model_key(plan), plan)
+    return sorted(picked.values(), key=_rank)
 
 
 def closest(paths, aims):

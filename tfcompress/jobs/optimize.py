@@ -105,6 +105,11 @@ class OptimizeJob(runner.Job):
     formats: tuple = options.option(
         FORMATS, "File formats the search considers: float, int8, int4 (int4 Dense "
         "weights; weighed for a size budget without a latency target only).", record=list)
+    tune_steps: int = options.option(
+        optimize_measure.LONG_TUNE_STEPS, "Training steps each proposed model and each "
+        "variant setting is fine-tuned for before the choice (NetAdapt's short-term "
+        "fine-tune; a summed sensitivity ranks deep cuts poorly); 0: choose on the summed "
+        "sensitivities alone.", lower_bound=0)
     round_to: str = options.option(
         None, "Widths are multiples of this: a number, or auto (this machine's kernel "
         "tile for each format: 16 on AVX-512). Default: auto.")
@@ -181,6 +186,9 @@ class OptimizeJob(runner.Job):
                              "latency target (it has no latency table): add float or int8.")
         check_positive_int("max_attempts", self.max_attempts)
         check_positive_int("latency_threads", self.latency_threads)
+        if not isinstance(self.tune_steps, int) or self.tune_steps < 0:
+            raise ValueError(f"`tune_steps` must be an int >= 0 (0: no fine-tune before the "
+                             f"choice), got {self.tune_steps!r}.")
         shrink.rounding.check("round_to", self.round_to)
         model = run.load_model(self.model)
         logits.require_logits(model, self.model)
@@ -221,8 +229,8 @@ class OptimizeJob(runner.Job):
         # Number 0: the input's own file, when no attempt wrote one.
         heading = (f"Attempt {number} of at most {self.max_attempts}" if number
                    else "Attempt 0")
-        run.log(f"{heading}: {plan.latency_format} file, {_plan_text(plan)}; predicted "
-                f"{_predicted_text(plan.predicted)}; "
+        run.log(f"{heading}: {plan.latency_format} file, {optimize_search.plan_text(plan)}; "
+                f"predicted {_predicted_text(plan.predicted)}; "
                 + ("the input model's own file, no training." if is_input
                    else f"recovering for {epochs} epochs."))
         if is_input:  # the input's own file, measured with the input's files
@@ -341,11 +349,15 @@ class OptimizeJob(runner.Job):
         spaces = optimize_search.search_spaces(self, narrow, tables, measured, self._variants)
         attempts, failed, frontier = [], [], []
         pairs = {}  # (predicted, measured) per aim key: a format, or a variant's
+        tune = (optimize_measure.proposal_tuning(run, model, self._variants, self.tune_steps)
+                if self.tune_steps else None)
+        tuned = {}  # model key -> accuracy after a short fine-tune, across searches
         for number in range(1, self.max_attempts + 1):
             search = optimize_search.search(
                 self, run, os.path.join(run.staging, ATTEMPTS_DIR, str(number)), number,
                 spaces, measured, targets, pairs,
-                [budget.search.Plan.from_json(f["plan"]) for f in failed])
+                [budget.search.Plan.from_json(f["plan"]) for f in failed],
+                tune=tune, tuned=tuned)
             if search is None:
                 run.log("Every plan searched failed its export check: no further attempt.")
                 break
@@ -456,26 +468,14 @@ def _frontier_record(searches, attempts, failed):
                        for f in failed]}
 
 
-def _widths_text(widths):
-    return ", ".join(f"{name} {width}" for name, width in widths.items())
-
-
-def _plan_text(plan):
-    """"widths a 8, b 16", after "settings stride_ms=32; " for a variant and,
-    if it prunes, "; zeros a 90%, ..." (sparse file)."""
-    text = f"widths {_widths_text(plan.widths)}"
-    if plan.variant:
-        text = f"settings {model_variants.label(plan.variant)}; {text}"
-    if plan.sparsity:
-        text += "; zeros " + ", ".join(f"{name} {value:.0%}"
-                                       for name, value in plan.sparsity.items())
-    return text
-
-
 def _predicted_text(predicted):
-    return (f"{predicted['latency_ms']:.4f} ms, {predicted['size_bytes']:,} bytes, "
+    text = (f"{predicted['latency_ms']:.4f} ms, {predicted['size_bytes']:,} bytes, "
             f"loss score {predicted['accuracy_drop']:.2f} (points each narrowing, zero and "
-            f"format lost alone, before recovery, summed: it ranks plans)")
+            f"format lost alone, before recovery, summed)")
+    if "tuned_drop" in predicted:
+        text += (f", {predicted['tuned_drop']:.2f} points lost after a short fine-tune "
+                 "(it ranked the proposals)")
+    return text
 
 
 def _measured_text(measured):

@@ -26,6 +26,7 @@ from tfcompress import data as data_lib
 from tfcompress import evaluate
 from tfcompress import export
 from tfcompress import prune
+from tfcompress import shrink
 from tfcompress import training
 from tfcompress._keras import keras
 from tfcompress.budget import sensitivity as sensitivity_lib
@@ -46,12 +47,17 @@ _SENSITIVITY_BATCHES = 8
 # Training steps each narrowed model is fine-tuned for before it is measured
 # (`_brief_tuning`): a few seconds each for LeNet-300-100 here.
 TUNE_STEPS = 50
-# Training steps each variant (blocks dropped, a new frontend) is fine-tuned
-# for: on FSDD's DS-CNN, 50 steps left 1, 2 and 3 blocks all near chance and
-# in the wrong order (1 block lost the least); after 600 the order was
-# right, 3 and 2 blocks within 1 point of 4 and 1 block 6 points behind
-# (validation accuracy, 2026-12-07). There are few variant axes to tune.
-VARIANT_TUNE_STEPS = 600
+# The default training steps each variant (blocks dropped, a new frontend)
+# and each proposed plan (`proposal_tuning`) is fine-tuned for
+# (`OptimizeJob.tune_steps`): on FSDD's DS-CNN, 50 steps left 1, 2 and 3
+# blocks all near chance and in the wrong order (1 block lost the least);
+# after 600 the order was right, 3 and 2 blocks within 1 point of 4 and 1
+# block 6 points behind (validation accuracy, 2026-12-07). There are few
+# variant axes and proposals to tune.
+LONG_TUNE_STEPS = 600
+# Models fine-tuned before each choice (`budget.search.proposals`): at least
+# this many, more when variant settings add theirs.
+PROPOSALS = 4
 # The formats variants are searched in: int4 and sparse plans keep the
 # model's own settings.
 VARIANT_FORMATS = ("float", "int8")
@@ -166,10 +172,11 @@ def _measure_variants(job, run, model, variants, data):
     variant and format (`VARIANT_FORMATS`), calibrated on the variant's own
     file: its frontend and the layers it drops are in no other table."""
     run.log(f"Sensitivity of the model's settings ({variants.spec}: "
-            f"{variants.describe_moves()}; validation accuracy after {VARIANT_TUNE_STEPS} "
+            f"{variants.describe_moves()}; validation accuracy after {job.tune_steps} "
             "training steps).")
     drops = sensitivity_lib.measure_variants(
-        variants, model, data, tune=_brief_tuning(run, VARIANT_TUNE_STEPS), log=run.log)
+        variants, model, data, tune=_brief_tuning(run, job.tune_steps) if job.tune_steps
+        else None, log=run.log)
     formats = [f for f in job.tabled_formats if f in VARIANT_FORMATS]
     combinations = variants.combinations()
     run.log(f"Lookup tables of {len(combinations)} variants ({', '.join(formats)}).")
@@ -186,6 +193,23 @@ def _measure_variants(job, run, model, variants, data):
             "drops": {k: {str(v): points for v, points in curve.items()}
                       for k, curve in drops.items()},
             "combinations": combinations, "tables": tables}
+
+
+def proposal_tuning(run, model, variants, steps):
+    """fn(plan) -> validation accuracy of `plan`'s model (its variant with
+    `model`'s weights, narrowed to its widths as a shrink run narrows)
+    after `steps` of training on labels: the short-term fine-tune NetAdapt
+    gives each proposal before it chooses."""
+    data = (run.validation() or run.train_batches()).take(_SENSITIVITY_BATCHES).cache()
+    tune = _brief_tuning(run, steps)
+
+    def accuracy_of(plan):
+        source = variants.build_from(plan.variant, model) if plan.variant else model
+        narrow = shrink.narrowing(source)
+        narrowed = narrow.build(tuple(plan.widths[name] for name in narrow.names))
+        tune(narrowed)
+        return evaluate.evaluate_classifier(narrowed, data)["accuracy"]
+    return accuracy_of
 
 
 def _brief_tuning(run, steps=TUNE_STEPS):

@@ -12,12 +12,14 @@ the files measured so far (`budget.search.aimed`).
 import dataclasses
 import json
 import os
+import time
 
 from tfcompress import _atomic
 from tfcompress import budget
 from tfcompress import prune
 from tfcompress import shrink
 from tfcompress.budget import sensitivity as sensitivity_lib
+from tfcompress.jobs import optimize_measure
 from tfcompress.models import variants as model_variants
 
 SEARCH_FILE = "search.json"
@@ -96,18 +98,29 @@ def narrowing_paths(job, spaces, measured, aims):
     return paths
 
 
-def search(job, run, folder, number, spaces, measured, targets, pairs, failed=()):
+def search(job, run, folder, number, spaces, measured, targets, pairs, failed=(), *,
+           tune=None, tuned=None):
     """Attempt `number`'s search: its aims, every plan judged, the one chosen
     (None if every plan is one of the `failed`).
+
+    With `tune` (fn(plan) -> validation accuracy after a short fine-tune,
+    `optimize_measure.proposal_tuning`), the plans predicted to meet the
+    aims are not chosen on their summed drops alone: the proposed models
+    (`budget.search.proposals`) are fine-tuned and the choice ranks them by
+    that accuracy (`tuned_drop`). `tuned` ({model key: accuracy}) keeps
+    those measured across the run's searches.
 
     Kept in attempts/N/search.json before the attempt trains: a resumed
     run takes the same plan (a search again would time new table
     entries, and timings vary).
     """
+    tuned = {} if tuned is None else tuned
     path = os.path.join(folder, SEARCH_FILE)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            record = json.load(f)
+        tuned.update({p["model"]: p["accuracy"] for p in record.get("proposals", [])})
+        return record
     # Each format's aim, and each variant's that has files measured.
     aims = {key: budget.search.aimed(targets, pairs.get(key, []))
             for key in (*job.searched_formats, *pairs)}
@@ -119,16 +132,76 @@ def search(job, run, folder, number, spaces, measured, targets, pairs, failed=()
     if not paths:
         return None
     plan = budget.search.choose(paths, aims)
+    proposed = []
+    if plan is not None and not plan.is_input and tune is not None:
+        proposed = budget.search.proposals(paths, aims, optimize_measure.PROPOSALS)
+    if len(proposed) > 1:
+        _tune_proposals(run, proposed, tune, tuned)
+        paths = _with_tuned_drops(paths, measured, tuned)
+        plan = budget.search.choose(paths, aims,
+                                    score=lambda p: p.predicted.get("tuned_drop"))
     if plan is None:
         plan = budget.search.closest(paths, aims)
         run.log(f"No plan is predicted to meet {_aim_text(aims)}: trying the closest.")
     search = {"attempt": number, "aims": {fmt: aim.to_json() for fmt, aim in aims.items()},
               "plans": [p.to_json() for path in paths for p in path],
+              "proposals": [{"model": budget.search.model_key(p),
+                             "accuracy": tuned[budget.search.model_key(p)]}
+                            for p in proposed if len(proposed) > 1],
               "chosen": plan.to_json()}
     os.makedirs(os.path.dirname(path), exist_ok=True)
     _atomic.write_json(path, search)
     return search
 
+
+def _tune_proposals(run, proposed, tune, tuned):
+    """Fine-tunes the `proposed` plans' models not yet in `tuned`, logging each."""
+    run.log(f"Fine-tuning {len(proposed)} proposed models before choosing "
+            "(--tune_steps each): a summed drop ranks deep cuts poorly.")
+    began = time.monotonic()
+    for index, plan in enumerate(proposed, 1):
+        key = budget.search.model_key(plan)
+        if key not in tuned:
+            tuned[key] = tune(plan)
+        elapsed = time.monotonic() - began
+        left = elapsed / index * (len(proposed) - index)
+        run.log(f"Proposal {index}/{len(proposed)}: {plan_text(plan)}: "
+                f"{tuned[key]:.2%} validation accuracy (loss score "
+                f"{plan.predicted['accuracy_drop']:.2f}); {elapsed:.0f} s, about {left:.0f} s "
+                "left.")
+
+
+def _with_tuned_drops(paths, measured, tuned):
+    """`paths` with "tuned_drop" in the predictions of the plans whose model
+    was fine-tuned: the points below the input's validation accuracy after
+    fine-tuning, in place of the summed group and setting drops, plus the
+    plan's own format cost and zeros' loss."""
+    groups = sensitivity_lib.GroupSensitivity.from_json(measured["sensitivity"])
+    drops = (measured.get("variants") or {}).get("drops", {})
+
+    def with_tuned(plan):
+        accuracy = tuned.get(budget.search.model_key(plan))
+        if accuracy is None:
+            return plan
+        summed = groups.loss_of(plan.widths) + sensitivity_lib.variant_loss(
+            drops, plan.variant)
+        tuned_drop = (100.0 * (groups.accuracy - accuracy)
+                      + plan.predicted["accuracy_drop"] - summed)
+        return dataclasses.replace(plan, predicted={**plan.predicted,
+                                                    "tuned_drop": tuned_drop})
+    return [[with_tuned(p) for p in path] for path in paths]
+
+
+def plan_text(plan):
+    """"widths a 8, b 16", after "settings stride_ms=32; " for a variant and,
+    if it prunes, "; zeros a 90%, ..." (sparse file)."""
+    text = "widths " + ", ".join(f"{name} {width}" for name, width in plan.widths.items())
+    if plan.variant:
+        text = f"settings {model_variants.label(plan.variant)}; {text}"
+    if plan.sparsity:
+        text += "; zeros " + ", ".join(f"{name} {value:.0%}"
+                                       for name, value in plan.sparsity.items())
+    return text
 
 
 def identity(plan):

@@ -13,7 +13,6 @@ import json
 import os
 
 from tfcompress import evaluate
-from tfcompress import export
 from tfcompress import shrink
 from tfcompress import training
 from tfcompress._checks import check_positive_int
