@@ -19,7 +19,10 @@ import time
 from absl import app
 from absl import flags
 
-from tfcompress.jobs import artifacts
+from tfcompress import quiet
+quiet.start()  # before TensorFlow loads: its notices hidden, as the command hides them
+
+from tfcompress.jobs import artifacts  # pylint: disable=g-import-not-at-top
 from tfcompress.jobs import optimize
 from tfcompress.jobs import run_dir
 
