@@ -136,7 +136,7 @@ def search(job, run, folder, number, spaces, measured, targets, pairs, failed=()
     if plan is not None and not plan.is_input and tune is not None:
         proposed = budget.search.proposals(paths, aims, optimize_measure.PROPOSALS)
     if len(proposed) > 1:
-        _tune_proposals(run, proposed, tune, tuned)
+        _tune_proposals(run, proposed, tune, tuned, job.tune_steps)
         paths = _with_tuned_drops(paths, measured, tuned)
         plan = budget.search.choose(paths, aims,
                                     score=lambda p: p.predicted.get("tuned_drop"))
@@ -154,21 +154,24 @@ def search(job, run, folder, number, spaces, measured, targets, pairs, failed=()
     return search
 
 
-def _tune_proposals(run, proposed, tune, tuned):
+def _tune_proposals(run, proposed, tune, tuned, steps):
     """Fine-tunes the `proposed` plans' models not yet in `tuned`, logging each."""
-    run.log(f"Fine-tuning {len(proposed)} proposed models before choosing "
-            "(--tune_steps each): a summed drop ranks deep cuts poorly.")
-    began = time.monotonic()
+    todo = [p for p in proposed if budget.search.model_key(p) not in tuned]
+    run.log(f"Fine-tuning {len(todo)} of {len(proposed)} proposed models before choosing "
+            f"({steps} training steps each, --tune_steps; the others were tuned for an "
+            "earlier search): a summed drop ranks deep cuts poorly.")
+    began, done = time.monotonic(), 0
     for index, plan in enumerate(proposed, 1):
         key = budget.search.model_key(plan)
+        how = "tuned before"
         if key not in tuned:
             tuned[key] = tune(plan)
-        elapsed = time.monotonic() - began
-        left = elapsed / index * (len(proposed) - index)
+            done += 1
+            elapsed = time.monotonic() - began
+            how = f"{elapsed:.0f} s, about {elapsed / done * (len(todo) - done):.0f} s left"
         run.log(f"Proposal {index}/{len(proposed)}: {plan_text(plan)}: "
                 f"{tuned[key]:.2%} validation accuracy (loss score "
-                f"{plan.predicted['accuracy_drop']:.2f}); {elapsed:.0f} s, about {left:.0f} s "
-                "left.")
+                f"{plan.predicted['accuracy_drop']:.2f}); {how}.")
 
 
 def _with_tuned_drops(paths, measured, tuned):
