@@ -231,6 +231,21 @@ class TargetsTest(tf.test.TestCase, parameterized.TestCase):
         widths = {g.producers[0]: g.after for g in result.groups}
         self.assertEqual(widths, {"dense": 16, "dense_1": 16})  # 12 -> 16; 8 < 16
 
+    def test_dropout_after_narrowed_channels_drops_fewer(self):
+        x = inputs = keras.Input((10,))
+        x = L.Dropout(0.4, name="wide")(L.Dense(20, name="a")(x))
+        x = L.Dropout(0.4, name="narrow")(L.Dense(20, name="b")(x))
+        x = L.Dropout(0.4, name="kept")(L.Dense(20, name="c")(x))
+        model = keras.Model(inputs, L.Dense(3)(x))
+        result = shrink.shrink(model, widths={"a": 15, "b": 8})
+        rates = {layer.name: layer.rate for layer in result.model.layers
+                 if isinstance(layer, L.Dropout)}
+        # The units at work kept: 0.6 x 20 = 12 of 15 retained, none of 8 dropped.
+        self.assertAllClose(rates, {"wide": 0.2, "narrow": 0.0, "kept": 0.4})
+        self.assertEqual(shrink.surgery.narrowed_rate(0.5, 64, 64), 0.5)
+        self.assertAllClose(shrink.surgery.narrowed_rate(0.5, 64, 48), 1 - 0.5 * 64 / 48)
+        self.assertEqual(shrink.surgery.narrowed_rate(0.2, 64, 48), 0.0)
+
     def test_macs_per_layer_are_counted_before_and_after(self):
         result = shrink.shrink(_mlp(), fraction=0.5)
         rows = {row["name"]: row for row in result.layers}

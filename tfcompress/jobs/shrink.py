@@ -16,6 +16,7 @@ from tfcompress import evaluate
 from tfcompress import shrink
 from tfcompress import training
 from tfcompress._checks import check_positive_int
+from tfcompress._keras import keras
 from tfcompress.evaluate import ratios
 from tfcompress.jobs import artifacts
 from tfcompress.jobs import distilling
@@ -278,6 +279,10 @@ class ShrinkJob(runner.Job):
         run.log(f"Round {round_number} of {self.rounds}: "
                 f"{result.params['before']:,} -> {result.params['after']:,} parameters, "
                 f"{result.macs['before']:,} -> {result.macs['after']:,} MACs.")
+        rates = _dropout_rates_changed(self._original, result.model)
+        if rates:
+            run.log("Dropout after narrowed channels drops fewer, keeping the units at work "
+                    "(Srivastava et al. 2014): " + rates + ".")
         epochs = self._round_epochs(run.training.epochs, round_number)
         if not self.distill:
             training.compile_classifier(self._current, optimizer=run.training.optimizer,
@@ -374,3 +379,15 @@ def format_layers(rows):
                      f"{row['macs_before']:>12,}->{row['macs_after']:<12,}")
     return "\n".join(lines)
 
+
+def _dropout_rates_changed(before, after):
+    """"stem_dropout 0.2 -> 0, dropout 0.4 -> 0.1": the Dropout layers of
+    `after` whose rate differs from `before`'s layer of the same name."""
+    changed = []
+    for layer in after.layers:
+        if isinstance(layer, keras.layers.Dropout) and layer.name in {
+                old.name for old in before.layers}:
+            old = before.get_layer(layer.name).rate
+            if abs(old - layer.rate) > 1e-9:
+                changed.append(f"{layer.name} {old:g} -> {layer.rate:.2g}")
+    return ", ".join(changed)
