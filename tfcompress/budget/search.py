@@ -10,9 +10,12 @@ thousands of width sets are judged without training, converting or
 timing any of them. Every step is kept: the path is the predicted
 frontier of that file format, which `frontier.json` records.
 
-NetAdapt fine-tunes briefly after each step; here the steps are judged on
-the sensitivity measured once, and the chosen plan alone is trained
-(recovery by distillation) and then verified by measuring its file. A
+NetAdapt fine-tunes each step's proposals briefly and keeps the most
+accurate; here the steps are judged on the sensitivity measured once, and
+the plans that end up meeting the targets are the proposals (`proposals`):
+the caller fine-tunes their models and `choose` ranks them by that. The
+chosen plan alone is trained (recovery by distillation) and then verified
+by measuring its file. A
 miss is corrected by searching again against the targets mapped through
 the files measured so far (`aimed`). Hand-written: no library searches Keras channel groups
 against LiteRT lookup tables.

@@ -4,9 +4,11 @@ NetAdapt's narrowing path per file format on the measured predictions
 (`budget.search`), from the model and, for a zoo model trained by a job,
 from each of its variants (cheaper settings that keep its weights:
 `models.variants`); for size, the int8 plans completed with per-layer zeros
-(`budget.search.sparse_path`). The plan is the least predicted loss that
-meets the predicted targets, each format's and variant's aim corrected by
-the files measured so far (`budget.search.aimed`).
+(`budget.search.sparse_path`). Of the plans predicted to meet the targets
+(each format's and variant's aim corrected by the files measured so far,
+`budget.search.aimed`), the proposed models are fine-tuned briefly and the
+most accurate is chosen (`budget.search.proposals`); the least summed loss
+when there is one proposal, or with `--tune_steps=0`.
 """
 
 import dataclasses
