@@ -2,8 +2,9 @@
 
 Issue 26's target: the distilled ResNet-8 beats the label-only ResNet-8
 trained as long (same epochs, schedule, augmentation and seed) by at least
-one point of test accuracy, over 3 seeds. Trains the teacher once (seed
-0), then for each seed the label-only student and the distilled one, each a
+one point of test accuracy, over 3 seeds. Takes the teacher trained here
+before (benchmarks/trained/c10_teacher, `--trained_teacher`) or trains one
+(seed 0), then for each seed the label-only student and the distilled one, each a
 `tfcompress train` or `tfcompress distill` job run in this process. The
 runs take hours on this machine, so every job resumes where it stopped
 (rerun the same command) and a finished job is read back, not run again;
@@ -19,6 +20,7 @@ agrees, see each summary.json) per seed and variant, and the mean gain.
 
 import json
 import os
+import shutil
 import time
 
 import numpy as np
@@ -50,6 +52,13 @@ _TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.
 _ALPHA = flags.DEFINE_float("alpha", 0.1, "Weight of the hard-label loss.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.002, "Adam's peak rate (cosine).")
 _MIN_TEACHER_MACS = 4.0  # issue 26
+# The teacher trained here once (2 h or more on this machine), kept in the
+# repo so a new machine starts at the students: its model.keras and
+# summary.json (benchmarks/trained/README.md says how it was made).
+_TRAINED_TEACHER = flags.DEFINE_string(
+    "trained_teacher", "benchmarks/trained/c10_teacher",
+    "Folder of a trained teacher (model.keras, summary.json) taken as the teacher job's "
+    "output when the work dir has none; empty: train one.")
 
 
 def _training(output_dir, seed, epochs):
@@ -71,6 +80,27 @@ def _run(job, output_dir, seed, epochs):
         return json.load(f)
 
 
+def _take_trained_teacher(teacher_dir):
+    """Copies `--trained_teacher` in as the teacher job's output, if the work
+    dir has no teacher yet and the folder holds one of `--teacher_spec`."""
+    source = _TRAINED_TEACHER.value
+    if not source or os.path.exists(os.path.join(teacher_dir, artifacts.SUMMARY_FILE)):
+        return
+    summary_path = os.path.join(source, artifacts.SUMMARY_FILE)
+    if not os.path.exists(summary_path):
+        return
+    with open(summary_path, encoding="utf-8") as f:
+        trained_spec = json.load(f)["config"]["model_spec"]
+    if trained_spec != _TEACHER.value:
+        raise app.UsageError(f"--trained_teacher {source!r} holds {trained_spec!r}, not "
+                             f"--teacher_spec {_TEACHER.value!r}: give --trained_teacher=''"
+                             " to train the teacher.")
+    os.makedirs(teacher_dir, exist_ok=True)
+    for name in (artifacts.KERAS_FILE, artifacts.SUMMARY_FILE):  # the summary last
+        shutil.copyfile(os.path.join(source, name), os.path.join(teacher_dir, name))
+    print(f"== {teacher_dir}: the teacher trained before, from {source}", flush=True)
+
+
 def _macs(model_spec):
     model = spec.build(model_spec, input_shape=(32, 32, 3), num_classes=10)
     return evaluate.count_macs(model)["total"]
@@ -89,6 +119,7 @@ def main(argv):
                              f"{_MIN_TEACHER_MACS:g}x.")
     root = _WORK_DIR.value
     teacher_dir = os.path.join(root, "teacher")
+    _take_trained_teacher(teacher_dir)
     teacher = _run(train.TrainJob(_TEACHER.value), teacher_dir, 0, _TEACHER_EPOCHS.value)
     rows = []
     for seed in (int(s) for s in _SEEDS.value):
