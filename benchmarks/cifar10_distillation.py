@@ -2,9 +2,9 @@
 
 Issue 26's target: the distilled ResNet-8 beats the label-only ResNet-8
 trained as long (same epochs, schedule, augmentation and seed) by at least
-one point of test accuracy, over 3 seeds. Takes the teacher trained here
-before (benchmarks/trained/c10_teacher, `--trained_teacher`) or trains one
-(seed 0), then for each seed the label-only student and the distilled one, each a
+one point of test accuracy, over 3 seeds. Takes a teacher trained before
+(`--trained_teacher`, a folder kept outside the repo) or trains one (seed
+0), then for each seed the label-only student and the distilled one, each a
 `tfcompress train` or `tfcompress distill` job run in this process. The
 runs take hours on this machine, so every job resumes where it stopped
 (rerun the same command) and a finished job is read back, not run again;
@@ -52,11 +52,10 @@ _TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Distillation temperature.
 _ALPHA = flags.DEFINE_float("alpha", 0.1, "Weight of the hard-label loss.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.002, "Adam's peak rate (cosine).")
 _MIN_TEACHER_MACS = 4.0  # issue 26
-# The teacher trained here once (2 h or more on this machine), kept in the
-# repo so a new machine starts at the students: its model.keras and
-# summary.json (benchmarks/trained/README.md says how it was made).
+# A teacher trained before (2 h or more on this machine), e.g. copied from an
+# earlier machine: models are outputs, never committed to the repo.
 _TRAINED_TEACHER = flags.DEFINE_string(
-    "trained_teacher", "benchmarks/trained/c10_teacher",
+    "trained_teacher", "",
     "Folder of a trained teacher (model.keras, summary.json) taken as the teacher job's "
     "output when the work dir has none; empty: train one.")
 
