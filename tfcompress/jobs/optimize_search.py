@@ -137,7 +137,9 @@ def search(job, run, folder, number, spaces, measured, targets, pairs, failed=()
     proposed = []
     if plan is not None and not plan.is_input and tune is not None:
         proposed = budget.search.proposals(paths, aims, optimize_measure.PROPOSALS)
-    if len(proposed) > 1:
+    if len(proposed) < 2:
+        proposed = []  # one model: nothing to rank
+    if proposed:
         _tune_proposals(run, proposed, tune, tuned, job.tune_steps)
         paths = _with_tuned_drops(paths, measured, tuned)
         plan = budget.search.choose(paths, aims,
@@ -149,7 +151,7 @@ def search(job, run, folder, number, spaces, measured, targets, pairs, failed=()
               "plans": [p.to_json() for path in paths for p in path],
               "proposals": [{"model": budget.search.model_key(p),
                              "accuracy": tuned[budget.search.model_key(p)]}
-                            for p in proposed if len(proposed) > 1],
+                            for p in proposed],
               "chosen": plan.to_json()}
     os.makedirs(os.path.dirname(path), exist_ok=True)
     _atomic.write_json(path, search)

@@ -383,10 +383,9 @@ def format_layers(rows):
 def _dropout_rates_changed(before, after):
     """"stem_dropout 0.2 -> 0, dropout 0.4 -> 0.1": the Dropout layers of
     `after` whose rate differs from `before`'s layer of the same name."""
-    changed = []
+    changed, names = [], {layer.name for layer in before.layers}
     for layer in after.layers:
-        if isinstance(layer, keras.layers.Dropout) and layer.name in {
-                old.name for old in before.layers}:
+        if isinstance(layer, keras.layers.Dropout) and layer.name in names:
             old = before.get_layer(layer.name).rate
             if abs(old - layer.rate) > 1e-9:
                 changed.append(f"{layer.name} {old:g} -> {layer.rate:.2g}")
